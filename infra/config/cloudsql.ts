@@ -1,0 +1,220 @@
+import { z } from "zod";
+import {
+  EnvNameSchema,
+  HostSchema,
+  InstantSchema,
+  PemCertificateSchema,
+  PortSchema,
+  RampSchema,
+  SecretConfigKeySchema,
+  SecretRefSchema,
+} from "./common";
+
+/** The phases of kind `cloudsql`, in runbook order (rollback last: it is reachable from any of them). */
+export const CLOUDSQL_PHASES = [
+  "baseline",
+  "provision",
+  "replicate",
+  "freeze",
+  "promote",
+  "canary",
+  "stabilize",
+  "decommission",
+  "rollback",
+] as const;
+export type CloudSqlPhase = (typeof CLOUDSQL_PHASES)[number];
+
+/** PITR log retention range per Cloud SQL edition (days). */
+export const LOG_RETENTION_RANGE = {
+  ENTERPRISE: { min: 1, max: 7 },
+  ENTERPRISE_PLUS: { min: 1, max: 35 },
+} as const;
+
+const GcpSchema = z.strictObject({
+  /** GCP project id. */
+  project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: "expected a GCP project id" }),
+  /** Region of Cloud SQL, DMS and Redis. */
+  region: z.string().regex(/^[a-z]+-[a-z]+[0-9]$/, { message: "expected a GCP region such as us-west2" }),
+});
+
+const SourceSchema = z.strictObject({
+  /** Supabase *direct* host (db.<ref>.supabase.co) or session-mode pooler; never the transaction pooler. */
+  host: HostSchema,
+  /** @default 5432 */
+  port: PortSchema.default(5432),
+  /** @default "postgres" */
+  database: z.string().min(1).default("postgres"),
+  /** @default "postgres" */
+  user: z.string().min(1).default("postgres"),
+  /** Name of the Pulumi secret config key holding the source password. @default "<migration>SourcePassword" */
+  passwordSecretKey: SecretConfigKeySchema.optional(),
+  /** The server CA certificate DMS uses to verify the source (TLS). */
+  caCertificate: PemCertificateSchema,
+  /** Tables checked by `npm run validate` (the runbook's critical tables). */
+  criticalTables: z.array(z.string().min(1)).min(1),
+});
+
+const CloudSqlSchema = z.strictObject({
+  /** Instance name (≤ 98 chars, lowercase). */
+  instanceName: z.string().regex(/^[a-z][a-z0-9-]{0,96}[a-z0-9]$/, {
+    message: "expected a Cloud SQL instance name (lowercase letters, digits, hyphens)",
+  }),
+  /** @default "POSTGRES_15" */
+  databaseVersion: z
+    .enum(["POSTGRES_14", "POSTGRES_15", "POSTGRES_16", "POSTGRES_17"])
+    .default("POSTGRES_15"),
+  /** @default "ENTERPRISE" */
+  edition: z.enum(["ENTERPRISE", "ENTERPRISE_PLUS"]).default("ENTERPRISE"),
+  tier: z
+    .string()
+    .regex(/^db-[a-z0-9-]+$/, { message: "expected a Cloud SQL tier such as db-custom-2-7680" }),
+  /** @default 50 */
+  diskSizeGb: z.number().int().min(10).max(65536).default(50),
+  /** @default "PD_SSD" */
+  diskType: z.enum(["PD_SSD", "PD_HDD"]).default("PD_SSD"),
+  /** REGIONAL availability (HA). @default true */
+  highAvailability: z.boolean().default(true),
+  backups: z
+    .strictObject({
+      /** Backup window start, HH:MM UTC. @default "03:00" */
+      startTime: z
+        .string()
+        .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { message: "expected HH:MM (UTC)" })
+        .default("03:00"),
+      /** @default 14 */
+      retainedBackups: z.number().int().min(1).max(365).default(14),
+      /** @default 7 */
+      logRetentionDays: z.number().int().min(1).max(35).default(7),
+    })
+    .prefault({}),
+  maintenanceWindow: z
+    .strictObject({
+      /** 1 = Monday … 7 = Sunday. @default 7 */
+      day: z.number().int().min(1).max(7).default(7),
+      /** Hour UTC. @default 4 */
+      hour: z.number().int().min(0).max(23).default(4),
+    })
+    .prefault({}),
+  /** Extra database flags (the audit/logging flags are set by default). */
+  flags: z.record(z.string().regex(/^[a-z][a-z0-9_.]*$/), z.string()).default({}),
+  /** VPC network for private IP, projects/<p>/global/networks/<n>. */
+  privateNetwork: z.string().regex(/^projects\/[^/]+\/global\/networks\/[^/]+$/, {
+    message: "expected projects/<project>/global/networks/<network>",
+  }),
+  /** Subnetwork Cloud Run's Direct VPC egress uses to reach the private IP. */
+  subnetwork: z.string().regex(/^projects\/[^/]+\/regions\/[^/]+\/subnetworks\/[^/]+$/, {
+    message: "expected projects/<project>/regions/<region>/subnetworks/<subnet>",
+  }),
+  /** Application database. */
+  database: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: "expected a PostgreSQL database name" }),
+  /** Dedicated application user. */
+  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: "expected a PostgreSQL role name" }),
+});
+
+const DmsSchema = z
+  .strictObject({
+    /** How DMS reaches the source. Supabase is on the internet: static IP allow-listing. @default "static-ip" */
+    connectivity: z.enum(["static-ip", "vpc-peering"]).default("static-ip"),
+    /** @default "OPTIMAL" */
+    dumpParallelLevel: z.enum(["MIN", "OPTIMAL", "MAX"]).default("OPTIMAL"),
+    /** Databases DMS migrates. @default ["postgres"] */
+    databases: z.array(z.string().min(1)).min(1).default(["postgres"]),
+    /** REST endpoint of DMS (overridable for tests). @default "https://datamigration.googleapis.com" */
+    endpoint: z.url().default("https://datamigration.googleapis.com"),
+    /** Longest wait for the promote operation, in minutes. @default 60 */
+    promoteTimeoutMinutes: z.number().int().min(1).max(240).default(60),
+  })
+  .prefault({});
+
+const CloudRunSchema = z.strictObject({
+  /** Existing Cloud Run service (adopted with `pulumi import`). */
+  service: z
+    .string()
+    .regex(/^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$/, { message: "expected a Cloud Run service name" }),
+  region: z.string().regex(/^[a-z]+-[a-z]+[0-9]$/, { message: "expected a GCP region such as us-west2" }),
+  /** Container image, pinned by tag or digest. */
+  image: z.string().regex(/^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[\w.-]+|@sha256:[a-f0-9]{64})$/, {
+    message: "expected an image reference with a tag or digest, e.g. us-west2-docker.pkg.dev/p/r/app:1.2.3",
+  }),
+  /** The revision serving 100% today (the rollback target). */
+  stableRevision: z.string(),
+  /** Dedicated runtime service account e-mail (never the default compute one). */
+  serviceAccount: z.email({ message: "expected a service account e-mail" }),
+  /** Plain environment (no credentials: those go in secretEnv). */
+  env: z.record(EnvNameSchema, z.string()).default({}),
+  /** Env vars from Secret Manager, by reference. Must hold DATABASE_URL (and DIRECT_URL) of the source. */
+  secretEnv: z.record(EnvNameSchema, SecretRefSchema),
+  /** The app's write-block flag (set on the frozen revision). */
+  writeBlock: z
+    .strictObject({
+      name: EnvNameSchema.default("WRITE_FREEZE"),
+      value: z.string().default("true"),
+    })
+    .prefault({}),
+  /** @default 8080 */
+  port: PortSchema.default(8080),
+  /** @default "1" */
+  cpu: z.string().default("1"),
+  /** @default "512Mi" */
+  memory: z.string().default("512Mi"),
+  /** @default 1 */
+  minInstances: z.number().int().min(0).default(1),
+  /** @default 10 */
+  maxInstances: z.number().int().min(1).default(10),
+  /** Allow unauthenticated invocations (allUsers invoker). @default false */
+  public: z.boolean().default(false),
+  /** Command of the one-off migration job (runs in the service image). */
+  migrateCommand: z.array(z.string()).min(1).default(["npx", "prisma", "migrate", "deploy"]),
+});
+
+const RedisSchema = z
+  .strictObject({
+    /** @default "<service>-redis" */
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/)
+      .optional(),
+    /** @default 1 */
+    memorySizeGb: z.number().int().min(1).max(300).default(1),
+    /** Create-only in Memorystore: changing it replaces the instance. @default "STANDARD_HA" */
+    tier: z.enum(["BASIC", "STANDARD_HA"]).default("STANDARD_HA"),
+    /** @default "REDIS_7_2" */
+    version: z.enum(["REDIS_6_X", "REDIS_7_0", "REDIS_7_2"]).default("REDIS_7_2"),
+    /** @default "avvivo" */
+    keyPrefix: z.string().min(1).default("avvivo"),
+    /** @default "chat:events" */
+    channel: z.string().min(1).default("chat:events"),
+  })
+  .prefault({});
+
+/** A migration of kind `cloudsql`: Supabase PostgreSQL → Cloud SQL through DMS (runbook 1). */
+export const CloudSqlMigrationSchema = z.strictObject({
+  kind: z.literal("cloudsql"),
+  phase: z.enum(CLOUDSQL_PHASES, {
+    message: `expected one of ${CLOUDSQL_PHASES.join(", ")}`,
+  }),
+  /** Candidate's share in `canary`: one of the ramp steps. */
+  trafficPercent: z.number().int().min(0).max(100).optional(),
+  /** Traffic ramp for `canary`. @default [10, 50, 100] */
+  ramp: RampSchema.default([10, 50, 100]),
+  /** Retry counter: a new attempt gets new job and revision names. @default 1 */
+  attempt: z.number().int().min(1).max(99).default(1),
+  /** Observation window after 100% before decommission. @default 48 */
+  observeHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(48),
+  /** When the cutover reached 100% (ISO-8601). Required for decommission. */
+  cutoverCompletedAt: InstantSchema.optional(),
+  gcp: GcpSchema,
+  source: SourceSchema,
+  cloudSql: CloudSqlSchema,
+  dms: DmsSchema,
+  cloudRun: CloudRunSchema,
+  redis: RedisSchema,
+});
+export type CloudSqlMigration = z.infer<typeof CloudSqlMigrationSchema>;

@@ -1,0 +1,72 @@
+import { z } from "zod";
+
+/** Phases shared by every kind: the first and the escape hatch. */
+export const CONFIG_KEY = "cutover:migrations";
+
+/** A Pulumi config key (inside the `cutover` namespace) that holds a secret value. */
+export const SecretConfigKeySchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, {
+  message:
+    "expected the name of a Pulumi secret config key such as avvivoSourcePassword; hint: store the value with `pulumi config set --secret <key> …`",
+});
+
+/** A reference to an existing Secret Manager secret. */
+export const SecretRefSchema = z.strictObject({
+  /** Secret Manager secret id (not the value). */
+  secret: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, {
+    message: "expected a Secret Manager secret id (letters, digits, '-' and '_')",
+  }),
+  /** Secret version. @default "latest" */
+  version: z
+    .string()
+    .regex(/^(latest|[1-9][0-9]*)$/)
+    .default("latest"),
+});
+export type SecretRef = z.infer<typeof SecretRefSchema>;
+
+export const PemCertificateSchema = z
+  .string()
+  .refine(
+    (s) => s.trim().startsWith("-----BEGIN CERTIFICATE-----") && s.includes("-----END CERTIFICATE-----"),
+    {
+      message: "expected a PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)",
+    },
+  );
+
+export const HostSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9.:[\]-]+$/, { message: "expected a host name or IP address" });
+
+export const PortSchema = z.number().int().min(1).max(65535);
+
+/** An ISO-8601 instant with a time zone, e.g. 2026-03-01T12:00:00Z. */
+export const InstantSchema = z.iso.datetime({
+  offset: true,
+  message: "expected an ISO-8601 time with a zone, e.g. 2026-03-01T12:00:00Z",
+});
+
+/** Ramp of percentages: strictly ascending, each 1..100, ending at 100. */
+export const RampSchema = z
+  .array(z.number().int().min(1).max(100))
+  .min(1)
+  .superRefine((steps, ctx) => {
+    for (let i = 1; i < steps.length; i++) {
+      if (steps[i] <= steps[i - 1]) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i],
+          message: `ramp must be strictly ascending (${steps[i - 1]} then ${steps[i]}); hint: e.g. [10, 50, 100]`,
+        });
+      }
+    }
+    if (steps[steps.length - 1] !== 100) {
+      ctx.addIssue({
+        code: "custom",
+        path: [steps.length - 1],
+        message: `ramp must end at 100 (got ${steps[steps.length - 1]}); hint: the last step sends all traffic`,
+      });
+    }
+  });
+
+export const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+  message: "expected an environment variable name (letters, digits, '_')",
+});

@@ -1,0 +1,86 @@
+import { z } from "zod";
+import { HostSchema, InstantSchema, PortSchema, RampSchema, SecretConfigKeySchema } from "./common";
+
+/** The phases of kind `dual-write`, in runbook order (rollback last). */
+export const DUAL_WRITE_PHASES = [
+  "baseline",
+  "shadow",
+  "backfill",
+  "dual-write",
+  "read-switch",
+  "final-cut",
+  "decommission",
+  "rollback",
+] as const;
+export type DualWritePhase = (typeof DUAL_WRITE_PHASES)[number];
+
+const PostgresConnectionSchema = z.strictObject({
+  host: HostSchema,
+  /** @default 5432 */
+  port: PortSchema.default(5432),
+  /** @default "postgres" */
+  database: z.string().min(1).default("postgres"),
+  user: z.string().min(1),
+  /** Name of the Pulumi secret config key holding the password. */
+  passwordSecretKey: SecretConfigKeySchema,
+  /** Schema holding the tables. @default "public" */
+  schema: z.string().min(1).default("public"),
+});
+
+const D1DatabaseSchema = z.strictObject({
+  /** D1 database name (also its wrangler binding's database_name). */
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: "expected a D1 database name (lowercase, digits, '-')" }),
+  /** Workers binding name. */
+  binding: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]*$/, { message: "expected an upper-case binding name such as EDGE_DB" }),
+  /** Primary location hint. */
+  locationHint: z.enum(["wnam", "enam", "weur", "eeur", "apac", "oc"]),
+  /** Read replication, stated explicitly (an implicit value hits a known create error). */
+  readReplication: z.enum(["auto", "disabled"]),
+  /** Marked retired: only `decommission` may delete it. @default false */
+  retired: z.boolean().default(false),
+});
+
+const TableSchema = z.strictObject({
+  /** Table name in the legacy schema. */
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "expected a table name" }),
+  /** Which store owns it after the migration: D1 (edge read-only data) or the new Supabase schema. */
+  store: z.enum(["d1", "supabase"]),
+  /** D1 database (by name) for tables stored in D1. */
+  d1Database: z.string().optional(),
+  /** Primary key columns. @default ["id"] */
+  primaryKey: z.array(z.string().min(1)).min(1).default(["id"]),
+  /** Column the incremental backfill uses as watermark. @default "updated_at" */
+  updatedAtColumn: z.string().min(1).default("updated_at"),
+});
+
+/** A migration of kind `dual-write`: Workers API → new Supabase schema + Cloudflare D1 (runbook 2). */
+export const DualWriteMigrationSchema = z.strictObject({
+  kind: z.literal("dual-write"),
+  phase: z.enum(DUAL_WRITE_PHASES, { message: `expected one of ${DUAL_WRITE_PHASES.join(", ")}` }),
+  /** Share of reads served by the new stores in `read-switch`: one of the ramp steps. */
+  readPercent: z.number().int().min(0).max(100).optional(),
+  /** Read ramp. @default [10, 50, 100] */
+  ramp: RampSchema.default([10, 50, 100]),
+  /** When writes stopped going to the legacy store (ISO-8601). Required from `final-cut` on. */
+  finalCutAt: InstantSchema.optional(),
+  /** Days of monitoring after the final cut before decommission. @default 7 */
+  soakDays: z.number().int().min(1).max(90).default(7),
+  cloudflare: z.strictObject({
+    accountId: z
+      .string()
+      .regex(/^[a-f0-9]{32}$/, { message: "expected a 32-character Cloudflare account id" }),
+    /** Title of the Workers KV namespace holding the flags. */
+    kvNamespace: z.string().min(1),
+    /** Workers that read the flags (documentation and the plan). */
+    workers: z.array(z.string().min(1)).min(1),
+  }),
+  d1: z.array(D1DatabaseSchema).min(1),
+  legacy: PostgresConnectionSchema,
+  target: PostgresConnectionSchema,
+  tables: z.array(TableSchema).min(1),
+});
+export type DualWriteMigration = z.infer<typeof DualWriteMigrationSchema>;

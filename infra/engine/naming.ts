@@ -1,0 +1,39 @@
+import type { CloudSqlMigration } from "../config/cloudsql";
+
+/** Roles of the revisions a cloudsql migration deploys (the stable one exists already). */
+export const REVISION_ROLES = ["freeze", "candidate", "redis", "rollback"] as const;
+export type RevisionRole = (typeof REVISION_ROLES)[number];
+
+const ROLE_SUFFIX: Record<RevisionRole, string> = {
+  freeze: "freeze",
+  candidate: "cand",
+  redis: "redis",
+  rollback: "rollback",
+};
+
+/**
+ * Deterministic revision name: `<service>-<role>-a<attempt>`. The same (role, attempt) always yields the
+ * same name and the same template, so moving back and forth between phases re-declares an identical
+ * revision instead of colliding with an existing one; a retry takes a new attempt and new names.
+ */
+export function revisionName(
+  spec: Pick<CloudSqlMigration, "cloudRun" | "attempt">,
+  role: RevisionRole,
+): string {
+  return `${spec.cloudRun.service}-${ROLE_SUFFIX[role]}-a${spec.attempt}`;
+}
+
+/** Every revision name the migration can generate (validated up front). */
+export function revisionNamesOf(spec: Pick<CloudSqlMigration, "cloudRun" | "attempt">): string[] {
+  return REVISION_ROLES.map((r) => revisionName(spec, r));
+}
+
+/** Name of the Cloud Run Job that runs the schema migration once per attempt. */
+export function migrateJobName(spec: Pick<CloudSqlMigration, "cloudRun" | "attempt">): string {
+  return `${spec.cloudRun.service}-migrate-a${spec.attempt}`;
+}
+
+/** DMS migration job id (new per attempt: type/source/destination changes force replacement anyway). */
+export function dmsJobId(migration: string, spec: Pick<CloudSqlMigration, "attempt">): string {
+  return `${migration}-dms-a${spec.attempt}`;
+}
