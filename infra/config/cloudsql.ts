@@ -195,6 +195,13 @@ export const CloudSqlMigrationSchema = z.strictObject({
   phase: z.enum(CLOUDSQL_PHASES, {
     message: `expected one of ${CLOUDSQL_PHASES.join(", ")}`,
   }),
+  /** For `rollback`: the phase being left; its resources are kept (a rollback deletes nothing stateful). */
+  rollbackFrom: z
+    .enum(["provision", "replicate", "freeze", "promote", "canary", "stabilize"], {
+      message:
+        "expected the phase being rolled back from: provision, replicate, freeze, promote, canary or stabilize",
+    })
+    .optional(),
   /** Candidate's share in `canary`: one of the ramp steps. */
   trafficPercent: z.number().int().min(0).max(100).optional(),
   /** Traffic ramp for `canary`. @default [10, 50, 100] */

@@ -107,6 +107,22 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
   {
     when: (s) =>
       check(
+        s.phase === "rollback" && s.rollbackFrom === undefined,
+        ["rollbackFrom"],
+        "phase rollback needs rollbackFrom (the phase being left, e.g. canary) so that what exists is kept; hint: pulumi config set --path 'cutover:migrations.<name>.rollbackFrom' canary",
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        s.phase !== "rollback" && s.rollbackFrom !== undefined,
+        ["rollbackFrom"],
+        `rollbackFrom only applies in phase rollback (phase is ${s.phase}); hint: remove it when moving on`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
         s.phase === "decommission" && s.cutoverCompletedAt === undefined,
         ["cutoverCompletedAt"],
         "phase decommission needs cutoverCompletedAt (when traffic reached 100%); hint: set it to the time stabilize went live, e.g. 2026-03-01T12:00:00Z",

@@ -1,14 +1,13 @@
 import type { CloudSqlMigration } from "../config/cloudsql";
 
 /** Roles of the revisions a cloudsql migration deploys (the stable one exists already). */
-export const REVISION_ROLES = ["freeze", "candidate", "redis", "rollback"] as const;
+export const REVISION_ROLES = ["freeze", "candidate", "redis"] as const;
 export type RevisionRole = (typeof REVISION_ROLES)[number];
 
 const ROLE_SUFFIX: Record<RevisionRole, string> = {
   freeze: "freeze",
   candidate: "cand",
   redis: "redis",
-  rollback: "rollback",
 };
 
 /**

@@ -1,0 +1,193 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { CloudSqlMigration } from "../config/cloudsql";
+import type { CloudSqlPlan } from "../engine/cloudsql";
+import { managedSecretIds, revisionEnv } from "../engine/env";
+import { AppSecret } from "./app-secret";
+import { CloudRunApp } from "./cloud-run";
+import { CloudSqlDatabase } from "./cloud-sql";
+import { DmsPromotion } from "./dms-promotion";
+import { DmsReplication } from "./dms";
+import { MigrateJob } from "./migrate-job";
+import { MigrationSpec } from "./migration-spec";
+import { Memorystore } from "./redis";
+
+export interface CloudSqlMigrationArgs {
+  /** The validated spec. */
+  readonly spec: CloudSqlMigration;
+  /** The phase's desired state (from `planCloudSql`). */
+  readonly plan: CloudSqlPlan;
+  /** Source password from the Pulumi secret config key. */
+  readonly sourcePassword: pulumi.Input<string>;
+  /** Bearer token for the DMS promotion call (secret). */
+  readonly accessToken: pulumi.Input<string>;
+  /** Pulumi `protect` on stateful resources (prod). @default false */
+  readonly protect?: boolean;
+}
+
+/** One `cloudsql` migration: turns the phase's desired state into resources, nothing more. */
+export class CloudSqlMigrationStack extends pulumi.ComponentResource {
+  public readonly serviceUri: pulumi.Output<string>;
+
+  constructor(name: string, args: CloudSqlMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cutover:migration:CloudSql", name, {}, opts);
+    const { spec, plan } = args;
+    const project = spec.gcp.project;
+    const region = spec.gcp.region;
+    const protect = args.protect ?? false;
+    const accessors = [spec.cloudRun.serviceAccount];
+    const ids = managedSecretIds(name);
+    const vpc = { network: spec.cloudSql.privateNetwork, subnetwork: spec.cloudSql.subnetwork };
+    const child = { parent: this };
+
+    new MigrationSpec(
+      `${name}-spec`,
+      {
+        cutoverSpec: "v1",
+        migration: name,
+        kind: "cloudsql",
+        phase: plan.phase,
+        basePhase: plan.basePhase,
+        attempt: plan.attempt,
+        promoted: plan.promoted,
+        service: spec.cloudRun.service,
+        stableRevision: spec.cloudRun.stableRevision,
+        revisions: plan.revisions.map(({ name: n, role, database, writes }) => ({
+          name: n,
+          role,
+          database,
+          writes,
+        })),
+        ...(spec.cutoverCompletedAt
+          ? {
+              decommissionAllowedAfter: new Date(
+                Date.parse(spec.cutoverCompletedAt) + spec.observeHours * 3_600_000,
+              ).toISOString(),
+            }
+          : {}),
+      },
+      child,
+    );
+
+    const dependencies: pulumi.Resource[] = [];
+    let sql: CloudSqlDatabase | undefined;
+    if (plan.resources.cloudSql) {
+      sql = new CloudSqlDatabase(
+        `${name}-sql`,
+        { config: spec.cloudSql, project, region, backupsManagedByDms: plan.backupsManagedByDms, protect },
+        child,
+      );
+      const url = pulumi.interpolate`postgresql://${spec.cloudSql.user}:${sql.password}@${sql.privateIp}:5432/${spec.cloudSql.database}?sslmode=require`;
+      for (const [role, secretId] of [
+        ["database-url", ids.databaseUrl],
+        ["direct-url", ids.directUrl],
+      ] as const) {
+        const s = new AppSecret(
+          `${name}-${role}`,
+          { secretId, project, value: url, accessors, protect },
+          child,
+        );
+        dependencies.push(s);
+      }
+    }
+
+    if (plan.resources.redis) {
+      const redis = new Memorystore(
+        `${name}-redis`,
+        {
+          config: spec.redis,
+          instanceName: spec.redis.name ?? `${spec.cloudRun.service}-redis`,
+          project,
+          region,
+          network: spec.cloudSql.privateNetwork,
+          protect,
+        },
+        child,
+      );
+      dependencies.push(
+        new AppSecret(
+          `${name}-redis-url`,
+          { secretId: ids.redisUrl, project, value: redis.url, accessors, protect },
+          child,
+        ),
+        new AppSecret(
+          `${name}-redis-ca`,
+          { secretId: ids.redisCa, project, value: redis.caCert, accessors, protect },
+          child,
+        ),
+      );
+    }
+
+    let promotion: DmsPromotion | undefined;
+    if (plan.resources.dms && sql) {
+      const dms = new DmsReplication(
+        `${name}-dms`,
+        {
+          source: spec.source,
+          dms: spec.dms,
+          project,
+          region,
+          migration: name,
+          jobId: plan.dmsJobId,
+          sourcePassword: args.sourcePassword,
+          destinationInstance: sql.instance.name,
+          network: spec.cloudSql.privateNetwork,
+        },
+        child,
+      );
+      if (plan.resources.promotion) {
+        promotion = new DmsPromotion(
+          `${name}-promotion`,
+          {
+            migrationJob: dms.job.name.apply(
+              (n) => `projects/${project}/locations/${region}/migrationJobs/${n}`,
+            ),
+            attempt: plan.attempt,
+            accessToken: args.accessToken,
+            endpoint: spec.dms.endpoint,
+            timeoutMinutes: spec.dms.promoteTimeoutMinutes,
+            reenableBackups: {
+              project,
+              instance: spec.cloudSql.instanceName,
+              startTime: spec.cloudSql.backups.startTime,
+              retainedBackups: spec.cloudSql.backups.retainedBackups,
+              logRetentionDays: spec.cloudSql.backups.logRetentionDays,
+            },
+          },
+          { parent: this, dependsOn: [dms] },
+        );
+      }
+    }
+
+    if (plan.resources.migrateJob) {
+      const candidate = plan.revisions.find((r) => r.role === "candidate") ?? { ...plan.template };
+      const job = new MigrateJob(
+        `${name}-migrate`,
+        {
+          config: spec.cloudRun,
+          project,
+          jobName: plan.migrateJobName,
+          env: revisionEnv(name, spec, { ...candidate, database: "cloudsql", writes: true, redis: false }),
+          vpc,
+        },
+        { parent: this, dependsOn: [...dependencies, ...(promotion ? [promotion] : [])] },
+      );
+      dependencies.push(job);
+    }
+
+    const usesPrivateNetwork = plan.template.database === "cloudsql" || plan.template.redis;
+    const app = new CloudRunApp(
+      `${name}-app`,
+      {
+        config: spec.cloudRun,
+        project,
+        template: plan.template,
+        env: revisionEnv(name, spec, plan.template),
+        traffic: plan.traffic,
+        ...(usesPrivateNetwork ? { vpc } : {}),
+      },
+      { parent: this, dependsOn: usesPrivateNetwork ? dependencies : [] },
+    );
+    this.serviceUri = app.service.uri;
+    this.registerOutputs({ serviceUri: this.serviceUri });
+  }
+}

@@ -1,0 +1,64 @@
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import type { CloudSqlMigration } from "../config/cloudsql";
+import type { EnvVar } from "../engine/env";
+import { migrateJobScript, RESET_SEQUENCES_SQL } from "../engine/sequences";
+import { containerEnv } from "./cloud-run";
+
+export interface MigrateJobArgs {
+  readonly config: CloudSqlMigration["cloudRun"];
+  readonly project: string;
+  /** Job name (one per attempt). */
+  readonly jobName: string;
+  /** Env of the candidate revision (Cloud SQL URLs by secret reference). */
+  readonly env: readonly EnvVar[];
+  readonly vpc: { readonly network: string; readonly subnetwork: string };
+}
+
+/**
+ * `prisma migrate deploy` as a Cloud Run Job in the pipeline, never at request time. `runExecutionToken`
+ * makes `pulumi up` run it once per token and wait for it; the token is the attempt's job name, so a
+ * retry runs it again and a re-apply does not.
+ */
+export class MigrateJob extends pulumi.ComponentResource {
+  public readonly job: gcp.cloudrunv2.Job;
+
+  constructor(name: string, args: MigrateJobArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cutover:gcp:MigrateJob", name, {}, opts);
+    this.job = new gcp.cloudrunv2.Job(
+      `${name}-job`,
+      {
+        name: args.jobName,
+        project: args.project,
+        location: args.config.region,
+        deletionProtection: false,
+        runExecutionToken: args.jobName,
+        template: {
+          taskCount: 1,
+          template: {
+            serviceAccount: args.config.serviceAccount,
+            maxRetries: 0,
+            timeout: "1800s",
+            containers: [
+              {
+                image: args.config.image,
+                commands: ["sh", "-c"],
+                args: [migrateJobScript(args.config.migrateCommand)],
+                envs: [
+                  ...containerEnv(args.env),
+                  { name: "RESET_SEQUENCES_SQL", value: RESET_SEQUENCES_SQL },
+                ],
+              },
+            ],
+            vpcAccess: {
+              networkInterfaces: [{ network: args.vpc.network, subnetwork: args.vpc.subnetwork }],
+              egress: "PRIVATE_RANGES_ONLY",
+            },
+          },
+        },
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ jobName: this.job.name });
+  }
+}

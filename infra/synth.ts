@@ -1,0 +1,161 @@
+import * as pulumi from "@pulumi/pulumi";
+// Internal module of the SDK: the mock monitor and the RPC drain are not in its public surface.
+import * as settings from "@pulumi/pulumi/runtime/settings";
+
+/** A resource as the program registered it under the mock runtime. */
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly urn: string;
+  /** URN of the parent (component), if any. */
+  readonly parent?: string;
+  readonly custom: boolean;
+  /** Inputs with every secret replaced by {@link SECRET} and unknowns by {@link UNKNOWN}. */
+  readonly inputs: Record<string, unknown>;
+  /** Dotted paths of the inputs that were secrets. */
+  readonly secretPaths: readonly string[];
+  readonly protect: boolean;
+  readonly ignoreChanges: readonly string[];
+}
+
+export interface Synthesis {
+  readonly resources: readonly RecordedResource[];
+  readonly outputs: Record<string, unknown>;
+}
+
+/** Placeholders: a synthesis never carries a secret's value. */
+export const SECRET = "[secret]";
+export const UNKNOWN = "[unknown]";
+
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Outputs the providers would compute, so that applies and interpolations resolve as in a real run. */
+function computedOutputs(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
+  switch (type) {
+    case "gcp:sql/databaseInstance:DatabaseInstance":
+      return {
+        privateIpAddress: "10.20.0.3",
+        connectionName: `${String(inputs.project)}:${String(inputs.region)}:${String(inputs.name)}`,
+      };
+    case "gcp:redis/instance:Instance":
+      return { host: "10.30.0.4", port: 6378, authString: "mock-auth", serverCaCerts: [{ cert: "mock-ca" }] };
+    case "gcp:cloudrunv2/service:Service":
+      return { uri: `https://${String(inputs.name)}-mock.a.run.app` };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `mock-password-${name}` };
+    default:
+      return {};
+  }
+}
+
+/** Calls the program may make; anything else is a bug and fails the synthesis (strict mocks). */
+function mockCall(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+  if (args.token === "gcp:organizations/getClientConfig:getClientConfig") {
+    return { accessToken: "mock-access-token", project: "mock", region: "mock", zone: "mock", id: "mock" };
+  }
+  throw new Error(`unexpected call ${args.token} in the mock runtime`);
+}
+
+/** Replaces secrets and unknowns, collecting the paths of the secrets. */
+function scrub(value: unknown, path: string, secrets: string[]): unknown {
+  if (value === pulumi.runtime.unknownValue || (pulumi.Output.isInstance(value) as boolean)) return UNKNOWN;
+  if (Array.isArray(value)) return value.map((v, i) => scrub(v, `${path}[${i}]`, secrets));
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    if (obj[SIG_KEY] === SECRET_SIG) {
+      secrets.push(path);
+      return SECRET;
+    }
+    if (SIG_KEY in obj) return UNKNOWN;
+    return Object.fromEntries(
+      Object.entries(obj).map(([k, v]) => [k, scrub(v, path ? `${path}.${k}` : k, secrets)]),
+    );
+  }
+  return value;
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getProtect?(): boolean;
+  getIgnorechangesList?(): string[];
+}
+type Monitor = {
+  registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
+};
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `program` on Pulumi's mock runtime with the given config (flat `namespace:key` → value; objects are
+ * passed as JSON) and returns what it registered. No cloud, no credentials, no CLI. Syntheses are
+ * serialized: the Pulumi runtime is process-global.
+ */
+export function synthesize(
+  program: () => Promise<Record<string, unknown>>,
+  opts: { stack: string; config: Record<string, unknown>; secretKeys?: readonly string[]; preview?: boolean },
+): Promise<Synthesis> {
+  const run = queue.then(() => synthesizeNow(program, opts));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function synthesizeNow(
+  program: () => Promise<Record<string, unknown>>,
+  opts: { stack: string; config: Record<string, unknown>; secretKeys?: readonly string[]; preview?: boolean },
+): Promise<Synthesis> {
+  const seen = new Map<string, { inputs: Record<string, unknown>; secretPaths: string[]; custom: boolean }>();
+  const recorded: RecordedResource[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      call: mockCall,
+      newResource(args) {
+        const secretPaths: string[] = [];
+        const inputs = scrub(args.inputs, "", secretPaths) as Record<string, unknown>;
+        seen.set(`${args.type}::${args.name}`, { inputs, secretPaths, custom: args.custom ?? true });
+        return {
+          id: args.custom === false ? undefined : `${args.name}-id`,
+          state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) },
+        };
+      },
+    },
+    "cutover",
+    opts.stack,
+    opts.preview ?? true,
+  );
+  // The mocks API hides resource options and URNs; read them off the register request and response.
+  const monitor = settings.getMonitor() as unknown as Monitor;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) =>
+    register(req, (err, res) => {
+      const r = seen.get(`${req.getType()}::${req.getName()}`);
+      if (!err && r && req.getType() !== "pulumi:pulumi:Stack") {
+        recorded.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: (res as { getUrn(): string }).getUrn(),
+          parent: req.getParent() || undefined,
+          custom: r.custom,
+          inputs: r.inputs,
+          secretPaths: r.secretPaths,
+          protect: req.getProtect?.() ?? false,
+          ignoreChanges: req.getIgnorechangesList?.() ?? [],
+        });
+      }
+      cb(err, res);
+    });
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
+  pulumi.runtime.setAllConfig(flat, [...(opts.secretKeys ?? [])]);
+
+  const outputs = (await pulumi.runtime.runInPulumiStack(program)) ?? {};
+  await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  return { resources: recorded, outputs: scrub(outputs, "", []) as Record<string, unknown> };
+}

@@ -1,0 +1,99 @@
+import { Command, InvalidArgumentError } from "commander";
+import { ConfigError } from "../infra/config/load";
+import { parsePhaseToken, StackFileError, type PhaseChoice } from "../infra/stack-file";
+import { evaluateFindings } from "./plan/findings";
+import { renderDiff, renderPlan } from "./plan/render";
+import { buildDiff, buildPlan } from "./plan/run";
+
+const phaseArg = (value: string): PhaseChoice => {
+  try {
+    return parsePhaseToken(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+
+const program = new Command("plan")
+  .description(
+    "Offline plan: runs the cutover Pulumi program on Pulumi's mock runtime (no cloud, no credentials, no CLI)\n" +
+      "and prints what a stack declares for a phase.",
+  )
+  .argument("<stack>", "stack name: reads Pulumi.<stack>.yaml")
+  .option("-m, --migration <name>", "only this migration (needed when a phase exists in several)")
+  .option(
+    "-p, --phase <phase>",
+    "plan this phase instead of the file's (canary:50, rollback:canary)",
+    phaseArg,
+  )
+  .option(
+    "-t, --traffic <percent>",
+    "trafficPercent (cloudsql canary) or readPercent (dual-write read-switch)",
+    (v) => {
+      if (!/^[0-9]+$/.test(v)) throw new InvalidArgumentError("expected a whole percent, e.g. 50");
+      return Number(v);
+    },
+  )
+  .option("-d, --diff <phases...>", "compare two phases, e.g. --diff canary:10 canary:50")
+  .option("--json", "machine-readable output")
+  .addHelpText(
+    "after",
+    "\nExamples:\n  npm run plan -- staging\n  npm run plan -- prod --phase canary --traffic 50\n  npm run plan -- prod --diff canary:10 canary:50\n",
+  )
+  .action(
+    async (
+      stack: string,
+      opts: { migration?: string; phase?: PhaseChoice; traffic?: number; diff?: string[]; json?: boolean },
+    ) => {
+      if (opts.diff) {
+        if (opts.diff.length !== 2)
+          throw new StackFileError("--diff takes two phases; hint: --diff canary:10 canary:50");
+        const [from, to] = opts.diff.map(parsePhaseToken);
+        const result = await buildDiff({ stack, migration: opts.migration, from, to });
+        const destructive = [...result.diff.removed, ...result.diff.changed];
+        if (opts.json)
+          console.log(
+            JSON.stringify(
+              { stack, migration: result.migration, from: opts.diff[0], to: opts.diff[1], ...result.diff },
+              null,
+              2,
+            ),
+          );
+        else console.log(renderDiff(opts.diff[0], opts.diff[1], result.migration, result.diff));
+        return void destructive;
+      }
+      const phase =
+        opts.phase && opts.traffic !== undefined ? { ...opts.phase, percent: opts.traffic } : opts.phase;
+      if (!phase && opts.traffic !== undefined)
+        throw new StackFileError("--traffic needs --phase; hint: --phase canary --traffic 50");
+      const report = await buildPlan({ stack, migration: opts.migration, phase });
+      const findings = evaluateFindings(report.resources);
+      if (opts.json) {
+        console.log(
+          JSON.stringify(
+            {
+              stack: report.stack,
+              findings,
+              migrations: report.migrations.map((m) => ({
+                name: m.name,
+                plan: m.planned.plan,
+                secrets: m.secrets,
+                resources: m.resources,
+              })),
+            },
+            null,
+            2,
+          ),
+        );
+      } else console.log(renderPlan(report, findings));
+      if (findings.some((f) => f.level === "mandatory")) process.exitCode = 1;
+    },
+  );
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof ConfigError || e instanceof StackFileError) {
+    console.error(e.message);
+  } else {
+    console.error(`plan failed: ${(e as Error).message}`);
+  }
+  process.exitCode = 1;
+});

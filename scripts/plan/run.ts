@@ -1,0 +1,125 @@
+import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
+import { CONFIG_KEY } from "../../infra/config/common";
+import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
+import { parseMigrations } from "../../infra/config/load";
+import { planMigration, type MigrationPlan } from "../../infra/engine/plan";
+import {
+  readStackConfig,
+  StackFileError,
+  withPhase,
+  type PhaseChoice,
+  type StackConfig,
+} from "../../infra/stack-file";
+import { synthesize, type RecordedResource } from "../../infra/synth";
+import { diffSyntheses, type PlanDiff } from "./diff";
+
+export interface PlanRequest {
+  readonly stack: string;
+  /** Folder holding the stack files. @default process.cwd() */
+  readonly dir?: string;
+  readonly migration?: string;
+  readonly phase?: PhaseChoice;
+  /** Clock for the decommission windows. @default now */
+  readonly now?: Date;
+}
+
+/** A `secretKeyRef` on the serving template, or an accessor grant. */
+export interface SecretWiring {
+  readonly env?: string;
+  readonly secret: string;
+  readonly version?: string;
+  readonly revision?: string;
+  readonly accessor?: string;
+}
+
+export interface MigrationReport {
+  readonly name: string;
+  readonly planned: MigrationPlan;
+  readonly resources: readonly RecordedResource[];
+  readonly secrets: readonly SecretWiring[];
+}
+
+export interface PlanReport {
+  readonly stack: string;
+  readonly path: string;
+  readonly migrations: readonly MigrationReport[];
+  readonly resources: readonly RecordedResource[];
+}
+
+const PHASES_BY_KIND = { cloudsql: CLOUDSQL_PHASES, "dual-write": DUAL_WRITE_PHASES } as const;
+
+/** The migration a `--phase` applies to: the one named, or the only one whose kind has that phase. */
+export function resolveMigration(stack: StackConfig, phase: string, migration?: string): string {
+  const all = (stack.config[CONFIG_KEY] ?? {}) as Record<string, { kind?: string }>;
+  if (migration !== undefined) return migration;
+  const matching = Object.entries(all)
+    .filter(([, m]) =>
+      (PHASES_BY_KIND[m.kind as keyof typeof PHASES_BY_KIND] as readonly string[])?.includes(phase),
+    )
+    .map(([name]) => name);
+  if (matching.length === 1) return matching[0];
+  if (matching.length === 0)
+    throw new StackFileError(
+      `no migration in ${stack.path} has a phase "${phase}"; hint: cloudsql phases are ${CLOUDSQL_PHASES.join(", ")}; dual-write phases are ${DUAL_WRITE_PHASES.join(", ")}`,
+    );
+  throw new StackFileError(
+    `phase "${phase}" exists in several migrations (${matching.join(", ")}); hint: pass --migration <name>`,
+  );
+}
+
+function secretWiringOf(resources: readonly RecordedResource[]): SecretWiring[] {
+  const wiring: SecretWiring[] = [];
+  for (const r of resources) {
+    if (r.type === "gcp:cloudrunv2/service:Service" || r.type === "gcp:cloudrunv2/job:Job") {
+      const template = r.inputs.template as Record<string, unknown> | undefined;
+      const inner =
+        (r.type.endsWith("Job") ? (template?.template as Record<string, unknown>) : template) ?? {};
+      const containers = (inner.containers ?? []) as { envs?: Record<string, unknown>[] }[];
+      const revision = r.type.endsWith("Job") ? `job ${String(r.inputs.name)}` : String(inner.revision);
+      for (const env of containers.flatMap((c) => c.envs ?? [])) {
+        const ref = (env.valueSource as { secretKeyRef?: { secret: string; version?: string } })
+          ?.secretKeyRef;
+        if (ref) wiring.push({ env: String(env.name), secret: ref.secret, version: ref.version, revision });
+      }
+    }
+    if (r.type === "gcp:secretmanager/secretIamMember:SecretIamMember")
+      wiring.push({ secret: String(r.inputs.secretId), accessor: String(r.inputs.member) });
+  }
+  return wiring;
+}
+
+/** Validates (throwing ConfigError with every problem), plans, and synthesizes the real program. */
+export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
+  let stack = readStackConfig(req.stack, req.dir);
+  if (req.phase) stack = withPhase(stack, resolveMigration(stack, req.phase.phase, req.migration), req.phase);
+  const migrations = parseMigrations(stack.config[CONFIG_KEY], { now: req.now });
+  if (req.migration !== undefined && !(req.migration in migrations))
+    throw new StackFileError(
+      `${stack.path} has no migration "${req.migration}"; hint: migrations here are ${Object.keys(migrations).join(", ")}`,
+    );
+  const { program } = await import("../../stacks/program");
+  const synthesis = await synthesize(() => program(req.now), {
+    stack: stack.stack,
+    config: stack.config,
+    secretKeys: stack.secretKeys,
+  });
+  const reports = Object.entries(migrations)
+    .filter(([name]) => req.migration === undefined || name === req.migration)
+    .map(([name, spec]) => {
+      const resources = synthesis.resources.filter((r) => r.name === name || r.name.startsWith(`${name}-`));
+      return { name, planned: planMigration(name, spec), resources, secrets: secretWiringOf(resources) };
+    });
+  return { stack: stack.stack, path: stack.path, migrations: reports, resources: synthesis.resources };
+}
+
+/** Plans two phases of one migration and compares what they declare. */
+export async function buildDiff(
+  req: Omit<PlanRequest, "phase"> & { from: PhaseChoice; to: PhaseChoice },
+): Promise<{ from: PlanReport; to: PlanReport; diff: PlanDiff; migration: string }> {
+  const stack = readStackConfig(req.stack, req.dir);
+  const migration = req.migration ?? resolveMigration(stack, req.to.phase);
+  const from = await buildPlan({ ...req, migration, phase: req.from });
+  const to = await buildPlan({ ...req, migration, phase: req.to });
+  const mine = (r: PlanReport) => r.migrations.flatMap((m) => m.resources);
+  return { from, to, diff: diffSyntheses(mine(from), mine(to)), migration };
+}
