@@ -155,7 +155,23 @@ async function synthesizeNow(
   for (const [k, v] of Object.entries(opts.config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
   pulumi.runtime.setAllConfig(flat, [...(opts.secretKeys ?? [])]);
 
-  const outputs = (await pulumi.runtime.runInPulumiStack(program)) ?? {};
+  // A program that throws inside the root stack component leaves an unhandled rejection behind in the
+  // SDK: catch it here, let the stack finish registering, then report it.
+  let failure: { error: unknown } | undefined;
+  const outputs =
+    (await pulumi.runtime.runInPulumiStack(async () => {
+      try {
+        return await program();
+      } catch (error) {
+        failure = { error };
+        return {};
+      }
+    })) ?? {};
   await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  if (failure) {
+    // Tells callers (and tests) how much the program declared before failing: a bad config declares nothing.
+    if (failure.error instanceof Error) Object.assign(failure.error, { declaredResources: recorded.length });
+    throw failure.error;
+  }
   return { resources: recorded, outputs: scrub(outputs, "", []) as Record<string, unknown> };
 }

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { CloudSqlMigrationSchema, LOG_RETENTION_RANGE, type CloudSqlMigration } from "./cloudsql";
 import { DualWriteMigrationSchema, type DualWriteMigration } from "./dual-write";
-import { revisionNamesOf } from "../engine/naming";
 
 export * from "./common";
 export * from "./cloudsql";
@@ -94,15 +93,6 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
         `expected a Cloud Run revision name starting with "${prefix}" (lowercase letters, digits, '-', ≤ 63 chars, no trailing '-'); hint: gcloud run revisions list --service ${s.cloudRun.service}`,
       );
     },
-  },
-  {
-    when: (s) =>
-      revisionNamesOf(s)
-        .filter((n) => n.length > 63 || !REVISION_NAME.test(n))
-        .map((n) => ({
-          path: ["cloudRun", "service"],
-          message: `generated revision name "${n}" is not a valid Cloud Run revision name (≤ 63 chars); hint: use a shorter service name`,
-        })),
   },
   {
     when: (s) =>

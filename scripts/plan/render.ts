@@ -1,7 +1,7 @@
 import type { CloudSqlPlan } from "../../infra/engine/cloudsql";
 import type { MigrationPlan } from "../../infra/engine/plan";
 import type { RecordedResource } from "../../infra/synth";
-import type { PlanDiff } from "./diff";
+import { destructiveChanges, type PlanDiff } from "./diff";
 import type { MigrationReport, PlanReport } from "./run";
 
 /** A finding of the policy pack, as the plan prints it. */
@@ -183,6 +183,9 @@ const show = (v: unknown) => (v === undefined ? "(absent)" : JSON.stringify(v));
 /** The diff as text: added, removed, changed inputs, with replacements of stateful resources flagged. */
 export function renderDiff(from: string, to: string, migration: string, diff: PlanDiff): string {
   const lines = [`cutover diff — ${migration}: ${from} → ${to}`, ""];
+  const destructive = destructiveChanges(diff);
+  if (destructive.length)
+    lines.push("DESTROYS STATE (deletion protection will stop it):", ...destructive.map((d) => `  ! ${d}`), "");
   if (!diff.added.length && !diff.removed.length && !diff.changed.length) lines.push("No changes.");
   for (const r of diff.added) lines.push(`+ ${r.type} ${r.name}`);
   for (const r of diff.removed) lines.push(`- ${r.type} ${r.name}`);

@@ -112,12 +112,25 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
   return { stack: stack.stack, path: stack.path, migrations: reports, resources: synthesis.resources };
 }
 
+function resolveEither(stack: StackConfig, a: string, b: string): string {
+  try {
+    return resolveMigration(stack, a);
+  } catch (e) {
+    try {
+      return resolveMigration(stack, b);
+    } catch {
+      throw e;
+    }
+  }
+}
+
 /** Plans two phases of one migration and compares what they declare. */
 export async function buildDiff(
   req: Omit<PlanRequest, "phase"> & { from: PhaseChoice; to: PhaseChoice },
 ): Promise<{ from: PlanReport; to: PlanReport; diff: PlanDiff; migration: string }> {
   const stack = readStackConfig(req.stack, req.dir);
-  const migration = req.migration ?? resolveMigration(stack, req.to.phase);
+  // A phase shared by both kinds (baseline, rollback…) is resolved through the other one.
+  const migration = req.migration ?? resolveEither(stack, req.to.phase, req.from.phase);
   const from = await buildPlan({ ...req, migration, phase: req.from });
   const to = await buildPlan({ ...req, migration, phase: req.to });
   const mine = (r: PlanReport) => r.migrations.flatMap((m) => m.resources);

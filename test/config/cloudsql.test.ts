@@ -1,0 +1,309 @@
+import { ConfigError, parseMigrations } from "../../infra/config/load";
+import { NOW, rawMigrations } from "../support/stack";
+
+type Raw = Record<string, Record<string, any>>;
+
+/** Parses and returns the ConfigError's text (fails the test when the config is accepted). */
+function problemsOf(raw: Raw): string {
+  try {
+    parseMigrations(raw, { now: NOW });
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).message;
+  }
+  throw new Error("config was accepted");
+}
+
+describe.each(["staging", "prod"] as const)("the %s stack file", (stack) => {
+  it("is valid and fills in the defaults", () => {
+    const m = parseMigrations(rawMigrations(stack), { now: NOW });
+    const avvivo = m.avvivo;
+    expect(avvivo.kind).toBe("cloudsql");
+    if (avvivo.kind !== "cloudsql") return;
+    expect(avvivo.ramp).toEqual([10, 50, 100]);
+    expect(avvivo.cloudRun.service).toBe("avvivo-api");
+    expect(avvivo.cloudRun.region).toBe("us-west2");
+    expect(avvivo.cloudRun.migrateCommand).toEqual(["npx", "prisma", "migrate", "deploy"]);
+    expect(avvivo.source.criticalTables).toEqual([
+      "Shop",
+      "Stream",
+      "Reel",
+      "QuotaWallet",
+      "PurchaseRequest",
+      "ChatConversation",
+      "ChatMessage",
+    ]);
+  });
+});
+
+interface BadCase {
+  what: string;
+  change: (m: Raw) => void;
+  path: string;
+  message: string;
+}
+
+const A = "cutover:migrations.avvivo";
+const cases: BadCase[] = [
+  {
+    what: "trafficPercent off the ramp",
+    change: (m) => (m.avvivo.trafficPercent = 30),
+    path: `${A}.trafficPercent`,
+    message: "expected one of the ramp steps 10, 50, 100, got 30",
+  },
+  {
+    what: "canary without trafficPercent",
+    change: (m) => (m.avvivo.phase = "canary"),
+    path: `${A}.trafficPercent`,
+    message: "phase canary needs trafficPercent",
+  },
+  {
+    what: "unknown phase",
+    change: (m) => (m.avvivo.phase = "canry"),
+    path: `${A}.phase`,
+    message: "expected one of baseline, provision",
+  },
+  {
+    what: "typo in a key",
+    change: (m) => (m.avvivo.cloudRun.serviceAcount = "x"),
+    path: `${A}.cloudRun.serviceAcount`,
+    message: "unknown key",
+  },
+  {
+    what: "password in the map",
+    change: (m) => (m.avvivo.source.password = "hunter2"),
+    path: `${A}.source.password`,
+    message: "secrets never go in the migrations map",
+  },
+  {
+    what: "ramp not ascending",
+    change: (m) => (m.avvivo.ramp = [10, 50, 40, 100]),
+    path: `${A}.ramp[2]`,
+    message: "ramp must be strictly ascending",
+  },
+  {
+    what: "ramp not ending at 100",
+    change: (m) => (m.avvivo.ramp = [10, 50]),
+    path: `${A}.ramp[1]`,
+    message: "ramp must end at 100",
+  },
+  {
+    what: "log retention above ENTERPRISE range",
+    change: (m) => {
+      m.avvivo.cloudSql.backups.logRetentionDays = 10;
+      m.avvivo.cloudSql.backups.retainedBackups = 20;
+    },
+    path: `${A}.cloudSql.backups.logRetentionDays`,
+    message: "expected 1–7 days for edition ENTERPRISE, got 10",
+  },
+  {
+    what: "log retention not below retained backups",
+    change: (m) => {
+      m.avvivo.cloudSql.backups.logRetentionDays = 7;
+      m.avvivo.cloudSql.backups.retainedBackups = 7;
+    },
+    path: `${A}.cloudSql.backups.logRetentionDays`,
+    message: "expected fewer log retention days (7) than retained backups (7)",
+  },
+  {
+    what: "stable revision of another service",
+    change: (m) => (m.avvivo.cloudRun.stableRevision = "other-api-00001-abc"),
+    path: `${A}.cloudRun.stableRevision`,
+    message: 'expected a Cloud Run revision name starting with "avvivo-api-"',
+  },
+  {
+    what: "stable revision with upper case",
+    change: (m) => (m.avvivo.cloudRun.stableRevision = "avvivo-api-00042-KAV"),
+    path: `${A}.cloudRun.stableRevision`,
+    message: "lowercase letters, digits",
+  },
+  {
+    what: "decommission without cutoverCompletedAt",
+    change: (m) => (m.avvivo.phase = "decommission"),
+    path: `${A}.cutoverCompletedAt`,
+    message: "phase decommission needs cutoverCompletedAt",
+  },
+  {
+    what: "decommission inside the observation window",
+    change: (m) => {
+      m.avvivo.phase = "decommission";
+      m.avvivo.cutoverCompletedAt = "2026-11-24T12:00:00Z";
+    },
+    path: `${A}.phase`,
+    message: "decommission is refused until 48 h after cutoverCompletedAt (2026-11-24T12:00:00Z): 24 h left",
+  },
+  {
+    what: "cutoverCompletedAt in the future",
+    change: (m) => (m.avvivo.cutoverCompletedAt = "2027-01-01T00:00:00Z"),
+    path: `${A}.cutoverCompletedAt`,
+    message: "expected a time in the past",
+  },
+  {
+    what: "cutoverCompletedAt without zone",
+    change: (m) => (m.avvivo.cutoverCompletedAt = "2026-03-01 12:00"),
+    path: `${A}.cutoverCompletedAt`,
+    message: "expected an ISO-8601 time with a zone",
+  },
+  {
+    what: "credential in plain env",
+    change: (m) => (m.avvivo.cloudRun.env.STRIPE_API_KEY = "sk_live_abc"),
+    path: `${A}.cloudRun.env.STRIPE_API_KEY`,
+    message: "expected no credential or connection string in plain env (value not shown)",
+  },
+  {
+    what: "URL with userinfo in plain env",
+    change: (m) => (m.avvivo.cloudRun.env.ANALYTICS = "https://user:pw@example.com"),
+    path: `${A}.cloudRun.env.ANALYTICS`,
+    message: "expected no credential or connection string",
+  },
+  {
+    what: "env set twice",
+    change: (m) => (m.avvivo.cloudRun.env.WRITE_FREEZE = "false"),
+    path: `${A}.cloudRun.env.WRITE_FREEZE`,
+    message: "WRITE_FREEZE is set twice (env and writeBlock)",
+  },
+  {
+    what: "no DATABASE_URL secret",
+    change: (m) => delete m.avvivo.cloudRun.secretEnv.DATABASE_URL,
+    path: `${A}.cloudRun.secretEnv.DATABASE_URL`,
+    message: "expected DATABASE_URL of the source database as a Secret Manager reference",
+  },
+  {
+    what: "transaction pooler as DMS source",
+    change: (m) => {
+      m.avvivo.source.host = "aws-0-us-west-1.pooler.supabase.com";
+      m.avvivo.source.port = 6543;
+    },
+    path: `${A}.source.port`,
+    message: "expected a direct connection (port 5432)",
+  },
+  {
+    what: "subnet in another region",
+    change: (m) => (m.avvivo.cloudSql.subnetwork = "projects/p/regions/us-east1/subnetworks/s"),
+    path: `${A}.cloudSql.subnetwork`,
+    message: "expected a subnetwork in us-west2",
+  },
+  {
+    what: "rollback without rollbackFrom",
+    change: (m) => (m.avvivo.phase = "rollback"),
+    path: `${A}.rollbackFrom`,
+    message: "phase rollback needs rollbackFrom",
+  },
+  {
+    what: "rollbackFrom outside rollback",
+    change: (m) => (m.avvivo.rollbackFrom = "canary"),
+    path: `${A}.rollbackFrom`,
+    message: "rollbackFrom only applies in phase rollback",
+  },
+  {
+    what: "rollback from decommission",
+    change: (m) => {
+      m.avvivo.phase = "rollback";
+      m.avvivo.rollbackFrom = "decommission";
+    },
+    path: `${A}.rollbackFrom`,
+    message: "expected the phase being rolled back from",
+  },
+  {
+    what: "unknown kind",
+    change: (m) => (m.avvivo.kind = "mysql"),
+    path: `${A}.kind`,
+    message: "expected kind to be one of cloudsql, dual-write",
+  },
+  {
+    what: "bad migration name",
+    change: (m) => {
+      m.Avvivo_2 = m.avvivo;
+      delete m.avvivo;
+    },
+    path: "cutover:migrations.Avvivo_2",
+    message: "expected a migration name",
+  },
+  {
+    what: "source CA that is not PEM",
+    change: (m) => (m.avvivo.source.caCertificate = "not a cert"),
+    path: `${A}.source.caCertificate`,
+    message: "expected a PEM certificate",
+  },
+  {
+    what: "image without tag",
+    change: (m) => (m.avvivo.cloudRun.image = "us-west2-docker.pkg.dev/p/r/app"),
+    path: `${A}.cloudRun.image`,
+    message: "expected an image reference with a tag or digest",
+  },
+  {
+    what: "service name longer than Cloud Run allows",
+    change: (m) => {
+      m.avvivo.cloudRun.service = "a".repeat(50);
+      m.avvivo.cloudRun.stableRevision = `${"a".repeat(50)}-00001-abc`;
+    },
+    path: `${A}.cloudRun.service`,
+    message: "expected a Cloud Run service name",
+  },
+  {
+    what: "missing required section",
+    change: (m) => delete m.avvivo.cloudSql,
+    path: `${A}.cloudSql`,
+    message: "missing: expected object",
+  },
+  {
+    what: "wrong type",
+    change: (m) => (m.avvivo.attempt = "2"),
+    path: `${A}.attempt`,
+    message: "expected number",
+  },
+];
+
+describe("bad cloudsql config", () => {
+  it.each(cases)("$what → $path", ({ change, path, message }) => {
+    const raw = rawMigrations();
+    change(raw);
+    const text = problemsOf(raw);
+    const block = text.split("  ✗ ").find((b) => b.startsWith(`${path}\n`));
+    expect(block).toBeDefined();
+    expect(block).toContain(message);
+  });
+
+  it("has at least 20 cases", () => expect(cases.length).toBeGreaterThanOrEqual(20));
+
+  it("reports every problem at once, each with a hint", () => {
+    const raw = rawMigrations();
+    raw.avvivo.trafficPercent = 30;
+    raw.avvivo.phase = "canry";
+    raw.avvivo.cloudRun.env.DATABASE_URL = "postgres://app:s3cr3t-value@db/x";
+    const text = problemsOf(raw);
+    expect(text).toMatch(/is invalid \([3-9] problems\)/);
+    expect(text).toContain(`${A}.trafficPercent`);
+    expect(text).toContain(`${A}.phase`);
+    expect(text).toContain(`${A}.cloudRun.env.DATABASE_URL`);
+    expect(text).toContain("hint: move DATABASE_URL to cloudRun.secretEnv");
+  });
+
+  it("never echoes a value that may be secret", () => {
+    const raw = rawMigrations();
+    raw.avvivo.source.password = "hunter2-do-not-print";
+    raw.avvivo.cloudRun.env.DB_PASSWORD = "pa55-do-not-print";
+    const text = problemsOf(raw);
+    expect(text).not.toContain("do-not-print");
+  });
+
+  it("rejects a missing map with a hint", () => {
+    expect(() => parseMigrations(undefined)).toThrow(/cutover:migrations[\s\S]*missing: expected a map/);
+  });
+
+  it("rejects two migrations that claim the same service", () => {
+    const raw = rawMigrations();
+    raw.billing = structuredClone(raw.avvivo);
+    raw.billing.cloudSql.instanceName = "billing-pg";
+    const text = problemsOf(raw);
+    expect(text).toContain("cutover:migrations.billing.cloudRun.service");
+    expect(text).toContain('Cloud Run service avvivo-api is already used by migration "avvivo"');
+  });
+
+  it("accepts decommission once the window is over", () => {
+    const raw = rawMigrations();
+    raw.avvivo.phase = "decommission";
+    raw.avvivo.cutoverCompletedAt = "2026-11-20T00:00:00Z";
+    expect(parseMigrations(raw, { now: NOW }).avvivo.phase).toBe("decommission");
+  });
+});

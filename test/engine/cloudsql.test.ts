@@ -1,0 +1,177 @@
+import fc from "fast-check";
+import { CLOUDSQL_PHASES, type CloudSqlMigration } from "../../infra/config/cloudsql";
+import { parseMigrations } from "../../infra/config/load";
+import { planCloudSql, type CloudSqlPlan } from "../../infra/engine/cloudsql";
+import { revisionNamesOf } from "../../infra/engine/naming";
+import { NOW, rawMigrations } from "../support/stack";
+
+const base = parseMigrations(rawMigrations("staging"), { now: NOW }).avvivo as CloudSqlMigration;
+const ROLLBACK_FROM = ["provision", "replicate", "freeze", "promote", "canary", "stabilize"] as const;
+
+function at(phase: CloudSqlMigration["phase"], extra: Partial<CloudSqlMigration> = {}): CloudSqlPlan {
+  return planCloudSql("avvivo", { ...base, phase, ...extra });
+}
+
+/** Every (phase, extra) the engine can be asked for. */
+const everyPhase: [string, CloudSqlPlan][] = [
+  ...CLOUDSQL_PHASES.filter((p) => p !== "canary" && p !== "rollback").map(
+    (p) => [p, at(p)] as [string, CloudSqlPlan],
+  ),
+  ...base.ramp.map((n) => [`canary ${n}`, at("canary", { trafficPercent: n })] as [string, CloudSqlPlan]),
+  ...ROLLBACK_FROM.map(
+    (f) => [`rollback from ${f}`, at("rollback", { rollbackFrom: f })] as [string, CloudSqlPlan],
+  ),
+];
+
+describe.each(everyPhase)("plan of %s", (_label, plan) => {
+  it("sends exactly 100% of traffic", () => {
+    expect(plan.traffic.reduce((s, t) => s + t.percent, 0)).toBe(100);
+  });
+  it("names only revisions it declares or the stable one", () => {
+    const known = new Set([...plan.revisions.map((r) => r.name), base.cloudRun.stableRevision]);
+    for (const t of plan.traffic) expect(known.has(t.revision)).toBe(true);
+  });
+  it("never lets both databases take writes at once (no split brain)", () => {
+    const writers = plan.traffic
+      .filter((t) => t.percent > 0)
+      .map((t) => plan.revisions.find((r) => r.name === t.revision)!)
+      .filter((r) => r.writes);
+    expect(new Set(writers.map((r) => r.database)).size).toBeLessThanOrEqual(1);
+  });
+});
+
+const promotedForward = everyPhase.filter(([, p]) => p.promoted && p.phase !== "rollback");
+
+describe.each(promotedForward)("promoted plan %s", (_label, plan) => {
+  it("gives no traffic to a source revision with writes on", () => {
+    for (const t of plan.traffic.filter((x) => x.percent > 0)) {
+      const r = plan.revisions.find((x) => x.name === t.revision)!;
+      expect(r.database === "source" && r.writes).toBe(false);
+    }
+  });
+});
+
+describe("cloudsql phase engine", () => {
+  it("covers promote, canary, stabilize and decommission as promoted phases", () => {
+    expect(promotedForward.map(([l]) => l)).toEqual([
+      "promote",
+      "stabilize",
+      "decommission",
+      "canary 10",
+      "canary 50",
+      "canary 100",
+    ]);
+  });
+
+  it("follows the brief's table", () => {
+    expect(at("baseline").resources).toEqual({
+      cloudSql: false,
+      secrets: false,
+      redis: false,
+      redisWired: false,
+      dms: false,
+      promotion: false,
+      migrateJob: false,
+    });
+    expect(at("provision").resources).toMatchObject({
+      cloudSql: true,
+      secrets: true,
+      redis: true,
+      redisWired: false,
+      dms: false,
+    });
+    expect(at("replicate").resources).toMatchObject({ dms: true, promotion: false });
+    expect(at("replicate").backupsManagedByDms).toBe(true);
+    expect(at("canary", { trafficPercent: 10 }).backupsManagedByDms).toBe(false);
+    expect(at("promote").resources).toMatchObject({ promotion: true, migrateJob: true });
+    expect(at("stabilize").resources.redisWired).toBe(true);
+    expect(at("decommission").resources).toMatchObject({
+      dms: false,
+      promotion: false,
+      cloudSql: true,
+      redis: true,
+    });
+  });
+
+  it("freezes writes with a new revision and keeps stable at 0% under the rollback tag", () => {
+    const p = at("freeze");
+    expect(p.template).toMatchObject({ name: "avvivo-api-freeze-a1", writes: false, database: "source" });
+    expect(p.traffic).toEqual([
+      { revision: "avvivo-api-freeze-a1", percent: 100 },
+      { revision: "avvivo-api-00042-kav", percent: 0, tag: "rollback" },
+    ]);
+  });
+
+  it("puts the candidate at 0% under the candidate tag in promote, and marks promotion irreversible", () => {
+    const p = at("promote");
+    expect(p.traffic).toContainEqual({ revision: "avvivo-api-cand-a1", percent: 0, tag: "candidate" });
+    expect(p.irreversible.join("\n")).toContain("DMS promotion of job avvivo-dms-a1");
+    expect(p.irreversible.join("\n")).toContain("npx prisma migrate deploy");
+  });
+
+  it("splits canary traffic between candidate and frozen revisions", () => {
+    const p = at("canary", { trafficPercent: 50 });
+    expect(p.traffic.slice(0, 2)).toEqual([
+      { revision: "avvivo-api-cand-a1", percent: 50, tag: "candidate" },
+      { revision: "avvivo-api-freeze-a1", percent: 50 },
+    ]);
+  });
+
+  it("drops the rollback tag in decommission", () => {
+    expect(at("decommission").traffic).toEqual([{ revision: "avvivo-api-redis-a1", percent: 100 }]);
+  });
+
+  it.each(ROLLBACK_FROM)("rolls back from %s to 100%% stable without a new revision", (from) => {
+    const p = at("rollback", { rollbackFrom: from });
+    const left = at(from, from === "canary" ? { trafficPercent: 50 } : {});
+    expect(p.traffic[0]).toEqual({ revision: "avvivo-api-00042-kav", percent: 100, tag: "rollback" });
+    expect(p.template).toEqual(left.template);
+    expect(p.resources).toEqual(left.resources);
+  });
+
+  it("says plainly after promotion that Cloud SQL writes are not on the source", () => {
+    expect(at("rollback", { rollbackFrom: "canary" }).irreversible.join(" ")).toContain(
+      "writes made on Cloud SQL since the promotion of attempt 1 are NOT on the source",
+    );
+    expect(at("rollback", { rollbackFrom: "freeze" }).irreversible).toEqual([]);
+  });
+
+  it("names revisions deterministically per attempt, and a retry gets new names", () => {
+    expect(revisionNamesOf({ ...base, attempt: 1 })).toEqual([
+      "avvivo-api-freeze-a1",
+      "avvivo-api-cand-a1",
+      "avvivo-api-redis-a1",
+    ]);
+    expect(at("promote", { attempt: 2 }).dmsJobId).toBe("avvivo-dms-a2");
+    expect(at("promote", { attempt: 2 }).template.name).toBe("avvivo-api-cand-a2");
+  });
+
+  it("keeps every generated revision name valid for Cloud Run (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z]([a-z0-9-]{0,47}[a-z0-9])?$/),
+        fc.integer({ min: 1, max: 99 }),
+        (service, attempt) => {
+          for (const n of revisionNamesOf({ cloudRun: { ...base.cloudRun, service }, attempt })) {
+            expect(n.length).toBeLessThanOrEqual(63);
+            expect(n).toMatch(/^[a-z]([a-z0-9-]*[a-z0-9])?$/);
+            expect(n.startsWith(`${service}-`)).toBe(true);
+          }
+        },
+      ),
+    );
+  });
+
+  it("sums canary traffic to 100 for any valid ramp (property)", () => {
+    const ramp = fc
+      .uniqueArray(fc.integer({ min: 1, max: 99 }), { maxLength: 5 })
+      .map((xs) => [...xs.sort((a, b) => a - b), 100]);
+    fc.assert(
+      fc.property(ramp, fc.nat(), (steps, i) => {
+        const p = at("canary", { ramp: steps, trafficPercent: steps[i % steps.length] });
+        expect(p.traffic.reduce((s, t) => s + t.percent, 0)).toBe(100);
+        expect(p.traffic.every((t) => t.percent >= 0)).toBe(true);
+      }),
+    );
+  });
+});

@@ -1,0 +1,104 @@
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(__dirname, "../..");
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+const PLAN = join(ROOT, "scripts/plan.ts");
+
+function plan(args: string[], cwd = ROOT) {
+  const r = spawnSync(TSX, [PLAN, ...args], { cwd, encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A copy of a stack file in a scratch folder, edited by `edit`. */
+function scratchStack(stack: string, edit: (text: string) => string): string {
+  const dir = mkdtempSync(join(tmpdir(), "cutover-plan-"));
+  copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+  writeFileSync(
+    join(dir, `Pulumi.${stack}.yaml`),
+    edit(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8")),
+  );
+  return dir;
+}
+
+describe("npm run plan", () => {
+  it("prints irreversible steps first, then resources, traffic, secrets and warnings", () => {
+    const { code, out } = plan(["staging", "--migration", "avvivo", "--phase", "promote"]);
+    expect(code).toBe(0);
+    const order = [
+      "IRREVERSIBLE STEPS",
+      "Policy findings",
+      "avvivo (cloudsql) — phase promote",
+      "Resources",
+      "Traffic",
+      "Secrets wiring",
+      "Warnings",
+    ];
+    const at = order.map((s) => out.indexOf(s));
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    expect(out).toContain("DMS promotion of job avvivo-dms-a1");
+    expect(out).toMatch(/avvivo-api-cand-a1 \*\s+0%\s+candidate\s+Cloud SQL/);
+    expect(out).toContain("DATABASE_URL               ← secretKeyRef avvivo-cloudsql-database-url@latest");
+    expect(out).not.toContain("mock-password");
+  });
+
+  it("diffs canary steps down to the traffic change and nothing else", () => {
+    const { code, out } = plan(["prod", "--diff", "canary:10", "canary:50"]);
+    expect(code).toBe(0);
+    const changes = out.split("\n").filter((l) => /^[+~-] /.test(l));
+    expect(changes).toEqual(["~ gcp:cloudrunv2/service:Service avvivo-app-service"]);
+    expect(out).toContain("traffics[0].percent: 10 → 50");
+    expect(out).toContain("traffics[1].percent: 90 → 50");
+  });
+
+  it("prints JSON with the plan and the resources", () => {
+    const { code, out } = plan([
+      "staging",
+      "--migration",
+      "avvivo",
+      "--phase",
+      "canary",
+      "--traffic",
+      "50",
+      "--json",
+    ]);
+    expect(code).toBe(0);
+    const json = JSON.parse(out);
+    const avvivo = json.migrations.find((m: { name: string }) => m.name === "avvivo");
+    expect(avvivo.plan.traffic[0]).toEqual({ revision: "avvivo-api-cand-a1", percent: 50, tag: "candidate" });
+  });
+
+  it("fails on trafficPercent 30 naming the config path, and exits 1", () => {
+    const dir = scratchStack("staging", (t) =>
+      t.replace("      attempt: 1\n", "      attempt: 1\n      trafficPercent: 30\n"),
+    );
+    const { code, err, out } = plan(["staging"], dir);
+    expect(code).toBe(1);
+    expect(err).toContain("✗ cutover:migrations.avvivo.trafficPercent");
+    expect(err).toContain("expected one of the ramp steps 10, 50, 100, got 30");
+    expect(out).toBe("");
+  });
+
+  it("names a missing stack file and the stacks that exist", () => {
+    const { code, err } = plan(["qa"]);
+    expect(code).toBe(1);
+    expect(err).toMatch(/no stack file .*Pulumi\.qa\.yaml; hint: stacks here are prod, staging/);
+  });
+
+  it("asks for --migration when a phase is ambiguous", () => {
+    const { code, err } = plan(["staging", "--phase", "baseline"]);
+    expect(code).toBe(1);
+    expect(err).toContain(
+      'phase "baseline" exists in several migrations (avvivo, matchauto); hint: pass --migration <name>',
+    );
+  });
+
+  it("rejects a malformed phase token", () => {
+    const { code, err } = plan(["staging", "--phase", "canary:50:1"]);
+    expect(code).toBe(1);
+    expect(err).toContain('invalid phase "canary:50:1"');
+  });
+});

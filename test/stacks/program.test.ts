@@ -1,0 +1,162 @@
+import { CONFIG_KEY } from "../../infra/config/common";
+import { CLOUDSQL_ORDER } from "../../infra/engine/cloudsql";
+import { STATEFUL_TYPES } from "../../infra/replacements";
+import { readStackConfig, withPhase, type PhaseChoice } from "../../infra/stack-file";
+import { synthesize, type RecordedResource, type Synthesis } from "../../infra/synth";
+import { program } from "../../stacks/program";
+import { destructiveChanges, diffSyntheses } from "../../scripts/plan/diff";
+import { NOW } from "../support/stack";
+
+const STACKS = ["staging", "prod"] as const;
+const FORWARD: PhaseChoice[] = CLOUDSQL_ORDER.flatMap((phase) =>
+  phase === "canary" ? [10, 50, 100].map((percent) => ({ phase, percent })) : [{ phase }],
+);
+const ROLLBACK_FROM = ["provision", "replicate", "freeze", "promote", "canary", "stabilize"];
+const label = (c: PhaseChoice) =>
+  `${c.phase}${c.percent ? `:${c.percent}` : ""}${c.from ? `:${c.from}` : ""}`;
+
+const cache = new Map<string, Synthesis>();
+async function synth(stack: string, choice: PhaseChoice): Promise<Synthesis> {
+  const key = `${stack} ${label(choice)}`;
+  if (!cache.has(key)) {
+    const c = withPhase(readStackConfig(stack), "avvivo", {
+      ...choice,
+      ...(choice.phase === "canary" && !choice.percent ? { percent: 50 } : {}),
+    });
+    const migrations = c.config[CONFIG_KEY] as Record<string, Record<string, unknown>>;
+    if (choice.phase === "decommission") migrations.avvivo.cutoverCompletedAt = "2026-11-01T00:00:00Z";
+    cache.set(
+      key,
+      await synthesize(() => program(NOW), { stack, config: c.config, secretKeys: c.secretKeys }),
+    );
+  }
+  return cache.get(key)!;
+}
+
+const service = (s: Synthesis) => s.resources.find((r) => r.type === "gcp:cloudrunv2/service:Service")!;
+type Traffic = { type: string; revision: string; percent: number; tag?: string };
+const trafficOf = (s: Synthesis) => service(s).inputs.traffics as Traffic[];
+const templateOf = (s: Synthesis) => (service(s).inputs.template as { revision: string }).revision;
+
+describe.each(STACKS)("stack %s", (stack) => {
+  const stable = (readStackConfig(stack).config[CONFIG_KEY] as any).avvivo.cloudRun.stableRevision as string;
+
+  describe.each(FORWARD.map((c) => [label(c), c] as const))("phase %s", (_l, choice) => {
+    it("pins traffic by revision name and sends 100%", async () => {
+      const traffic = trafficOf(await synth(stack, choice));
+      expect(traffic.reduce((s, t) => s + t.percent, 0)).toBe(100);
+      for (const t of traffic) expect(t.type).toBe("TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION");
+    });
+
+    it("only targets the stable revision or one declared in this or an earlier phase", async () => {
+      const i = FORWARD.indexOf(choice);
+      const declared = new Set([stable]);
+      for (const earlier of FORWARD.slice(0, i + 1)) declared.add(templateOf(await synth(stack, earlier)));
+      for (const t of trafficOf(await synth(stack, choice))) expect(declared).toContain(t.revision);
+    });
+
+    it("gives secrets to containers only by secretKeyRef", async () => {
+      const envs = ((service(await synth(stack, choice)).inputs.template as any).containers[0].envs ??
+        []) as {
+        name: string;
+        value?: string;
+        valueSource?: unknown;
+      }[];
+      for (const name of ["DATABASE_URL", "DIRECT_URL", "REDIS_URL"]) {
+        const e = envs.find((x) => x.name === name);
+        if (e) expect(e.value).toBeUndefined();
+      }
+      expect(envs.find((x) => x.name === "DATABASE_URL")?.valueSource).toBeDefined();
+    });
+
+    it(`${stack === "prod" ? "protects" : "does not protect"} stateful resources, with deletion protection on`, async () => {
+      const stateful = (await synth(stack, choice)).resources.filter((r) => STATEFUL_TYPES.has(r.type));
+      for (const r of stateful) expect([r.name, r.protect]).toEqual([r.name, stack === "prod"]);
+      const sql = stateful.find((r) => r.type === "gcp:sql/databaseInstance:DatabaseInstance");
+      if (sql) {
+        expect(sql.inputs.deletionProtection).toBe(true);
+        expect((sql.inputs.settings as any).deletionProtectionEnabled).toBe(true);
+      }
+    });
+  });
+
+  it.each(FORWARD.slice(1).map((c, i) => [label(FORWARD[i]), label(c), FORWARD[i], c] as const))(
+    "%s → %s replaces or deletes nothing stateful, nor does changing it back",
+    async (a, _b, from, to) => {
+      const [x, y] = [await synth(stack, from), await synth(stack, to)];
+      expect(destructiveChanges(diffSyntheses(x.resources, y.resources))).toEqual([]);
+      const back = destructiveChanges(diffSyntheses(y.resources, x.resources));
+      // Going back to baseline un-provisions: the one backward step that deletes, and the diff says so
+      // (deletion protection on both layers, and `protect` in prod, stop it at `pulumi up`).
+      if (a === "baseline")
+        expect(back).toContain("deletes gcp:sql/databaseInstance:DatabaseInstance avvivo-sql-instance");
+      else expect(back).toEqual([]);
+    },
+  );
+
+  it.each(ROLLBACK_FROM)(
+    "rollback from %s replaces or deletes nothing and sends 100%% to stable",
+    async (from) => {
+      const left = await synth(stack, { phase: from });
+      const back = await synth(stack, { phase: "rollback", from });
+      expect(destructiveChanges(diffSyntheses(left.resources, back.resources))).toEqual([]);
+      expect(trafficOf(back)[0]).toMatchObject({ revision: stable, percent: 100, tag: "rollback" });
+      expect(templateOf(back)).toBe(templateOf(left));
+    },
+  );
+
+  it("ignores backup settings on the instance only while DMS owns them", async () => {
+    const ignored = async (phase: string) =>
+      (await synth(stack, { phase })).resources.find(
+        (r) => r.type === "gcp:sql/databaseInstance:DatabaseInstance",
+      )!.ignoreChanges;
+    expect(await ignored("provision")).toEqual([]);
+    expect(await ignored("replicate")).toEqual(["settings.backupConfiguration"]);
+    expect(await ignored("promote")).toEqual(["settings.backupConfiguration"]);
+    expect(await ignored("stabilize")).toEqual([]);
+  });
+});
+
+describe("the program", () => {
+  it("declares nothing when the config is bad, and says why", async () => {
+    const c = withPhase(readStackConfig("staging"), "avvivo", { phase: "canary", percent: 30 });
+    let declared: unknown;
+    await expect(
+      synthesize(() => program(NOW), { stack: "staging", config: c.config, secretKeys: c.secretKeys }).catch(
+        (e: Error & { declaredResources?: number }) => {
+          declared = e.declaredResources;
+          throw e;
+        },
+      ),
+    ).rejects.toThrow(
+      /cutover:migrations\.avvivo\.trafficPercent[\s\S]*expected one of the ramp steps 10, 50, 100, got 30/,
+    );
+    expect(declared).toBe(0);
+  });
+
+  it("keeps two cloudsql migrations of one stack apart", async () => {
+    const stack = readStackConfig("staging");
+    const migrations = structuredClone(stack.config[CONFIG_KEY]) as Record<string, any>;
+    const billing = structuredClone(migrations.avvivo);
+    billing.phase = "provision";
+    billing.cloudSql.instanceName = "billing-staging-pg";
+    billing.cloudRun.service = "billing-api";
+    billing.cloudRun.stableRevision = "billing-api-00007-abc";
+    migrations.avvivo.phase = "provision";
+    migrations.billing = billing;
+    const s = await synthesize(() => program(NOW), {
+      stack: "staging",
+      config: { ...stack.config, [CONFIG_KEY]: migrations },
+      secretKeys: stack.secretKeys,
+    });
+    const urns = s.resources.map((r) => r.urn);
+    expect(new Set(urns).size).toBe(urns.length);
+    const instances = s.resources.filter((r) => r.type === "gcp:sql/databaseInstance:DatabaseInstance");
+    expect(instances.map((r) => r.inputs.name).sort()).toEqual(["avvivo-staging-pg", "billing-staging-pg"]);
+    const secrets = s.resources
+      .filter((r) => r.type === "gcp:secretmanager/secret:Secret")
+      .map((r) => r.inputs.secretId);
+    expect(secrets).toContain("billing-cloudsql-database-url");
+    expect(secrets).toContain("avvivo-cloudsql-database-url");
+  });
+});
