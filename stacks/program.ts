@@ -15,7 +15,7 @@ function shouldProtect(config: pulumi.Config): boolean {
 export function loadPlans(config: pulumi.Config, now = new Date()): MigrationPlan[] {
   try {
     const migrations = parseMigrations(config.getObject<unknown>("migrations"), { now });
-    return Object.entries(migrations).map(([name, spec]) => planMigration(name, spec));
+    return Object.entries(migrations).map(([name, spec]) => planMigration(name, spec, now));
   } catch (e) {
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
     throw e;
@@ -68,7 +68,9 @@ export async function program(now = new Date()): Promise<Record<string, unknown>
           flags: plan.flags,
           d1: plan.d1.map((d) => d.name),
           irreversible: plan.irreversible,
+          // What the Workers' wrangler config binds: D1 ids and the flags namespace id.
           d1DatabaseIds: m.d1DatabaseIds,
+          kvNamespaceId: m.kvNamespaceId,
         };
         break;
       }

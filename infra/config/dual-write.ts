@@ -37,9 +37,15 @@ const D1DatabaseSchema = z.strictObject({
     .string()
     .regex(/^[A-Z][A-Z0-9_]*$/, { message: "expected an upper-case binding name such as EDGE_DB" }),
   /** Primary location hint. */
-  locationHint: z.enum(["wnam", "enam", "weur", "eeur", "apac", "oc"]),
+  locationHint: z.enum(["wnam", "enam", "weur", "eeur", "apac", "oc"], {
+    message:
+      "expected a D1 location hint: wnam, enam, weur, eeur, apac or oc; hint: wnam is closest to us-west2",
+  }),
   /** Read replication, stated explicitly (an implicit value hits a known create error). */
-  readReplication: z.enum(["auto", "disabled"]),
+  readReplication: z.enum(["auto", "disabled"], {
+    message:
+      "expected readReplication auto or disabled, stated explicitly; hint: an implicit value hits a known D1 create error — disabled keeps every read on the primary",
+  }),
   /** Marked retired: only `decommission` may delete it. @default false */
   retired: z.boolean().default(false),
 });
@@ -48,7 +54,10 @@ const TableSchema = z.strictObject({
   /** Table name in the legacy schema. */
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "expected a table name" }),
   /** Which store owns it after the migration: D1 (edge read-only data) or the new Supabase schema. */
-  store: z.enum(["d1", "supabase"]),
+  store: z.enum(["d1", "supabase"], {
+    message:
+      "expected store d1 or supabase; hint: d1 for edge read-only data (cities, categories), supabase for relational data",
+  }),
   /** D1 database (by name) for tables stored in D1. */
   d1Database: z.string().optional(),
   /** Primary key columns. @default ["id"] */
@@ -67,6 +76,11 @@ export const DualWriteMigrationSchema = z.strictObject({
   ramp: RampSchema.default([10, 50, 100]),
   /** When writes stopped going to the legacy store (ISO-8601). Required from `final-cut` on. */
   finalCutAt: InstantSchema.optional(),
+  /**
+   * When this phase's flags took effect (ISO-8601), set in the same change as the phase. It becomes the
+   * flags entry's `updatedAt`: taken from config so that the same config always renders the same entry.
+   */
+  flagsUpdatedAt: InstantSchema.optional(),
   /** Days of monitoring after the final cut before decommission. @default 7 */
   soakDays: z.number().int().min(1).max(90).default(7),
   cloudflare: z.strictObject({

@@ -1,0 +1,93 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import type { DualWriteMigration } from "../config/dual-write";
+import type { DualWritePlan } from "../engine/dual-write";
+import { WorkersFlags } from "./flags";
+import { MigrationSpec } from "./migration-spec";
+
+export interface DualWriteMigrationArgs {
+  /** The validated spec. */
+  readonly spec: DualWriteMigration;
+  /** The phase's desired state (from `planDualWrite`). */
+  readonly plan: DualWritePlan;
+  /** Cloudflare API token (the `cloudflare:apiToken` secret); only read when the phase declares resources. */
+  readonly apiToken: pulumi.Input<string>;
+  /** Pulumi `protect` on stateful resources (D1 databases, KV namespace) (prod). @default false */
+  readonly protect?: boolean;
+}
+
+/** One `dual-write` migration: turns the phase's desired state into Cloudflare resources, nothing more. */
+export class DualWriteMigrationStack extends pulumi.ComponentResource {
+  /** D1 database ids by database name. */
+  public readonly d1DatabaseIds: pulumi.Output<Record<string, string>>;
+  /** Id of the flags KV namespace (absent in baseline). */
+  public readonly kvNamespaceId?: pulumi.Output<string>;
+
+  constructor(name: string, args: DualWriteMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cutover:migration:DualWrite", name, {}, opts);
+    const { spec, plan } = args;
+    const protect = args.protect ?? false;
+    const accountId = spec.cloudflare.accountId;
+
+    new MigrationSpec(
+      `${name}-spec`,
+      {
+        cutoverSpec: "v1",
+        migration: name,
+        kind: "dual-write",
+        phase: plan.phase,
+        // Rollback of this kind keeps every resource, whatever phase it leaves.
+        basePhase: plan.phase,
+        // Fields the spec contract requires of every kind; this kind has no retries and no promotion.
+        attempt: 1,
+        promoted: false,
+        d1: plan.d1.map((d) => d.name),
+        ...(plan.flags ? { writeMode: plan.flags.writeMode, readPercent: plan.flags.readPercent } : {}),
+        ...(plan.soak ? { decommissionAllowedAfter: plan.soak.until, soakUntil: plan.soak.until } : {}),
+      },
+      { parent: this },
+    );
+
+    const ids: Record<string, pulumi.Output<string>> = {};
+    if (plan.resources.d1 || plan.resources.kv) {
+      // One provider per migration, named after it, so its URN never changes across phases.
+      const provider = new cloudflare.Provider(
+        `${name}-cloudflare`,
+        { apiToken: args.apiToken },
+        { parent: this },
+      );
+      const child = { parent: this, provider };
+      for (const d of plan.d1) {
+        // Named by database name, not position: reordering the config list must not replace anything.
+        const db = new cloudflare.D1Database(
+          `${name}-d1-${d.name}`,
+          {
+            accountId,
+            name: d.name,
+            primaryLocationHint: d.locationHint,
+            // Stated explicitly: an implicit value hits a known create error.
+            readReplication: { mode: d.readReplication },
+          },
+          { ...child, protect },
+        );
+        ids[d.name] = db.id;
+      }
+      if (plan.resources.kv) {
+        const flags = new WorkersFlags(
+          `${name}-flags`,
+          {
+            accountId,
+            namespaceTitle: spec.cloudflare.kvNamespace,
+            key: plan.flagsKey,
+            flags: plan.resources.flags ? plan.flags : undefined,
+            protect,
+          },
+          child,
+        );
+        this.kvNamespaceId = flags.namespaceId;
+      }
+    }
+    this.d1DatabaseIds = pulumi.output(ids);
+    this.registerOutputs({ d1DatabaseIds: this.d1DatabaseIds, kvNamespaceId: this.kvNamespaceId });
+  }
+}
