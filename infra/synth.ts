@@ -102,7 +102,17 @@ export function synthesize(
   program: () => Promise<Record<string, unknown>>,
   opts: { stack: string; config: Record<string, unknown>; secretKeys?: readonly string[]; preview?: boolean },
 ): Promise<Synthesis> {
-  const run = queue.then(() => synthesizeNow(program, opts));
+  const run = queue.then(async () => {
+    // The SDK captures a stack trace for every promise and resource (debug aids and source positions);
+    // offline they are never shown, and capturing them (source-mapped under tsx) dominated synthesis.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return await synthesizeNow(program, opts);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  });
   queue = run.catch(() => undefined);
   return run;
 }

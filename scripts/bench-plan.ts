@@ -17,8 +17,10 @@ function choicesOf(kind: string, ramp: number[]): PhaseChoice[] {
   return phases.flatMap((phase): PhaseChoice[] => {
     if (phase === percentPhase) return ramp.map((percent) => ({ phase, percent }));
     if (phase === "rollback" && kind === "cloudsql")
-      return ["provision", "replicate", "freeze", "promote", "canary", "stabilize"].map((from) => ({ phase, from }));
-    if (phase === "rollback" || phase === "decommission") return [];
+      return ["provision", "replicate", "freeze", "promote", "canary", "stabilize"].map((from) => ({
+        phase,
+        from,
+      }));
     return [{ phase }];
   });
 }
@@ -32,6 +34,12 @@ async function main() {
     for (const [name, m] of Object.entries(migrations)) {
       for (const choice of choicesOf(m.kind, m.ramp ?? [10, 50, 100])) {
         const s = withPhase(stack, name, choice);
+        // Phases after the cut need its time; one well past the soak keeps decommission allowed.
+        const spec = (s.config[CONFIG_KEY] as Record<string, Record<string, unknown>>)[name];
+        const past = "2026-10-01T00:00:00Z";
+        if (m.kind === "dual-write" && ["final-cut", "decommission"].includes(choice.phase))
+          spec.finalCutAt = past;
+        if (m.kind === "cloudsql" && choice.phase === "decommission") spec.cutoverCompletedAt = past;
         const t = performance.now();
         await synthesize(() => program(new Date("2026-11-25T00:00:00Z")), {
           stack: stackName,
@@ -48,7 +56,10 @@ async function main() {
   for (let i = 0; i < runs.length; i++) {
     await synthesize(
       async () => {
-        new gcp.cloudrunv2.Service("baseline", { location: "us-west2", template: { containers: [{ image: "x" }] } });
+        new gcp.cloudrunv2.Service("baseline", {
+          location: "us-west2",
+          template: { containers: [{ image: "x" }] },
+        });
         return {};
       },
       { stack: "bench", config: {} },
