@@ -50,6 +50,7 @@ export class CloudSqlMigrationStack extends pulumi.ComponentResource {
         attempt: plan.attempt,
         promoted: plan.promoted,
         service: spec.cloudRun.service,
+        public: spec.cloudRun.public,
         stableRevision: spec.cloudRun.stableRevision,
         revisions: plan.revisions.map(({ name: n, role, database, writes }) => ({
           name: n,

@@ -12,6 +12,8 @@ export interface MigrationSpecProps {
   readonly attempt?: number;
   readonly promoted?: boolean;
   readonly service?: string;
+  /** The config marks the service public (allUsers may invoke it). */
+  readonly public?: boolean;
   readonly stableRevision?: string;
   readonly revisions?: readonly { name: string; role: string; database: string; writes: boolean }[];
   /** Earliest moment decommission is allowed (ISO-8601), when known. */

@@ -1,4 +1,4 @@
-import type { CloudSqlMigration, CloudSqlPhase } from "../config/cloudsql";
+import { CLOUDSQL_PHASES, type CloudSqlMigration, type CloudSqlPhase } from "../config/cloudsql";
 import { dmsJobId, migrateJobName, revisionName, type RevisionRole } from "./naming";
 
 /** Which database a revision talks to. */
@@ -63,16 +63,9 @@ export interface CloudSqlPlan {
 type BasePhase = Exclude<CloudSqlPhase, "rollback">;
 
 /** Ordinal of each phase in the runbook (rollback has none: it keeps its basePhase's resources). */
-export const CLOUDSQL_ORDER: readonly BasePhase[] = [
-  "baseline",
-  "provision",
-  "replicate",
-  "freeze",
-  "promote",
-  "canary",
-  "stabilize",
-  "decommission",
-];
+export const CLOUDSQL_ORDER: readonly BasePhase[] = CLOUDSQL_PHASES.filter(
+  (p): p is BasePhase => p !== "rollback",
+);
 
 const at = (phase: BasePhase, from: BasePhase) =>
   CLOUDSQL_ORDER.indexOf(phase) >= CLOUDSQL_ORDER.indexOf(from);
