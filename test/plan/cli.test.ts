@@ -82,6 +82,15 @@ describe("npm run plan", () => {
     expect(out).toBe("");
   });
 
+  it("prints policy findings, mandatory first, and exits 1 on a mandatory violation", () => {
+    const dir = scratchStack("prod", (t) => t.replace("highAvailability: true", "highAvailability: false"));
+    const { code, out } = plan(["prod", "--migration", "avvivo", "--phase", "provision"], dir);
+    expect(code).toBe(1);
+    expect(out).toMatch(/Policy findings \([1-9][0-9]* mandatory/);
+    expect(out).toContain("[mandatory] cloudsql-high-availability-in-prod");
+    expect(out.indexOf("[mandatory]")).toBeLessThan(out.indexOf("avvivo (cloudsql) — phase provision"));
+  });
+
   it("names a missing stack file and the stacks that exist", () => {
     const { code, err } = plan(["qa"]);
     expect(code).toBe(1);
