@@ -2,13 +2,13 @@ import { CONFIG_KEY } from "../../infra/config/common";
 import { CLOUDSQL_ORDER } from "../../infra/engine/cloudsql";
 import { STATEFUL_TYPES } from "../../infra/replacements";
 import { readStackConfig, withPhase, type PhaseChoice } from "../../infra/stack-file";
-import { synthesize, type RecordedResource, type Synthesis } from "../../infra/synth";
+import { synthesize, type Synthesis } from "../../infra/synth";
 import { program } from "../../stacks/program";
 import { destructiveChanges, diffSyntheses } from "../../scripts/plan/diff";
 import { NOW } from "../support/stack";
 
 const STACKS = ["staging", "prod"] as const;
-const FORWARD: PhaseChoice[] = CLOUDSQL_ORDER.flatMap((phase) =>
+const FORWARD: PhaseChoice[] = CLOUDSQL_ORDER.flatMap((phase): PhaseChoice[] =>
   phase === "canary" ? [10, 50, 100].map((percent) => ({ phase, percent })) : [{ phase }],
 );
 const ROLLBACK_FROM = ["provision", "replicate", "freeze", "promote", "canary", "stabilize"];
