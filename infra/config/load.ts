@@ -51,7 +51,9 @@ function toProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
   }
   if (issue.code === "invalid_key") {
     const inner = issue.issues[0]?.message ?? issue.message;
-    return [{ path: joinPath(issue.path), message: inner.split("; hint: ")[0], hint: inner.split("; hint: ")[1] }];
+    return [
+      { path: joinPath(issue.path), message: inner.split("; hint: ")[0], hint: inner.split("; hint: ")[1] },
+    ];
   }
   let message = issue.message;
   let hint: string | undefined;

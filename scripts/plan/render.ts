@@ -185,7 +185,11 @@ export function renderDiff(from: string, to: string, migration: string, diff: Pl
   const lines = [`cutover diff — ${migration}: ${from} → ${to}`, ""];
   const destructive = destructiveChanges(diff);
   if (destructive.length)
-    lines.push("DESTROYS STATE (deletion protection will stop it):", ...destructive.map((d) => `  ! ${d}`), "");
+    lines.push(
+      "DESTROYS STATE (deletion protection will stop it):",
+      ...destructive.map((d) => `  ! ${d}`),
+      "",
+    );
   if (!diff.added.length && !diff.removed.length && !diff.changed.length) lines.push("No changes.");
   for (const r of diff.added) lines.push(`+ ${r.type} ${r.name}`);
   for (const r of diff.removed) lines.push(`- ${r.type} ${r.name}`);

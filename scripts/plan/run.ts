@@ -107,7 +107,12 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
     .filter(([name]) => req.migration === undefined || name === req.migration)
     .map(([name, spec]) => {
       const resources = synthesis.resources.filter((r) => r.name === name || r.name.startsWith(`${name}-`));
-      return { name, planned: planMigration(name, spec, req.now), resources, secrets: secretWiringOf(resources) };
+      return {
+        name,
+        planned: planMigration(name, spec, req.now),
+        resources,
+        secrets: secretWiringOf(resources),
+      };
     });
   return { stack: stack.stack, path: stack.path, migrations: reports, resources: synthesis.resources };
 }

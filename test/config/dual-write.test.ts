@@ -6,7 +6,7 @@ import { readStackConfig } from "../../infra/stack-file";
 const ROOT = path.resolve(__dirname, "../..");
 const NOW = new Date("2026-03-05T12:00:00Z");
 const AT = `${CONFIG_KEY}.matchauto`;
-type Spec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Spec = Record<string, any>;
 
 /** The stack file's migrations, with `edit` applied to `matchauto`. */
 function migrationsOf(stack: string, edit: (m: Spec, all: Spec) => void = () => {}): Spec {

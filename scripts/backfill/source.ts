@@ -1,0 +1,127 @@
+/**
+ * The PostgreSQL side: catalog lookups and keyset pages in (updated_at, primary key) order. Every value
+ * is read as PostgreSQL's text (no JS Date or float parsing), so nothing is rounded on the way.
+ */
+import { Client, type QueryResultRow } from "pg";
+import { quoteIdent } from "./statements";
+import { selectExpression, type PgColumn } from "./types";
+
+/** Returns the text output of every type unchanged. */
+const RAW_TEXT = { getTypeParser: () => (value: string) => value };
+
+export async function connectSource(connectionString: string): Promise<Client> {
+  const client = new Client({ connectionString, application_name: "cutover-backfill" });
+  await client.connect();
+  // Fixed output formats: the type mapping and the watermark rely on them.
+  await client.query("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1");
+  return client;
+}
+
+export async function describeTable(client: Client, schema: string, table: string): Promise<PgColumn[]> {
+  const { rows } = await client.query<PgColumn & QueryResultRow>(
+    `SELECT a.attname AS name,
+            coalesce(bt.typname, t.typname) AS type,
+            coalesce(bt.typcategory, t.typcategory) AS category,
+            format_type(a.atttypid, a.atttypmod) AS "sqlType",
+            a.attnotnull AS "notNull"
+       FROM pg_attribute a
+       JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [schema, table],
+  );
+  return rows;
+}
+
+/** Position after which the next page starts: updated_at and primary key as PostgreSQL printed them. */
+export interface Watermark {
+  readonly updatedAt: string;
+  readonly key: readonly string[];
+}
+
+export interface KeysetQuery {
+  readonly schema: string;
+  readonly table: string;
+  /** Columns to read, in the order of the D1 table. */
+  readonly columns: readonly PgColumn[];
+  readonly primaryKey: readonly PgColumn[];
+  readonly updatedAt: PgColumn;
+}
+
+/** `coalesce` only where needed: rows with a NULL updated_at sort first (as -infinity) instead of vanishing. */
+function orderKey(q: KeysetQuery): string[] {
+  const u = quoteIdent(q.updatedAt.name);
+  return [
+    q.updatedAt.notNull ? u : `coalesce(${u}, '-infinity')`,
+    ...q.primaryKey.map((c) => quoteIdent(c.name)),
+  ];
+}
+
+/** WHERE clause and parameters for rows after `after` and not newer than the settle cutoff. */
+export function keysetFilter(q: KeysetQuery, after: Watermark | undefined, settleSeconds: number) {
+  const key = orderKey(q);
+  const params: unknown[] = [settleSeconds];
+  const clauses = [`${key[0]} <= now() - make_interval(secs => $1)`];
+  if (after) {
+    const types = [q.updatedAt, ...q.primaryKey].map((c) => c.sqlType);
+    const placeholders = [after.updatedAt, ...after.key].map((v, i) => {
+      params.push(v);
+      return `$${params.length}::${types[i]}`;
+    });
+    clauses.push(`(${key.join(", ")}) > (${placeholders.join(", ")})`);
+  }
+  return { where: clauses.join(" AND "), params, orderBy: key.join(", ") };
+}
+
+const from = (q: KeysetQuery) => `${quoteIdent(q.schema)}.${quoteIdent(q.table)}`;
+
+export async function countAfter(
+  client: Client,
+  q: KeysetQuery,
+  after: Watermark | undefined,
+  settleSeconds: number,
+): Promise<number> {
+  const f = keysetFilter(q, after, settleSeconds);
+  const { rows } = await client.query({
+    text: `SELECT count(*) AS n FROM ${from(q)} WHERE ${f.where}`,
+    values: f.params,
+    types: RAW_TEXT,
+  });
+  return Number(rows[0].n);
+}
+
+/** One page: the selected columns (raw text) plus the row's keyset position. */
+export interface SourcePage {
+  readonly rows: (string | null)[][];
+  readonly last?: Watermark;
+}
+
+export async function readPage(
+  client: Client,
+  q: KeysetQuery,
+  after: Watermark | undefined,
+  settleSeconds: number,
+  limit: number,
+): Promise<SourcePage> {
+  const f = keysetFilter(q, after, settleSeconds);
+  const select = q.columns.map((c) => selectExpression(c, quoteIdent(c.name)));
+  // The keyset columns travel again as raw text at the end: the watermark must be PostgreSQL's own value.
+  const keys = orderKey(q).map((k, i) => `${k}::text AS "__k${i}"`);
+  const result = await client.query({
+    text: `SELECT ${[...select, ...keys].join(", ")} FROM ${from(q)} WHERE ${f.where} ORDER BY ${f.orderBy} LIMIT ${Math.floor(limit)}`,
+    values: f.params,
+    types: RAW_TEXT,
+    rowMode: "array",
+  });
+  const rows = result.rows as (string | null)[][];
+  const width = q.columns.length;
+  const lastRow = rows[rows.length - 1];
+  const last = lastRow && {
+    updatedAt: lastRow[width] as string,
+    key: lastRow.slice(width + 1) as string[],
+  };
+  return { rows: rows.map((r) => r.slice(0, width)), last };
+}

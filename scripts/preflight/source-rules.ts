@@ -1,0 +1,146 @@
+/**
+ * DMS source readiness as pure rules over {@link SourceFacts}: each turns facts into one verdict that
+ * names the objects concerned. What DMS cannot carry faithfully is a WARN (the operator decides);
+ * what makes the job fail to start is a FAIL.
+ */
+import { fail, ok, warn, type CheckResult } from "../lib/verdict";
+import type { DatabaseFacts, SourceFacts } from "./source-facts";
+
+export interface SourceContext {
+  readonly host: string;
+  readonly port: number;
+  /** Databases DMS migrates (config `dms.databases`). */
+  readonly migratedDatabases: readonly string[];
+}
+
+/** Supabase's transaction-mode pooler (Supavisor) listens here; DMS needs a direct or session connection. */
+export const TRANSACTION_POOLER_PORT = 6543;
+
+export function checkDirectConnection(ctx: SourceContext): CheckResult {
+  const name = "Direct connection";
+  if (ctx.port === TRANSACTION_POOLER_PORT) {
+    return fail(
+      name,
+      `port ${TRANSACTION_POOLER_PORT} is Supabase's transaction pooler; use the direct host db.<ref>.supabase.co:5432 or the session pooler on 5432`,
+    );
+  }
+  if (/\.pooler\.supabase\.com$/i.test(ctx.host))
+    return ok(name, `${ctx.host}:${ctx.port} (session-mode pooler)`);
+  return ok(name, `${ctx.host}:${ctx.port}`);
+}
+
+function formatBytes(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** With one migrated database the object name is enough; with several, prefix the database. */
+function collect(facts: SourceFacts, pick: (db: DatabaseFacts) => readonly string[]): string[] {
+  const prefix = facts.perDatabase.length > 1;
+  return facts.perDatabase.flatMap((db) => pick(db).map((o) => (prefix ? `${db.name}:${o}` : o)));
+}
+
+function objectRule(name: string, objects: readonly string[], problem: string): CheckResult {
+  return objects.length === 0 ? ok(name, "none") : warn(name, `${objects.length} ${problem}`, objects);
+}
+
+function capacityRule(name: string, setting: string, max: number, used: number, needed: number): CheckResult {
+  const free = max - used;
+  const figures = `${free} free of ${setting}=${max}; ${needed} needed, one per migrated database`;
+  return free >= needed ? ok(name, figures) : fail(name, `${figures}; raise ${setting} and restart`);
+}
+
+export function evaluateSource(ctx: SourceContext, facts: SourceFacts): CheckResult[] {
+  const s = facts.settings;
+  const needed = ctx.migratedDatabases.length;
+  const missing = ctx.migratedDatabases.filter((d) => !facts.databases.includes(d));
+  const preloaded = (s.shared_preload_libraries ?? "").split(",").map((l) => l.trim().replace(/"/g, ""));
+  const withoutPglogical = facts.perDatabase.filter((d) => !d.pglogicalInstalled).map((d) => d.name);
+  const largeObjects = facts.perDatabase.filter((d) => d.largeObjects > 0);
+  const totalSize = facts.perDatabase.reduce((sum, d) => sum + d.sizeBytes, 0);
+
+  return [
+    checkDirectConnection(ctx),
+    s.wal_level === "logical"
+      ? ok("wal_level", "logical")
+      : fail(
+          "wal_level",
+          `is ${s.wal_level ?? "unknown"}; DMS needs logical (set wal_level=logical and restart)`,
+        ),
+    preloaded.includes("pglogical")
+      ? ok("pglogical preloaded", "in shared_preload_libraries")
+      : fail(
+          "pglogical preloaded",
+          `shared_preload_libraries is '${s.shared_preload_libraries ?? ""}'; add pglogical and restart`,
+        ),
+    withoutPglogical.length === 0
+      ? ok("pglogical installed", facts.perDatabase.map((d) => d.name).join(", "))
+      : fail(
+          "pglogical installed",
+          `not created in ${withoutPglogical.length} database(s), run CREATE EXTENSION pglogical there`,
+          withoutPglogical,
+        ),
+    facts.databases.includes("postgres")
+      ? ok("postgres database", "exists")
+      : fail("postgres database", "missing; DMS connects to it (CREATE DATABASE postgres)"),
+    missing.length === 0
+      ? ok("Migrated databases", ctx.migratedDatabases.join(", "))
+      : fail("Migrated databases", "not found on the source (check dms.databases)", missing),
+    capacityRule(
+      "Replication slots",
+      "max_replication_slots",
+      Number(s.max_replication_slots ?? 0),
+      facts.usedReplicationSlots,
+      needed,
+    ),
+    capacityRule(
+      "WAL senders",
+      "max_wal_senders",
+      Number(s.max_wal_senders ?? 0),
+      facts.activeWalSenders,
+      needed,
+    ),
+    objectRule(
+      "Tables without primary key",
+      collect(facts, (d) => d.tablesWithoutPk),
+      "table(s) get only INSERTs during CDC (add a primary key)",
+    ),
+    objectRule(
+      "UNLOGGED tables",
+      collect(facts, (d) => d.unloggedTables),
+      "table(s) not replicated (ALTER TABLE … SET LOGGED)",
+    ),
+    objectRule(
+      "Generated columns",
+      collect(facts, (d) => d.generatedColumns),
+      "column(s) not carried; recreated by the schema, check values after promotion",
+    ),
+    largeObjects.length === 0
+      ? ok("Large objects", "none")
+      : warn(
+          "Large objects",
+          "not migrated by DMS (move them to bytea or object storage)",
+          largeObjects.map((d) => `${d.name}: ${d.largeObjects}`),
+        ),
+    objectRule(
+      "Materialized views",
+      collect(facts, (d) => d.materializedViews),
+      "view(s) arrive empty: REFRESH MATERIALIZED VIEW after promotion",
+    ),
+    objectRule(
+      "Sequences to reset after promotion",
+      collect(facts, (d) => d.sequences),
+      "sequence(s) may lag: set to max(id)+1 after promotion",
+    ),
+    ok(
+      "Database size",
+      `${formatBytes(totalSize)} total; ${facts.perDatabase.map((d) => `${d.name} ${formatBytes(d.sizeBytes)}`).join(", ")}`,
+    ),
+  ];
+}

@@ -1,0 +1,127 @@
+/**
+ * `npm run smoke -- <base-url>` — runbook phase D/E health check: `GET /system/status` with the admin
+ * token, its Redis fields checked against the phase, then the checklist routes. Point it at a Cloud
+ * Run tag URL to check a candidate revision at 0% traffic. Exit 0 only when every check passed.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { CLOUDSQL_PHASES, type CloudSqlPhase } from "../infra/config/schema";
+import { maskText, maskUrl, secretsOfUrl } from "./lib/mask";
+import { exitCodeOf, renderJson, renderText } from "./lib/verdict";
+import { readCloudSqlMigration, UsageError } from "./preflight/stack";
+import { readChecklist } from "./smoke/checklist";
+import { expectationFor } from "./smoke/expectations";
+import { runSmoke } from "./smoke/run";
+
+const TOKEN_ENVS = ["SMOKE_ADMIN_TOKEN", "ADMIN_STATUS_TOKEN"];
+
+function positiveInt(value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value)) throw new InvalidArgumentError("expected milliseconds, e.g. 10000");
+  return Number(value);
+}
+
+const program = new Command("smoke")
+  .description(
+    "GET <base-url>/system/status with the admin token and check redis.configured and " +
+      "chatRealtime.effectiveMode against the phase, then the checklist routes.",
+  )
+  .argument("<base-url>", "service or Cloud Run tag URL, e.g. https://candidate---avvivo-api-xyz.a.run.app")
+  .option("--phase <phase>", `phase the revision is in: ${CLOUDSQL_PHASES.join(", ")}`)
+  .option("--migration <name>", "take the phase from this cloudsql migration in the stack file")
+  .option("--stack <stack>", "stack whose Pulumi.<stack>.yaml holds the migration", "staging")
+  .option("--checklist <file>", "YAML/JSON file listing the checklist routes (auth, shops, streams, …)")
+  .option("--token-env <name>", `env var holding the admin token (default: ${TOKEN_ENVS.join(", then ")})`)
+  .option(
+    "--token-header <name>",
+    "header carrying the token; authorization sends Bearer <token>",
+    "authorization",
+  )
+  .option("--timeout <ms>", "timeout per request", positiveInt, 10000)
+  .option("--json", "print one JSON document instead of one line per check")
+  .showHelpAfterError()
+  // Bad input exits 2 like every other input error; help and version stay 0.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+
+interface SmokeOptions {
+  phase?: string;
+  migration?: string;
+  stack: string;
+  checklist?: string;
+  tokenEnv?: string;
+  tokenHeader: string;
+  timeout: number;
+  json?: boolean;
+}
+
+function resolvePhase(opts: SmokeOptions): CloudSqlPhase {
+  if (opts.phase && opts.migration) throw new UsageError("give either --phase or --migration, not both");
+  if (opts.migration) return readCloudSqlMigration(opts.stack, opts.migration).phase;
+  if (!opts.phase) {
+    throw new UsageError(
+      "which phase is the revision in? give --phase <phase> or --migration <name> [--stack <stack>]",
+    );
+  }
+  if (!(CLOUDSQL_PHASES as readonly string[]).includes(opts.phase)) {
+    throw new UsageError(
+      `--phase ${opts.phase} is not a cloudsql phase; expected one of ${CLOUDSQL_PHASES.join(", ")}`,
+    );
+  }
+  return opts.phase as CloudSqlPhase;
+}
+
+function resolveToken(opts: SmokeOptions): { token: string; tokenEnv: string } {
+  const names = opts.tokenEnv ? [opts.tokenEnv] : TOKEN_ENVS;
+  const tokenEnv = names.find((n) => process.env[n]);
+  if (!tokenEnv)
+    throw new UsageError(`no admin token: set ${names.join(" or ")} (the token of GET /system/status)`);
+  return { token: process.env[tokenEnv] as string, tokenEnv };
+}
+
+function validateBaseUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new UsageError(
+      `<base-url> ${maskUrl(baseUrl)} is not a URL; expected e.g. https://avvivo-api-xyz.a.run.app`,
+    );
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new UsageError(`<base-url> must be http(s), got ${url.protocol}//…`);
+  }
+  return baseUrl;
+}
+
+async function main(): Promise<number> {
+  program.parse();
+  const opts = program.opts<SmokeOptions>();
+  const baseUrl = program.args[0];
+  const secrets = [...secretsOfUrl(baseUrl), ...TOKEN_ENVS.map((n) => process.env[n] ?? "")];
+  if (opts.tokenEnv) secrets.push(process.env[opts.tokenEnv] ?? "");
+  try {
+    const phase = resolvePhase(opts);
+    const { token, tokenEnv } = resolveToken(opts);
+    const results = await runSmoke({
+      baseUrl: validateBaseUrl(baseUrl),
+      auth: { header: opts.tokenHeader, token },
+      tokenEnv,
+      timeoutMs: opts.timeout,
+      expectation: expectationFor(phase),
+      routes: opts.checklist ? readChecklist(opts.checklist) : undefined,
+    });
+    process.stdout.write(opts.json ? renderJson("smoke", results, secrets) : renderText(results, secrets));
+    return exitCodeOf(results);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(maskText(`smoke: ${error.message}\n`, secrets));
+    return 2;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const secrets = TOKEN_ENVS.map((n) => process.env[n] ?? "");
+    process.stderr.write(maskText(`smoke: unexpected error: ${String(error)}\n`, secrets));
+    process.exit(2);
+  },
+);

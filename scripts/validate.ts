@@ -1,0 +1,226 @@
+/**
+ * `npm run validate`: source vs destination data validation (issue 5, part 2). Thin shell: options,
+ * connections, progress and output; the work is in scripts/validate/.
+ * Exit codes: 0 identical, 1 differences found, 2 could not validate (bad input, server failure).
+ */
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { SingleBar } from "cli-progress";
+import { openDatabase, type Database } from "./validate/database";
+import { parseEndpoint, type Endpoint } from "./validate/endpoint";
+import { ValidateError } from "./validate/errors";
+import { maskSecrets } from "./validate/mask";
+import { renderText, type RunReport } from "./validate/report";
+import { compareTable, type TableReport } from "./validate/run";
+import { SEED_CRITICAL_TABLES, tablesFromStack } from "./validate/stack";
+
+interface Options {
+  source?: string;
+  target?: string;
+  tables?: string[];
+  stack?: string;
+  migration?: string;
+  schema: string;
+  sourceSchema?: string;
+  targetSchema?: string;
+  sample?: number;
+  maxDifferences: number;
+  segmentRows: number;
+  connectTimeout: number;
+  statementTimeout: number;
+  json?: boolean;
+  progress: boolean;
+}
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new InvalidArgumentError(`${name} expects a whole number above 0, got "${value}".`);
+    return n;
+  };
+}
+
+function program(): Command {
+  return new Command("validate")
+    .description(
+      "Compare source and target data: row counts per table, then checksums over primary-key ranges with " +
+        "bisection down to the differing keys (missing / extra / changed). PostgreSQL ↔ PostgreSQL and PostgreSQL ↔ D1.",
+    )
+    .option("--source <url>", "source database (default: env SOURCE_DATABASE_URL)")
+    .option(
+      "--target <url>",
+      "target: postgres://…, d1:local:<db>[?persist=<dir>&config=<file>] or d1:remote:<accountId>/<databaseId> (default: env TARGET_DATABASE_URL)",
+    )
+    .option("--tables <list>", "comma-separated table names", (v) =>
+      v
+        .split(",")
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .option("--stack <name>", "read the tables from Pulumi.<name>.yaml (with --migration)")
+    .option("--migration <name>", "migration in the stack config whose tables to check")
+    .option("--schema <name>", "PostgreSQL schema of both sides", "public")
+    .option("--source-schema <name>", "PostgreSQL schema of the source (overrides --schema)")
+    .option("--target-schema <name>", "PostgreSQL schema of the target (overrides --schema)")
+    .option(
+      "--sample <n>",
+      "quick check of N random source rows instead of the full content check",
+      positiveInt("--sample"),
+    )
+    .option(
+      "--max-differences <n>",
+      "keys reported per kind and table; the search stops there",
+      positiveInt("--max-differences"),
+      100,
+    )
+    .option(
+      "--segment-rows <n>",
+      "rows per checksum query on the first pass",
+      positiveInt("--segment-rows"),
+      200_000,
+    )
+    .option("--connect-timeout <s>", "seconds to wait for a connection", positiveInt("--connect-timeout"), 10)
+    .option(
+      "--statement-timeout <s>",
+      "seconds any one statement may run",
+      positiveInt("--statement-timeout"),
+      120,
+    )
+    .option("--json", "print one JSON document (for CI)")
+    .option("--no-progress", "no progress bar even on a terminal")
+    .addHelpText(
+      "after",
+      "\nExit status: 0 identical, 1 differences found, 2 could not validate.\n" +
+        `Default tables: the migration's (with --stack/--migration), else ${SEED_CRITICAL_TABLES.join(", ")}.`,
+    );
+}
+
+function endpointFrom(
+  flag: string | undefined,
+  envName: string,
+  which: string,
+  env: NodeJS.ProcessEnv,
+): Endpoint {
+  const value = flag ?? env[envName];
+  if (!value)
+    throw new ValidateError(`${which} is missing`, `pass ${which} <connection string> or set ${envName}`);
+  return parseEndpoint(value, flag ? which : envName);
+}
+
+function progressBar(enabled: boolean) {
+  if (!enabled) return undefined;
+  const bar = new SingleBar({
+    format: "{table} [{bar}] {percentage}% | {value}/{total} rows",
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: true,
+  });
+  return {
+    start: (table: string, rows: number) => bar.start(Math.max(rows, 1), 0, { table }),
+    increment: (rows: number) => bar.increment(rows),
+    stop: () => bar.stop(),
+  };
+}
+
+async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
+  const source = endpointFrom(opts.source, "SOURCE_DATABASE_URL", "--source", env);
+  const target = endpointFrom(opts.target, "TARGET_DATABASE_URL", "--target", env);
+  if (source.kind !== "postgres" && target.kind !== "postgres")
+    throw new ValidateError(
+      "one side must be PostgreSQL",
+      "column types for normalization come from PostgreSQL",
+    );
+  if (Boolean(opts.stack) !== Boolean(opts.migration))
+    throw new ValidateError("--stack and --migration go together", "e.g. --stack staging --migration avvivo");
+  const fromStack = opts.stack
+    ? tablesFromStack(
+        process.cwd(),
+        opts.stack,
+        opts.migration as string,
+        target.kind === "postgres" ? "postgres" : "d1",
+      )
+    : undefined;
+  const tables = opts.tables ?? fromStack?.tables ?? SEED_CRITICAL_TABLES;
+  const timeouts = { connectMs: opts.connectTimeout * 1000, statementMs: opts.statementTimeout * 1000 };
+
+  const opened: Database[] = [];
+  const reports: TableReport[] = [];
+  const bar = progressBar(opts.progress && !opts.json && process.stderr.isTTY === true);
+  let error: RunReport["error"];
+  try {
+    const sourceSchema = opts.sourceSchema ?? fromStack?.sourceSchema ?? opts.schema;
+    const targetSchema = opts.targetSchema ?? fromStack?.targetSchema ?? opts.schema;
+    // allSettled: when one side fails to open, the other must still be closed or the process hangs.
+    const sides = await Promise.allSettled([
+      openDatabase(source, { schema: sourceSchema, timeouts, env }),
+      openDatabase(target, { schema: targetSchema, timeouts, env }),
+    ]);
+    for (const s of sides) if (s.status === "fulfilled") opened.push(s.value);
+    const failed = sides.find((s) => s.status === "rejected");
+    if (failed) throw failed.reason;
+    const [src, tgt] = opened;
+    for (const table of tables) {
+      reports.push(
+        await compareTable(table, src, tgt, {
+          sample: opts.sample,
+          maxDifferences: opts.maxDifferences,
+          factor: 16,
+          segmentRows: opts.segmentRows,
+          leafRows: 256,
+          onStart: bar?.start,
+          onProgress: bar?.increment,
+        }),
+      );
+      bar?.stop();
+    }
+  } catch (e) {
+    bar?.stop();
+    if (!(e instanceof ValidateError)) throw e;
+    error = { message: e.message, hint: e.hint };
+  } finally {
+    await Promise.allSettled(opened.map((d) => d.close()));
+  }
+
+  const report: RunReport = {
+    source: source.label,
+    target: target.label,
+    identical: !error && reports.every((t) => t.identical),
+    tables: reports,
+    error,
+  };
+  process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderText(report)) + "\n");
+  return error ? 2 : report.identical ? 0 : 1;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const cli = program().exitOverride();
+  try {
+    cli.parse(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander printed the message
+    throw e;
+  }
+  const opts = cli.opts<Options>();
+  try {
+    return await run(opts, env);
+  } catch (e) {
+    if (!(e instanceof ValidateError)) throw e;
+    const message = `validate: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`;
+    if (opts.json)
+      process.stdout.write(JSON.stringify({ error: { message: e.message, hint: e.hint } }, null, 2) + "\n");
+    process.stderr.write(maskSecrets(message) + "\n");
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (e: unknown) => {
+      process.stderr.write(
+        `validate: unexpected failure: ${maskSecrets(String((e as Error)?.stack ?? e))}\n`,
+      );
+      process.exitCode = 2;
+    },
+  );
+}

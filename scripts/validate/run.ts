@@ -1,0 +1,178 @@
+/**
+ * Compares one table: shapes, row counts, then content — checksum + bisection over primary-key
+ * ranges, a random sample (`--sample`), or a whole-table checksum when there is no primary key.
+ */
+import { bisectTable } from "./bisect";
+import type { Database } from "./database";
+import { DifferenceSink, formatKey, keyComparator } from "./keys";
+import { compareByKey } from "./merge";
+import type { Column, DifferenceKind, TableShape } from "./types";
+
+export interface CompareOptions {
+  /** Random-row check of this many keys instead of the full content check. */
+  readonly sample?: number;
+  /** Keys kept per kind of difference; also where the search stops. */
+  readonly maxDifferences: number;
+  readonly factor: number;
+  readonly segmentRows: number;
+  /** Leaf size when both sides checksum in the database. */
+  readonly leafRows: number;
+  readonly onStart?: (table: string, rows: number) => void;
+  readonly onProgress?: (rows: number) => void;
+}
+
+export type Method = "checksum-bisection" | "sample" | "table-checksum" | "none";
+
+export interface TableReport {
+  readonly table: string;
+  readonly identical: boolean;
+  readonly method: Method;
+  readonly counts?: { readonly source: number; readonly target: number };
+  readonly primaryKey: readonly string[];
+  readonly columnsOnlyInSource: readonly string[];
+  readonly columnsOnlyInTarget: readonly string[];
+  /** Formatted keys, at most `maxDifferences` per kind. */
+  readonly differences: Record<DifferenceKind, string[]>;
+  readonly totals: Record<DifferenceKind, number>;
+  /** The search stopped at `maxDifferences`: more rows may differ. */
+  readonly truncated: boolean;
+  /** Things the operator must know (missing table, no primary key, …). */
+  readonly notes: readonly string[];
+  readonly sampled?: number;
+}
+
+const NONE = { missing: [], extra: [], changed: [] };
+const ZERO = { missing: 0, extra: 0, changed: 0 };
+
+function missingTable(table: string, where: string, label: string): TableReport {
+  return {
+    table,
+    identical: false,
+    method: "none",
+    primaryKey: [],
+    columnsOnlyInSource: [],
+    columnsOnlyInTarget: [],
+    differences: NONE,
+    totals: ZERO,
+    truncated: false,
+    notes: [`table not found on the ${where} (${label}); hint: check the name (case-sensitive) and --schema`],
+  };
+}
+
+/** Each side normalizes with PostgreSQL's view of the column type: D1 declared types are too loose. */
+function pairColumns(source: TableShape, target: TableShape, sourceIsPg: boolean, targetIsPg: boolean) {
+  const targetByName = new Map(target.columns.map((c) => [c.name, c]));
+  const sourceNames = new Set(source.columns.map((c) => c.name));
+  const sourceCols: Column[] = [];
+  const targetCols: Column[] = [];
+  for (const s of source.columns) {
+    const t = targetByName.get(s.name);
+    if (!t) continue;
+    const pgView = sourceIsPg ? s : targetIsPg ? t : s;
+    sourceCols.push(sourceIsPg ? s : { ...s, family: pgView.family });
+    targetCols.push(targetIsPg ? t : { ...t, family: pgView.family });
+  }
+  return {
+    sourceCols,
+    targetCols,
+    onlySource: source.columns.filter((c) => !targetByName.has(c.name)).map((c) => c.name),
+    onlyTarget: target.columns.filter((c) => !sourceNames.has(c.name)).map((c) => c.name),
+  };
+}
+
+export async function compareTable(
+  table: string,
+  source: Database,
+  target: Database,
+  opts: CompareOptions,
+): Promise<TableReport> {
+  const [sourceShape, targetShape] = await Promise.all([source.shape(table), target.shape(table)]);
+  if (!sourceShape) return missingTable(table, "source", source.label);
+  if (!targetShape) return missingTable(table, "target", target.label);
+
+  const cols = pairColumns(
+    sourceShape,
+    targetShape,
+    source.engine === "postgres",
+    target.engine === "postgres",
+  );
+  const notes: string[] = [];
+  if (cols.onlySource.length || cols.onlyTarget.length)
+    notes.push("columns differ: content compared on the columns both sides have");
+  const primaryKey = sourceShape.primaryKey;
+  const keyIndex = primaryKey.map((k) => cols.sourceCols.findIndex((c) => c.name === k));
+  const keyMissing = keyIndex.some((i) => i < 0);
+  const keysOf = (columns: Column[]) => keyIndex.map((i) => columns[i]);
+
+  const src = source.table(table, keysOf(cols.sourceCols), cols.sourceCols);
+  const tgt = target.table(table, keysOf(cols.targetCols), cols.targetCols);
+  const [sourceRows, targetRows] = await Promise.all([src.count(), tgt.count()]);
+  const counts = { source: sourceRows, target: targetRows };
+  opts.onStart?.(table, sourceRows);
+
+  const sink = new DifferenceSink(opts.maxDifferences);
+  let method: Method;
+  let truncated = false;
+  let contentDiffers = false;
+  let sampled: number | undefined;
+  if (primaryKey.length === 0 || keyMissing) {
+    method = "table-checksum";
+    notes.push(
+      primaryKey.length === 0
+        ? "no primary key: compared by a whole-table checksum only, differing rows cannot be located; hint: add a primary key (DMS also carries only INSERTs for such tables)"
+        : `primary key column(s) ${primaryKey.join(", ")} missing on the target: compared by a whole-table checksum only`,
+    );
+    const [a, b] = await Promise.all([src.tableChecksum(), tgt.tableChecksum()]);
+    contentDiffers = a.count !== b.count || a.sum !== b.sum;
+    opts.onProgress?.(sourceRows);
+  } else if (opts.sample !== undefined) {
+    method = "sample";
+    const keys = await src.randomKeys(opts.sample);
+    const [a, b] = await Promise.all([src.digestsOf(keys), tgt.digestsOf(keys)]);
+    compareByKey(keys, a, b, sink);
+    sampled = keys.length;
+    opts.onProgress?.(sourceRows);
+  } else {
+    method = "checksum-bisection";
+    const bothInDb = src.hashesInDatabase && tgt.hashesInDatabase;
+    // Without in-database hashing (D1) a differing segment is read once more, row by row, not bisected.
+    const segmentRows = bothInDb ? opts.segmentRows : Math.min(opts.segmentRows, 5000);
+    const result = await bisectTable(src, tgt, counts, {
+      factor: opts.factor,
+      leafRows: bothInDb ? opts.leafRows : segmentRows,
+      segmentRows,
+      compare: keyComparator(keysOf(cols.sourceCols).map((c) => c.family)),
+      sink,
+      stopAfter: opts.maxDifferences,
+      onProgress: opts.onProgress,
+    });
+    truncated = result.truncated;
+  }
+
+  const format = (keys: readonly (readonly string[])[]) => keys.map((k) => formatKey(primaryKey, k));
+  const identical =
+    sourceRows === targetRows &&
+    sink.total === 0 &&
+    !contentDiffers &&
+    cols.onlySource.length === 0 &&
+    cols.onlyTarget.length === 0;
+  if (contentDiffers) notes.push("whole-table checksums differ");
+  return {
+    table,
+    identical,
+    method,
+    counts,
+    primaryKey,
+    columnsOnlyInSource: cols.onlySource,
+    columnsOnlyInTarget: cols.onlyTarget,
+    differences: {
+      missing: format(sink.result.missing),
+      extra: format(sink.result.extra),
+      changed: format(sink.result.changed),
+    },
+    totals: { ...sink.result.totals },
+    truncated,
+    notes,
+    sampled,
+  };
+}

@@ -1,0 +1,209 @@
+/** Flags and stack config → what to copy where; every operator-facing message of that step. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { maskCredentials } from "../../scripts/backfill/cli";
+import { planBackfill, sourceUrl } from "../../scripts/backfill/plan";
+import { loadDualWriteMigration } from "../../scripts/backfill/stack";
+import { resolveTarget, type TargetOptions } from "../../scripts/backfill/target-options";
+import { wranglerConfig } from "../../scripts/backfill/wrangler-config";
+
+const ROOT = path.resolve(__dirname, "../..");
+const base: TargetOptions = { migration: "matchauto", binding: "EDGE_DB", persistTo: ".wrangler/state" };
+const flags = { primaryKey: "id", updatedAt: "updated_at" };
+
+describe("stack", () => {
+  it("reads the dual-write migration of a stack", () => {
+    const spec = loadDualWriteMigration("staging", "matchauto", ROOT);
+    expect(spec.kind).toBe("dual-write");
+    expect(spec.tables.some((t) => t.store === "d1")).toBe(true);
+  });
+
+  it.each([
+    {
+      stack: "nope",
+      migration: "matchauto",
+      message: /stack file .*Pulumi\.nope\.yaml not found; hint: --stack is the name/,
+    },
+    {
+      stack: "staging",
+      migration: "ghost",
+      message:
+        /migration "ghost" not found in cutover:migrations of Pulumi\.staging\.yaml; hint: one of .*matchauto/,
+    },
+    {
+      stack: "staging",
+      migration: "avvivo",
+      message:
+        'migration "avvivo" is of kind cloudsql; hint: the backfill and d1:migrate work on dual-write migrations',
+    },
+  ])("refuses $stack/$migration", ({ stack, migration, message }) => {
+    expect(() => loadDualWriteMigration(stack, migration, ROOT)).toThrow(message);
+  });
+
+  it("reports an invalid migrations map with its config path", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-stack-"));
+    fs.writeFileSync(
+      path.join(dir, "Pulumi.bad.yaml"),
+      "config:\n  cutover:migrations:\n    matchauto: { kind: dual-write }\n",
+    );
+    expect(() => loadDualWriteMigration("bad", "matchauto", dir)).toThrow(
+      "cutover:migrations.matchauto.phase",
+    );
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe("resolveTarget", () => {
+  it("takes the D1 databases from the stack", async () => {
+    const target = await resolveTarget({ ...base, stack: "staging", local: true });
+    expect(target.databases.map((d) => d.binding)).toContain("EDGE_DB");
+    expect(target.local).toBe(true);
+  });
+
+  it.each([
+    {
+      opts: { database: "x" },
+      message: "choose exactly one of --local (local D1 on workerd, offline) or --remote",
+    },
+    { opts: { database: "x", local: true, remote: true }, message: "choose exactly one of --local" },
+    {
+      opts: { local: true },
+      message: "no D1 database given; hint: pass --stack <stack> --migration <name>, or --database <name>",
+    },
+    {
+      opts: { stack: "staging", database: "ghost", local: true },
+      message: /D1 database "ghost" is not declared in migration matchauto; hint: one of matchauto-edge/,
+    },
+    {
+      opts: { database: "x", remote: true },
+      message: "--remote needs the Cloudflare account; hint: pass --account-id or --stack",
+    },
+    {
+      opts: { database: "x", remote: true, accountId: "a" },
+      message:
+        "CLOUDFLARE_API_TOKEN is not set; hint: export an API token with D1 edit permission (it is never printed)",
+    },
+  ])("refuses $opts", async ({ opts, message }) => {
+    await expect(resolveTarget({ ...base, ...opts }, {})).rejects.toThrow(message);
+  });
+
+  it("refuses --database-id for several databases", async () => {
+    const spec = loadDualWriteMigration("staging", "matchauto", ROOT);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-stack-"));
+    const doc = {
+      config: {
+        "cutover:migrations": {
+          matchauto: {
+            ...spec,
+            d1: [...spec.d1, { ...spec.d1[0], name: "second-db", binding: "SECOND_DB" }],
+          },
+        },
+      },
+    };
+    fs.writeFileSync(path.join(dir, "Pulumi.two.yaml"), JSON.stringify(doc));
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      await expect(
+        resolveTarget(
+          { ...base, stack: "two", remote: true, databaseId: "abc" },
+          { CLOUDFLARE_API_TOKEN: "t" },
+        ),
+      ).rejects.toThrow("--database-id needs --database to say which database it belongs to");
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+});
+
+describe("planBackfill", () => {
+  it("copies the stack's D1 tables into their database", async () => {
+    const target = await resolveTarget({ ...base, stack: "staging", local: true });
+    const plan = planBackfill(target, flags);
+    expect(plan[0].tables.map((t) => t.name)).toEqual(expect.arrayContaining(["cities", "categories"]));
+    expect(plan[0].tables.every((t) => t.schema === "public" && t.updatedAtColumn === "updated_at")).toBe(
+      true,
+    );
+  });
+
+  it("builds tables from flags without a stack", async () => {
+    const target = await resolveTarget({ ...base, database: "edge", local: true });
+    expect(
+      planBackfill(target, {
+        tables: "cities, categories",
+        primaryKey: "id",
+        updatedAt: "modified_at",
+        schema: "legacy",
+      }),
+    ).toEqual([
+      {
+        database: { name: "edge", binding: "EDGE_DB" },
+        tables: ["cities", "categories"].map((name) => ({
+          name,
+          schema: "legacy",
+          primaryKey: ["id"],
+          updatedAtColumn: "modified_at",
+        })),
+      },
+    ]);
+  });
+
+  it("refuses tables that are not D1 tables of the migration", async () => {
+    const target = await resolveTarget({ ...base, stack: "staging", local: true });
+    expect(() => planBackfill(target, { ...flags, tables: "users" })).toThrow(
+      /not a D1 table of this migration: users; hint: one of .*cities/,
+    );
+  });
+
+  it("needs --tables without a stack", async () => {
+    const target = await resolveTarget({ ...base, database: "edge", local: true });
+    expect(() => planBackfill(target, flags)).toThrow(
+      "--tables is required without --stack; hint: --tables cities,categories",
+    );
+  });
+
+  it("refuses a migration with no D1 tables", async () => {
+    const target = await resolveTarget({ ...base, stack: "staging", local: true });
+    const spec = { ...target.spec!, tables: target.spec!.tables.filter((t) => t.store !== "d1") };
+    expect(() => planBackfill({ ...target, spec }, flags)).toThrow(
+      "no D1 tables to copy; hint: mark tables with store: d1",
+    );
+  });
+});
+
+describe("sourceUrl", () => {
+  it("prefers the flag, then LEGACY_DATABASE_URL, then the stack host with LEGACY_DATABASE_PASSWORD", () => {
+    const spec = loadDualWriteMigration("staging", "matchauto", ROOT);
+    expect(sourceUrl("postgres://a@h/db", spec, { LEGACY_DATABASE_URL: "postgres://b@h/db" })).toBe(
+      "postgres://a@h/db",
+    );
+    expect(sourceUrl(undefined, spec, { LEGACY_DATABASE_URL: "postgres://b@h/db" })).toBe(
+      "postgres://b@h/db",
+    );
+    expect(sourceUrl(undefined, spec, { LEGACY_DATABASE_PASSWORD: "p@ss/word" })).toBe(
+      `postgres://${spec.legacy.user}:p%40ss%2Fword@${spec.legacy.host}:${spec.legacy.port}/${spec.legacy.database}?sslmode=require`,
+    );
+  });
+
+  it("says how to provide the source", () => {
+    expect(() => sourceUrl(undefined, undefined, {})).toThrow(
+      "no source database; hint: export LEGACY_DATABASE_URL=postgres://…, or with --stack export LEGACY_DATABASE_PASSWORD",
+    );
+  });
+});
+
+it("masks passwords in URLs", () => {
+  expect(maskCredentials("connect postgres://app:s3cr3t@db:5432/x failed")).toBe(
+    "connect postgres://app:***@db:5432/x failed",
+  );
+});
+
+it("generates a wrangler config bound to the repo's migrations", () => {
+  expect(wranglerConfig([{ name: "edge", binding: "EDGE_DB" }], "/m")).toMatchObject({
+    d1_databases: [
+      { binding: "EDGE_DB", database_name: "edge", database_id: "local-edge", migrations_dir: "/m" },
+    ],
+  });
+});

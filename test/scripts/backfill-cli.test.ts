@@ -1,0 +1,186 @@
+/**
+ * The commands as an operator runs them: `d1:migrate --local` (wrangler) then `backfill` from a real
+ * PostgreSQL into that local D1, killed mid-run with SIGKILL and resumed.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Client } from "pg";
+import { startPostgres, type PgServer } from "../support/postgres";
+import { insertCategories, insertCities, LEGACY_SCHEMA } from "../backfill/legacy-fixture";
+
+jest.setTimeout(300_000); // each step spawns tsx or wrangler: slow on a busy 2-core machine
+
+const ROOT = path.resolve(__dirname, "../..");
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+const DB = "matchauto-edge-staging";
+let server: PgServer;
+let persistTo: string;
+
+function env(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    LEGACY_DATABASE_URL: server.url,
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_SEND_METRICS: "false",
+  };
+}
+
+function run(script: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(TSX, [path.join(ROOT, "scripts", script), ...args], {
+    cwd: ROOT,
+    env: { ...env(), ...extraEnv },
+    encoding: "utf8",
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const backfillArgs = ["--stack", "staging", "--migration", "matchauto", "--local", "--settle-seconds", "0"];
+
+/** Reads local D1 the way an operator would: wrangler d1 execute --json. */
+function d1Query(sql: string): Record<string, unknown> {
+  const r = spawnSync(
+    process.execPath,
+    [
+      WRANGLER,
+      "d1",
+      "execute",
+      DB,
+      "--local",
+      "--persist-to",
+      persistTo,
+      "-c",
+      ".cutover/d1/local/wrangler.json",
+      "--command",
+      sql,
+      "--json",
+    ],
+    { cwd: ROOT, env: env(), encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(r.stderr || r.stdout);
+  return JSON.parse(r.stdout)[0].results[0];
+}
+
+beforeAll(async () => {
+  persistTo = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-cli-"));
+  server = await startPostgres();
+  const pg = new Client({ connectionString: server.url });
+  await pg.connect();
+  await pg.query(LEGACY_SCHEMA);
+  await insertCities(pg, 1, 300);
+  await insertCategories(pg, 30);
+  await pg.end();
+});
+
+afterAll(async () => {
+  await server?.stop();
+  fs.rmSync(persistTo, { recursive: true, force: true });
+});
+
+it("d1:migrate applies d1/migrations to the stack's local D1", () => {
+  const first = run("d1-migrate.ts", [
+    "--stack",
+    "staging",
+    "--migration",
+    "matchauto",
+    "--local",
+    "--persist-to",
+    persistTo,
+  ]);
+  expect(first.stderr + first.stdout).toContain("0001_edge_tables.sql");
+  expect(first.status).toBe(0);
+  const again = run("d1-migrate.ts", ["--stack", "staging", "--local", "--persist-to", persistTo]);
+  expect(again.stdout).toContain("No migrations to apply");
+});
+
+it("backfill killed mid-run resumes from its checkpoint: every row once, none missing", async () => {
+  const child: ChildProcess = spawn(
+    TSX,
+    [
+      path.join(ROOT, "scripts/backfill.ts"),
+      ...backfillArgs,
+      "--persist-to",
+      persistTo,
+      "--batch-rows",
+      "10",
+    ],
+    {
+      cwd: ROOT,
+      env: env(),
+      detached: true, // its own process group: SIGKILL reaches workerd too
+    },
+  );
+  let stderr = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (/cities: \d+\/300 rows/.test(stderr)) resolve();
+    });
+    child.on("exit", () => reject(new Error(`backfill ended before it could be interrupted: ${stderr}`)));
+  });
+  process.kill(-child.pid!, "SIGKILL");
+  await new Promise((r) => child.once("exit", r));
+
+  const resumed = run("backfill.ts", [...backfillArgs, "--persist-to", persistTo]);
+  expect(resumed.status).toBe(0);
+  const copied = Number(/cities: (\d+) rows copied \(after /.exec(resumed.stdout)?.[1]);
+  expect(copied).toBeGreaterThan(0);
+  expect(copied).toBeLessThan(300);
+  expect(resumed.stdout).toMatch(/categories: 30 rows copied \(from the start/);
+  expect(resumed.stdout).toMatch(/total: \d+ rows copied into 1 D1 database\(s\)/);
+
+  // rows_copied adds up over runs: exactly 300 means no row was sent twice, the count none was missed.
+  expect(d1Query("SELECT rows_copied FROM _cutover_backfill WHERE table_name = 'cities'")).toEqual({
+    rows_copied: 300,
+  });
+  expect(d1Query("SELECT count(*) AS n, sum(id) AS s FROM cities")).toEqual({ n: 300, s: 45150 });
+
+  const idle = run("backfill.ts", [...backfillArgs, "--persist-to", persistTo]);
+  expect(idle.stdout).toContain("cities: 0 rows copied");
+  expect(idle.stdout).toContain("total: 0 rows copied");
+});
+
+it.each([
+  {
+    args: ["--database", "edge"],
+    message: "error: choose exactly one of --local (local D1 on workerd, offline) or --remote",
+    status: 2,
+  },
+  {
+    args: ["--local", "--database", "edge", "--batch-rows", "0"],
+    message: "--batch-rows must be an integer ≥ 1",
+    status: 1,
+  },
+])("backfill $args → $message", ({ args, message, status }) => {
+  const r = run("backfill.ts", args);
+  expect(r.stderr).toContain(message);
+  expect(r.status).toBe(status);
+});
+
+it("never prints the source password", () => {
+  const r = run(
+    "backfill.ts",
+    ["--local", "--database", "edge", "--tables", "cities", "--persist-to", persistTo],
+    {
+      LEGACY_DATABASE_URL: "postgres://app:Sup3rS3cret@127.0.0.1:1/db",
+    },
+  );
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/^error: /);
+  expect(r.stdout + r.stderr).not.toContain("Sup3rS3cret");
+});
+
+it("d1:migrate reports a failing wrangler", () => {
+  const r = run(
+    "d1-migrate.ts",
+    ["--remote", "--database", "edge", "--database-id", "x", "--account-id", "0".repeat(32)],
+    {
+      CLOUDFLARE_API_TOKEN: "not-a-token",
+      CLOUDFLARE_BASE_URL: "http://127.0.0.1:9/client/v4",
+    },
+  );
+  expect(r.stderr).toContain("error: wrangler d1 migrations apply edge failed");
+  expect(r.stdout + r.stderr).not.toContain("not-a-token");
+});

@@ -1,0 +1,205 @@
+/** Pure parts shared by the operator scripts: masking, the verdict model, and the DMS source rules. */
+import { maskText, maskUrl, secretsOfUrl } from "../../scripts/lib/mask";
+import {
+  describeNetworkError,
+  exitCodeOf,
+  fail,
+  formatLine,
+  ok,
+  renderJson,
+  renderText,
+  skip,
+  warn,
+} from "../../scripts/lib/verdict";
+import { describePgError } from "../../scripts/preflight/postgres";
+import type { DatabaseFacts, SourceFacts } from "../../scripts/preflight/source-facts";
+import { checkDirectConnection, evaluateSource } from "../../scripts/preflight/source-rules";
+
+describe("maskUrl / maskText", () => {
+  it.each([
+    ["postgres://user:s3cret@host:5432/db", "postgres://user:***@host:5432/db"],
+    ["rediss://:s3cret@10.0.0.3:6378", "rediss://:***@10.0.0.3:6378"],
+    ["redis://tokenonly@host:6379", "redis://***@host:6379"],
+    ["https://example.com/path?q=1", "https://example.com/path?q=1"],
+    [
+      "failed: postgres://a:b%40c@h/db and redis://:x@h2",
+      "failed: postgres://a:***@h/db and redis://:***@h2",
+    ],
+  ])("%s → %s", (input, expected) => {
+    expect(maskUrl(input)).toBe(expected);
+  });
+
+  it("masks given secrets anywhere in text, raw and URL-decoded", () => {
+    const url = "postgres://u:p%40ss%2Fword@h/db";
+    expect(secretsOfUrl(url)).toEqual(["p%40ss%2Fword", "p@ss/word"]);
+    expect(maskText("password p@ss/word rejected", secretsOfUrl(url))).toBe("password *** rejected");
+    expect(secretsOfUrl("postgres://h/db")).toEqual([]);
+    expect(secretsOfUrl(undefined)).toEqual([]);
+  });
+});
+
+describe("verdict lines", () => {
+  it("prints the seed's format", () => {
+    expect(formatLine(ok("DB connectivity"))).toBe("DB connectivity: OK");
+    expect(formatLine(fail("DB connectivity", "connection refused"))).toBe(
+      "DB connectivity: FAIL: connection refused",
+    );
+    expect(formatLine(skip("Redis connectivity", "REDIS_URL is not set"))).toBe(
+      "Redis connectivity: SKIP (REDIS_URL is not set)",
+    );
+  });
+
+  it("names at most ten objects on a line and all of them in JSON", () => {
+    const tables = Array.from({ length: 12 }, (_, i) => `public.t${i}`);
+    const line = formatLine(warn("Tables without primary key", "12 table(s)", tables));
+    expect(line).toBe(
+      `Tables without primary key: WARN: 12 table(s): ${tables.slice(0, 10).join(", ")} … and 2 more (see --json)`,
+    );
+    const json = JSON.parse(renderJson("x", [warn("T", "12 table(s)", tables)]));
+    expect(json.checks[0].objects).toEqual(tables);
+  });
+
+  it("exits 0 only when no required check failed", () => {
+    expect(exitCodeOf([ok("a"), warn("b", "w"), skip("c", "s")])).toBe(0);
+    expect(exitCodeOf([ok("a"), fail("b", "x")])).toBe(1);
+    expect(exitCodeOf([{ ...fail("b", "x"), required: false }])).toBe(0);
+    expect(formatLine({ ...fail("b", "x"), required: false })).toBe("b: FAIL: x [optional]");
+  });
+
+  it("masks secrets in text and JSON output", () => {
+    const results = [fail("DB connectivity", "postgres://u:hunter22@h/db said hunter22")];
+    expect(renderText(results, ["hunter22"])).toBe("DB connectivity: FAIL: postgres://u:***@h/db said ***\n");
+    expect(renderJson("preflight:cloud", results, ["hunter22"])).not.toContain("hunter22");
+  });
+});
+
+describe("failure reasons", () => {
+  it.each([
+    [{ code: "ECONNREFUSED" }, "connection refused by h:1 (is the server running and the port right?)"],
+    [{ code: "ENOTFOUND" }, "host of h:1 not found (DNS); check the host name"],
+    [{ code: "EAI_AGAIN" }, "host of h:1 not found (DNS); check the host name"],
+    [{ code: "TIMEOUT" }, "no answer from h:1 within 900 ms (firewall, allow-list or wrong host?)"],
+    [{ code: "ECONNRESET" }, "h:1 closed the connection (TLS expected, or the server went away?)"],
+    [{ code: "ENETUNREACH" }, "h:1 unreachable from here (IPv6-only host without IPv6, or no route)"],
+    [{ message: "Connection terminated due to connection timeout" }, "no answer from h:1 within 900 ms"],
+    [
+      { cause: { code: "ECONNREFUSED" } },
+      "connection refused by h:1 (is the server running and the port right?)",
+    ],
+    [new Error("weird"), "h:1: weird"],
+  ])("network %j", (error, reason) => {
+    expect(describeNetworkError(error, "h:1", 900)).toBe(reason);
+  });
+
+  it.each([
+    [
+      { code: "28P01", message: "password authentication failed" },
+      "authentication failed at h:1 (check the user and password)",
+    ],
+    [
+      { code: "3D000", message: 'database "x" does not exist' },
+      'database "x" does not exist at h:1 (check the database name in the URL)',
+    ],
+    [{ code: "57014", message: "canceling statement" }, "statement timed out after 900 ms at h:1"],
+    [{ code: "53300", message: "too many" }, "h:1 has no free connection slots (too many clients)"],
+    [
+      { code: "28000", message: "no pg_hba.conf entry" },
+      "h:1 refused this client: no pg_hba.conf entry (check pg_hba / IP allow-list)",
+    ],
+    [
+      { code: "57P01", message: "terminating connection" },
+      "h:1 is shutting down or starting up: terminating connection",
+    ],
+    [
+      { message: "self-signed certificate in certificate chain" },
+      "TLS certificate of h:1 not trusted: self-signed certificate in certificate chain (give the server CA, or check the host name)",
+    ],
+    [{ message: "Connection terminated unexpectedly" }, "h:1 closed the connection unexpectedly"],
+  ])("postgres %j", (error, reason) => {
+    expect(describePgError(error, "h:1", 900)).toBe(reason);
+  });
+});
+
+describe("DMS source rules", () => {
+  const ctx = { host: "db.abc.supabase.co", port: 5432, migratedDatabases: ["postgres"] };
+  const db = (over: Partial<DatabaseFacts> = {}): DatabaseFacts => ({
+    name: "postgres",
+    pglogicalInstalled: true,
+    sizeBytes: 5 * 1024 * 1024 * 1024,
+    tablesWithoutPk: [],
+    unloggedTables: [],
+    generatedColumns: [],
+    largeObjects: 0,
+    materializedViews: [],
+    sequences: [],
+    ...over,
+  });
+  const facts = (over: Partial<SourceFacts> = {}): SourceFacts => ({
+    settings: {
+      wal_level: "logical",
+      shared_preload_libraries: "pg_stat_statements, pglogical",
+      max_replication_slots: "5",
+      max_wal_senders: "5",
+    },
+    usedReplicationSlots: 1,
+    activeWalSenders: 1,
+    databases: ["postgres"],
+    perDatabase: [db()],
+    ...over,
+  });
+
+  it("a ready source has no FAIL or WARN", () => {
+    const results = evaluateSource(ctx, facts());
+    expect(results.filter((r) => r.status !== "OK")).toEqual([]);
+    expect(results.find((r) => r.name === "Database size")?.detail).toBe("5.0 GB total; postgres 5.0 GB");
+  });
+
+  it("refuses Supabase's transaction pooler port and accepts the session pooler", () => {
+    expect(checkDirectConnection({ ...ctx, port: 6543 })).toMatchObject({
+      status: "FAIL",
+      detail: expect.stringContaining("port 6543 is Supabase's transaction pooler"),
+    });
+    expect(checkDirectConnection({ ...ctx, host: "aws-0-us-west-1.pooler.supabase.com" }).detail).toBe(
+      "aws-0-us-west-1.pooler.supabase.com:5432 (session-mode pooler)",
+    );
+  });
+
+  it("fails when all slots are taken, counting one per migrated database", () => {
+    const two = { ...ctx, migratedDatabases: ["postgres", "app"] };
+    const result = evaluateSource(two, facts({ usedReplicationSlots: 4, databases: ["postgres", "app"] }));
+    expect(result.find((r) => r.name === "Replication slots")).toMatchObject({
+      status: "FAIL",
+      detail:
+        "1 free of max_replication_slots=5; 2 needed, one per migrated database; raise max_replication_slots and restart",
+    });
+  });
+
+  it("prefixes objects with their database when several are migrated", () => {
+    const two = { ...ctx, migratedDatabases: ["postgres", "app"] };
+    const result = evaluateSource(
+      two,
+      facts({
+        databases: ["postgres", "app"],
+        perDatabase: [
+          db({ tablesWithoutPk: ["public.a"] }),
+          db({ name: "app", tablesWithoutPk: ["public.b"] }),
+        ],
+      }),
+    );
+    expect(result.find((r) => r.name === "Tables without primary key")?.objects).toEqual([
+      "postgres:public.a",
+      "app:public.b",
+    ]);
+  });
+
+  it("fails when the postgres database is missing", () => {
+    const result = evaluateSource(
+      { ...ctx, migratedDatabases: ["app"] },
+      facts({ databases: ["app"], perDatabase: [db({ name: "app" })] }),
+    );
+    expect(result.find((r) => r.name === "postgres database")).toMatchObject({
+      status: "FAIL",
+      detail: "missing; DMS connects to it (CREATE DATABASE postgres)",
+    });
+  });
+});

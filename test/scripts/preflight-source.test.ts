@@ -1,0 +1,281 @@
+/**
+ * DMS source readiness against real servers: a ready source (PostgreSQL with pglogical preloaded,
+ * wal_level=logical) holding every kind of object DMS cannot carry faithfully, and a plain server
+ * that is not ready. The CLI runs as a child process, with the source from --source or the stack file.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Client } from "pg";
+import { parse, stringify } from "yaml";
+import { checkSource } from "../../scripts/preflight/source";
+import { startPostgres, type PgServer } from "../support/postgres";
+
+jest.setTimeout(240_000);
+
+const ROOT = path.resolve(__dirname, "../..");
+const SOURCE_PASSWORD = "Src-Pass-9931";
+
+function preflight(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(
+      path.join(ROOT, "node_modules/.bin/tsx"),
+      [path.join(ROOT, "scripts/preflight.ts"), ...args],
+      {
+        cwd,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function exec(url: string, sql: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+const SOURCE_SCHEMA = `
+  create extension pglogical;
+  create table "Shop" (id serial primary key, name text not null);
+  create table audit_log (at timestamptz, line text);
+  create unlogged table session_cache (id int primary key, payload text);
+  create table "Reel" (id bigint generated always as identity primary key, width int, height int,
+                       area int generated always as (width * height) stored);
+  create materialized view shop_stats as select count(*) as shops from "Shop";
+  select lo_create(0);
+`;
+
+let ready: PgServer;
+let plain: PgServer;
+let stackDir: string;
+
+beforeAll(async () => {
+  [ready, plain] = await Promise.all([
+    startPostgres({ pglogical: true, password: SOURCE_PASSWORD }),
+    startPostgres({
+      password: SOURCE_PASSWORD,
+      extraConf: { max_replication_slots: "2", max_wal_senders: "2" },
+    }),
+  ]);
+  await exec(ready.url, SOURCE_SCHEMA);
+  await exec(plain.url, "create database app");
+  // Only in `app`: proves each migrated database's catalog is read from that database.
+  await exec(plain.urlFor("app"), "create table app_events (at timestamptz, kind text)");
+
+  // A copy of the staging stack whose avvivo source points at the local ready server.
+  stackDir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-stack-"));
+  const doc = parse(fs.readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8"));
+  Object.assign(doc.config["cutover:migrations"].avvivo.source, { host: "127.0.0.1", port: ready.port });
+  fs.writeFileSync(path.join(stackDir, "Pulumi.local.yaml"), stringify(doc));
+});
+
+afterAll(async () => {
+  await Promise.all([ready?.stop(), plain?.stop()]);
+  if (stackDir) fs.rmSync(stackDir, { recursive: true, force: true });
+});
+
+describe("preflight:cloud --source (DMS source readiness)", () => {
+  it("passes the required checks on a ready source and names every object DMS cannot carry", async () => {
+    const run = await preflight(["--source", ready.url], { DATABASE_URL: ready.url });
+    const lines = run.stdout.split("\n");
+    const line = (name: string) => lines.find((l) => l.startsWith(`${name}: `));
+    expect(line("Source connectivity")).toBe("Source connectivity: OK");
+    expect(line("wal_level")).toBe("wal_level: OK (logical)");
+    expect(line("pglogical preloaded")).toBe("pglogical preloaded: OK (in shared_preload_libraries)");
+    expect(line("pglogical installed")).toBe("pglogical installed: OK (postgres)");
+    expect(line("postgres database")).toBe("postgres database: OK (exists)");
+    expect(line("Direct connection")).toBe(`Direct connection: OK (127.0.0.1:${ready.port})`);
+    expect(line("Replication slots")).toMatch(
+      /^Replication slots: OK \(10 free of max_replication_slots=10; 1 needed/,
+    );
+    expect(line("WAL senders")).toMatch(/^WAL senders: OK \(10 free of max_wal_senders=10; 1 needed/);
+    expect(line("Tables without primary key")).toBe(
+      "Tables without primary key: WARN: 1 table(s) get only INSERTs during CDC (add a primary key): public.audit_log",
+    );
+    expect(line("UNLOGGED tables")).toBe(
+      "UNLOGGED tables: WARN: 1 table(s) not replicated (ALTER TABLE … SET LOGGED): public.session_cache",
+    );
+    expect(line("Generated columns")).toMatch(
+      /^Generated columns: WARN: 1 column\(s\) not carried.*: public\."Reel"\.area$/,
+    );
+    expect(line("Large objects")).toBe(
+      "Large objects: WARN: not migrated by DMS (move them to bytea or object storage): postgres: 1",
+    );
+    expect(line("Materialized views")).toMatch(
+      /^Materialized views: WARN: 1 view\(s\) arrive empty.*: public\.shop_stats$/,
+    );
+    expect(line("Sequences to reset after promotion")).toMatch(
+      /^Sequences to reset after promotion: WARN: 2 sequence\(s\).*: public\."Reel_id_seq", public\."Shop_id_seq"$/,
+    );
+    expect(line("Database size")).toMatch(/^Database size: OK \([0-9.]+ MB total; postgres [0-9.]+ MB\)$/);
+    expect(run.code).toBe(0);
+    expect(run.stdout + run.stderr).not.toContain(SOURCE_PASSWORD);
+  });
+
+  it("fails a source without logical decoding or pglogical, and a missing migrated database", async () => {
+    // SOURCE_URL instead of --source: the password stays off the command line.
+    const run = await preflight(["--databases", "postgres,app,shop"], {
+      DATABASE_URL: plain.url,
+      SOURCE_URL: plain.url,
+    });
+    expect(run.stdout).toContain(
+      "wal_level: FAIL: is replica; DMS needs logical (set wal_level=logical and restart)",
+    );
+    expect(run.stdout).toContain(
+      "pglogical preloaded: FAIL: shared_preload_libraries is ''; add pglogical and restart",
+    );
+    expect(run.stdout).toContain(
+      "pglogical installed: FAIL: not created in 2 database(s), run CREATE EXTENSION pglogical there: postgres, app",
+    );
+    expect(run.stdout).toContain(
+      "Migrated databases: FAIL: not found on the source (check dms.databases): shop",
+    );
+    expect(run.stdout).toContain(
+      "Replication slots: FAIL: 2 free of max_replication_slots=2; 3 needed, one per migrated database; raise max_replication_slots and restart",
+    );
+    expect(run.stdout).toContain("WAL senders: FAIL: 2 free of max_wal_senders=2; 3 needed");
+    expect(run.stdout).toContain(
+      "Tables without primary key: WARN: 1 table(s) get only INSERTs during CDC (add a primary key): app:public.app_events",
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout + run.stderr).not.toContain(SOURCE_PASSWORD);
+  });
+
+  it("reads the source from the migration's config, password from SOURCE_PASSWORD", async () => {
+    const args = ["--migration", "avvivo", "--stack", "local", "--sslmode", "disable", "--json"];
+    const run = await preflight(args, { DATABASE_URL: ready.url, SOURCE_PASSWORD }, stackDir);
+    const report = JSON.parse(run.stdout);
+    const status = (name: string) => report.checks.find((c: { name: string }) => c.name === name)?.status;
+    expect(status("Source connectivity")).toBe("OK");
+    expect(status("pglogical installed")).toBe("OK");
+    expect(report.ok).toBe(true);
+    expect(run.code).toBe(0);
+    expect(run.stdout + run.stderr).not.toContain(SOURCE_PASSWORD);
+  });
+
+  it("fails with sslmode verify-full (the config default) against a server without TLS", async () => {
+    const run = await preflight(
+      ["--migration", "avvivo", "--stack", "local"],
+      { DATABASE_URL: ready.url, SOURCE_PASSWORD },
+      stackDir,
+    );
+    expect(run.stdout).toContain(
+      `Source connectivity: FAIL: 127.0.0.1:${ready.port}/postgres does not support TLS (use sslmode=disable or check the host)`,
+    );
+    expect(run.code).toBe(1);
+  });
+
+  it.each([
+    [
+      ["--migration", "avvivo", "--stack", "local"],
+      {},
+      'no source password: set SOURCE_PASSWORD (config secret cutover:avvivoSourcePassword is encrypted); hint: SOURCE_PASSWORD="$(pulumi config get avvivoSourcePassword --stack local)"',
+    ],
+    [
+      ["--migration", "nope", "--stack", "local"],
+      { SOURCE_PASSWORD },
+      'has no migration "nope" under cutover:migrations; hint: migrations here are avvivo, matchauto',
+    ],
+    [
+      ["--migration", "matchauto", "--stack", "local"],
+      { SOURCE_PASSWORD },
+      'migration "matchauto" is of kind dual-write; this command checks kind cloudsql',
+    ],
+    [
+      ["--migration", "avvivo", "--stack", "prod"],
+      { SOURCE_PASSWORD },
+      "Pulumi.prod.yaml not found; hint: run from the project folder or pass --stack <name>",
+    ],
+    [
+      ["--source", "postgres://u:pw@h/db", "--migration", "avvivo"],
+      {},
+      "give either --source <url> or --migration <name>, not both",
+    ],
+    [["--source", "mysql://u:pw@h/db"], {}, "--source must be a postgres:// URL, got mysql://…"],
+    [
+      ["--source", "not a url"],
+      {},
+      "--source is not a URL; expected postgres://… with user, password, host, port and database",
+    ],
+    [
+      ["--source", "postgres://u:pw@h/db", "--sslmode", "prefer"],
+      {},
+      "--sslmode prefer is not supported; expected one of disable, require, verify-full",
+    ],
+  ])("refuses bad input %j with exit 2", async (args, env, message) => {
+    const run = await preflight(args, { DATABASE_URL: ready.url, ...env }, stackDir);
+    expect(run.stderr).toContain(message);
+    expect(run.stdout).toBe("");
+    expect(run.code).toBe(2);
+  });
+
+  it("names the stack file and the config path when the config is invalid", async () => {
+    const file = path.join(stackDir, "Pulumi.broken.yaml");
+    const doc = parse(fs.readFileSync(path.join(stackDir, "Pulumi.local.yaml"), "utf8"));
+    doc.config["cutover:migrations"].avvivo.source.port = "5432x";
+    fs.writeFileSync(file, stringify(doc));
+    const run = await preflight(
+      ["--migration", "avvivo", "--stack", "broken"],
+      { SOURCE_PASSWORD },
+      stackDir,
+    );
+    expect(run.stderr).toContain(`${file}: cutover:migrations is invalid`);
+    expect(run.stderr).toContain("cutover:migrations.avvivo.source.port");
+    expect(run.code).toBe(2);
+  });
+
+  it("says which stack file is not valid YAML", async () => {
+    const file = path.join(stackDir, "Pulumi.badyaml.yaml");
+    fs.writeFileSync(file, "config: [\n");
+    const run = await preflight(
+      ["--migration", "avvivo", "--stack", "badyaml"],
+      { SOURCE_PASSWORD },
+      stackDir,
+    );
+    expect(run.stderr).toContain(`preflight:cloud: ${file} is not valid YAML: `);
+    expect(run.code).toBe(2);
+  });
+
+  it("reports a migrated database that refuses connections as a readiness failure", async () => {
+    await exec(plain.url, "create database locked");
+    await exec(plain.url, "alter database locked allow_connections false");
+    const target = {
+      endpoint: { url: plain.url },
+      host: "127.0.0.1",
+      port: plain.port,
+      migratedDatabases: ["locked"],
+      secrets: [],
+    };
+    const results = await checkSource(target, 2000);
+    expect(results.map((r) => r.status)).toEqual(["OK", "FAIL"]);
+    expect(results[1]).toMatchObject({
+      name: "Source readiness",
+      detail: `127.0.0.1:${plain.port}/postgres: database "locked" is not currently accepting connections`,
+    });
+  });
+
+  it("reports a source that dies between checks as a failure, not a crash", async () => {
+    const doomed = await startPostgres({ password: SOURCE_PASSWORD });
+    await doomed.kill();
+    const run = await preflight(["--source", doomed.url, "--timeout", "1500"], { DATABASE_URL: ready.url });
+    expect(run.stdout).toContain(
+      `Source connectivity: FAIL: connection refused by 127.0.0.1:${doomed.port}/postgres`,
+    );
+    expect(run.stdout).not.toContain("wal_level");
+    expect(run.code).toBe(1);
+    await doomed.stop();
+  });
+});

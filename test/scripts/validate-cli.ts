@@ -1,0 +1,28 @@
+/** Runs `scripts/validate.ts` as the operator would (a child process), capturing its output. */
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const ROOT = path.resolve(__dirname, "../..");
+
+export function startValidate(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/validate.ts", ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+export const runValidate = (args: string[], env?: NodeJS.ProcessEnv) => startValidate(args, env).done;
