@@ -48,7 +48,7 @@ export interface PolicySummary {
   description: string;
 }
 
-/** The pack as a table (docs/policies.md is checked against it). */
+/** The pack as a table (the README is checked against it). */
 export function policyCatalog(policies: CutoverPolicy[] = POLICIES): PolicySummary[] {
   return policies.map((p) => ({
     name: p.name,

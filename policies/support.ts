@@ -23,7 +23,7 @@ export type CutoverPolicy = CutoverResourcePolicy | CutoverStackPolicy;
 interface PolicyDefinition {
   /** kebab-case, unique in the pack. */
   name: string;
-  /** What compliant means (shown in `pulumi preview` and in docs/policies.md). */
+  /** What compliant means (shown in `pulumi preview` and in the README). */
   description: string;
   enforcementLevel: Level;
 }

@@ -1,5 +1,5 @@
 /**
- * Where `--source` / `--target` point. Syntax (documented in docs/validate.md):
+ * Where `--source` / `--target` point. Syntax (documented in the README (npm run validate)):
  *   postgres://user:pass@host:5432/db   (or postgresql://)
  *   d1:local:<database>[?persist=<dir>&config=<wrangler config>]
  *   d1:remote:<accountId>/<databaseId>  (token from CLOUDFLARE_API_TOKEN)

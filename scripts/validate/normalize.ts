@@ -1,7 +1,7 @@
 /**
  * Value normalization on the Node side (values read from D1/SQLite) and the row encoding shared with
  * the SQL built in `pg-sql.ts`. Both sides must produce byte-identical row text for equal data; the
- * mapping is documented in docs/validate.md and pinned by tests against a real PostgreSQL.
+ * mapping is documented in the README (npm run validate) and pinned by tests against a real PostgreSQL.
  */
 import { createHash } from "node:crypto";
 import { canonicalDecimal, canonicalFloat } from "./decimal";

@@ -3,7 +3,7 @@
  * adapter (PostgreSQL, D1) implements so that the bisection core never knows which engine it talks to.
  */
 
-/** How a column's values are normalized to one canonical text (see docs/validate.md for the mapping). */
+/** How a column's values are normalized to one canonical text (see the README (npm run validate) for the mapping). */
 export type Family =
   | "bool"
   | "int"
