@@ -139,13 +139,13 @@ export class CloudSqlMigrationStack extends pulumi.ComponentResource {
         promotion = new DmsPromotion(
           `${name}-promotion`,
           {
-            migrationJob: dms.job.name.apply(
-              (n) => `projects/${project}/locations/${region}/migrationJobs/${n}`,
-            ),
+            // Known at preview (the id is ours); `dependsOn` below orders it after the job.
+            migrationJob: `projects/${project}/locations/${region}/migrationJobs/${plan.dmsJobId}`,
             attempt: plan.attempt,
             accessToken: args.accessToken,
             endpoint: spec.dms.endpoint,
             timeoutMinutes: spec.dms.promoteTimeoutMinutes,
+            allowPromoteFromCdc: spec.dms.allowPromoteFromCdc,
             reenableBackups: {
               project,
               instance: spec.cloudSql.instanceName,

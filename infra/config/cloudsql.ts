@@ -123,6 +123,11 @@ const DmsSchema = z
     databases: z.array(z.string().min(1)).min(1).default(["postgres"]),
     /** REST endpoint of DMS (overridable for tests). @default "https://datamigration.googleapis.com" */
     endpoint: z.url().default("https://datamigration.googleapis.com"),
+    /**
+     * Promote a job DMS still reports in phase CDC (PostgreSQL jobs may never report READY_FOR_PROMOTE):
+     * only with writes frozen and replication delay ≈ 0. @default false
+     */
+    allowPromoteFromCdc: z.boolean().default(false),
     /** Longest wait for the promote operation, in minutes. @default 60 */
     promoteTimeoutMinutes: z.number().int().min(1).max(240).default(60),
   })

@@ -105,6 +105,21 @@ describe.each(STACKS)("stack %s", (stack) => {
     },
   );
 
+  it("promotes the attempt's DMS job by its full name, known at preview", async () => {
+    const s = await synth(stack, { phase: "promote" });
+    const job = s.resources.find((r) => r.type === "gcp:databasemigrationservice/migrationJob:MigrationJob")!;
+    const promotion = s.resources.find((r) => r.name === "avvivo-promotion")!;
+    expect(job.inputs).toMatchObject({
+      migrationJobId: "avvivo-dms-a1",
+      type: "CONTINUOUS",
+      desiredState: "RUNNING",
+    });
+    expect(promotion.inputs.migrationJob).toBe(
+      `projects/avvivo-${stack}/locations/us-west2/migrationJobs/avvivo-dms-a1`,
+    );
+    expect(promotion.secretPaths).toContain("accessToken");
+  });
+
   it("ignores backup settings on the instance only while DMS owns them", async () => {
     const ignored = async (phase: string) =>
       (await synth(stack, { phase })).resources.find(
