@@ -1,0 +1,144 @@
+import { LOG_RETENTION_RANGE, type CloudSqlMigration } from "./cloudsql";
+import { check, formatDuration, waitLeft, type Rule } from "./rule-kit";
+
+const CREDENTIAL_ENV =
+  /(^|_)(DATABASE_URL|DIRECT_URL|REDIS_URL|PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|PRIVATE_KEY)$/;
+const URL_WITH_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]+@/i;
+const REVISION_NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Cross-field rules of kind `cloudsql`. */
+export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
+  {
+    when: (s) => {
+      const { min, max } = LOG_RETENTION_RANGE[s.cloudSql.edition];
+      const days = s.cloudSql.backups.logRetentionDays;
+      return check(
+        days < min || days > max,
+        ["cloudSql", "backups", "logRetentionDays"],
+        `expected ${min}–${max} days for edition ${s.cloudSql.edition}, got ${days}; hint: ENTERPRISE allows up to 7, ENTERPRISE_PLUS up to 35`,
+      );
+    },
+  },
+  {
+    when: (s) =>
+      check(
+        s.cloudSql.backups.logRetentionDays >= s.cloudSql.backups.retainedBackups,
+        ["cloudSql", "backups", "logRetentionDays"],
+        `expected fewer log retention days (${s.cloudSql.backups.logRetentionDays}) than retained backups (${s.cloudSql.backups.retainedBackups}); hint: the Cloud SQL API answers 400 otherwise — raise retainedBackups or lower logRetentionDays`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        s.trafficPercent !== undefined && !s.ramp.includes(s.trafficPercent),
+        ["trafficPercent"],
+        `expected one of the ramp steps ${s.ramp.join(", ")}, got ${s.trafficPercent}; hint: add the step to ramp or pick one of its values`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        s.phase === "canary" && s.trafficPercent === undefined,
+        ["trafficPercent"],
+        `phase canary needs trafficPercent (one of ${s.ramp.join(", ")}); hint: pulumi config set --path 'cutover:migrations.<name>.trafficPercent' ${s.ramp[0]}`,
+      ),
+  },
+  {
+    when: (s) => {
+      const name = s.cloudRun.stableRevision;
+      const prefix = `${s.cloudRun.service}-`;
+      return check(
+        !REVISION_NAME.test(name) || !name.startsWith(prefix) || name.length > 63,
+        ["cloudRun", "stableRevision"],
+        `expected a Cloud Run revision name starting with "${prefix}" (lowercase letters, digits, '-', ≤ 63 chars, no trailing '-'); hint: gcloud run revisions list --service ${s.cloudRun.service}`,
+      );
+    },
+  },
+  {
+    when: (s) =>
+      check(
+        s.phase === "rollback" && s.rollbackFrom === undefined,
+        ["rollbackFrom"],
+        "phase rollback needs rollbackFrom (the phase being left, e.g. canary) so that what exists is kept; hint: pulumi config set --path 'cutover:migrations.<name>.rollbackFrom' canary",
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        s.phase !== "rollback" && s.rollbackFrom !== undefined,
+        ["rollbackFrom"],
+        `rollbackFrom only applies in phase rollback (phase is ${s.phase}); hint: remove it when moving on`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        s.phase === "decommission" && s.cutoverCompletedAt === undefined,
+        ["cutoverCompletedAt"],
+        "phase decommission needs cutoverCompletedAt (when traffic reached 100%); hint: set it to the time stabilize went live, e.g. 2026-03-01T12:00:00Z",
+      ),
+  },
+  {
+    when: (s, now) => {
+      if (s.phase !== "decommission" || s.cutoverCompletedAt === undefined) return [];
+      const left = waitLeft(s.cutoverCompletedAt, s.observeHours, now);
+      return check(
+        left > 0,
+        ["phase"],
+        `decommission is refused until ${s.observeHours} h after cutoverCompletedAt (${s.cutoverCompletedAt}): ${formatDuration(left)} left; hint: stay in stabilize until the observation window ends`,
+      );
+    },
+  },
+  {
+    when: (s, now) =>
+      check(
+        s.cutoverCompletedAt !== undefined && Date.parse(s.cutoverCompletedAt) > now.getTime(),
+        ["cutoverCompletedAt"],
+        `expected a time in the past, got ${s.cutoverCompletedAt}; hint: record when traffic actually reached 100%`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        !("DATABASE_URL" in s.cloudRun.secretEnv),
+        ["cloudRun", "secretEnv", "DATABASE_URL"],
+        "expected DATABASE_URL of the source database as a Secret Manager reference; hint: DATABASE_URL: { secret: <id>, version: latest }",
+      ),
+  },
+  {
+    when: (s) =>
+      Object.entries(s.cloudRun.env)
+        .filter(([k, v]) => CREDENTIAL_ENV.test(k) || URL_WITH_USERINFO.test(v))
+        .map(([k]) => ({
+          path: ["cloudRun", "env", k],
+          message: `expected no credential or connection string in plain env (value not shown); hint: move ${k} to cloudRun.secretEnv as a Secret Manager reference`,
+        })),
+  },
+  {
+    when: (s) =>
+      Object.keys(s.cloudRun.env)
+        .filter((k) => k in s.cloudRun.secretEnv || k === s.cloudRun.writeBlock.name)
+        .map((k) => ({
+          path: ["cloudRun", "env", k],
+          message: `${k} is set twice (env and ${k in s.cloudRun.secretEnv ? "secretEnv" : "writeBlock"}); hint: keep one`,
+        })),
+  },
+  {
+    when: (s) =>
+      check(
+        s.source.port === 6543 || (/pooler\.supabase\.com$/.test(s.source.host) && s.source.port !== 5432),
+        ["source", "port"],
+        `expected a direct connection (port 5432), got ${s.source.host}:${s.source.port}; hint: DMS cannot replicate through Supabase's transaction pooler — use db.<ref>.supabase.co:5432`,
+      ),
+  },
+  {
+    when: (s) => {
+      const region = s.cloudSql.subnetwork.split("/")[3];
+      return check(
+        region !== s.cloudRun.region,
+        ["cloudSql", "subnetwork"],
+        `expected a subnetwork in ${s.cloudRun.region} (the Cloud Run region), got one in ${region}; hint: Direct VPC egress needs a subnet in the service's region`,
+      );
+    },
+  },
+];

@@ -1,0 +1,109 @@
+import type { DualWriteMigration } from "./dual-write";
+import { check, duplicates, formatDuration, waitLeft, type Rule } from "./rule-kit";
+
+/** Cross-field rules of kind `dual-write`. */
+export const DUAL_WRITE_RULES: Rule<DualWriteMigration>[] = [
+  {
+    when: (s) =>
+      check(
+        s.readPercent !== undefined && !s.ramp.includes(s.readPercent),
+        ["readPercent"],
+        `expected one of the ramp steps ${s.ramp.join(", ")}, got ${s.readPercent}; hint: add the step to ramp or pick one of its values`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        s.phase === "read-switch" && s.readPercent === undefined,
+        ["readPercent"],
+        `phase read-switch needs readPercent (one of ${s.ramp.join(", ")}); hint: pulumi config set --path 'cutover:migrations.<name>.readPercent' ${s.ramp[0]}`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        (s.phase === "final-cut" || s.phase === "decommission") && s.finalCutAt === undefined,
+        ["finalCutAt"],
+        `phase ${s.phase} needs finalCutAt (when writes stopped going to the legacy store); hint: set it to the time of the cut, e.g. 2026-03-01T12:00:00Z`,
+      ),
+  },
+  {
+    when: (s, now) => {
+      if (s.phase !== "decommission" || s.finalCutAt === undefined) return [];
+      const left = waitLeft(s.finalCutAt, s.soakDays * 24, now);
+      return check(
+        left > 0,
+        ["phase"],
+        `decommission is refused until ${s.soakDays} days after finalCutAt (${s.finalCutAt}): ${formatDuration(left)} left; hint: keep monitoring in final-cut`,
+      );
+    },
+  },
+  {
+    when: (s) =>
+      check(
+        s.phase === "rollback" && s.finalCutAt !== undefined,
+        ["phase"],
+        `rollback is refused after the final cut (${s.finalCutAt}): the legacy store has not been written since, so legacy reads would miss data; hint: fix forward, or restore D1 with Time Travel and the new schema with PITR`,
+      ),
+  },
+  {
+    when: (s, at) =>
+      check(
+        s.finalCutAt !== undefined && Date.parse(s.finalCutAt) > at.getTime(),
+        ["finalCutAt"],
+        `expected a time in the past, got ${s.finalCutAt}; hint: record when the cut actually happened`,
+      ),
+  },
+  {
+    when: (s) =>
+      s.tables.flatMap((t, i) => {
+        if (t.store === "d1" && !s.d1.some((d) => d.name === t.d1Database))
+          return [
+            {
+              path: ["tables", i, "d1Database"],
+              message: `table ${t.name} is stored in D1 but d1Database ${t.d1Database === undefined ? "is missing" : `"${t.d1Database}" is not declared`}; hint: one of ${s.d1.map((d) => d.name).join(", ")}`,
+            },
+          ];
+        if (t.store === "supabase" && t.d1Database !== undefined)
+          return [
+            {
+              path: ["tables", i, "d1Database"],
+              message: `table ${t.name} is stored in the new Supabase schema: d1Database does not apply; hint: remove it or set store: d1`,
+            },
+          ];
+        return [];
+      }),
+  },
+  {
+    when: (s) =>
+      duplicates(s.d1.map((d) => d.name))
+        .map((n) => ({
+          path: ["d1"],
+          message: `D1 database "${n}" is declared twice; hint: names are unique`,
+        }))
+        .concat(
+          duplicates(s.d1.map((d) => d.binding)).map((b) => ({
+            path: ["d1"],
+            message: `binding "${b}" is used twice; hint: each D1 database needs its own binding`,
+          })),
+        ),
+  },
+  {
+    when: (s) =>
+      check(
+        s.legacy.host === s.target.host &&
+          s.legacy.database === s.target.database &&
+          s.legacy.schema === s.target.schema,
+        ["target", "schema"],
+        `target is the same schema as legacy (${s.legacy.host}/${s.legacy.database}/${s.legacy.schema}); hint: the new stores need their own schema, e.g. ${s.legacy.schema}_v2`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        s.phase !== "decommission" && s.d1.some((d) => d.retired),
+        ["d1"],
+        "a D1 database is marked retired outside decommission; hint: mark it retired only in the decommission change",
+      ),
+  },
+];
