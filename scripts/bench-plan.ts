@@ -3,7 +3,7 @@
 // synthesized the same number of times in the same run) to separate the runtime's cost from ours.
 import * as gcp from "@pulumi/gcp";
 import { performance } from "node:perf_hooks";
-import { CLOUDSQL_PHASES } from "../infra/config/cloudsql";
+import { CLOUDSQL_PHASES, ROLLBACK_ORIGINS } from "../infra/config/cloudsql";
 import { CONFIG_KEY } from "../infra/config/common";
 import { DUAL_WRITE_PHASES } from "../infra/config/dual-write";
 import { readStackConfig, withPhase, type PhaseChoice } from "../infra/stack-file";
@@ -17,7 +17,7 @@ function choicesOf(kind: string, ramp: number[]): PhaseChoice[] {
   return phases.flatMap((phase): PhaseChoice[] => {
     if (phase === percentPhase) return ramp.map((percent) => ({ phase, percent }));
     if (phase === "rollback" && kind === "cloudsql")
-      return ["provision", "replicate", "freeze", "promote", "canary", "stabilize"].map((from) => ({
+      return ROLLBACK_ORIGINS.map((from) => ({
         phase,
         from,
       }));

@@ -24,6 +24,17 @@ export const CLOUDSQL_PHASES = [
 ] as const;
 export type CloudSqlPhase = (typeof CLOUDSQL_PHASES)[number];
 
+/** Phases a rollback can leave: every one after baseline. */
+export const ROLLBACK_ORIGINS = [
+  "provision",
+  "replicate",
+  "freeze",
+  "promote",
+  "canary",
+  "stabilize",
+  "decommission",
+] as const;
+
 /** PITR log retention range per Cloud SQL edition (days). */
 export const LOG_RETENTION_RANGE = {
   ENTERPRISE: { min: 1, max: 7 },
@@ -202,9 +213,8 @@ export const CloudSqlMigrationSchema = z.strictObject({
   }),
   /** For `rollback`: the phase being left; its resources are kept (a rollback deletes nothing stateful). */
   rollbackFrom: z
-    .enum(["provision", "replicate", "freeze", "promote", "canary", "stabilize"], {
-      message:
-        "expected the phase being rolled back from: provision, replicate, freeze, promote, canary or stabilize",
+    .enum(ROLLBACK_ORIGINS, {
+      message: `expected the phase being rolled back from: ${ROLLBACK_ORIGINS.join(", ")}`,
     })
     .optional(),
   /** Candidate's share in `canary`: one of the ramp steps. */

@@ -237,11 +237,18 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
     ...base,
     revisions: revisionsIn(serving.template, traffic, spec),
     traffic,
-    irreversible: promoted
-      ? [
-          `Rolling back after promotion: writes made on Cloud SQL since the promotion of attempt ${spec.attempt} are NOT on the source and are not copied back. Export them from Cloud SQL before a retry.`,
-        ]
-      : [],
+    irreversible: [
+      ...(promoted
+        ? [
+            `Rolling back after promotion: writes made on Cloud SQL since the promotion of attempt ${spec.attempt} are NOT on the source and are not copied back. Export them from Cloud SQL before a retry.`,
+          ]
+        : []),
+      ...(basePhase === "decommission"
+        ? [
+            `The DMS job is gone: the source has received nothing since the promotion (at least ${spec.observeHours} h of writes live only on Cloud SQL).`,
+          ]
+        : []),
+    ],
     warnings: [
       `All traffic returns to ${stable.name} (source database, writes on). Retry with attempt ${spec.attempt + 1}: new job and revision names.`,
     ],

@@ -196,10 +196,10 @@ const cases: BadCase[] = [
     message: "rollbackFrom only applies in phase rollback",
   },
   {
-    what: "rollback from decommission",
+    what: "rollback from baseline",
     change: (m) => {
       m.avvivo.phase = "rollback";
-      m.avvivo.rollbackFrom = "decommission";
+      m.avvivo.rollbackFrom = "baseline";
     },
     path: `${A}.rollbackFrom`,
     message: "expected the phase being rolled back from",

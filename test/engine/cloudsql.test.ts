@@ -1,12 +1,12 @@
 import fc from "fast-check";
-import { CLOUDSQL_PHASES, type CloudSqlMigration } from "../../infra/config/cloudsql";
+import { CLOUDSQL_PHASES, ROLLBACK_ORIGINS, type CloudSqlMigration } from "../../infra/config/cloudsql";
 import { parseMigrations } from "../../infra/config/load";
 import { planCloudSql, type CloudSqlPlan } from "../../infra/engine/cloudsql";
 import { revisionNamesOf } from "../../infra/engine/naming";
 import { NOW, rawMigrations } from "../support/stack";
 
 const base = parseMigrations(rawMigrations("staging"), { now: NOW }).avvivo as CloudSqlMigration;
-const ROLLBACK_FROM = ["provision", "replicate", "freeze", "promote", "canary", "stabilize"] as const;
+const ROLLBACK_FROM = ROLLBACK_ORIGINS;
 
 function at(phase: CloudSqlMigration["phase"], extra: Partial<CloudSqlMigration> = {}): CloudSqlPlan {
   return planCloudSql("avvivo", { ...base, phase, ...extra });

@@ -1,3 +1,4 @@
+import { ROLLBACK_ORIGINS } from "../../infra/config/cloudsql";
 import { CONFIG_KEY } from "../../infra/config/common";
 import { CLOUDSQL_ORDER } from "../../infra/engine/cloudsql";
 import { STATEFUL_TYPES } from "../../infra/replacements";
@@ -11,7 +12,7 @@ const STACKS = ["staging", "prod"] as const;
 const FORWARD: PhaseChoice[] = CLOUDSQL_ORDER.flatMap((phase): PhaseChoice[] =>
   phase === "canary" ? [10, 50, 100].map((percent) => ({ phase, percent })) : [{ phase }],
 );
-const ROLLBACK_FROM = ["provision", "replicate", "freeze", "promote", "canary", "stabilize"];
+const ROLLBACK_FROM = ROLLBACK_ORIGINS;
 const label = (c: PhaseChoice) =>
   `${c.phase}${c.percent ? `:${c.percent}` : ""}${c.from ? `:${c.from}` : ""}`;
 
