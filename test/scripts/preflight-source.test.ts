@@ -3,39 +3,21 @@
  * wal_level=logical) holding every kind of object DMS cannot carry faithfully, and a plain server
  * that is not ready. The CLI runs as a child process, with the source from --source or the stack file.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
 import { parse, stringify } from "yaml";
 import { checkSource } from "../../scripts/preflight/source";
+import { ROOT, runScript } from "../support/cli";
 import { startPostgres, type PgServer } from "../support/postgres";
 
 jest.setTimeout(240_000);
 
-const ROOT = path.resolve(__dirname, "../..");
 const SOURCE_PASSWORD = "Src-Pass-9931";
 
-function preflight(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(
-      path.join(ROOT, "node_modules/.bin/tsx"),
-      [path.join(ROOT, "scripts/preflight.ts"), ...args],
-      {
-        cwd,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const preflight = (args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) =>
+  runScript("scripts/preflight.ts", args, env, cwd);
 
 async function exec(url: string, sql: string): Promise<void> {
   const client = new Client({ connectionString: url });

@@ -2,45 +2,19 @@
  * `npm run preflight:cloud` as a user runs it: a child process against real PostgreSQL and Redis
  * servers started here. Asserts the seed's lines, exit codes, and that no password is ever printed.
  */
-import { spawn } from "node:child_process";
 import * as net from "node:net";
-import * as path from "node:path";
 import { checkPostgresConnectivity } from "../../scripts/preflight/postgres";
 import { checkRedis } from "../../scripts/preflight/redis";
+import { runScript } from "../support/cli";
 import { freePort, startPostgres, type PgServer } from "../support/postgres";
 import { startRedis, type RedisServer } from "../support/redis";
 
 jest.setTimeout(180_000);
 
-const ROOT = path.resolve(__dirname, "../..");
 const DB_PASSWORD = "pg-Secret-4711";
 const REDIS_PASSWORD = "redis-Secret-0815";
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  elapsedMs: number;
-}
-
-function runCli(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), [path.join(ROOT, script), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr, elapsedMs: Date.now() - started }));
-  });
-}
-
-const preflight = (args: string[], env: NodeJS.ProcessEnv) => runCli("scripts/preflight.ts", args, env);
+const preflight = (args: string[], env: NodeJS.ProcessEnv) => runScript("scripts/preflight.ts", args, env);
 
 /** Accepts TCP connections and never answers: the "firewall eats packets" case, locally. */
 async function silentServer(): Promise<{ port: number; close: () => Promise<void> }> {

@@ -2,7 +2,6 @@
  * `npm run smoke` against a local HTTP server playing the app's `/system/status`. The first path
  * segment of the base URL picks how it behaves: healthy, no-redis, broken (500), slow, errors.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -11,12 +10,12 @@ import { expectationFor } from "../../scripts/smoke/expectations";
 import { parseChecklist } from "../../scripts/smoke/checklist";
 import { runSmoke } from "../../scripts/smoke/run";
 import { CLOUDSQL_PHASES } from "../../infra/config/schema";
+import { ROOT, runScript } from "../support/cli";
 import { freePort } from "../support/postgres";
 import type { CheckResult } from "../../scripts/lib/verdict";
 
 jest.setTimeout(180_000);
 
-const ROOT = path.resolve(__dirname, "../..");
 const TOKEN = "admin-Token-5521";
 
 const STATUS_BODIES: Record<string, unknown> = {
@@ -216,25 +215,8 @@ describe("runSmoke against a local /system/status", () => {
 });
 
 describe("smoke (CLI)", () => {
-  function cli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) {
-    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(
-        path.join(ROOT, "node_modules/.bin/tsx"),
-        [path.join(ROOT, "scripts/smoke.ts"), ...args],
-        {
-          cwd,
-          env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-          stdio: ["ignore", "pipe", "pipe"],
-        },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) =>
+    runScript("scripts/smoke.ts", args, env, cwd);
 
   it("exits 0 on a healthy service and never prints the token", async () => {
     const run = await cli([`${base}/healthy`, "--phase", "stabilize"], { SMOKE_ADMIN_TOKEN: TOKEN });
