@@ -8,7 +8,7 @@ import { connectSource } from "./backfill/source";
 import { runMain } from "./backfill/cli";
 import { progressReporter } from "./backfill/progress";
 import { backfillTable, type TableResult } from "./backfill/run";
-import { resolveTarget, type TargetOptions } from "./backfill/target-options";
+import { addTargetOptions, resolveTarget, type TargetOptions } from "./backfill/target-options";
 import { openLocalTarget, openRemoteTarget } from "./backfill/targets";
 import { planBackfill, sourceUrl } from "./backfill/plan";
 
@@ -33,18 +33,15 @@ function positiveInt(name: string, min: number) {
 }
 
 async function main(): Promise<void> {
-  const opts = new Command("backfill")
+  const command = new Command("backfill")
     .description("copy the D1 tables of a dual-write migration from the legacy PostgreSQL into D1")
     .option("--stack <name>", "read tables, D1 databases and the legacy connection from Pulumi.<name>.yaml")
-    .option("--migration <name>", "dual-write migration in the stack", "matchauto")
     .option("--tables <list>", "comma-separated tables (default: every D1 table of the migration)")
-    .option("--database <name>", "D1 database (only its tables with --stack)")
-    .option("--binding <name>", "binding of --database without --stack", "EDGE_DB")
-    .option("--local", "write to local D1 (offline, the state of wrangler --local)")
-    .option("--remote", "write to D1 through Cloudflare's HTTP API (needs CLOUDFLARE_API_TOKEN)")
-    .option("--persist-to <dir>", "local D1 state directory", ".wrangler/state")
-    .option("--database-id <id>", "Cloudflare id of --database (remote; else looked up by name)")
-    .option("--account-id <id>", "Cloudflare account id (remote; else from the stack)")
+    .option("--database <name>", "D1 database (only its tables with --stack)");
+  const opts = addTargetOptions(command, {
+    local: "write to",
+    remote: "write to D1 through Cloudflare's HTTP API",
+  })
     .option("--source-url <url>", "legacy PostgreSQL URL (prefer the LEGACY_DATABASE_URL variable)")
     .option("--schema <name>", "source schema without --stack", "public")
     .option("--primary-key <cols>", "primary key columns without --stack", "id")

@@ -7,23 +7,17 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { Command } from "commander";
 import { runMain } from "./backfill/cli";
-import { resolveTarget, type TargetOptions } from "./backfill/target-options";
+import { addTargetOptions, resolveTarget, type TargetOptions } from "./backfill/target-options";
 import { writeWranglerConfig } from "./backfill/wrangler-config";
 
 const WRANGLER = path.resolve(__dirname, "../node_modules/wrangler/bin/wrangler.js");
 
 async function main(): Promise<void> {
-  const opts = new Command("d1:migrate")
+  const command = new Command("d1:migrate")
     .description("apply d1/migrations to the D1 databases of a dual-write migration")
     .option("--stack <name>", "read the D1 databases from Pulumi.<name>.yaml")
-    .option("--migration <name>", "dual-write migration in the stack", "matchauto")
-    .option("--database <name>", "only this D1 database (or the database to use without --stack)")
-    .option("--binding <name>", "binding of --database without --stack", "EDGE_DB")
-    .option("--local", "apply to local D1 (offline)")
-    .option("--remote", "apply to the Cloudflare account (needs CLOUDFLARE_API_TOKEN)")
-    .option("--persist-to <dir>", "local D1 state directory", ".wrangler/state")
-    .option("--database-id <id>", "Cloudflare id of --database (remote; else looked up by name)")
-    .option("--account-id <id>", "Cloudflare account id (remote; else from the stack)")
+    .option("--database <name>", "only this D1 database (or the database to use without --stack)");
+  const opts = addTargetOptions(command, { local: "apply to", remote: "apply to the Cloudflare account" })
     .parse()
     .opts<TargetOptions>();
 

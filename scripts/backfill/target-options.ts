@@ -1,4 +1,5 @@
 import Cloudflare from "cloudflare";
+import type { Command } from "commander";
 import { loadDualWriteMigration, UsageError } from "./stack";
 import type { D1Binding } from "./wrangler-config";
 import type { DualWriteMigration } from "../../infra/config/schema";
@@ -14,6 +15,18 @@ export interface TargetOptions {
   readonly persistTo: string;
   readonly databaseId?: string;
   readonly accountId?: string;
+}
+
+/** Declares the {@link TargetOptions} flags on a command; `verb` says what the command does to D1. */
+export function addTargetOptions(command: Command, verb: { local: string; remote: string }): Command {
+  return command
+    .option("--migration <name>", "dual-write migration in the stack", "matchauto")
+    .option("--binding <name>", "binding of --database without --stack", "EDGE_DB")
+    .option("--local", `${verb.local} local D1 (offline, the state of wrangler --local)`)
+    .option("--remote", `${verb.remote} (needs CLOUDFLARE_API_TOKEN)`)
+    .option("--persist-to <dir>", "local D1 state directory", ".wrangler/state")
+    .option("--database-id <id>", "Cloudflare id of --database (remote; else looked up by name)")
+    .option("--account-id <id>", "Cloudflare account id (remote; else from the stack)");
 }
 
 export interface ResolvedTarget {
