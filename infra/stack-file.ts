@@ -28,10 +28,22 @@ export function readStackConfig(stack: string, dir = process.cwd()): StackConfig
       `no stack file ${path}; hint: stacks here are ${listStacks(dir).join(", ") || "none"}`,
     );
   }
+  return stackConfigOf(stack, path, readFileSync(path, "utf8"));
+}
+
+/** Deeper than any stack file needs; past it the YAML parser would exhaust the stack. */
+export const MAX_YAML_DEPTH = 64;
+
+/** Parses the text of a stack file (read from disk, or from git at another ref). */
+export function stackConfigOf(stack: string, path: string, text: string): StackConfig {
   let doc: unknown;
   try {
-    doc = parse(readFileSync(path, "utf8"));
+    doc = parse(text, { maxAliasCount: 100 });
   } catch (e) {
+    if (e instanceof RangeError || depthOf(text) > MAX_YAML_DEPTH)
+      throw new StackFileError(
+        `${path} is nested too deeply to be a stack file (more than ${MAX_YAML_DEPTH} levels); hint: look for a runaway indentation or a flow collection that never closes`,
+      );
     throw new StackFileError(`${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
   const raw = (doc as { config?: Record<string, unknown> } | null)?.config ?? {};
@@ -44,6 +56,17 @@ export function readStackConfig(stack: string, dir = process.cwd()): StackConfig
     } else config[key] = value;
   }
   return { stack, path, config, secretKeys };
+}
+
+/** Deepest bracket nesting of flow collections: a cheap bound that needs no parser. */
+function depthOf(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (const ch of text) {
+    if (ch === "[" || ch === "{") max = Math.max(max, ++depth);
+    else if (ch === "]" || ch === "}") depth = Math.max(0, depth - 1);
+  }
+  return max;
 }
 
 export function listStacks(dir = process.cwd()): string[] {
@@ -65,8 +88,18 @@ export function parsePhaseToken(token: string): PhaseChoice {
   if (!phase || extra !== undefined)
     throw new StackFileError(`invalid phase "${token}"; hint: e.g. canary:50 or rollback:canary`);
   if (arg === undefined) return { phase };
-  if (/^[0-9]+$/.test(arg)) return { phase, percent: Number(arg) };
-  return { phase, from: arg };
+  if (phase === "rollback") {
+    if (!/^[a-z][a-z-]*$/.test(arg))
+      throw new StackFileError(
+        `invalid phase "${token}": rollback takes the phase it leaves after the colon; hint: e.g. rollback:canary`,
+      );
+    return { phase, from: arg };
+  }
+  if (!/^[0-9]+$/.test(arg))
+    throw new StackFileError(
+      `invalid phase "${token}": expected ${phase}:<percent>, a whole number such as ${phase}:50 (only rollback takes a phase after the colon); hint: e.g. canary:50 or read-switch:10`,
+    );
+  return { phase, percent: Number(arg) };
 }
 
 /** Returns a copy of the config with one migration moved to another phase (the file is not touched). */
@@ -81,8 +114,10 @@ export function withPhase(stack: StackConfig, migration: string, choice: PhaseCh
     );
   }
   spec.phase = choice.phase;
-  const percentKey = spec.kind === "dual-write" ? "readPercent" : "trafficPercent";
+  const [percentKey, rampPhase] =
+    spec.kind === "dual-write" ? ["readPercent", "read-switch"] : ["trafficPercent", "canary"];
   if (choice.percent !== undefined) spec[percentKey] = choice.percent;
+  else if (choice.phase !== rampPhase) delete spec[percentKey];
   if (choice.from !== undefined) spec.rollbackFrom = choice.from;
   else if (choice.phase !== "rollback") delete spec.rollbackFrom;
   return { ...stack, config: { ...stack.config, [CONFIG_KEY]: migrations } };

@@ -16,6 +16,8 @@ export interface RecordedResource {
   readonly secretPaths: readonly string[];
   readonly protect: boolean;
   readonly ignoreChanges: readonly string[];
+  /** URNs of the resources it was declared to depend on (explicit and through its inputs). */
+  readonly dependencies: readonly string[];
 }
 
 export interface Synthesis {
@@ -48,6 +50,11 @@ function computedOutputs(
       return { uri: `https://${String(inputs.name)}-mock.a.run.app` };
     case "random:index/randomPassword:RandomPassword":
       return { result: `mock-password-${name}` };
+    case "pulumi-nodejs:dynamic:Resource":
+      // The phase ledger records what it was given once `up` applies it; the times are the apply's.
+      return inputs.cutoverLedger === "v1"
+        ? { deployed: inputs.position, appliedAt: "(recorded at up)", facts: {}, history: [] }
+        : {};
     default:
       return {};
   }
@@ -86,6 +93,7 @@ interface RegisterRequest {
   getCustom(): boolean;
   getProtect?(): boolean;
   getIgnorechangesList?(): string[];
+  getDependenciesList?(): string[];
 }
 type Monitor = {
   registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
@@ -157,6 +165,7 @@ async function synthesizeNow(
           secretPaths: r.secretPaths,
           protect: req.getProtect?.() ?? false,
           ignoreChanges: req.getIgnorechangesList?.() ?? [],
+          dependencies: req.getDependenciesList?.() ?? [],
         });
       }
       cb(err, res);

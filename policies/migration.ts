@@ -1,8 +1,6 @@
 import { PolicyResource, ReportViolation } from "@pulumi/policy";
-import { FoundSpec, MigrationSpec, readSpecs, serviceOf } from "./spec";
+import { FoundSpec, MigrationSpec, readSpecs, serviceOf, SPEC_RESOURCE_TYPE } from "./spec";
 import { CutoverPolicy, isUnknownValueError, stackPolicy, unknownAtPreviewMessage } from "./support";
-
-const HOUR_MS = 3_600_000;
 
 interface TrafficTarget {
   type?: string;
@@ -103,35 +101,30 @@ export const migrationNoSplitBrain = stackPolicy({
   },
 });
 
-function formatLeft(ms: number): string {
-  const h = Math.ceil(ms / HOUR_MS);
-  return h >= 48 ? `${Math.floor(h / 24)} d ${h % 24} h` : `${h} h`;
-}
+/** Type-level marker of the phase ledger's inputs (infra/components/phase-ledger.ts). */
+const isLedgerOf = (r: PolicyResource, migration: string) =>
+  r.type === SPEC_RESOURCE_TYPE && r.props.cutoverLedger === "v1" && r.props.migration === migration;
 
-export const migrationDecommissionAfterWindow = stackPolicy({
-  name: "migration-decommission-after-window",
+export const migrationLedgerDeclared = stackPolicy({
+  name: "migration-ledger-declared",
   description:
-    "Decommission only after the window: the observation window after 100% (cloudsql, decommissionAllowedAfter) or the soak after the final cut (dual-write, soakUntil) has ended.",
+    "Every migration declares its phase ledger (a pulumi-nodejs:dynamic:Resource with cutoverLedger v1) at the phase its spec says, so the change is judged against what is deployed — skipped steps, going back after an irreversible step, decommission before its window — before anything is applied.",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
     eachSpec(args.resources, report, (found, spec) => {
-      if (spec.phase !== "decommission") return;
-      const [field, until, window, stay] =
-        spec.kind === "cloudsql"
-          ? ["decommissionAllowedAfter", spec.decommissionAllowedAfter, "observation window", "stabilize"]
-          : ["soakUntil", spec.soakUntil, "soak", "final-cut"];
-      if (until === undefined) {
+      const ledgers = args.resources.filter((r) => isLedgerOf(r, spec.migration));
+      if (ledgers.length !== 1) {
         report(
-          `Migration ${spec.migration} must not decommission without ${field}: the spec does not say when the ${window} ends`,
+          `Migration ${spec.migration} must declare exactly one phase ledger, found ${ledgers.length}; hint: the program creates <migration>-ledger — without it a change is not judged against what is deployed`,
           found.resource.urn,
         );
         return;
       }
-      const left = Date.parse(until) - Date.now();
-      if (left > 0)
+      const phase = (ledgers[0].props.position as { phase?: unknown } | undefined)?.phase;
+      if (phase !== spec.phase)
         report(
-          `Migration ${spec.migration} must not decommission before ${until} (${formatLeft(left)} left): the ${window} is not over; hint: stay in ${stay}`,
-          found.resource.urn,
+          `Migration ${spec.migration} must give its ledger the phase of its spec (${spec.phase}), got ${String(phase)}`,
+          ledgers[0].urn,
         );
     });
   },
@@ -167,6 +160,6 @@ export const migrationStableRevisionInTraffic = stackPolicy({
 export const MIGRATION_POLICIES: CutoverPolicy[] = [
   migrationSpecWellFormed,
   migrationNoSplitBrain,
-  migrationDecommissionAfterWindow,
+  migrationLedgerDeclared,
   migrationStableRevisionInTraffic,
 ];

@@ -13,10 +13,6 @@ const RevisionSpecSchema = z.object({
   writes: z.boolean(),
 });
 
-const instant = z.string().refine((s) => !Number.isNaN(Date.parse(s)), {
-  message: "expected an ISO-8601 time",
-});
-
 /**
  * Inputs of the `<migration>-spec` dynamic resource (contract with the program, version v1). Unknown keys
  * (such as the dynamic provider's `__provider`) are ignored.
@@ -31,10 +27,6 @@ export const MigrationSpecSchema = z.object({
   promoted: z.boolean(),
   stableRevision: z.string().optional(),
   revisions: z.array(RevisionSpecSchema).default([]),
-  /** Earliest time decommission may run (cloudsql: cutoverCompletedAt + observeHours). */
-  decommissionAllowedAfter: instant.optional(),
-  /** End of the soak after the final cut (dual-write: finalCutAt + soakDays). */
-  soakUntil: instant.optional(),
   /** Cloud Run service name (kind cloudsql). */
   service: z.string().optional(),
   /** The config marks the service public (allUsers may invoke it). @default false */

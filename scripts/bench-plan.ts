@@ -34,12 +34,6 @@ async function main() {
     for (const [name, m] of Object.entries(migrations)) {
       for (const choice of choicesOf(m.kind, m.ramp ?? [10, 50, 100])) {
         const s = withPhase(stack, name, choice);
-        // Phases after the cut need its time; one well past the soak keeps decommission allowed.
-        const spec = (s.config[CONFIG_KEY] as Record<string, Record<string, unknown>>)[name];
-        const past = "2026-10-01T00:00:00Z";
-        if (m.kind === "dual-write" && ["final-cut", "decommission"].includes(choice.phase))
-          spec.finalCutAt = past;
-        if (m.kind === "cloudsql" && choice.phase === "decommission") spec.cutoverCompletedAt = past;
         const t = performance.now();
         await synthesize(() => program(new Date("2026-11-25T00:00:00Z")), {
           stack: stackName,

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError } from "../infra/config/load";
 import { parsePhaseToken, StackFileError, type PhaseChoice } from "../infra/stack-file";
+import { deployedFromGit, deployedFromOutputs, type DeployedSide } from "./plan/deployed";
 import { evaluateFindings } from "./plan/findings";
 import { renderDiff, renderPlan } from "./plan/render";
 import { buildDiff, buildPlan } from "./plan/run";
@@ -34,38 +35,76 @@ const program = new Command("plan")
     },
   )
   .option("-d, --diff <phases...>", "compare two phases, e.g. --diff canary:10 canary:50")
+  .option(
+    "-b, --base <git-ref>",
+    "judge each migration's change against the stack file at this git ref (what is deployed), e.g. origin/main",
+  )
+  .option(
+    "--deployed <file>",
+    "judge against the ledger in `pulumi stack output --json` (knows the recorded times: windows are judged too)",
+  )
   .option("--json", "machine-readable output")
   .addHelpText(
     "after",
-    "\nExamples:\n  npm run plan -- staging\n  npm run plan -- prod --phase canary --traffic 50\n  npm run plan -- prod --diff canary:10 canary:50\n",
+    "\nExamples:\n  npm run plan -- staging\n  npm run plan -- prod --phase canary --traffic 50\n  npm run plan -- prod --diff canary:10 canary:50\n  npm run plan -- prod --base origin/main\n  pulumi stack output --json --stack prod > deployed.json && npm run plan -- prod --deployed deployed.json\n\nExit codes: 0 planned; 1 invalid config, a refused transition or a mandatory policy finding.\n",
   )
   .action(
     async (
       stack: string,
-      opts: { migration?: string; phase?: PhaseChoice; traffic?: number; diff?: string[]; json?: boolean },
+      opts: {
+        migration?: string;
+        phase?: PhaseChoice;
+        traffic?: number;
+        diff?: string[];
+        json?: boolean;
+        base?: string;
+        deployed?: string;
+      },
     ) => {
+      if (opts.base !== undefined && opts.deployed !== undefined)
+        throw new StackFileError("--base and --deployed both say what is deployed; hint: pass one of them");
+      const deployed: DeployedSide | undefined =
+        opts.base !== undefined
+          ? deployedFromGit(stack, opts.base)
+          : opts.deployed !== undefined
+            ? deployedFromOutputs(opts.deployed)
+            : undefined;
       if (opts.diff) {
         if (opts.diff.length !== 2)
           throw new StackFileError("--diff takes two phases; hint: --diff canary:10 canary:50");
         const [from, to] = opts.diff.map(parsePhaseToken);
         const result = await buildDiff({ stack, migration: opts.migration, from, to });
-        const destructive = [...result.diff.removed, ...result.diff.changed];
         if (opts.json)
           console.log(
             JSON.stringify(
-              { stack, migration: result.migration, from: opts.diff[0], to: opts.diff[1], ...result.diff },
+              {
+                stack,
+                migration: result.migration,
+                from: opts.diff[0],
+                to: opts.diff[1],
+                transition: result.transition,
+                irreversible: result.irreversible,
+                ...result.diff,
+              },
               null,
               2,
             ),
           );
-        else console.log(renderDiff(opts.diff[0], opts.diff[1], result.migration, result.diff));
-        return void destructive;
+        else
+          console.log(
+            renderDiff(opts.diff[0], opts.diff[1], result.migration, result.diff, {
+              transition: result.transition,
+              irreversible: result.irreversible,
+            }),
+          );
+        if (!result.transition.allowed) process.exitCode = 1;
+        return;
       }
       const phase =
         opts.phase && opts.traffic !== undefined ? { ...opts.phase, percent: opts.traffic } : opts.phase;
       if (!phase && opts.traffic !== undefined)
         throw new StackFileError("--traffic needs --phase; hint: --phase canary --traffic 50");
-      const report = await buildPlan({ stack, migration: opts.migration, phase });
+      const report = await buildPlan({ stack, migration: opts.migration, phase, deployed });
       const findings = evaluateFindings(report.resources);
       if (opts.json) {
         console.log(
@@ -73,8 +112,10 @@ const program = new Command("plan")
             {
               stack: report.stack,
               findings,
+              ...(deployed ? { deployedFrom: deployed.source } : {}),
               migrations: report.migrations.map((m) => ({
                 name: m.name,
+                ...(m.transition ? { transition: m.transition } : {}),
                 plan: m.planned.plan,
                 secrets: m.secrets,
                 resources: m.resources,
@@ -84,8 +125,9 @@ const program = new Command("plan")
             2,
           ),
         );
-      } else console.log(renderPlan(report, findings));
+      } else console.log(renderPlan(report, findings, deployed?.source));
       if (findings.some((f) => f.level === "mandatory")) process.exitCode = 1;
+      if (report.migrations.some((m) => m.transition && !m.transition.allowed)) process.exitCode = 1;
     },
   );
 

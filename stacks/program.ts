@@ -1,10 +1,17 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseMigrations } from "../infra/config/load";
-import type { CloudSqlMigration } from "../infra/config/cloudsql";
+import { sourcePasswordKeyOf } from "../infra/config/secrets";
+// Internal module of the SDK: whether a config key is a secret is not in its public surface.
+import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { CloudSqlMigrationStack } from "../infra/components/cloudsql-migration";
 import { DualWriteMigrationStack } from "../infra/components/dual-write-migration";
-import { planMigration, type MigrationPlan } from "../infra/engine/plan";
+import { dependOn, PhaseLedger } from "../infra/components/phase-ledger";
+import { planMigration, positionOf, transitionContextOf, type MigrationPlan } from "../infra/engine/plan";
+
+const { getConfig, isConfigSecret } = runtimeConfig as typeof runtimeConfig & {
+  isConfigSecret(key: string): boolean;
+};
 
 /** Stateful resources get Pulumi `protect` in prod stacks unless `cutover:protect` says otherwise. */
 function shouldProtect(config: pulumi.Config): boolean {
@@ -14,16 +21,15 @@ function shouldProtect(config: pulumi.Config): boolean {
 /** Validates `cutover:migrations` before any resource is declared: a bad config declares nothing. */
 export function loadPlans(config: pulumi.Config, now = new Date()): MigrationPlan[] {
   try {
-    const migrations = parseMigrations(config.getObject<unknown>("migrations"), { now });
+    const migrations = parseMigrations(config.getObject<unknown>("migrations"), {
+      now,
+      isPlainValue: (key) => getConfig(key) !== undefined && !isConfigSecret(key),
+    });
     return Object.entries(migrations).map(([name, spec]) => planMigration(name, spec, now));
   } catch (e) {
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
     throw e;
   }
-}
-
-function sourcePasswordKey(name: string, spec: CloudSqlMigration): string {
-  return spec.source.passwordSecretKey ?? `${name}SourcePassword`;
 }
 
 /** The cutover program: one component per migration, each at its own phase. */
@@ -33,20 +39,42 @@ export async function program(now = new Date()): Promise<Record<string, unknown>
   const protect = shouldProtect(config);
   const outputs: Record<string, unknown> = {};
   for (const { name, spec, plan } of plans) {
+    // Judged first: every resource of the migration depends on the ledger, so a refused step changes nothing.
+    const { ramp, windowHours } = transitionContextOf(name, spec, { now });
+    const ledger = new PhaseLedger(`${name}-ledger`, {
+      migration: name,
+      kind: spec.kind,
+      stack: pulumi.getStack(),
+      position: positionOf(spec),
+      ramp,
+      windowHours,
+    });
+    const gated = { transformations: [dependOn(ledger)] };
+    const recorded = {
+      deployed: ledger.deployed,
+      appliedAt: ledger.appliedAt,
+      facts: ledger.facts,
+      history: ledger.history,
+    };
     switch (spec.kind) {
       case "cloudsql": {
         if (plan.kind !== "cloudsql") throw new Error("plan kind mismatch");
         const needsToken = plan.resources.promotion;
-        const m = new CloudSqlMigrationStack(name, {
-          spec,
-          plan,
-          sourcePassword: plan.resources.dms ? config.requireSecret(sourcePasswordKey(name, spec)) : "",
-          accessToken: needsToken ? gcp.organizations.getClientConfigOutput().accessToken : "",
-          protect,
-        });
+        const m = new CloudSqlMigrationStack(
+          name,
+          {
+            spec,
+            plan,
+            sourcePassword: plan.resources.dms ? config.requireSecret(sourcePasswordKeyOf(name, spec)) : "",
+            accessToken: needsToken ? gcp.organizations.getClientConfigOutput().accessToken : "",
+            protect,
+          },
+          gated,
+        );
         outputs[name] = {
           kind: spec.kind,
           phase: plan.phase,
+          ledger: recorded,
           traffic: plan.traffic,
           irreversible: plan.irreversible,
           serviceUri: m.serviceUri,
@@ -56,15 +84,20 @@ export async function program(now = new Date()): Promise<Record<string, unknown>
       case "dual-write": {
         if (plan.kind !== "dual-write") throw new Error("plan kind mismatch");
         const needsToken = plan.resources.d1 || plan.resources.kv;
-        const m = new DualWriteMigrationStack(name, {
-          spec,
-          plan,
-          apiToken: needsToken ? new pulumi.Config("cloudflare").requireSecret("apiToken") : "",
-          protect,
-        });
+        const m = new DualWriteMigrationStack(
+          name,
+          {
+            spec,
+            plan,
+            apiToken: needsToken ? new pulumi.Config("cloudflare").requireSecret("apiToken") : "",
+            protect,
+          },
+          gated,
+        );
         outputs[name] = {
           kind: spec.kind,
           phase: plan.phase,
+          ledger: recorded,
           flags: plan.flags,
           d1: plan.d1.map((d) => d.name),
           irreversible: plan.irreversible,

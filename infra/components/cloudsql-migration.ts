@@ -58,13 +58,6 @@ export class CloudSqlMigrationStack extends pulumi.ComponentResource {
           database,
           writes,
         })),
-        ...(spec.cutoverCompletedAt
-          ? {
-              decommissionAllowedAfter: new Date(
-                Date.parse(spec.cutoverCompletedAt) + spec.observeHours * 3_600_000,
-              ).toISOString(),
-            }
-          : {}),
       },
       child,
     );

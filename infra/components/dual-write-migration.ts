@@ -43,7 +43,6 @@ export class DualWriteMigrationStack extends pulumi.ComponentResource {
         promoted: false,
         d1: plan.d1.map((d) => d.name),
         ...(plan.flags ? { writeMode: plan.flags.writeMode, readPercent: plan.flags.readPercent } : {}),
-        ...(plan.soak ? { decommissionAllowedAfter: plan.soak.until, soakUntil: plan.soak.until } : {}),
       },
       { parent: this },
     );

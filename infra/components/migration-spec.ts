@@ -16,8 +16,6 @@ export interface MigrationSpecProps {
   readonly public?: boolean;
   readonly stableRevision?: string;
   readonly revisions?: readonly { name: string; role: string; database: string; writes: boolean }[];
-  /** Earliest moment decommission is allowed (ISO-8601), when known. */
-  readonly decommissionAllowedAfter?: string;
   readonly [extra: string]: unknown;
 }
 

@@ -2,10 +2,10 @@ import { z } from "zod";
 import {
   EnvNameSchema,
   HostSchema,
-  InstantSchema,
   PemCertificateSchema,
   PortSchema,
   RampSchema,
+  retiredKey,
   SecretConfigKeySchema,
   SecretRefSchema,
 } from "./common";
@@ -24,7 +24,10 @@ export const CLOUDSQL_PHASES = [
 ] as const;
 export type CloudSqlPhase = (typeof CLOUDSQL_PHASES)[number];
 
-/** Phases a rollback can leave: every one after baseline. */
+/**
+ * Phases a rollback can leave: every one after baseline but decommission (the source is stale by then).
+ * The engine's phase table says the same (`CLOUDSQL_ROLLBACK_ORIGINS`); a test holds the two together.
+ */
 export const ROLLBACK_ORIGINS = [
   "provision",
   "replicate",
@@ -32,7 +35,6 @@ export const ROLLBACK_ORIGINS = [
   "promote",
   "canary",
   "stabilize",
-  "decommission",
 ] as const;
 
 /** PITR log retention range per Cloud SQL edition (days). */
@@ -214,7 +216,7 @@ export const CloudSqlMigrationSchema = z.strictObject({
   /** For `rollback`: the phase being left; its resources are kept (a rollback deletes nothing stateful). */
   rollbackFrom: z
     .enum(ROLLBACK_ORIGINS, {
-      message: `expected the phase being rolled back from: ${ROLLBACK_ORIGINS.join(", ")}`,
+      message: `expected the phase being rolled back from: ${ROLLBACK_ORIGINS.join(", ")}; hint: there is no rollback after decommission (the DMS job is gone and the source is stale) — fix forward or restore Cloud SQL with PITR`,
     })
     .optional(),
   /** Candidate's share in `canary`: one of the ramp steps. */
@@ -230,8 +232,10 @@ export const CloudSqlMigrationSchema = z.strictObject({
     .min(1)
     .max(24 * 30)
     .default(48),
-  /** When the cutover reached 100% (ISO-8601). Required for decommission. */
-  cutoverCompletedAt: InstantSchema.optional(),
+  /** No longer read: the phase ledger records when the candidate reached 100%. Refused with that hint. */
+  cutoverCompletedAt: retiredKey(
+    "cutoverCompletedAt is no longer read: the phase ledger records when the candidate reached 100% (stack output <migration>.ledger.facts.cutoverCompleted) and judges the observation window from it; hint: remove this key",
+  ),
   gcp: GcpSchema,
   source: SourceSchema,
   cloudSql: CloudSqlSchema,

@@ -70,3 +70,6 @@ export const RampSchema = z
 export const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
   message: "expected an environment variable name (letters, digits, '_')",
 });
+
+/** A key earlier versions read and this one refuses, with the message saying where the fact lives now. */
+export const retiredKey = (message: string) => z.custom<never>(() => false, { message }).optional();

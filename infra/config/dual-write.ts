@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { HostSchema, InstantSchema, PortSchema, RampSchema, SecretConfigKeySchema } from "./common";
+import {
+  HostSchema,
+  InstantSchema,
+  PortSchema,
+  RampSchema,
+  retiredKey,
+  SecretConfigKeySchema,
+} from "./common";
 
 /** The phases of kind `dual-write`, in runbook order (rollback last). */
 export const DUAL_WRITE_PHASES = [
@@ -13,6 +20,12 @@ export const DUAL_WRITE_PHASES = [
   "rollback",
 ] as const;
 export type DualWritePhase = (typeof DUAL_WRITE_PHASES)[number];
+
+/**
+ * Phases a dual-write rollback can leave: those in which legacy is still written. The engine's phase
+ * table says the same (`DUAL_WRITE_ROLLBACK_ORIGINS`); a test holds the two together.
+ */
+export const DUAL_WRITE_ROLLBACK_ORIGINS = ["shadow", "backfill", "dual-write", "read-switch"] as const;
 
 const PostgresConnectionSchema = z.strictObject({
   host: HostSchema,
@@ -70,12 +83,20 @@ const TableSchema = z.strictObject({
 export const DualWriteMigrationSchema = z.strictObject({
   kind: z.literal("dual-write"),
   phase: z.enum(DUAL_WRITE_PHASES, { message: `expected one of ${DUAL_WRITE_PHASES.join(", ")}` }),
+  /** For `rollback`: the phase being left (optional; when set, it must be the deployed phase). */
+  rollbackFrom: z
+    .enum(DUAL_WRITE_ROLLBACK_ORIGINS, {
+      message: `expected the phase being rolled back from: ${DUAL_WRITE_ROLLBACK_ORIGINS.join(", ")}; hint: there is no rollback after the final cut (legacy is no longer written) — fix forward`,
+    })
+    .optional(),
   /** Share of reads served by the new stores in `read-switch`: one of the ramp steps. */
   readPercent: z.number().int().min(0).max(100).optional(),
   /** Read ramp. @default [10, 50, 100] */
   ramp: RampSchema.default([10, 50, 100]),
-  /** When writes stopped going to the legacy store (ISO-8601). Required from `final-cut` on. */
-  finalCutAt: InstantSchema.optional(),
+  /** No longer read: the phase ledger records the time of the final cut. Refused with that hint. */
+  finalCutAt: retiredKey(
+    "finalCutAt is no longer read: the phase ledger records when the final cut was applied (stack output <migration>.ledger.facts.finalCut) and judges the soak from it; hint: remove this key",
+  ),
   /**
    * When this phase's flags took effect (ISO-8601), set in the same change as the phase. It becomes the
    * flags entry's `updatedAt`: taken from config so that the same config always renders the same entry.

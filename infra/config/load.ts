@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { CONFIG_KEY } from "./common";
 import { migrationsSchema, type Migrations } from "./schema";
+import { secretConfigKeysOf } from "./secrets";
 
 /** One thing wrong in the stack config: where, what was expected, and how to fix it. */
 export interface ConfigProblem {
@@ -69,6 +70,15 @@ function toProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
   return [{ path: joinPath(issue.path), message, hint }];
 }
 
+/**
+ * One message per problem: when zod's own check and a cross-field rule both fail on the same path (a
+ * percent of -1 is out of range and not a ramp step), the first — the more basic — is kept.
+ */
+function onePerPath(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => (seen.has(p.path) ? false : (seen.add(p.path), true)));
+}
+
 /** Renders problems for a terminal: one block per problem, path first. */
 export function formatProblems(problems: readonly ConfigProblem[]): string {
   const lines = [`${CONFIG_KEY} is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):`];
@@ -83,7 +93,17 @@ export function formatProblems(problems: readonly ConfigProblem[]): string {
  * Parses and validates the value of `cutover:migrations`. Throws a {@link ConfigError} listing every
  * problem; the error text names config paths and expectations only, never a value from a secret.
  */
-export function parseMigrations(raw: unknown, opts: { now?: Date } = {}): Migrations {
+export interface ParseOptions {
+  /** Clock for the rules that depend on time. @default now */
+  readonly now?: Date;
+  /**
+   * Says whether a full config key (`cutover:avvivoSourcePassword`) holds a plain, non-secret value in the
+   * stack. When given, every key the migrations read as a secret must not be plain.
+   */
+  readonly isPlainValue?: (key: string) => boolean;
+}
+
+export function parseMigrations(raw: unknown, opts: ParseOptions = {}): Migrations {
   if (raw === undefined || raw === null) {
     throw new ConfigError([
       {
@@ -94,6 +114,19 @@ export function parseMigrations(raw: unknown, opts: { now?: Date } = {}): Migrat
     ]);
   }
   const result = migrationsSchema(opts.now).safeParse(raw);
-  if (!result.success) throw new ConfigError(result.error.issues.flatMap(toProblems));
+  if (!result.success) throw new ConfigError(onePerPath(result.error.issues.flatMap(toProblems)));
+  const plain = opts.isPlainValue;
+  if (plain) {
+    const problems = Object.entries(result.data).flatMap(([name, spec]) =>
+      secretConfigKeysOf(name, spec)
+        .filter((s) => plain(s.key))
+        .map((s) => ({
+          path: joinPath([name, ...s.path]),
+          message: `config key ${s.key} holds a plain value; expected a Pulumi secret (the value is not shown)`,
+          hint: `pulumi config set --secret ${s.key} <value>, then rotate it: the plain value is in the stack file's history`,
+        })),
+    );
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
   return result.data;
 }

@@ -12,15 +12,6 @@ export interface Rule<T> {
 export const check = (failed: boolean, path: Path, message: string): Problem[] =>
   failed ? [{ path, message }] : [];
 
-const HOUR_MS = 3_600_000;
-/** Milliseconds left until `hours` after `since` (negative once the window is over). */
-export const waitLeft = (since: string, hours: number, now: Date): number =>
-  Date.parse(since) + hours * HOUR_MS - now.getTime();
-export const formatDuration = (ms: number): string => {
-  const h = Math.ceil(ms / HOUR_MS);
-  return h >= 48 ? `${Math.floor(h / 24)} d ${h % 24} h` : `${h} h`;
-};
-
 export function duplicates(values: string[]): string[] {
   return [...new Set(values.filter((v, i) => values.indexOf(v) !== i))];
 }

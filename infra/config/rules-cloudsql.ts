@@ -1,10 +1,21 @@
 import { LOG_RETENTION_RANGE, type CloudSqlMigration } from "./cloudsql";
-import { check, formatDuration, waitLeft, type Rule } from "./rule-kit";
+import { check, type Rule } from "./rule-kit";
 
 const CREDENTIAL_ENV =
   /(^|_)(DATABASE_URL|DIRECT_URL|REDIS_URL|PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|PRIVATE_KEY)$/;
 const URL_WITH_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]+@/i;
 const REVISION_NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Values an app would read as "not blocked": the write-block flag must really block. */
+const FALSE_LIKE = /^(false|0|no|off|n|f|disabled|)$/i;
+/**
+ * Cloud Run limits on a container's environment (Cloud Run Admin API v2 `EnvVar`; "Environment variables
+ * for services"): a literal value is at most 32,768 bytes, a service at most 1,000 variables, PORT is
+ * set by Cloud Run, and names may not start with X_GOOGLE_. The program adds up to ENV_ADDED_BY_CUTOVER
+ * variables of its own (write block, Redis, realtime bus) to those in config.
+ */
+export const CLOUD_RUN_ENV_LIMITS = { valueBytes: 32_768, variables: 1_000 } as const;
+const ENV_ADDED_BY_CUTOVER = 8;
+const RESERVED_ENV = /^(PORT|K_SERVICE|K_REVISION|K_CONFIGURATION|X_GOOGLE_.*)$/;
 
 /** Cross-field rules of kind `cloudsql`. */
 export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
@@ -33,6 +44,14 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
         s.trafficPercent !== undefined && !s.ramp.includes(s.trafficPercent),
         ["trafficPercent"],
         `expected one of the ramp steps ${s.ramp.join(", ")}, got ${s.trafficPercent}; hint: add the step to ramp or pick one of its values`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        s.phase !== "canary" && s.trafficPercent !== undefined,
+        ["trafficPercent"],
+        `trafficPercent only applies in phase canary (phase is ${s.phase}); hint: remove it when moving on`,
       ),
   },
   {
@@ -73,33 +92,6 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
   {
     when: (s) =>
       check(
-        s.phase === "decommission" && s.cutoverCompletedAt === undefined,
-        ["cutoverCompletedAt"],
-        "phase decommission needs cutoverCompletedAt (when traffic reached 100%); hint: set it to the time stabilize went live, e.g. 2026-03-01T12:00:00Z",
-      ),
-  },
-  {
-    when: (s, now) => {
-      if (s.phase !== "decommission" || s.cutoverCompletedAt === undefined) return [];
-      const left = waitLeft(s.cutoverCompletedAt, s.observeHours, now);
-      return check(
-        left > 0,
-        ["phase"],
-        `decommission is refused until ${s.observeHours} h after cutoverCompletedAt (${s.cutoverCompletedAt}): ${formatDuration(left)} left; hint: stay in stabilize until the observation window ends`,
-      );
-    },
-  },
-  {
-    when: (s, now) =>
-      check(
-        s.cutoverCompletedAt !== undefined && Date.parse(s.cutoverCompletedAt) > now.getTime(),
-        ["cutoverCompletedAt"],
-        `expected a time in the past, got ${s.cutoverCompletedAt}; hint: record when traffic actually reached 100%`,
-      ),
-  },
-  {
-    when: (s) =>
-      check(
         !("DATABASE_URL" in s.cloudRun.secretEnv),
         ["cloudRun", "secretEnv", "DATABASE_URL"],
         "expected DATABASE_URL of the source database as a Secret Manager reference; hint: DATABASE_URL: { secret: <id>, version: latest }",
@@ -121,6 +113,45 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
         .map((k) => ({
           path: ["cloudRun", "env", k],
           message: `${k} is set twice (env and ${k in s.cloudRun.secretEnv ? "secretEnv" : "writeBlock"}); hint: keep one`,
+        })),
+  },
+  {
+    when: (s) =>
+      check(
+        FALSE_LIKE.test(s.cloudRun.writeBlock.value.trim()),
+        ["cloudRun", "writeBlock", "value"],
+        `expected a value that blocks writes, got "${s.cloudRun.writeBlock.value}"; hint: the frozen revision sets ${s.cloudRun.writeBlock.name} to this value and the app must refuse writes while it is set — use "true"`,
+      ),
+  },
+  {
+    when: (s) =>
+      Object.entries(s.cloudRun.env)
+        .filter(([, v]) => new TextEncoder().encode(v).length > CLOUD_RUN_ENV_LIMITS.valueBytes)
+        .map(([k, v]) => ({
+          path: ["cloudRun", "env", k],
+          message: `expected at most ${CLOUD_RUN_ENV_LIMITS.valueBytes} bytes (Cloud Run's limit for one value), got ${new TextEncoder().encode(v).length}; hint: move large values to Secret Manager (cloudRun.secretEnv) or a file in the image`,
+        })),
+  },
+  {
+    when: (s) => {
+      const count = Object.keys(s.cloudRun.env).length + Object.keys(s.cloudRun.secretEnv).length;
+      return check(
+        count + ENV_ADDED_BY_CUTOVER > CLOUD_RUN_ENV_LIMITS.variables,
+        ["cloudRun", "env"],
+        `expected at most ${CLOUD_RUN_ENV_LIMITS.variables - ENV_ADDED_BY_CUTOVER} variables in env and secretEnv together (Cloud Run allows ${CLOUD_RUN_ENV_LIMITS.variables} per service and cutover adds up to ${ENV_ADDED_BY_CUTOVER}), got ${count}; hint: group settings into one JSON variable`,
+      );
+    },
+  },
+  {
+    when: (s) =>
+      [
+        ...Object.keys(s.cloudRun.env).map((k) => ["env", k]),
+        ...Object.keys(s.cloudRun.secretEnv).map((k) => ["secretEnv", k]),
+      ]
+        .filter(([, k]) => RESERVED_ENV.test(k))
+        .map(([where, k]) => ({
+          path: ["cloudRun", where, k],
+          message: `${k} is reserved by Cloud Run (set by the platform or refused); hint: remove it — the container port is cloudRun.port`,
         })),
   },
   {

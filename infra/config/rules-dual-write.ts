@@ -1,5 +1,5 @@
 import type { DualWriteMigration } from "./dual-write";
-import { check, duplicates, formatDuration, waitLeft, type Rule } from "./rule-kit";
+import { check, duplicates, type Rule } from "./rule-kit";
 
 /** Cross-field rules of kind `dual-write`. */
 export const DUAL_WRITE_RULES: Rule<DualWriteMigration>[] = [
@@ -22,36 +22,17 @@ export const DUAL_WRITE_RULES: Rule<DualWriteMigration>[] = [
   {
     when: (s) =>
       check(
-        (s.phase === "final-cut" || s.phase === "decommission") && s.finalCutAt === undefined,
-        ["finalCutAt"],
-        `phase ${s.phase} needs finalCutAt (when writes stopped going to the legacy store); hint: set it to the time of the cut, e.g. 2026-03-01T12:00:00Z`,
+        s.phase !== "read-switch" && s.readPercent !== undefined,
+        ["readPercent"],
+        `readPercent only applies in phase read-switch (phase is ${s.phase}); hint: remove it when moving on`,
       ),
-  },
-  {
-    when: (s, now) => {
-      if (s.phase !== "decommission" || s.finalCutAt === undefined) return [];
-      const left = waitLeft(s.finalCutAt, s.soakDays * 24, now);
-      return check(
-        left > 0,
-        ["phase"],
-        `decommission is refused until ${s.soakDays} days after finalCutAt (${s.finalCutAt}): ${formatDuration(left)} left; hint: keep monitoring in final-cut`,
-      );
-    },
   },
   {
     when: (s) =>
       check(
-        s.phase === "rollback" && s.finalCutAt !== undefined,
-        ["phase"],
-        `rollback is refused after the final cut (${s.finalCutAt}): the legacy store has not been written since, so legacy reads would miss data; hint: fix forward, or restore D1 with Time Travel and the new schema with PITR`,
-      ),
-  },
-  {
-    when: (s, at) =>
-      check(
-        s.finalCutAt !== undefined && Date.parse(s.finalCutAt) > at.getTime(),
-        ["finalCutAt"],
-        `expected a time in the past, got ${s.finalCutAt}; hint: record when the cut actually happened`,
+        s.phase !== "rollback" && s.rollbackFrom !== undefined,
+        ["rollbackFrom"],
+        `rollbackFrom only applies in phase rollback (phase is ${s.phase}); hint: remove it when moving on`,
       ),
   },
   {

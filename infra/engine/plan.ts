@@ -1,6 +1,7 @@
 import type { Migration } from "../config/schema";
 import { planCloudSql, type CloudSqlPlan } from "./cloudsql";
 import { planDualWrite, type DualWritePlan } from "./dual-write";
+import type { LedgerFacts, Position, TransitionContext } from "./transitions";
 
 /** A migration's name, its spec and its phase's desired state. */
 export type MigrationPlan =
@@ -19,15 +20,55 @@ export type MigrationPlan =
  * Dispatches on kind (exhaustive: a new kind cannot be half-added). `now` only feeds countdowns shown
  * by the plan (dual-write soak), never a resource input.
  */
-export function planMigration(name: string, spec: Migration, now: Date = new Date()): MigrationPlan {
+export function planMigration(
+  name: string,
+  spec: Migration,
+  now: Date = new Date(),
+  facts?: LedgerFacts,
+): MigrationPlan {
   switch (spec.kind) {
     case "cloudsql":
       return { name, spec, plan: planCloudSql(name, spec) };
     case "dual-write":
-      return { name, spec, plan: planDualWrite(name, spec, now) };
+      return { name, spec, plan: planDualWrite(name, spec, now, facts?.finalCut?.at) };
     default: {
       const unreachable: never = spec;
       throw new Error(`unknown migration kind ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/** Where a spec stands, as the transition rules see it. */
+export function positionOf(spec: Migration): Position {
+  const percent =
+    spec.kind === "cloudsql"
+      ? spec.phase === "canary"
+        ? spec.trafficPercent
+        : undefined
+      : spec.phase === "read-switch"
+        ? spec.readPercent
+        : undefined;
+  return {
+    phase: spec.phase,
+    attempt: spec.kind === "cloudsql" ? spec.attempt : 1,
+    ...(percent !== undefined ? { percent } : {}),
+    ...(spec.phase === "rollback" && spec.rollbackFrom !== undefined
+      ? { rollbackFrom: spec.rollbackFrom }
+      : {}),
+  };
+}
+
+/** The transition context of a spec (the ramp and the decommission window it configures). */
+export function transitionContextOf(
+  name: string,
+  spec: Migration,
+  opts: { now: Date; facts?: LedgerFacts; stack?: string },
+): TransitionContext {
+  return {
+    kind: spec.kind,
+    migration: name,
+    ramp: spec.ramp,
+    windowHours: spec.kind === "cloudsql" ? spec.observeHours : spec.soakDays * 24,
+    ...opts,
+  };
 }

@@ -24,10 +24,24 @@ export interface PlanDiff {
   readonly changed: readonly ResourceChange[];
 }
 
-/** Leaf-level differences between two input trees (arrays compared element-wise). */
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
+
+/** A list whose items all carry a unique `name` (env vars, volumes): compared by name, not by position. */
+function byName(v: unknown): Record<string, unknown> | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const names = v.map((x) => (isObj(x) && typeof x.name === "string" ? x.name : undefined));
+  if (names.some((n) => n === undefined) || new Set(names).size !== names.length) return undefined;
+  return Object.fromEntries(v.map((x, i) => [names[i]!, x]));
+}
+
+/** Leaf-level differences between two input trees (named lists by name, other arrays element-wise). */
 export function diffInputs(before: unknown, after: unknown, path = ""): InputChange[] {
   if (JSON.stringify(before) === JSON.stringify(after)) return [];
-  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
+  const [namedBefore, namedAfter] = [byName(before), byName(after)];
+  if (namedBefore && namedAfter) {
+    const keys = [...new Set([...Object.keys(namedBefore), ...Object.keys(namedAfter)])];
+    return keys.flatMap((k) => diffInputs(namedBefore[k], namedAfter[k], `${path}[${k}]`));
+  }
   if (isObj(before) && isObj(after) && Array.isArray(before) === Array.isArray(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
     return keys.flatMap((k) =>

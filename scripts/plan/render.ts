@@ -1,5 +1,6 @@
 import type { CloudSqlPlan } from "../../infra/engine/cloudsql";
 import type { MigrationPlan } from "../../infra/engine/plan";
+import { positionLabel, type Transition } from "../../infra/engine/transitions";
 import type { RecordedResource } from "../../infra/synth";
 import { destructiveChanges, type PlanDiff } from "./diff";
 import type { MigrationReport, PlanReport } from "./run";
@@ -162,12 +163,33 @@ function findingLines(findings: readonly Finding[]): string[] {
   ];
 }
 
-/** The plan as text: irreversible steps first (PR comments get truncated), then each migration. */
-export function renderPlan(report: PlanReport, findings: readonly Finding[]): string {
+/** One migration's transition: allowed (with what it records) or refused (the full message). */
+export function transitionLines(name: string, t: Transition): string[] {
+  const step = `${positionLabel(t.from, t.from.attempt !== t.to.attempt)} → ${positionLabel(t.to, t.from.attempt !== t.to.attempt)}`;
+  if (!t.allowed) return [`  ✗ REFUSED ${t.message}`];
+  const unchanged = step.split(" → ")[0] === step.split(" → ")[1];
+  const lines = [
+    `  ✓ ${name}: ${unchanged ? `stays at ${positionLabel(t.from)}` : step}${t.records ? ` (the ledger records: ${t.records})` : ""}`,
+  ];
+  if (t.note) lines.push(`      note: ${t.note}`);
+  return lines;
+}
+
+/** The plan as text: transitions and irreversible steps first (PR comments get truncated), then each migration. */
+export function renderPlan(report: PlanReport, findings: readonly Finding[], deployedFrom?: string): string {
   const lines = [
     `cutover plan — stack ${report.stack} (${report.path}), offline on Pulumi's mock runtime`,
     "",
   ];
+  const judged = report.migrations.filter((m) => m.transition);
+  if (judged.length) {
+    const refused = judged.filter((m) => !m.transition!.allowed).length;
+    lines.push(
+      `${refused ? "TRANSITIONS REFUSED" : "Transitions"} (deployed: ${deployedFrom ?? "?"})`,
+      ...judged.flatMap((m) => transitionLines(m.name, m.transition!)),
+      "",
+    );
+  }
   const irreversible = report.migrations.flatMap((m) =>
     notes(m.planned).irreversible.map((s) => `${m.name}: ${s}`),
   );
@@ -180,9 +202,23 @@ export function renderPlan(report: PlanReport, findings: readonly Finding[]): st
 
 const show = (v: unknown) => (v === undefined ? "(absent)" : JSON.stringify(v));
 
-/** The diff as text: added, removed, changed inputs, with replacements of stateful resources flagged. */
-export function renderDiff(from: string, to: string, migration: string, diff: PlanDiff): string {
+/** The diff as text: the transition, its irreversible steps, then added, removed, changed inputs. */
+export function renderDiff(
+  from: string,
+  to: string,
+  migration: string,
+  diff: PlanDiff,
+  step?: { transition: Transition; irreversible: readonly string[] },
+): string {
   const lines = [`cutover diff — ${migration}: ${from} → ${to}`, ""];
+  if (step) {
+    lines.push(
+      step.transition.allowed ? "Transition: allowed" : "TRANSITION REFUSED",
+      ...transitionLines(migration, step.transition),
+    );
+    lines.push(step.irreversible.length ? "IRREVERSIBLE STEPS" : "Irreversible steps: none");
+    lines.push(...step.irreversible.map((s) => `  ! ${s}`), "");
+  }
   const destructive = destructiveChanges(diff);
   if (destructive.length)
     lines.push(

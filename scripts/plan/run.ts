@@ -2,7 +2,8 @@ import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
 import { CONFIG_KEY } from "../../infra/config/common";
 import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
 import { parseMigrations } from "../../infra/config/load";
-import { planMigration, type MigrationPlan } from "../../infra/engine/plan";
+import { planMigration, positionOf, transitionContextOf, type MigrationPlan } from "../../infra/engine/plan";
+import { BASELINE, judgeTransition, type Transition } from "../../infra/engine/transitions";
 import {
   readStackConfig,
   StackFileError,
@@ -11,6 +12,7 @@ import {
   type StackConfig,
 } from "../../infra/stack-file";
 import { synthesize, type RecordedResource } from "../../infra/synth";
+import type { DeployedSide } from "./deployed";
 import { diffSyntheses, type PlanDiff } from "./diff";
 
 export interface PlanRequest {
@@ -21,6 +23,8 @@ export interface PlanRequest {
   readonly phase?: PhaseChoice;
   /** Clock for the decommission windows. @default now */
   readonly now?: Date;
+  /** What is deployed: each migration's transition is judged against it. */
+  readonly deployed?: DeployedSide;
 }
 
 /** A `secretKeyRef` on the serving template, or an accessor grant. */
@@ -37,6 +41,8 @@ export interface MigrationReport {
   readonly planned: MigrationPlan;
   readonly resources: readonly RecordedResource[];
   readonly secrets: readonly SecretWiring[];
+  /** Deployed → proposed, when the deployed side is known. */
+  readonly transition?: Transition;
 }
 
 export interface PlanReport {
@@ -92,7 +98,10 @@ function secretWiringOf(resources: readonly RecordedResource[]): SecretWiring[] 
 export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
   let stack = readStackConfig(req.stack, req.dir);
   if (req.phase) stack = withPhase(stack, resolveMigration(stack, req.phase.phase, req.migration), req.phase);
-  const migrations = parseMigrations(stack.config[CONFIG_KEY], { now: req.now });
+  const migrations = parseMigrations(stack.config[CONFIG_KEY], {
+    now: req.now,
+    isPlainValue: (key) => key in stack.config && !stack.secretKeys.includes(key),
+  });
   if (req.migration !== undefined && !(req.migration in migrations))
     throw new StackFileError(
       `${stack.path} has no migration "${req.migration}"; hint: migrations here are ${Object.keys(migrations).join(", ")}`,
@@ -107,11 +116,22 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
     .filter(([name]) => req.migration === undefined || name === req.migration)
     .map(([name, spec]) => {
       const resources = synthesis.resources.filter((r) => r.name === name || r.name.startsWith(`${name}-`));
+      const deployed = req.deployed?.migrations[name];
+      const facts = deployed?.facts ?? (req.deployed?.factsKnown ? {} : undefined);
+      const now = req.now ?? new Date();
+      const transition = req.deployed
+        ? judgeTransition(
+            deployed?.position ?? BASELINE,
+            positionOf(spec),
+            transitionContextOf(name, spec, { now, facts, stack: stack.stack }),
+          )
+        : undefined;
       return {
         name,
-        planned: planMigration(name, spec, req.now),
+        planned: planMigration(name, spec, now, facts),
         resources,
         secrets: secretWiringOf(resources),
+        ...(transition ? { transition } : {}),
       };
     });
   return { stack: stack.stack, path: stack.path, migrations: reports, resources: synthesis.resources };
@@ -132,12 +152,28 @@ function resolveEither(stack: StackConfig, a: string, b: string): string {
 /** Plans two phases of one migration and compares what they declare. */
 export async function buildDiff(
   req: Omit<PlanRequest, "phase"> & { from: PhaseChoice; to: PhaseChoice },
-): Promise<{ from: PlanReport; to: PlanReport; diff: PlanDiff; migration: string }> {
+): Promise<{
+  from: PlanReport;
+  to: PlanReport;
+  diff: PlanDiff;
+  migration: string;
+  transition: Transition;
+  irreversible: readonly string[];
+}> {
   const stack = readStackConfig(req.stack, req.dir);
   // A phase shared by both kinds (baseline, rollback…) is resolved through the other one.
   const migration = req.migration ?? resolveEither(stack, req.to.phase, req.from.phase);
   const from = await buildPlan({ ...req, migration, phase: req.from });
   const to = await buildPlan({ ...req, migration, phase: req.to });
   const mine = (r: PlanReport) => r.migrations.flatMap((m) => m.resources);
-  return { from, to, diff: diffSyntheses(mine(from), mine(to)), migration };
+  const [a, b] = [from.migrations[0], to.migrations[0]];
+  const transition = judgeTransition(
+    positionOf(a.planned.spec),
+    positionOf(b.planned.spec),
+    transitionContextOf(migration, b.planned.spec, { now: req.now ?? new Date(), stack: stack.stack }),
+  );
+  const moved =
+    transition.from !== transition.to && JSON.stringify(transition.from) !== JSON.stringify(transition.to);
+  const irreversible = moved ? b.planned.plan.irreversible : [];
+  return { from, to, diff: diffSyntheses(mine(from), mine(to)), migration, transition, irreversible };
 }

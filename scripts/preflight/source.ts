@@ -1,5 +1,6 @@
 /** Where the DMS source is (`--source <url>` or the migration's config) and its readiness checks. */
 import type { ConnectionOptions } from "node:tls";
+import { sourcePasswordKeyOf } from "../../infra/config/secrets";
 import { secretsOfUrl } from "../lib/mask";
 import { fail, type CheckResult } from "../lib/verdict";
 import { checkPostgresConnectivity, describeEndpoint, describePgError, type PgEndpoint } from "./postgres";
@@ -67,7 +68,7 @@ function fromConfig(req: SourceRequest & { migration: string }, env: NodeJS.Proc
   const migration = readCloudSqlMigration(req.stack, req.migration, req.dir);
   const { source } = migration;
   const password = env.SOURCE_PASSWORD ?? env.PGPASSWORD;
-  const secretKey = source.passwordSecretKey ?? `${req.migration}SourcePassword`;
+  const secretKey = sourcePasswordKeyOf(req.migration, migration);
   if (!password) {
     throw new UsageError(
       `no source password: set SOURCE_PASSWORD (config secret cutover:${secretKey} is encrypted); hint: ` +

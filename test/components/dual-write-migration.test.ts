@@ -23,7 +23,8 @@ function configAt(stack: Stack, phase: DualWritePhase, extra: Spec = {}): StackC
     ...(phase === "read-switch" ? { percent: 50 } : {}),
   });
   const migrations = moved.config[CONFIG_KEY] as Record<string, Spec>;
-  if (phase === "final-cut" || phase === "decommission") migrations.matchauto.finalCutAt = FINAL_CUT_AT;
+  // The change that makes the cut records when its flags take effect (the ledger records the cut itself).
+  if (phase === "final-cut" || phase === "decommission") migrations.matchauto.flagsUpdatedAt = FINAL_CUT_AT;
   Object.assign(migrations.matchauto, extra);
   return moved;
 }
@@ -128,9 +129,29 @@ describe.each(rows)("$stack × $phase", ({ stack, phase }) => {
       kind: "dual-write",
       phase,
     });
-    if (phase === "final-cut" || phase === "decommission")
-      expect(spec.inputs.decommissionAllowedAfter).toBe("2026-03-08T12:00:00.000Z");
-    else expect(spec.inputs.decommissionAllowedAfter).toBeUndefined();
+    // The soak is judged by the ledger from the time it recorded, not published by the spec.
+    expect(spec.inputs.decommissionAllowedAfter).toBeUndefined();
+  });
+
+  it("declares the phase ledger at the spec's phase, outside the component it gates", async () => {
+    const s = await synthAt(stack, phase);
+    const ledgers = s.resources.filter((r) => r.inputs.cutoverLedger === "v1");
+    expect(ledgers.map((r) => r.name)).toEqual(["avvivo-ledger", "matchauto-ledger"]);
+    const ledger = ledgers.find((r) => r.name === "matchauto-ledger")!;
+    expect(ledger.inputs).toMatchObject({ kind: "dual-write", position: { phase }, windowHours: 7 * 24 });
+    expect(ledger.parent).toMatch(/::pulumi:pulumi:Stack::/);
+  });
+
+  it("makes every resource of the migration wait for the ledger's verdict", async () => {
+    const s = await synthAt(stack, phase);
+    const ledger = s.resources.find((r) => r.name === "matchauto-ledger")!;
+    const gated = s.resources.filter((r) => r.custom && r.name.startsWith("matchauto-") && r !== ledger);
+    expect(gated.length).toBeGreaterThan(0);
+    for (const r of gated)
+      expect({ name: r.name, waits: r.dependencies.includes(ledger.urn) }).toEqual({
+        name: r.name,
+        waits: true,
+      });
   });
 });
 

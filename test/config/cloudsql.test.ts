@@ -118,31 +118,57 @@ const cases: BadCase[] = [
     message: "lowercase letters, digits",
   },
   {
-    what: "decommission without cutoverCompletedAt",
-    change: (m) => (m.avvivo.phase = "decommission"),
+    what: "cutoverCompletedAt typed by hand (the ledger records it)",
+    change: (m) => (m.avvivo.cutoverCompletedAt = "2026-11-20T00:00:00Z"),
     path: `${A}.cutoverCompletedAt`,
-    message: "phase decommission needs cutoverCompletedAt",
+    message: "cutoverCompletedAt is no longer read: the phase ledger records when the candidate reached 100%",
   },
   {
-    what: "decommission inside the observation window",
+    what: "trafficPercent outside canary",
+    change: (m) => (m.avvivo.trafficPercent = 10),
+    path: `${A}.trafficPercent`,
+    message: "trafficPercent only applies in phase canary (phase is baseline)",
+  },
+  {
+    what: "a write-block value that does not block",
+    change: (m) => (m.avvivo.cloudRun.writeBlock.value = "false"),
+    path: `${A}.cloudRun.writeBlock.value`,
+    message: 'expected a value that blocks writes, got "false"',
+  },
+  {
+    what: "an empty write-block value",
+    change: (m) => (m.avvivo.cloudRun.writeBlock.value = ""),
+    path: `${A}.cloudRun.writeBlock.value`,
+    message: 'expected a value that blocks writes, got ""',
+  },
+  {
+    what: "an env value over Cloud Run's 32 KiB",
+    change: (m) => (m.avvivo.cloudRun.env.BIG = "x".repeat(32_769)),
+    path: `${A}.cloudRun.env.BIG`,
+    message: "expected at most 32768 bytes (Cloud Run's limit for one value), got 32769",
+  },
+  {
+    what: "more env variables than Cloud Run allows",
     change: (m) => {
-      m.avvivo.phase = "decommission";
-      m.avvivo.cutoverCompletedAt = "2026-11-24T12:00:00Z";
+      for (let i = 0; i < 995; i++) m.avvivo.cloudRun.env[`V${i}`] = "x";
     },
-    path: `${A}.phase`,
-    message: "decommission is refused until 48 h after cutoverCompletedAt (2026-11-24T12:00:00Z): 24 h left",
+    path: `${A}.cloudRun.env`,
+    message: "expected at most 992 variables in env and secretEnv together",
   },
   {
-    what: "cutoverCompletedAt in the future",
-    change: (m) => (m.avvivo.cutoverCompletedAt = "2027-01-01T00:00:00Z"),
-    path: `${A}.cutoverCompletedAt`,
-    message: "expected a time in the past",
+    what: "an env name Cloud Run reserves",
+    change: (m) => (m.avvivo.cloudRun.env.PORT = "8080"),
+    path: `${A}.cloudRun.env.PORT`,
+    message: "PORT is reserved by Cloud Run",
   },
   {
-    what: "cutoverCompletedAt without zone",
-    change: (m) => (m.avvivo.cutoverCompletedAt = "2026-03-01 12:00"),
-    path: `${A}.cutoverCompletedAt`,
-    message: "expected an ISO-8601 time with a zone",
+    what: "rollback from decommission",
+    change: (m) => {
+      m.avvivo.phase = "rollback";
+      m.avvivo.rollbackFrom = "decommission";
+    },
+    path: `${A}.rollbackFrom`,
+    message: "there is no rollback after decommission",
   },
   {
     what: "credential in plain env",
@@ -300,10 +326,35 @@ describe("bad cloudsql config", () => {
     expect(text).toContain('Cloud Run service avvivo-api is already used by migration "avvivo"');
   });
 
-  it("accepts decommission once the window is over", () => {
+  it("accepts decommission: its window is judged by the ledger, not by the config", () => {
     const raw = rawMigrations();
     raw.avvivo.phase = "decommission";
-    raw.avvivo.cutoverCompletedAt = "2026-11-20T00:00:00Z";
     expect(parseMigrations(raw, { now: NOW }).avvivo.phase).toBe("decommission");
+  });
+
+  it("gives one message per problem: an out-of-range percent is not also reported as off the ramp", () => {
+    const raw = rawMigrations();
+    raw.avvivo.phase = "canary";
+    raw.avvivo.trafficPercent = -1;
+    const text = problemsOf(raw);
+    expect(text).toContain("(1 problem)");
+    expect(text).not.toContain("expected one of the ramp steps");
+  });
+
+  it("refuses a secret key given as a plain value, naming the key and the command to store it", () => {
+    const raw = rawMigrations();
+    let error: unknown;
+    try {
+      parseMigrations(raw, { now: NOW, isPlainValue: (k) => k === "cutover:avvivoSourcePassword" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = (error as Error).message;
+    expect(text).toContain(`${A}.source.passwordSecretKey`);
+    expect(text).toContain(
+      "config key cutover:avvivoSourcePassword holds a plain value; expected a Pulumi secret",
+    );
+    expect(text).toContain("pulumi config set --secret cutover:avvivoSourcePassword <value>");
   });
 });

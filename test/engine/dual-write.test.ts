@@ -21,12 +21,7 @@ function specAt(phase: DualWritePhase, extra: Record<string, unknown> = {}, now 
     string,
     Record<string, unknown>
   >;
-  const needs: Record<string, unknown> =
-    phase === "read-switch"
-      ? { readPercent: 50 }
-      : phase === "final-cut" || phase === "decommission"
-        ? { finalCutAt: phase === "decommission" ? "2026-02-01T12:00:00Z" : FINAL_CUT_AT }
-        : {};
+  const needs: Record<string, unknown> = phase === "read-switch" ? { readPercent: 50 } : {};
   raw.matchauto = { ...raw.matchauto, phase, ...needs, ...extra };
   const spec = parseMigrations(raw, { now }).matchauto;
   if (spec.kind !== "dual-write") throw new Error("matchauto is not dual-write");
@@ -92,19 +87,14 @@ describe("planDualWrite", () => {
       expect(plan.warnings.join("\n")).not.toMatch(/updatedAt is not recorded/);
     });
 
-    it("is the later of flagsUpdatedAt and finalCutAt once cut", () => {
-      const older = planDualWrite(
+    it("is flagsUpdatedAt after the cut too, whatever time the ledger recorded for the cut", () => {
+      const plan = planDualWrite(
         "matchauto",
         specAt("final-cut", { flagsUpdatedAt: "2026-02-20T09:30:00Z" }),
         NOW,
+        FINAL_CUT_AT,
       );
-      expect(older.flags?.updatedAt).toBe(FINAL_CUT_AT);
-      const newer = planDualWrite(
-        "matchauto",
-        specAt("final-cut", { flagsUpdatedAt: "2026-03-02T08:00:00Z" }),
-        NOW,
-      );
-      expect(newer.flags?.updatedAt).toBe("2026-03-02T08:00:00Z");
+      expect(plan.flags?.updatedAt).toBe("2026-02-20T09:30:00Z");
     });
 
     it("is the unrecorded marker with a warning when config has no time", () => {
@@ -124,8 +114,8 @@ describe("planDualWrite", () => {
   });
 
   describe("soak countdown", () => {
-    it("counts the hours left to finalCutAt + soakDays", () => {
-      const plan = planDualWrite("matchauto", specAt("final-cut"), NOW);
+    it("counts the hours left to the recorded final cut + soakDays", () => {
+      const plan = planDualWrite("matchauto", specAt("final-cut"), NOW, FINAL_CUT_AT);
       expect(plan.soak).toEqual({
         finalCutAt: FINAL_CUT_AT,
         until: "2026-03-08T12:00:00.000Z",
@@ -138,8 +128,13 @@ describe("planDualWrite", () => {
 
     it("rounds partial hours up and stops at 0", () => {
       const spec = specAt("final-cut", { soakDays: 1 });
-      expect(planDualWrite("matchauto", spec, new Date("2026-03-02T11:30:00Z")).soak?.remainingHours).toBe(1);
-      expect(planDualWrite("matchauto", spec, new Date("2026-04-01T00:00:00Z")).soak?.remainingHours).toBe(0);
+      const at = (now: string) => planDualWrite("matchauto", spec, new Date(now), FINAL_CUT_AT);
+      expect(at("2026-03-02T11:30:00Z").soak?.remainingHours).toBe(1);
+      expect(at("2026-04-01T00:00:00Z").soak?.remainingHours).toBe(0);
+    });
+
+    it("is absent when the cut's time is not known (no ledger given)", () => {
+      expect(planDualWrite("matchauto", specAt("final-cut"), NOW).soak).toBeUndefined();
     });
 
     it("is absent before the cut", () => {
@@ -151,7 +146,9 @@ describe("planDualWrite", () => {
     it("final-cut says legacy stops being written and rollback is refused", () => {
       const [step, ...rest] = planDualWrite("matchauto", specAt("final-cut"), NOW).irreversible;
       expect(rest).toEqual([]);
-      expect(step).toContain(`writes go only to the new stores from ${FINAL_CUT_AT}`);
+      expect(step).toContain(
+        "writes go only to the new stores from the moment this is applied (the ledger records the time)",
+      );
       expect(step).toContain("rollback is refused");
     });
 
@@ -221,7 +218,6 @@ function generated(phase: DualWritePhase, d1: { name: string; retired: boolean; 
   return {
     ...spec,
     phase,
-    finalCutAt: FINAL_CUT_AT,
     d1: d1.map((d, i) => ({
       ...spec.d1[0],
       ...d,

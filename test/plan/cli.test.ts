@@ -49,7 +49,12 @@ describe("npm run plan", () => {
     const { code, out } = plan(["prod", "--diff", "canary:10", "canary:50"]);
     expect(code).toBe(0);
     const changes = out.split("\n").filter((l) => /^[+~-] /.test(l));
-    expect(changes).toEqual(["~ gcp:cloudrunv2/service:Service avvivo-app-service"]);
+    // The service's traffic, and the ledger's position (what `up` will record).
+    expect(changes).toEqual([
+      "~ pulumi-nodejs:dynamic:Resource avvivo-ledger",
+      "~ gcp:cloudrunv2/service:Service avvivo-app-service",
+    ]);
+    expect(out).toContain("position.percent: 10 → 50");
     expect(out).toContain("traffics[0].percent: 10 → 50");
     expect(out).toContain("traffics[1].percent: 90 → 50");
   });
@@ -109,5 +114,44 @@ describe("npm run plan", () => {
     const { code, err } = plan(["staging", "--phase", "canary:50:1"]);
     expect(code).toBe(1);
     expect(err).toContain('invalid phase "canary:50:1"');
+  });
+
+  it("refuses a secret key given as a plain value, naming the key and never the value", () => {
+    const dir = scratchStack("prod", (t) =>
+      t.replace(
+        "  cutover:avvivoSourcePassword:\n    secure: v1:placeholder-set-with-pulumi-config-set-secret",
+        "  cutover:avvivoSourcePassword: hunter2-plain-value",
+      ),
+    );
+    const { code, out, err } = plan(["prod"], dir);
+    expect(code).toBe(1);
+    expect(err).toContain("cutover:migrations.avvivo.source.passwordSecretKey");
+    expect(err).toContain(
+      "config key cutover:avvivoSourcePassword holds a plain value; expected a Pulumi secret",
+    );
+    expect(out + err).not.toContain("hunter2-plain-value");
+  });
+
+  it("speaks of the --phase flag when its percent is not a number", () => {
+    const { code, err } = plan(["prod", "--phase", "canary:abc"]);
+    expect(code).toBe(1);
+    expect(err).toContain(
+      'invalid phase "canary:abc": expected canary:<percent>, a whole number such as canary:50',
+    );
+    expect(err).not.toContain("rollbackFrom");
+  });
+
+  it("plans a dual-write rollback with --phase rollback:<from>", () => {
+    const { code, out } = plan(["prod", "--migration", "matchauto", "--phase", "rollback:read-switch"]);
+    expect(code).toBe(0);
+    expect(out).toContain("matchauto (dual-write) — phase rollback");
+  });
+
+  it("says a stack file nested too deeply is too deep, not that the stack overflowed", () => {
+    const dir = scratchStack("prod", (t) => `${t}\n  cutover:deep: ${"[".repeat(5000)}${"]".repeat(5000)}\n`);
+    const { code, err } = plan(["prod"], dir);
+    expect(code).toBe(1);
+    expect(err).toContain("is nested too deeply to be a stack file (more than 64 levels)");
+    expect(err).not.toContain("Maximum call stack");
   });
 });

@@ -81,6 +81,19 @@ const container = () => ({
 });
 
 /** A compliant stack: the avvivo migration at canary 10%, with every resource type the pack checks. */
+/** Inputs of the phase ledger the program declares beside each migration. */
+export function ledgerInputs(phase: string, migration = "avvivo"): Record<string, unknown> {
+  return {
+    cutoverLedger: "v1",
+    migration,
+    kind: "cloudsql",
+    stack: "prod",
+    position: { phase, attempt: 1, ...(phase === "canary" ? { percent: 10 } : {}) },
+    ramp: [10, 50, 100],
+    windowHours: 48,
+  };
+}
+
 export function compliantStack(stack = "prod"): PlannedResource[] {
   const at = (
     type: string,
@@ -100,6 +113,7 @@ export function compliantStack(stack = "prod"): PlannedResource[] {
     at(T.stack, `cutover-${stack}`, {}),
     at(T.component, "avvivo", {}, root),
     at(T.spec, "avvivo-spec", specInputs(), owner),
+    at(T.spec, "avvivo-ledger", ledgerInputs(String(specInputs().phase)), root),
     at(
       T.instance,
       "avvivo-sql",

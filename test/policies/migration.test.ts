@@ -6,6 +6,7 @@ import {
   changed,
   compliantStack,
   FREEZE,
+  ledgerInputs,
   STABLE,
   T,
   target,
@@ -19,7 +20,6 @@ const only = (rule: string, stack = compliantStack()): PolicyFinding[] =>
   evaluatePolicies(stack).filter((f) => f.policy === rule);
 const withSpec = (changes: Record<string, unknown>, stack = compliantStack()) =>
   Object.entries(changes).reduce((s, [path, value]) => changed(s, SPEC, path, value), stack);
-const hoursFromNow = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
 
 describe("migration-spec-well-formed", () => {
   const RULE = "migration-spec-well-formed";
@@ -164,58 +164,45 @@ describe("migration-no-split-brain", () => {
   });
 });
 
-describe("migration-decommission-after-window", () => {
-  const RULE = "migration-decommission-after-window";
-  const decommission = (extra: Record<string, unknown>) =>
-    changed(withSpec({ phase: "decommission", ...extra }), SVC, "traffics", [target(CANDIDATE, 100)]);
+describe("migration-ledger-declared", () => {
+  const RULE = "migration-ledger-declared";
+  const LEDGER = "avvivo-ledger";
+  const withoutLedger = () => compliantStack().filter((r) => r.name !== LEDGER);
 
-  test("after the observation window, decommission passes", () => {
-    expect(only(RULE, decommission({ decommissionAllowedAfter: hoursFromNow(-1) }))).toEqual([]);
+  test("the compliant fixture passes", () => {
+    expect(only(RULE)).toEqual([]);
   });
 
-  test("inside the window, decommission is refused with the time left", () => {
-    const f = only(RULE, decommission({ decommissionAllowedAfter: hoursFromNow(74) }));
-    expect(f).toHaveLength(1);
-    expect(f[0].message).toMatch(
-      /^Migration avvivo must not decommission before \S+ \(3 d 2 h left\): the observation window is not over; hint: stay in stabilize$/,
+  test("a migration without its ledger is refused", () => {
+    expect(only(RULE, withoutLedger())[0].message).toBe(
+      "Migration avvivo must declare exactly one phase ledger, found 0; hint: the program creates <migration>-ledger — without it a change is not judged against what is deployed",
     );
   });
 
-  test("without decommissionAllowedAfter, decommission is refused", () => {
-    expect(only(RULE, decommission({}))[0].message).toBe(
-      "Migration avvivo must not decommission without decommissionAllowedAfter: the spec does not say when the observation window ends",
+  test("two ledgers for one migration are refused", () => {
+    const stack = added(compliantStack(), T.spec, "avvivo-ledger-2", ledgerInputs("canary"));
+    expect(only(RULE, stack)[0].message).toContain("found 2");
+  });
+
+  test("a ledger at another phase than the spec is refused", () => {
+    const stack = changed(compliantStack(), LEDGER, "position", { phase: "baseline", attempt: 1 });
+    expect(only(RULE, stack)[0].message).toMatch(
+      /^Migration avvivo must give its ledger the phase of its spec \(\S+\), got baseline$/,
     );
   });
 
-  const dualWrite = (extra: Record<string, unknown>) =>
-    added(compliantStack(), T.spec, "matchauto-spec", {
-      cutoverSpec: "v1",
-      migration: "matchauto",
-      kind: "dual-write",
-      phase: "decommission",
+  test("a ledger of another migration does not count", () => {
+    const stack = added(withoutLedger(), T.spec, "matchauto-ledger", ledgerInputs("canary", "matchauto"));
+    expect(only(RULE, stack)[0].message).toContain("found 0");
+  });
+
+  test("an unknown ledger phase fails closed", () => {
+    const stack = changed(compliantStack(), LEDGER, "position", {
+      phase: UNKNOWN.unknownStringValue,
       attempt: 1,
-      promoted: false,
-      ...extra,
     });
-
-  test("dual-write: inside the soak, decommission is refused", () => {
-    expect(only(RULE, dualWrite({ soakUntil: hoursFromNow(5) }))[0].message).toMatch(
-      /must not decommission before \S+ \(5 h left\): the soak is not over; hint: stay in final-cut$/,
-    );
-  });
-
-  test("dual-write: without soakUntil, decommission is refused", () => {
-    expect(only(RULE, dualWrite({}))[0].message).toContain("must not decommission without soakUntil");
-  });
-
-  test("dual-write: after the soak, decommission passes", () => {
-    expect(only(RULE, dualWrite({ soakUntil: hoursFromNow(-30) }))).toEqual([]);
-  });
-
-  test("an unknown window fails closed", () => {
-    const f = only(RULE, decommission({ decommissionAllowedAfter: UNKNOWN.unknownStringValue }));
+    const f = only(RULE, stack);
     expect(f.map((x) => x.level)).toEqual(["mandatory"]);
-    expect(f[0].message).toContain("must have a known decommissionAllowedAfter at preview");
   });
 });
 
@@ -235,12 +222,7 @@ describe("migration-stable-revision-in-traffic", () => {
   });
 
   test("decommission may drop it", () => {
-    const stack = changed(
-      withSpec({ phase: "decommission", decommissionAllowedAfter: hoursFromNow(-1) }),
-      SVC,
-      "traffics",
-      [target(CANDIDATE, 100)],
-    );
+    const stack = changed(withSpec({ phase: "decommission" }), SVC, "traffics", [target(CANDIDATE, 100)]);
     expect(only(RULE, stack)).toEqual([]);
   });
 

@@ -1,4 +1,3 @@
-import { CONFIG_KEY } from "../../infra/config/common";
 import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
 import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
 import { readStackConfig, withPhase, type PhaseChoice } from "../../infra/stack-file";
@@ -6,10 +5,6 @@ import { synthesize } from "../../infra/synth";
 import { evaluatePolicies } from "../../policies/evaluate";
 import { program } from "../../stacks/program";
 import { NOW } from "../support/stack";
-
-// Windows that ended well before NOW (and before today's clock, which the decommission rule reads).
-const CUTOVER_COMPLETED_AT = "2026-11-01T00:00:00Z";
-const FINAL_CUT_AT = "2026-11-01T00:00:00Z";
 
 interface Row {
   stack: string;
@@ -44,12 +39,6 @@ const rows: Row[] = ["staging", "prod"].flatMap((stack) =>
 
 async function synthesizeRow({ stack, migration, choice }: Row) {
   const moved = withPhase(readStackConfig(stack), migration, choice);
-  const migrations = moved.config[CONFIG_KEY] as Record<string, Record<string, unknown>>;
-  if (migration === "avvivo" && choice.phase === "decommission")
-    migrations.avvivo.cutoverCompletedAt = CUTOVER_COMPLETED_AT;
-  if (migration === "matchauto" && ["final-cut", "decommission"].includes(choice.phase))
-    migrations.matchauto.finalCutAt = FINAL_CUT_AT;
-  // The dual-write rollback is refused after the final cut; every other combination must synthesize.
   return synthesize(() => program(NOW), { stack, config: moved.config, secretKeys: moved.secretKeys });
 }
 

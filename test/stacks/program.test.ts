@@ -24,8 +24,6 @@ async function synth(stack: string, choice: PhaseChoice): Promise<Synthesis> {
       ...choice,
       ...(choice.phase === "canary" && !choice.percent ? { percent: 50 } : {}),
     });
-    const migrations = c.config[CONFIG_KEY] as Record<string, Record<string, unknown>>;
-    if (choice.phase === "decommission") migrations.avvivo.cutoverCompletedAt = "2026-11-01T00:00:00Z";
     cache.set(
       key,
       await synthesize(() => program(NOW), { stack, config: c.config, secretKeys: c.secretKeys }),
@@ -54,6 +52,15 @@ describe.each(STACKS)("stack %s", (stack) => {
       const declared = new Set([stable]);
       for (const earlier of FORWARD.slice(0, i + 1)) declared.add(templateOf(await synth(stack, earlier)));
       for (const t of trafficOf(await synth(stack, choice))) expect(declared).toContain(t.revision);
+    });
+
+    it("declares the phase ledger at this phase and makes every avvivo resource wait for it", async () => {
+      const s = await synth(stack, choice);
+      const ledger = s.resources.find((r) => r.name === "avvivo-ledger")!;
+      expect(ledger.inputs).toMatchObject({ kind: "cloudsql", position: { phase: choice.phase } });
+      const gated = s.resources.filter((r) => r.custom && r.name.startsWith("avvivo-") && r !== ledger);
+      expect(gated.length).toBeGreaterThan(0);
+      for (const r of gated) expect([r.name, r.dependencies.includes(ledger.urn)]).toEqual([r.name, true]);
     });
 
     it("gives secrets to containers only by secretKeyRef", async () => {

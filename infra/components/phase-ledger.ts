@@ -1,0 +1,186 @@
+// The phase ledger: a dynamic resource whose provider runs in the Pulumi engine's process, serialized
+// with its closure. It may import only pure modules with no Pulumi or I/O at load time: the engine's
+// phase tables and transitions (plain data and functions) — nothing that reads files or the network.
+import * as pulumi from "@pulumi/pulumi";
+import {
+  BASELINE,
+  judgeTransition,
+  positionLabel,
+  recordFacts,
+  type LedgerFacts,
+  type MigrationKindName,
+  type Position,
+  type TransitionContext,
+} from "../engine/transitions";
+
+/** What the program tells the ledger each run: the position the stack file asks for. */
+export interface LedgerInputs {
+  readonly cutoverLedger: "v1";
+  readonly migration: string;
+  readonly kind: MigrationKindName;
+  readonly stack: string;
+  readonly position: Position;
+  readonly ramp: readonly number[];
+  /** Observation window (cloudsql) or soak (dual-write) before decommission, in hours. */
+  readonly windowHours: number;
+}
+
+/** One applied change, as the ledger keeps it (the last {@link HISTORY_KEPT}). */
+export interface LedgerEntry {
+  readonly from: string;
+  readonly to: string;
+  readonly at: string;
+}
+
+/** What the ledger records on `up`: the deployed position and the facts, never rewritten backwards. */
+export interface LedgerState extends LedgerInputs {
+  readonly deployed: Position;
+  /** When the deployed position was applied. */
+  readonly appliedAt: string;
+  readonly facts: LedgerFacts;
+  readonly history: readonly LedgerEntry[];
+}
+
+export const HISTORY_KEPT = 20;
+const STATE_KEYS = ["deployed", "appliedAt", "facts", "history"] as const;
+
+function contextOf(i: LedgerInputs, now: Date, facts?: LedgerFacts): TransitionContext {
+  return {
+    kind: i.kind,
+    migration: i.migration,
+    ramp: i.ramp,
+    windowHours: i.windowHours,
+    now,
+    facts,
+    stack: i.stack,
+  };
+}
+
+function inputsOf(state: Partial<LedgerState>): Partial<LedgerInputs> {
+  const copy: Record<string, unknown> = { ...state };
+  for (const k of STATE_KEYS) delete copy[k];
+  return copy as Partial<LedgerInputs>;
+}
+
+/** JSON with sorted keys: state read back from the engine need not keep the key order of the inputs. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
+/** Applies `news` on top of what is deployed (refusing an illegal step), recording the facts. */
+function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): LedgerState {
+  const from = old?.deployed ?? BASELINE;
+  const facts = old?.facts ?? {};
+  const t = judgeTransition(from, news.position, contextOf(news, now, facts));
+  if (!t.allowed) throw new Error(t.message);
+  const moved = positionLabel(from, true) !== positionLabel(news.position, true);
+  const at = now.toISOString();
+  return {
+    ...news,
+    deployed: news.position,
+    appliedAt: moved || old === undefined ? at : old.appliedAt,
+    facts: moved ? recordFacts(facts, news.position, contextOf(news, now, facts)) : facts,
+    history: moved
+      ? [
+          ...(old?.history ?? []),
+          { from: positionLabel(from, true), to: positionLabel(news.position, true), at },
+        ].slice(-HISTORY_KEPT)
+      : (old?.history ?? []),
+  };
+}
+
+/**
+ * The provider, with its clock injectable for tests. `check` runs at preview and at up: it judges the
+ * position the stack file asks for against the position last applied (its previous inputs), so an illegal
+ * step fails `pulumi preview` with the refusal. `diff` judges again against the recorded state, which
+ * also carries the facts with their times: the decommission windows are judged there.
+ */
+export function makeLedgerProvider(clock: () => Date = () => new Date()): pulumi.dynamic.ResourceProvider {
+  return {
+    async check(olds: Partial<LedgerInputs>, news: LedgerInputs): Promise<pulumi.dynamic.CheckResult> {
+      const from = olds?.position ?? BASELINE;
+      const t = judgeTransition(from, news.position, contextOf(news, clock()));
+      return { inputs: news, failures: t.allowed ? [] : [{ property: "position", reason: t.message ?? "" }] };
+    },
+
+    async diff(_id: string, olds: LedgerState, news: LedgerInputs): Promise<pulumi.dynamic.DiffResult> {
+      const t = judgeTransition(
+        olds.deployed ?? BASELINE,
+        news.position,
+        contextOf(news, clock(), olds.facts ?? {}),
+      );
+      // A thrown error fails the preview with this message (check could not see the recorded times).
+      if (!t.allowed) throw new Error(t.message);
+      return {
+        changes: stableJson(inputsOf(olds)) !== stableJson(news),
+        replaces: [],
+        deleteBeforeReplace: false,
+      };
+    },
+
+    async create(inputs: LedgerInputs): Promise<pulumi.dynamic.CreateResult> {
+      const outs = apply(undefined, inputs, clock());
+      return { id: `${inputs.stack}/${inputs.migration}`, outs };
+    },
+
+    async update(_id: string, olds: LedgerState, news: LedgerInputs): Promise<pulumi.dynamic.UpdateResult> {
+      return { outs: apply(olds, news, clock()) };
+    },
+
+    // The ledger is its own truth: refresh keeps what was recorded.
+    async read(id: string, props: LedgerState): Promise<pulumi.dynamic.ReadResult> {
+      return { id, props };
+    },
+
+    // Removing a migration from the stack forgets its ledger; nothing outside Pulumi's state to delete.
+    async delete(): Promise<void> {},
+  };
+}
+
+export const phaseLedgerProvider = makeLedgerProvider();
+
+export interface PhaseLedgerArgs {
+  readonly migration: string;
+  readonly kind: MigrationKindName;
+  /** Stack name (for the commands the refusals print). */
+  readonly stack: string;
+  /** The position the stack file asks for. */
+  readonly position: Position;
+  readonly ramp: readonly number[];
+  /** Observation window (cloudsql) or soak (dual-write) before decommission, in hours. */
+  readonly windowHours: number;
+}
+
+/**
+ * Records, in the Pulumi state, the phase each `up` applied and the facts that cannot be undone
+ * (promotion per attempt, the candidate at 100%, the final cut, decommission). Every other resource of
+ * the migration depends on it, so an illegal step is refused before anything changes.
+ */
+export class PhaseLedger extends pulumi.dynamic.Resource {
+  declare public readonly deployed: pulumi.Output<Position>;
+  declare public readonly appliedAt: pulumi.Output<string>;
+  declare public readonly facts: pulumi.Output<LedgerFacts>;
+  declare public readonly history: pulumi.Output<readonly LedgerEntry[]>;
+
+  constructor(name: string, args: PhaseLedgerArgs, opts?: pulumi.CustomResourceOptions) {
+    const inputs: LedgerInputs = { cutoverLedger: "v1", ...args };
+    super(
+      phaseLedgerProvider,
+      name,
+      { ...inputs, deployed: undefined, appliedAt: undefined, facts: undefined, history: undefined },
+      opts,
+    );
+  }
+}
+
+/** A transformation that makes every resource of a component (descendants included) depend on `gate`. */
+export function dependOn(gate: pulumi.Resource): pulumi.ResourceTransformation {
+  return (args) =>
+    args.resource === gate
+      ? undefined
+      : { props: args.props, opts: pulumi.mergeOptions(args.opts, { dependsOn: [gate] }) };
+}

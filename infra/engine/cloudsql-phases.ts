@@ -1,0 +1,253 @@
+import type { CloudSqlMigration, CloudSqlPhase } from "../config/cloudsql";
+import { dmsJobId, migrateJobName, revisionName, type RevisionRole } from "./naming";
+import { ALLOWED, refused, type TransitionRow } from "./phase-row";
+
+/** Which database a revision talks to. */
+export type DatabaseTarget = "source" | "cloudsql";
+
+/** A Cloud Run revision as the plan sees it. */
+export interface RevisionPlan {
+  readonly name: string;
+  /** `stable` is the revision serving today, created before cutover and adopted as is. */
+  readonly role: "stable" | RevisionRole;
+  readonly database: DatabaseTarget;
+  /** False when the app's write-block flag is set. */
+  readonly writes: boolean;
+  /** Wired to Memorystore (REDIS_URL and the realtime bus). */
+  readonly redis: boolean;
+}
+
+export interface TrafficEntry {
+  readonly revision: string;
+  readonly percent: number;
+  /** A tag gives the revision its own URL even at 0% (smoke tests, warm rollback target). */
+  readonly tag?: "candidate" | "rollback";
+}
+
+/** The stateful and stateless parts a phase declares. */
+export interface CloudSqlResources {
+  readonly cloudSql: boolean;
+  readonly secrets: boolean;
+  readonly redis: boolean;
+  /** Redis URL secret and the REDIS_* env reach the serving revision. */
+  readonly redisWired: boolean;
+  readonly dms: boolean;
+  readonly promotion: boolean;
+  readonly migrateJob: boolean;
+}
+
+/** A forward phase of kind cloudsql (rollback keeps the resources of the phase it leaves). */
+export type CloudSqlBasePhase = Exclude<CloudSqlPhase, "rollback">;
+
+/** What the rows' functions may read. */
+export interface CloudSqlPhaseContext {
+  readonly spec: CloudSqlMigration;
+  readonly migration: string;
+  readonly revisions: Readonly<Record<RevisionPlan["role"], RevisionPlan>>;
+}
+
+/** Everything one forward phase means: the one place a cloudsql phase's meaning lives. */
+export interface CloudSqlPhaseRow extends TransitionRow {
+  readonly resources: CloudSqlResources;
+  /** DMS has demoted the destination: backups and PITR are DMS's to suspend, Pulumi must not fight it. */
+  readonly backupsManagedByDms: boolean;
+  /** DMS promotion has happened by this phase. */
+  readonly promoted: boolean;
+  /** The service template and the traffic split. */
+  readonly serving: (c: CloudSqlPhaseContext) => {
+    readonly template: RevisionPlan;
+    readonly traffic: readonly TrafficEntry[];
+  };
+  /** Steps that cannot be undone by changing config back, printed first. */
+  readonly irreversible: (c: CloudSqlPhaseContext) => readonly string[];
+  readonly warnings: (c: CloudSqlPhaseContext) => readonly string[];
+}
+
+/** The revisions a migration can name, by role. */
+export function revisionsOf(spec: CloudSqlMigration): Record<RevisionPlan["role"], RevisionPlan> {
+  const r = (role: RevisionRole, database: DatabaseTarget, writes: boolean, redis: boolean) => ({
+    name: revisionName(spec, role),
+    role,
+    database,
+    writes,
+    redis,
+  });
+  return {
+    stable: {
+      name: spec.cloudRun.stableRevision,
+      role: "stable",
+      database: "source",
+      writes: true,
+      redis: false,
+    },
+    freeze: r("freeze", "source", false, false),
+    candidate: r("candidate", "cloudsql", true, false),
+    redis: r("redis", "cloudsql", true, true),
+  };
+}
+
+const resources = (on: (keyof CloudSqlResources)[]): CloudSqlResources => ({
+  cloudSql: on.includes("cloudSql"),
+  secrets: on.includes("secrets"),
+  redis: on.includes("redis"),
+  redisWired: on.includes("redisWired"),
+  dms: on.includes("dms"),
+  promotion: on.includes("promotion"),
+  migrateJob: on.includes("migrateJob"),
+});
+
+const rollbackTag = (c: CloudSqlPhaseContext): TrafficEntry => ({
+  revision: c.revisions.stable.name,
+  percent: 0,
+  tag: "rollback",
+});
+const allTo = (rev: RevisionPlan): TrafficEntry[] => [{ revision: rev.name, percent: 100 }];
+const none = () => [];
+
+const PROMOTED_BACK = refused(
+  "DMS promotion has happened: Cloud SQL is a standalone primary and the source misses every write made since, so an earlier phase cannot be put back by value (the frozen share would read a stale source); use rollback, which sends all traffic to the stable revision and says what stays behind",
+);
+const WRITES_ON_CLOUDSQL =
+  "Writes served by Cloud SQL revisions land only in Cloud SQL: the source does not receive them, so a rollback leaves them behind.";
+
+/** The cloudsql runbook, one row per forward phase, in order. */
+export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPhaseRow>> = {
+  baseline: {
+    resources: resources([]),
+    backupsManagedByDms: false,
+    promoted: false,
+    serving: (c) => ({ template: c.revisions.stable, traffic: allTo(c.revisions.stable) }),
+    irreversible: none,
+    warnings: none,
+    rollback: refused("nothing has changed yet: baseline is where a rollback returns to"),
+    back: refused("baseline is the first phase"),
+  },
+  provision: {
+    // Redis is created early (tier and TLS mode are create-only, so it is made right once), wired in stabilize.
+    resources: resources(["cloudSql", "secrets", "redis"]),
+    backupsManagedByDms: false,
+    promoted: false,
+    serving: (c) => ({ template: c.revisions.stable, traffic: allTo(c.revisions.stable) }),
+    irreversible: none,
+    warnings: none,
+    rollback: ALLOWED,
+    back: refused(
+      "going back to baseline deletes the Cloud SQL instance, its secrets and Redis (deletion protection stops it half way); to stop here, use rollback, which keeps them",
+    ),
+  },
+  replicate: {
+    resources: resources(["cloudSql", "secrets", "redis", "dms"]),
+    backupsManagedByDms: true,
+    promoted: false,
+    serving: (c) => ({ template: c.revisions.stable, traffic: allTo(c.revisions.stable) }),
+    irreversible: none,
+    warnings: (c) => [
+      `DMS demotes ${c.spec.cloudSql.instanceName} to a replica while it runs: backups and PITR are suspended by DMS and left alone by this program until promotion.`,
+    ],
+    rollback: ALLOWED,
+    back: ALLOWED,
+  },
+  freeze: {
+    resources: resources(["cloudSql", "secrets", "redis", "dms"]),
+    backupsManagedByDms: true,
+    promoted: false,
+    serving: (c) => ({
+      template: c.revisions.freeze,
+      traffic: [...allTo(c.revisions.freeze), rollbackTag(c)],
+    }),
+    irreversible: none,
+    warnings: (c) => [
+      `Writes are blocked (${c.spec.cloudRun.writeBlock.name}=${c.spec.cloudRun.writeBlock.value}): wait for DMS replication delay ≈ 0 and READY_FOR_PROMOTE before moving to promote.`,
+    ],
+    rollback: ALLOWED,
+    back: ALLOWED,
+  },
+  promote: {
+    resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
+    backupsManagedByDms: true,
+    promoted: true,
+    serving: (c) => ({
+      template: c.revisions.candidate,
+      traffic: [
+        { revision: c.revisions.freeze.name, percent: 100 },
+        { revision: c.revisions.candidate.name, percent: 0, tag: "candidate" },
+        rollbackTag(c),
+      ],
+    }),
+    irreversible: (c) => [
+      `DMS promotion of job ${dmsJobId(c.migration, c.spec)}: Cloud SQL becomes a standalone primary and replication from the source stops for good (a retry needs attempt ${c.spec.attempt + 1}).`,
+      `Job ${migrateJobName(c.spec)} runs \`${c.spec.cloudRun.migrateCommand.join(" ")}\` once against Cloud SQL: schema changes are not rolled back.`,
+    ],
+    warnings: none,
+    rollback: ALLOWED,
+    back: PROMOTED_BACK,
+    records: { fact: "promoted" },
+  },
+  canary: {
+    resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
+    backupsManagedByDms: false,
+    promoted: true,
+    serving: (c) => {
+      // The schema requires trafficPercent in canary; the first ramp step is only a type-level fallback.
+      const share = c.spec.trafficPercent ?? c.spec.ramp[0];
+      return {
+        template: c.revisions.candidate,
+        traffic: [
+          { revision: c.revisions.candidate.name, percent: share, tag: "candidate" },
+          { revision: c.revisions.freeze.name, percent: 100 - share },
+          rollbackTag(c),
+        ],
+      };
+    },
+    irreversible: () => [WRITES_ON_CLOUDSQL],
+    warnings: (c) =>
+      (c.spec.trafficPercent ?? 0) < 100
+        ? [
+            "The frozen share still reads the source as of the freeze: writes made through the candidate are not visible to it until it reaches 100%.",
+          ]
+        : [],
+    rollback: ALLOWED,
+    back: PROMOTED_BACK,
+    records: { fact: "cutoverCompleted", atLastStep: true },
+  },
+  stabilize: {
+    resources: resources(["cloudSql", "secrets", "redis", "redisWired", "dms", "promotion", "migrateJob"]),
+    backupsManagedByDms: false,
+    promoted: true,
+    serving: (c) => ({ template: c.revisions.redis, traffic: [...allTo(c.revisions.redis), rollbackTag(c)] }),
+    irreversible: () => [WRITES_ON_CLOUDSQL],
+    warnings: none,
+    rollback: ALLOWED,
+    back: PROMOTED_BACK,
+  },
+  decommission: {
+    resources: resources(["cloudSql", "secrets", "redis", "redisWired", "migrateJob"]),
+    backupsManagedByDms: false,
+    promoted: true,
+    serving: (c) => ({ template: c.revisions.redis, traffic: allTo(c.revisions.redis) }),
+    irreversible: (c) => [
+      `DMS job ${dmsJobId(c.migration, c.spec)} and its connection profiles are deleted and the rollback tag is dropped: returning to the source is no longer a config change.`,
+    ],
+    warnings: none,
+    rollback: refused(
+      "the DMS job is gone and the source has received no write since the promotion (at least the whole observation window): sending traffic back to it would serve stale data and lose those writes; fix forward, or restore Cloud SQL to a point in time (PITR)",
+    ),
+    back: refused(
+      "decommission deleted the DMS job and dropped the rollback tag; the earlier phases cannot be rebuilt by value",
+    ),
+    records: { fact: "decommissioned" },
+  },
+};
+
+/** Forward phases in runbook order (the table's key order). */
+export const CLOUDSQL_ORDER = Object.keys(CLOUDSQL_PHASE_TABLE) as readonly CloudSqlBasePhase[];
+
+/** The phases in which DMS owns the destination's backups: derived from the table, never listed by hand. */
+export const DMS_OWNS_BACKUPS_IN: readonly CloudSqlBasePhase[] = CLOUDSQL_ORDER.filter(
+  (p) => CLOUDSQL_PHASE_TABLE[p].backupsManagedByDms,
+);
+
+/** Phases a rollback can leave, from the table. */
+export const CLOUDSQL_ROLLBACK_ORIGINS: readonly CloudSqlBasePhase[] = CLOUDSQL_ORDER.filter(
+  (p) => CLOUDSQL_PHASE_TABLE[p].rollback.ok,
+);

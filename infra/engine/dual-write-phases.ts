@@ -1,0 +1,154 @@
+import type { DualWriteMigration, DualWritePhase } from "../config/dual-write";
+import { ALLOWED, refused, type TransitionRow } from "./phase-row";
+
+/** Where the Workers write: legacy only, both stores (legacy is the truth), or the new stores only. */
+export type WriteMode = "legacy" | "dual" | "new";
+
+/** What the rows' functions may read. */
+export interface DualWritePhaseContext {
+  readonly spec: DualWriteMigration;
+  readonly migration: string;
+}
+
+/** Everything one phase of kind dual-write means: the one place its meaning lives. */
+export interface DualWritePhaseRow extends TransitionRow {
+  /** The flags the Workers read; undefined when nothing is deployed (baseline). */
+  readonly flags?: { readonly writeMode: WriteMode; readonly readPercent: (s: DualWriteMigration) => number };
+  /** Retired D1 databases are deleted in this phase (only decommission). */
+  readonly deletesRetiredD1: boolean;
+  /** Legacy is no longer written from this phase on: the final cut has happened. */
+  readonly cut: boolean;
+  readonly irreversible: (c: DualWritePhaseContext) => readonly string[];
+  readonly warnings: (c: DualWritePhaseContext) => readonly string[];
+}
+
+const none = () => [];
+const stackHint = (c: DualWritePhaseContext) => `--stack <stack> --migration ${c.migration}`;
+const CUT_BACK = refused(
+  "the final cut has happened: the legacy store has not been written since, so an earlier phase (or rollback) would read and write a store that misses data; fix forward, or restore D1 with Time Travel and the new schema with PITR",
+);
+
+/**
+ * The dual-write runbook, one row per phase, in order (rollback last). Legacy stays the source of truth
+ * (and rollback stays instant) until final-cut, the first phase in which legacy stops being written.
+ */
+export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePhaseRow>> = {
+  baseline: {
+    deletesRetiredD1: false,
+    cut: false,
+    irreversible: none,
+    warnings: none,
+    rollback: refused("nothing has changed yet: baseline is where a rollback returns to"),
+    back: refused("baseline is the first phase"),
+  },
+  shadow: {
+    flags: { writeMode: "legacy", readPercent: () => 0 },
+    deletesRetiredD1: false,
+    cut: false,
+    irreversible: none,
+    warnings: (c) => [
+      `D1 schema is applied by script, not by Pulumi: npm run d1:migrate -- ${stackHint(c)} --remote`,
+    ],
+    rollback: ALLOWED,
+    back: refused(
+      "going back to baseline deletes the D1 databases and the flags namespace the Workers read; to stop here, use rollback, which keeps them",
+    ),
+  },
+  backfill: {
+    flags: { writeMode: "legacy", readPercent: () => 0 },
+    deletesRetiredD1: false,
+    cut: false,
+    irreversible: none,
+    warnings: (c) => [
+      `Run npm run backfill -- ${stackHint(c)} until a run copies 0 rows; change capture keeps new rows flowing meanwhile.`,
+    ],
+    rollback: ALLOWED,
+    back: ALLOWED,
+  },
+  "dual-write": {
+    flags: { writeMode: "dual", readPercent: () => 0 },
+    deletesRetiredD1: false,
+    cut: false,
+    irreversible: none,
+    warnings: () => [
+      "Writes go to both stores; legacy stays the truth. Validate both stores match before read-switch.",
+    ],
+    rollback: ALLOWED,
+    back: ALLOWED,
+  },
+  "read-switch": {
+    // The schema requires readPercent in read-switch; the first ramp step is only a type-level fallback.
+    flags: { writeMode: "dual", readPercent: (s) => s.readPercent ?? s.ramp[0] },
+    deletesRetiredD1: false,
+    cut: false,
+    irreversible: none,
+    warnings: ({ spec }) => {
+      const pct = spec.readPercent ?? spec.ramp[0];
+      const next = spec.ramp.find((s) => s > pct);
+      return [
+        `${pct}% of reads are served by the new stores${next === undefined ? "" : `; next ramp step: ${next}%`}. Rollback stays instant: legacy is still written.`,
+      ];
+    },
+    rollback: ALLOWED,
+    back: ALLOWED,
+  },
+  "final-cut": {
+    flags: { writeMode: "new", readPercent: () => 100 },
+    deletesRetiredD1: false,
+    cut: true,
+    irreversible: (c) => [
+      `Final cut of ${c.migration}: writes go only to the new stores from the moment this is applied (the ledger records the time). The legacy store misses every later write, so rollback is refused from here on; undo means fixing forward (or D1 Time Travel / Supabase PITR on the new stores).`,
+    ],
+    warnings: (c) => [
+      `Decommission is allowed ${c.spec.soakDays} days after the final cut, measured from the time the ledger records when this phase is applied.`,
+    ],
+    rollback: CUT_BACK,
+    back: CUT_BACK,
+    records: { fact: "finalCut" },
+  },
+  decommission: {
+    flags: { writeMode: "new", readPercent: () => 100 },
+    deletesRetiredD1: true,
+    cut: true,
+    irreversible: ({ spec }) =>
+      spec.d1
+        .filter((d) => d.retired)
+        .map(
+          (d) =>
+            `D1 database ${d.name} (binding ${d.binding}) is deleted with its data: Time Travel restores a database, not a deleted one. Export it first: wrangler d1 export ${d.name} --remote --output ${d.name}.sql`,
+        ),
+    warnings: ({ spec }) => [
+      ...(spec.d1.some((d) => d.retired)
+        ? [
+            "Protected stacks (prod) refuse to delete protected resources: unprotect each retired D1 database first (pulumi state unprotect <urn>).",
+          ]
+        : []),
+      "The legacy Supabase database is not managed here: shutting it down is a separate, manual step.",
+    ],
+    rollback: CUT_BACK,
+    back: CUT_BACK,
+    records: { fact: "decommissioned" },
+  },
+  rollback: {
+    flags: { writeMode: "legacy", readPercent: () => 0 },
+    deletesRetiredD1: false,
+    cut: false,
+    irreversible: none,
+    warnings: () => [
+      "Flags back to legacy: reads and writes go to the legacy store only. The new stores stop receiving writes: run the backfill again before moving forward.",
+    ],
+    // Judged by the retry rule of the transitions, not by these two.
+    rollback: refused("already rolled back"),
+    back: refused("a rollback moves forward again through backfill"),
+  },
+};
+
+/** Forward phases in runbook order (rollback excluded). */
+export const DUAL_WRITE_ORDER = (Object.keys(DUAL_WRITE_PHASE_TABLE) as DualWritePhase[]).filter(
+  (p) => p !== "rollback",
+);
+
+/** Phases a rollback can leave, from the table. */
+export const DUAL_WRITE_ROLLBACK_ORIGINS_OF_TABLE: readonly DualWritePhase[] = DUAL_WRITE_ORDER.filter(
+  (p) => DUAL_WRITE_PHASE_TABLE[p].rollback.ok,
+);

@@ -1,0 +1,26 @@
+/**
+ * The shape shared by the phase tables of every kind: what a phase allows next. Transition rules are
+ * data in each kind's table; `transitions.ts` only reads them.
+ */
+
+/** A step that is allowed, or the reason it is refused (said to the user as is). */
+export type Permission = { readonly ok: true } | { readonly ok: false; readonly why: string };
+
+export const ALLOWED: Permission = { ok: true };
+export const refused = (why: string): Permission => ({ ok: false, why });
+
+/** A fact the ledger records, once and for good, when a phase is applied. */
+export type LedgerFactName = "promoted" | "cutoverCompleted" | "finalCut" | "decommissioned";
+
+/** What a phase allows next; read by `judgeTransition`. */
+export interface TransitionRow {
+  /** Rollback may leave this phase, or why it may not. */
+  readonly rollback: Permission;
+  /** Going back by value to the previous step (phase or ramp step), or why not. */
+  readonly back: Permission;
+  /**
+   * The fact applying this phase records; `atLastStep` for a ramp phase records it only when the ramp
+   * reaches its last step (100%).
+   */
+  readonly records?: { readonly fact: LedgerFactName; readonly atLastStep?: boolean };
+}

@@ -1,0 +1,279 @@
+import { CLOUDSQL_PHASE_TABLE, CLOUDSQL_ORDER } from "./cloudsql-phases";
+import { DUAL_WRITE_ORDER, DUAL_WRITE_PHASE_TABLE } from "./dual-write-phases";
+import type { LedgerFactName, TransitionRow } from "./phase-row";
+
+/**
+ * Judging a change of phase against what is deployed. Everything a phase allows is data in the kind's
+ * phase table (`rollback`, `back`, `records`); this module walks the runbook order and the ramp, and says
+ * why a step is refused and which steps are allowed instead. Pure: the ledger provider, the offline plan
+ * and the phase commands call the same function.
+ */
+
+export type MigrationKindName = "cloudsql" | "dual-write";
+
+/** Where a migration stands: its phase, the ramp step, the phase a rollback left, the attempt. */
+export interface Position {
+  readonly phase: string;
+  /** trafficPercent (cloudsql canary) or readPercent (dual-write read-switch). */
+  readonly percent?: number;
+  /** For rollback: the phase it left. */
+  readonly rollbackFrom?: string;
+  /** cloudsql retry counter; 1 for dual-write. */
+  readonly attempt: number;
+}
+
+/** Facts the ledger records once (times are ISO-8601, taken when `pulumi up` applied the phase). */
+export interface LedgerFacts {
+  /** DMS promotions, one per attempt. */
+  readonly promoted?: readonly { readonly attempt: number; readonly at: string }[];
+  /** When the candidate reached 100% (cloudsql): the observation window counts from here. */
+  readonly cutoverCompleted?: { readonly attempt: number; readonly at: string };
+  /** When writes stopped going to legacy (dual-write): the soak counts from here. */
+  readonly finalCut?: { readonly at: string };
+  readonly decommissioned?: { readonly at: string };
+}
+
+/** What a transition needs besides the two positions. */
+export interface TransitionContext {
+  readonly kind: MigrationKindName;
+  readonly migration: string;
+  readonly ramp: readonly number[];
+  /** Hours after `cutoverCompleted` (cloudsql) or `finalCut` (dual-write) before decommission. */
+  readonly windowHours: number;
+  readonly now: Date;
+  /** The ledger's facts; undefined when only positions are known (offline `--base`): windows not judged. */
+  readonly facts?: LedgerFacts;
+  /** Stack name, for the commands printed in hints. @default "<stack>" */
+  readonly stack?: string;
+}
+
+export interface Transition {
+  readonly from: Position;
+  readonly to: Position;
+  readonly allowed: boolean;
+  /** Why it is refused (absent when allowed). */
+  readonly reason?: string;
+  /** The full refusal, as the preview and the plan print it. */
+  readonly message?: string;
+  /** Every step allowed from `from` (staying put excluded). */
+  readonly next: readonly Position[];
+  /** A note that does not refuse (e.g. a window the offline plan cannot judge). */
+  readonly note?: string;
+  /** The fact applying `to` records, if any. */
+  readonly records?: LedgerFactName;
+}
+
+const RAMPED: Record<MigrationKindName, string> = { cloudsql: "canary", "dual-write": "read-switch" };
+const PERCENT_KEY: Record<MigrationKindName, string> = {
+  cloudsql: "trafficPercent",
+  "dual-write": "readPercent",
+};
+
+function rowOf(kind: MigrationKindName, phase: string): TransitionRow | undefined {
+  return kind === "cloudsql"
+    ? (CLOUDSQL_PHASE_TABLE as Record<string, TransitionRow>)[phase]
+    : (DUAL_WRITE_PHASE_TABLE as Record<string, TransitionRow>)[phase];
+}
+
+/** The runbook as a list of steps: each phase once, the ramp phase once per ramp step. */
+export function stepsOf(kind: MigrationKindName, ramp: readonly number[], attempt = 1): Position[] {
+  const order: readonly string[] = kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER;
+  return order.flatMap((phase) =>
+    phase === RAMPED[kind] ? ramp.map((percent) => ({ phase, percent, attempt })) : [{ phase, attempt }],
+  );
+}
+
+/** `canary:50`, `rollback:canary`, `replicate` — with `(attempt n)` when asked. */
+export function positionLabel(p: Position, withAttempt = false): string {
+  const arg =
+    p.percent !== undefined ? `:${p.percent}` : p.rollbackFrom !== undefined ? `:${p.rollbackFrom}` : "";
+  return `${p.phase}${arg}${withAttempt ? ` (attempt ${p.attempt})` : ""}`;
+}
+
+const same = (a: Position, b: Position) =>
+  a.phase === b.phase &&
+  a.percent === b.percent &&
+  a.attempt === b.attempt &&
+  (a.phase !== "rollback" || b.rollbackFrom === undefined || a.rollbackFrom === b.rollbackFrom);
+
+function indexOf(kind: MigrationKindName, ramp: readonly number[], p: Position): number {
+  return stepsOf(kind, ramp).findIndex(
+    (s) => s.phase === p.phase && (s.percent === undefined || s.percent === p.percent),
+  );
+}
+
+/** Where a retry after rollback re-enters the runbook: what still exists decides. */
+function retryOf(kind: MigrationKindName, from: Position): Position {
+  if (kind === "dual-write") return { phase: "backfill", attempt: from.attempt };
+  // Cloud SQL (and Redis) survive a rollback; a new attempt needs a new DMS job: replicate again.
+  return { phase: from.rollbackFrom === "provision" ? "provision" : "replicate", attempt: from.attempt + 1 };
+}
+
+/** When decommission may run, if the ledger says; `undefined` when the facts are not known. */
+function windowEnd(ctx: TransitionContext): number | undefined | "missing" {
+  if (ctx.facts === undefined) return undefined;
+  const at = ctx.kind === "cloudsql" ? ctx.facts.cutoverCompleted?.at : ctx.facts.finalCut?.at;
+  return at === undefined ? "missing" : Date.parse(at) + ctx.windowHours * 3_600_000;
+}
+
+function hoursLeft(ms: number): string {
+  const h = Math.ceil(ms / 3_600_000);
+  return h >= 48 ? `${Math.floor(h / 24)} d ${h % 24} h` : `${h} h`;
+}
+
+/** Every step allowed from `from`, staying put excluded; windows judged when the facts are known. */
+export function allowedSteps(from: Position, ctx: TransitionContext): Position[] {
+  if (from.phase === "rollback") return [retryOf(ctx.kind, from)];
+  const steps = stepsOf(ctx.kind, ctx.ramp, from.attempt);
+  const i = indexOf(ctx.kind, ctx.ramp, from);
+  const row = rowOf(ctx.kind, from.phase);
+  if (i < 0 || row === undefined) return [];
+  const out: Position[] = [];
+  const next = steps[i + 1];
+  if (next !== undefined && !(next.phase === "decommission" && windowBlocks(ctx) !== undefined))
+    out.push(next);
+  if (i > 0 && row.back.ok) out.push(steps[i - 1]);
+  if (row.rollback.ok) out.push({ phase: "rollback", rollbackFrom: from.phase, attempt: from.attempt });
+  return out;
+}
+
+/** The refusal a decommission window gives now, if any. */
+function windowBlocks(ctx: TransitionContext): string | undefined {
+  const end = windowEnd(ctx);
+  if (end === undefined) return undefined;
+  const [what, since, stay] =
+    ctx.kind === "cloudsql"
+      ? [`the ${ctx.windowHours} h observation window`, "the candidate reached 100%", "stabilize"]
+      : [`the ${ctx.windowHours / 24}-day soak`, "the final cut", "final-cut"];
+  if (end === "missing")
+    return `the ledger has no record of when ${since}, so ${what} cannot have passed; stay in ${stay}`;
+  const left = end - ctx.now.getTime();
+  return left > 0
+    ? `${what} after ${since} ends at ${new Date(end).toISOString()} (${hoursLeft(left)} left); stay in ${stay} until then`
+    : undefined;
+}
+
+/** Why `to` is refused from `from` (undefined when allowed). */
+function reasonOf(from: Position, to: Position, ctx: TransitionContext): string | undefined {
+  const { kind, ramp } = ctx;
+  if (same(from, to)) return undefined;
+  if (from.phase === "rollback") {
+    const retry = retryOf(kind, from);
+    if (to.phase === "rollback")
+      return `the deployed rollback left ${from.rollbackFrom ?? "an earlier phase"}; rollbackFrom stays what it was until the migration moves forward again`;
+    if (kind === "cloudsql" && to.attempt !== retry.attempt)
+      return `a retry after rollback needs a new attempt (attempt ${retry.attempt}): the DMS job and revisions of attempt ${from.attempt} are spent`;
+    if (same(to, retry)) return undefined;
+    return `after a rollback the migration moves forward again from what still exists, at ${positionLabel(retry)}${kind === "cloudsql" ? ` with attempt ${retry.attempt}` : " (the new stores missed the writes made since the rollback)"}`;
+  }
+  if (kind === "cloudsql" && to.attempt !== from.attempt)
+    return `attempt changes only when retrying after a rollback (deployed attempt ${from.attempt}); hint: roll back first`;
+  const row = rowOf(kind, from.phase);
+  if (row === undefined) return `${from.phase} is not a phase of kind ${kind}`;
+  if (to.phase === "rollback") {
+    if (!row.rollback.ok) return `rollback is refused from ${from.phase}: ${row.rollback.why}`;
+    if (to.rollbackFrom !== undefined && to.rollbackFrom !== from.phase)
+      return `rollbackFrom must be the deployed phase (${from.phase}), not ${to.rollbackFrom}: a rollback keeps what the deployed phase created`;
+    return undefined;
+  }
+  const i = indexOf(kind, ramp, from);
+  const j = indexOf(kind, ramp, to);
+  if (j < 0)
+    return to.phase === RAMPED[kind]
+      ? `${to.phase} needs ${PERCENT_KEY[kind]} set to one of the ramp steps ${ramp.join(", ")}`
+      : `${to.phase} is not a phase of kind ${kind}`;
+  if (j > i + 1) {
+    const skipped = stepsOf(kind, ramp)
+      .slice(i + 1, j)
+      .map((s) => positionLabel(s));
+    return `it skips ${skipped.join(", ")}: the runbook moves one step at a time, so that each pull request previews one step and each step can be checked before the next`;
+  }
+  if (j === i + 1) {
+    if (to.phase === "decommission") return windowBlocks(ctx);
+    return undefined;
+  }
+  // j < i: back by value.
+  if (!row.back.ok) return `${from.phase} cannot go back by value: ${row.back.why}`;
+  if (j < i - 1)
+    return `going back by value moves one step at a time, to ${positionLabel(stepsOf(kind, ramp)[i - 1])}`;
+  return undefined;
+}
+
+/** The command that sets a position in the stack file (the phase key, and the ramp/rollback key). */
+export function setCommand(
+  p: Position,
+  ctx: Pick<TransitionContext, "kind" | "migration" | "stack">,
+): string {
+  const key = (k: string) => `'cutover:migrations.${ctx.migration}.${k}'`;
+  const stack = ctx.stack ?? "<stack>";
+  const parts = [`pulumi config set --stack ${stack} --path ${key("phase")} ${p.phase}`];
+  if (p.percent !== undefined)
+    parts.push(`pulumi config set --stack ${stack} --path ${key(PERCENT_KEY[ctx.kind])} ${p.percent}`);
+  if (p.rollbackFrom !== undefined)
+    parts.push(`pulumi config set --stack ${stack} --path ${key("rollbackFrom")} ${p.rollbackFrom}`);
+  return parts.join(" && ");
+}
+
+/** The fact applying `to` records (from the phase table), if any. */
+export function factOf(
+  to: Position,
+  ctx: Pick<TransitionContext, "kind" | "ramp">,
+): LedgerFactName | undefined {
+  const rec = rowOf(ctx.kind, to.phase)?.records;
+  if (rec === undefined) return undefined;
+  if (rec.atLastStep && to.percent !== ctx.ramp[ctx.ramp.length - 1]) return undefined;
+  return rec.fact;
+}
+
+/** Judges deployed → proposed: allowed or refused, with the reason and the allowed next steps. */
+export function judgeTransition(from: Position, to: Position, ctx: TransitionContext): Transition {
+  const next = allowedSteps(from, ctx);
+  const reason = reasonOf(from, to, ctx);
+  const note =
+    reason === undefined && !same(from, to) && to.phase === "decommission" && ctx.facts === undefined
+      ? `the ${ctx.kind === "cloudsql" ? "observation window" : "soak"} before decommission is judged from the time the ledger recorded: the preview checks it (offline, pass --deployed with the stack outputs)`
+      : undefined;
+  const base = {
+    from,
+    to,
+    next,
+    ...(note ? { note } : {}),
+    ...(reason === undefined && !same(from, to) ? withFact(factOf(to, ctx)) : {}),
+  };
+  if (reason === undefined) return { ...base, allowed: true };
+  const attempts = from.attempt !== to.attempt;
+  const allowedText = next.length
+    ? `allowed from ${positionLabel(from, attempts)}: ${next.map((n) => positionLabel(n, attempts)).join(", ")}`
+    : `nothing moves on from ${positionLabel(from)}`;
+  const hint = next.length ? `; hint: ${setCommand(next[0], ctx)}` : "";
+  const message = `${ctx.migration}: ${positionLabel(from, attempts)} → ${positionLabel(to, attempts)} is refused: ${reason}. ${allowedText[0].toUpperCase()}${allowedText.slice(1)}${hint}`;
+  return { ...base, allowed: false, reason, message };
+}
+
+const withFact = (f: LedgerFactName | undefined) => (f ? { records: f } : {});
+
+/** Applies an allowed transition to the facts: the ledger's record of what happened, monotonic. */
+export function recordFacts(facts: LedgerFacts, to: Position, ctx: TransitionContext): LedgerFacts {
+  const at = ctx.now.toISOString();
+  switch (factOf(to, ctx)) {
+    case "promoted":
+      if (facts.promoted?.some((p) => p.attempt === to.attempt)) return facts;
+      return { ...facts, promoted: [...(facts.promoted ?? []), { attempt: to.attempt, at }] };
+    case "cutoverCompleted":
+      if (facts.cutoverCompleted?.attempt === to.attempt) return facts;
+      return { ...facts, cutoverCompleted: { attempt: to.attempt, at } };
+    case "finalCut":
+      return facts.finalCut ? facts : { ...facts, finalCut: { at } };
+    case "decommissioned":
+      return facts.decommissioned ? facts : { ...facts, decommissioned: { at } };
+    case undefined:
+      return facts;
+    default: {
+      const unreachable: never = factOf(to, ctx) as never;
+      throw new Error(`unknown fact ${String(unreachable)}`);
+    }
+  }
+}
+
+/** The position a stack starts from when no ledger exists yet. */
+export const BASELINE: Position = { phase: "baseline", attempt: 1 };

@@ -1,0 +1,204 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { CONFIG_KEY } from "../../infra/config/common";
+import { stepsOf, type MigrationKindName, type Position } from "../../infra/engine/transitions";
+import { deployedFromGit } from "../../scripts/plan/deployed";
+import { buildPlan } from "../../scripts/plan/run";
+import { NOW } from "../support/stack";
+
+const ROOT = resolve(__dirname, "../..");
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+const PLAN = join(ROOT, "scripts/plan.ts");
+const RAMP_KEY = { avvivo: "trafficPercent", matchauto: "readPercent" } as const;
+type Name = keyof typeof RAMP_KEY;
+
+/** A scratch git repository holding the project's prod stack file, committed once at baseline. */
+function scratchRepo(): string {
+  const dir = mkdtempSync(join(tmpdir(), "cutover-base-"));
+  copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+  copyFileSync(join(ROOT, "Pulumi.prod.yaml"), join(dir, "Pulumi.prod.yaml"));
+  git(dir, "init", "-q");
+  commit(dir, "baseline");
+  return dir;
+}
+const git = (dir: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], {
+    cwd: dir,
+    encoding: "utf8",
+  });
+const commit = (dir: string, message: string) => {
+  git(dir, "add", "-A");
+  git(dir, "commit", "-q", "--allow-empty", "-m", message);
+};
+
+/** Moves a migration of the stack file to a position, editing the YAML in place (comments kept). */
+function moveTo(dir: string, name: Name, to: Position): void {
+  const file = join(dir, "Pulumi.prod.yaml");
+  const doc = parseDocument(readFileSync(file, "utf8"));
+  const at = (k: string) => ["config", CONFIG_KEY, name, k];
+  doc.setIn(at("phase"), to.phase);
+  if (name === "avvivo") doc.setIn(at("attempt"), to.attempt);
+  if (to.percent !== undefined) doc.setIn(at(RAMP_KEY[name]), to.percent);
+  else doc.deleteIn(at(RAMP_KEY[name]));
+  if (to.rollbackFrom !== undefined) doc.setIn(at("rollbackFrom"), to.rollbackFrom);
+  else doc.deleteIn(at("rollbackFrom"));
+  writeFileSync(file, doc.toString());
+}
+
+function plan(dir: string, args: string[]) {
+  const r = spawnSync(TSX, [PLAN, "prod", ...args], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const p = (phase: string, extra: Partial<Position> = {}): Position => ({ phase, attempt: 1, ...extra });
+
+// Each case of the issue's "Why": deployed (committed) → proposed (working tree), refused with exit 1.
+const WHY: { what: string; name: Name; deployed: Position[]; proposed: Position; says: string }[] = [
+  {
+    what: "baseline → canary written directly",
+    name: "avvivo",
+    deployed: [],
+    proposed: p("canary", { percent: 10 }),
+    says: "avvivo: baseline → canary:10 is refused: it skips provision, replicate, freeze, promote",
+  },
+  {
+    what: "replicate → promote, skipping freeze",
+    name: "avvivo",
+    deployed: [p("provision"), p("replicate")],
+    proposed: p("promote"),
+    says: "avvivo: replicate → promote is refused: it skips freeze",
+  },
+  {
+    what: "replicate put back after promotion",
+    name: "avvivo",
+    deployed: [p("provision"), p("replicate"), p("freeze"), p("promote")],
+    proposed: p("replicate"),
+    says: "avvivo: promote → replicate is refused: promote cannot go back by value: DMS promotion has happened",
+  },
+  {
+    what: "read-switch:50 by value after the final cut",
+    name: "matchauto",
+    deployed: [
+      p("shadow"),
+      p("backfill"),
+      p("dual-write"),
+      p("read-switch", { percent: 100 }),
+      p("final-cut"),
+    ],
+    proposed: p("read-switch", { percent: 50 }),
+    says: "matchauto: final-cut → read-switch:50 is refused",
+  },
+  {
+    what: "rollback from decommission",
+    name: "avvivo",
+    deployed: [p("stabilize"), p("decommission")],
+    proposed: p("rollback", { rollbackFrom: "stabilize" }),
+    says: "avvivo: decommission → rollback:stabilize is refused: rollback is refused from decommission",
+  },
+];
+
+describe("plan --base <ref> judges the change against the stack file at that ref", () => {
+  it.each(WHY)(
+    "refuses $what (exit 1, both phases, the allowed steps)",
+    ({ name, deployed, proposed, says }) => {
+      const dir = scratchRepo();
+      for (const d of deployed) moveTo(dir, name, d);
+      commit(dir, "deployed");
+      moveTo(dir, name, proposed);
+      const { code, out } = plan(dir, ["--base", "HEAD"]);
+      expect(code).toBe(1);
+      expect(out).toContain("TRANSITIONS REFUSED (deployed: git HEAD)");
+      expect(out).toContain(says);
+      expect(out).toMatch(/Allowed from \S+: |Nothing moves on from decommission/);
+    },
+  );
+
+  it("a legal step plans with exit 0 and says what the ledger will record", () => {
+    const dir = scratchRepo();
+    for (const d of [p("provision"), p("replicate")]) moveTo(dir, "avvivo", d);
+    moveTo(dir, "avvivo", p("freeze"));
+    commit(dir, "at freeze");
+    moveTo(dir, "avvivo", p("promote"));
+    const { code, out } = plan(dir, ["--base", "HEAD"]);
+    expect(code).toBe(0);
+    expect(out).toContain("✓ avvivo: freeze → promote (the ledger records: promoted)");
+  });
+
+  it("an unknown ref is a clear error", () => {
+    const { code, err } = plan(scratchRepo(), ["--base", "no-such-ref"]);
+    expect(code).toBe(1);
+    expect(err).toContain("--base no-such-ref: not a commit in the git repository");
+    expect(err).toContain("hint: e.g. --base origin/main");
+  });
+});
+
+describe("plan --deployed <file> judges against the ledger's outputs, times included", () => {
+  const outputs = (deployed: Position, facts: object) => ({ avvivo: { ledger: { deployed, facts } } });
+
+  it("refuses decommission inside the observation window the ledger measured", () => {
+    const dir = scratchRepo();
+    moveTo(dir, "avvivo", p("decommission"));
+    const file = join(dir, "deployed.json");
+    const recent = new Date(Date.now() - 3_600_000).toISOString();
+    writeFileSync(
+      file,
+      JSON.stringify(outputs(p("stabilize"), { cutoverCompleted: { attempt: 1, at: recent } })),
+    );
+    const { code, out } = plan(dir, ["--deployed", file]);
+    expect(code).toBe(1);
+    expect(out).toContain("avvivo: stabilize → decommission is refused: the 48 h observation window");
+  });
+
+  it("a file that is not the outputs' JSON is a clear error", () => {
+    const dir = scratchRepo();
+    const file = join(dir, "deployed.json");
+    writeFileSync(file, JSON.stringify({ avvivo: { ledger: { deployed: { attempt: 1 } } } }));
+    const { code, err } = plan(dir, ["--deployed", file]);
+    expect(code).toBe(1);
+    expect(err).toContain(`--deployed ${file}: avvivo.ledger.deployed.phase:`);
+    expect(err).toContain("hint: pass the JSON of `pulumi stack output --json`");
+  });
+});
+
+// Every legal step of both runbooks, and rollback from every phase that allows it, plans (in process).
+function legalWalk(kind: MigrationKindName): { from: Position; to: Position }[] {
+  const steps = stepsOf(kind, [10, 50, 100]);
+  const forward = steps.slice(1).map((to, i) => ({ from: steps[i], to }));
+  const rollbacks = steps
+    .filter((s) =>
+      kind === "cloudsql"
+        ? !["baseline", "decommission"].includes(s.phase)
+        : !["baseline", "final-cut", "decommission"].includes(s.phase),
+    )
+    .map((from) => ({ from, to: p("rollback", { rollbackFrom: from.phase }) }));
+  return [...forward, ...rollbacks];
+}
+
+describe.each([
+  ["avvivo", "cloudsql"],
+  ["matchauto", "dual-write"],
+] as const)("every legal step of %s plans with the transition allowed", (name, kind) => {
+  const dir = scratchRepo();
+  it.each(
+    legalWalk(kind).map((s) => ({
+      ...s,
+      label: `${s.from.phase}${s.from.percent ?? ""} → ${s.to.phase}${s.to.rollbackFrom ?? s.to.percent ?? ""}`,
+    })),
+  )("$label", async ({ from, to }) => {
+    moveTo(dir, name, from);
+    commit(dir, "deployed");
+    moveTo(dir, name, to);
+    const report = await buildPlan({
+      stack: "prod",
+      dir,
+      now: NOW,
+      migration: name,
+      deployed: deployedFromGit("prod", "HEAD", dir),
+    });
+    const t = report.migrations[0].transition!;
+    expect([t.message, t.allowed]).toEqual([undefined, true]);
+  });
+});
