@@ -143,17 +143,8 @@ export function makeLedgerProvider(clock: () => Date = () => new Date()): pulumi
 
 export const phaseLedgerProvider = makeLedgerProvider();
 
-export interface PhaseLedgerArgs {
-  readonly migration: string;
-  readonly kind: MigrationKindName;
-  /** Stack name (for the commands the refusals print). */
-  readonly stack: string;
-  /** The position the stack file asks for. */
-  readonly position: Position;
-  readonly ramp: readonly number[];
-  /** Observation window (cloudsql) or soak (dual-write) before decommission, in hours. */
-  readonly windowHours: number;
-}
+/** What the program passes: the inputs without the contract marker. */
+export type PhaseLedgerArgs = Omit<LedgerInputs, "cutoverLedger">;
 
 /**
  * Records, in the Pulumi state, the phase each `up` applied and the facts that cannot be undone
