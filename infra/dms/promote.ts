@@ -317,7 +317,9 @@ async function pause(ctx: CallContext, waitingFor: string): Promise<void> {
   const remaining = ctx.deadline - Date.now();
   if (remaining <= 0) throw timeoutError(ctx, waitingFor);
   await new Promise((resolve) => setTimeout(resolve, Math.min(ctx.pollMs, remaining)));
-  if (Date.now() >= ctx.deadline) throw timeoutError(ctx, waitingFor);
+  // A sleep cut short by the deadline has reached it, even when the timer fires a millisecond early:
+  // polling once more could only time out on the request instead, naming the wrong thing.
+  if (remaining <= ctx.pollMs || Date.now() >= ctx.deadline) throw timeoutError(ctx, waitingFor);
 }
 
 function timeoutError(ctx: CallContext, waitingFor: string): Error {
