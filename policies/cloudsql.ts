@@ -28,8 +28,6 @@ const LOG_RETENTION_RANGE: Record<string, { min: number; max: number }> = {
 };
 /** The Cloud SQL API's default number of retained backups. */
 const DEFAULT_RETAINED_BACKUPS = 7;
-/** Phases in which the instance is a DMS destination (a demoted replica whose backups DMS suspends). */
-export const REPLICATING_PHASES = ["replicate", "freeze"];
 /** PostgreSQL severities, most verbose first. */
 const SEVERITIES = ["debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning", "error"];
 
@@ -191,20 +189,20 @@ export function backupProblems(settings: Settings): string[] {
 
 export const cloudSqlBackupsAndPitr = stackPolicy({
   name: "cloudsql-backups-and-pitr",
-  description: `Cloud SQL has automated backups and PITR on, log retention inside the edition's range and below retained backups. Relaxed on a DMS destination while its migration is in ${REPLICATING_PHASES.join(" or ")} (DMS suspends backups on the demoted replica).`,
+  description: `Cloud SQL has automated backups and PITR on, log retention inside the edition's range and below retained backups. Relaxed on a DMS destination while its migration's spec says backupsManagedByDms (the engine's phase table: DMS suspends backups on the demoted replica).`,
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
     const { specs } = readSpecs(args.resources);
     const instances = args.resources.filter((r) => r.isType(INSTANCE));
     checkEach(instances, report, (r) => {
       const replicating = specs.find(
-        (f) => f.spec.kind === "cloudsql" && REPLICATING_PHASES.includes(f.spec.phase) && belongsTo(r, f),
+        (f) => f.spec.kind === "cloudsql" && f.spec.backupsManagedByDms && belongsTo(r, f),
       );
       if (replicating !== undefined) return;
       const problems = backupProblems((r.props as InstanceArgs).settings);
       if (problems.length > 0)
         report(
-          `${describeResource(r.type, r.name)} must keep automated backups and PITR on: ${problems.join("; ")}. This is relaxed only while the instance is a DMS destination in phase ${REPLICATING_PHASES.join(" or ")} of its migration`,
+          `${describeResource(r.type, r.name)} must keep automated backups and PITR on: ${problems.join("; ")}. This is relaxed only while the instance is a DMS destination whose migration's spec says backupsManagedByDms (replicate, freeze and promote in the engine's phase table)`,
           r.urn,
         );
     });

@@ -25,6 +25,11 @@ export const MigrationSpecSchema = z.object({
   attempt: z.number().int().min(1),
   /** True once DMS promotion has been declared (promote and every later phase of that attempt). */
   promoted: z.boolean(),
+  /**
+   * The instance is a DMS destination whose backups DMS suspends (the engine's phase table says in which
+   * phases, rollback included through the phase it left). @default false
+   */
+  backupsManagedByDms: z.boolean().default(false),
   stableRevision: z.string().optional(),
   revisions: z.array(RevisionSpecSchema).default([]),
   /** Cloud Run service name (kind cloudsql). */

@@ -49,6 +49,7 @@ export class CloudSqlMigrationStack extends pulumi.ComponentResource {
         basePhase: plan.basePhase,
         attempt: plan.attempt,
         promoted: plan.promoted,
+        backupsManagedByDms: plan.backupsManagedByDms,
         service: spec.cloudRun.service,
         public: spec.cloudRun.public,
         stableRevision: spec.cloudRun.stableRevision,

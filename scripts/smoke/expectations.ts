@@ -1,8 +1,11 @@
 /**
- * What `GET /system/status` must say in each phase of a cloudsql migration (runbook phase E): Redis
- * is wired into the revision only from `stabilize` on; before that the app's in-memory fallback is fine.
+ * What `GET /system/status` must say in each phase of a cloudsql migration (runbook phase E): Redis is
+ * required where the engine's phase table wires it into the serving revision (`resources.redisWired`);
+ * before that the app's in-memory fallback is fine. Rollback serves the stable revision, which predates
+ * Redis.
  */
 import type { CloudSqlPhase } from "../../infra/config/schema";
+import { CLOUDSQL_PHASE_TABLE } from "../../infra/engine/cloudsql-phases";
 
 export interface StatusExpectation {
   readonly phase: CloudSqlPhase;
@@ -11,21 +14,8 @@ export interface StatusExpectation {
 }
 
 export function expectationFor(phase: CloudSqlPhase): StatusExpectation {
-  switch (phase) {
-    case "baseline":
-    case "provision":
-    case "replicate":
-    case "freeze":
-    case "promote":
-    case "canary":
-    case "rollback": // serves the stable revision, which predates Redis
-      return { phase, redisRequired: false };
-    case "stabilize":
-    case "decommission":
-      return { phase, redisRequired: true };
-    default: {
-      const unknown: never = phase;
-      throw new Error(`unhandled phase ${String(unknown)}`);
-    }
-  }
+  return {
+    phase,
+    redisRequired: phase !== "rollback" && CLOUDSQL_PHASE_TABLE[phase].resources.redisWired,
+  };
 }

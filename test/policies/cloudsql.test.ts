@@ -126,7 +126,8 @@ const cases: Case[] = [
     resource: SQL,
     path: "settings.backupConfiguration",
     value: ABSENT,
-    expect: "relaxed only while the instance is a DMS destination in phase replicate or freeze",
+    expect:
+      "relaxed only while the instance is a DMS destination whose migration's spec says backupsManagedByDms",
   },
   {
     rule: "cloudsql-backups-and-pitr",
@@ -312,32 +313,53 @@ describe("Cloud SQL rules", () => {
     expect(names).not.toContain("cloudsql-deletion-protection-in-prod");
   });
 
-  describe.each(["replicate", "freeze"])("while the migration is in %s (DMS destination)", (phase) => {
-    const replicating = () =>
-      changed(changed(compliantStack(), "avvivo-spec", "phase", phase), "avvivo-spec", "promoted", false);
+  describe.each(["replicate", "freeze", "promote"])(
+    "while the migration is in %s (DMS destination)",
+    (phase) => {
+      const replicating = () =>
+        changed(
+          changed(changed(compliantStack(), "avvivo-spec", "phase", phase), "avvivo-spec", "promoted", false),
+          "avvivo-spec",
+          "backupsManagedByDms",
+          true,
+        );
 
-    test("backups and PITR off are accepted on the instance of that migration", () => {
-      const stack = changed(replicating(), SQL, "settings.backupConfiguration", { enabled: false });
-      expect(evaluatePolicies(stack).filter((f) => f.policy === "cloudsql-backups-and-pitr")).toEqual([]);
-    });
-
-    test("an instance outside the migration gets no exception", () => {
-      const stack = added(replicating(), T.instance, "reporting-sql", {
-        name: "reporting",
-        databaseVersion: "POSTGRES_15",
-        settings: { tier: "db-f1-micro" },
+      test("backups and PITR off are accepted on the instance of that migration", () => {
+        const stack = changed(replicating(), SQL, "settings.backupConfiguration", { enabled: false });
+        expect(evaluatePolicies(stack).filter((f) => f.policy === "cloudsql-backups-and-pitr")).toEqual([]);
       });
-      const findings = evaluatePolicies(stack).filter((f) => f.policy === "cloudsql-backups-and-pitr");
-      expect(findings).toHaveLength(1);
-      expect(findings[0].urn).toBe(urnOf("prod", T.instance, "reporting-sql"));
-    });
+
+      test("an instance outside the migration gets no exception", () => {
+        const stack = added(replicating(), T.instance, "reporting-sql", {
+          name: "reporting",
+          databaseVersion: "POSTGRES_15",
+          settings: { tier: "db-f1-micro" },
+        });
+        const findings = evaluatePolicies(stack).filter((f) => f.policy === "cloudsql-backups-and-pitr");
+        expect(findings).toHaveLength(1);
+        expect(findings[0].urn).toBe(urnOf("prod", T.instance, "reporting-sql"));
+      });
+    },
+  );
+
+  test("a spec at replicate that does not say DMS owns the backups gets no exception (the table decides, not the phase name)", () => {
+    const stack = changed(
+      changed(compliantStack(), "avvivo-spec", "phase", "replicate"),
+      "avvivo-spec",
+      "promoted",
+      false,
+    );
+    const off = changed(stack, SQL, "settings.backupConfiguration.enabled", false);
+    expect(evaluatePolicies(off).filter((f) => f.policy === "cloudsql-backups-and-pitr")).toHaveLength(1);
   });
 
   test("the exception also finds the instance by the <migration>- name prefix when there is no component", () => {
     const stack = compliantStack()
       .map((r) => ({ ...r, parent: undefined }))
       .map((r) =>
-        r.name === "avvivo-spec" ? { ...r, inputs: { ...r.inputs, phase: "replicate", promoted: false } } : r,
+        r.name === "avvivo-spec"
+          ? { ...r, inputs: { ...r.inputs, phase: "replicate", promoted: false, backupsManagedByDms: true } }
+          : r,
       );
     const off = changed(stack, SQL, "settings.backupConfiguration.enabled", false);
     expect(evaluatePolicies(off).filter((f) => f.policy === "cloudsql-backups-and-pitr")).toEqual([]);
