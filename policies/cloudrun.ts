@@ -129,7 +129,7 @@ export const cloudRunPublicInvokerDeclared = stackPolicy({
   validateStack: (args, report) => {
     const { specs } = readSpecs(args.resources);
     const declaredPublic = (service: string) =>
-      specs.some((f) => f.spec.service === service && f.spec.public);
+      specs.some((f) => f.spec.kind === "cloudsql" && f.spec.service === service && f.spec.public);
     const hint = "hint: set cloudRun.public: true in the migration config if the API is meant to be public";
     checkEach(args.resources, report, (r) => {
       if (r.isType(Service) && r.props.invokerIamDisabled === true && !declaredPublic(r.props.name))

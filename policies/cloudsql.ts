@@ -3,6 +3,7 @@
 import { DatabaseInstance, DatabaseInstanceArgs } from "@pulumi/gcp/sql/databaseInstance";
 import { validateResourceOfType } from "@pulumi/policy";
 import type { Unwrap } from "@pulumi/pulumi";
+import { LOG_RETENTION_RANGE, type CloudSqlEdition } from "../contract/facts";
 import { readSpecs, belongsTo } from "./spec";
 import {
   checkEach,
@@ -21,11 +22,6 @@ type Settings = InstanceArgs["settings"];
 
 /** TLS modes that refuse plain-text connections. */
 const ENCRYPTED_SSL_MODES = ["ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"];
-/** PITR log retention per edition (days). */
-const LOG_RETENTION_RANGE: Record<string, { min: number; max: number }> = {
-  ENTERPRISE: { min: 1, max: 7 },
-  ENTERPRISE_PLUS: { min: 1, max: 35 },
-};
 /** The Cloud SQL API's default number of retained backups. */
 const DEFAULT_RETAINED_BACKUPS = 7;
 /** PostgreSQL severities, most verbose first. */
@@ -171,7 +167,7 @@ export function backupProblems(settings: Settings): string[] {
   if (backups?.pointInTimeRecoveryEnabled !== true)
     problems.push("settings.backupConfiguration.pointInTimeRecoveryEnabled must be true");
   const edition = settings?.edition ?? "ENTERPRISE";
-  const range = LOG_RETENTION_RANGE[edition] ?? LOG_RETENTION_RANGE.ENTERPRISE;
+  const range = LOG_RETENTION_RANGE[edition as CloudSqlEdition] ?? LOG_RETENTION_RANGE.ENTERPRISE;
   const days = backups?.transactionLogRetentionDays;
   const retained = backups?.backupRetentionSettings?.retainedBackups ?? DEFAULT_RETAINED_BACKUPS;
   if (days === undefined)

@@ -1,43 +1,7 @@
 import { PolicyResource } from "@pulumi/policy";
-import { z } from "zod";
+import { MigrationSpecSchema, SPEC_KEYS, SPEC_RESOURCE_TYPE, type MigrationSpec } from "../contract/spec";
 
-/** Type token of the resource through which the program exposes each migration's desired state. */
-export const SPEC_RESOURCE_TYPE = "pulumi-nodejs:dynamic:Resource";
-
-const RevisionSpecSchema = z.object({
-  name: z.string().min(1),
-  role: z.string().min(1),
-  /** Which database the revision's DATABASE_URL points at. */
-  database: z.enum(["source", "cloudsql"]),
-  /** False for the frozen revision (the app's write-block flag is set). */
-  writes: z.boolean(),
-});
-
-/**
- * Inputs of the `<migration>-spec` dynamic resource (contract with the program, version v1). Unknown keys
- * (such as the dynamic provider's `__provider`) are ignored.
- */
-export const MigrationSpecSchema = z.object({
-  cutoverSpec: z.literal("v1"),
-  migration: z.string().min(1),
-  kind: z.enum(["cloudsql", "dual-write"]),
-  phase: z.string().min(1),
-  attempt: z.number().int().min(1),
-  /** True once DMS promotion has been declared (promote and every later phase of that attempt). */
-  promoted: z.boolean(),
-  /**
-   * The instance is a DMS destination whose backups DMS suspends (the engine's phase table says in which
-   * phases, rollback included through the phase it left). @default false
-   */
-  backupsManagedByDms: z.boolean().default(false),
-  stableRevision: z.string().optional(),
-  revisions: z.array(RevisionSpecSchema).default([]),
-  /** Cloud Run service name (kind cloudsql). */
-  service: z.string().optional(),
-  /** The config marks the service public (allUsers may invoke it). @default false */
-  public: z.boolean().default(false),
-});
-export type MigrationSpec = z.infer<typeof MigrationSpecSchema>;
+export { SPEC_RESOURCE_TYPE, type MigrationSpec } from "../contract/spec";
 
 export interface FoundSpec {
   resource: PolicyResource;
@@ -75,7 +39,7 @@ export function readSpecs(resources: PolicyResource[]): { specs: FoundSpec[]; ma
  */
 function plain(props: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(MigrationSpecSchema.shape)) {
+  for (const key of SPEC_KEYS) {
     const value = props[key];
     out[key] = key === "revisions" && Array.isArray(value) ? value.map((r) => ({ ...r })) : value;
   }
@@ -84,12 +48,8 @@ function plain(props: Record<string, unknown>): Record<string, unknown> {
 
 /** The Cloud Run service (by its `name` input) a cloudsql spec governs. */
 export function serviceOf(spec: MigrationSpec, resources: PolicyResource[]): PolicyResource | undefined {
-  return resources.find(
-    (r) =>
-      r.type === "gcp:cloudrunv2/service:Service" &&
-      spec.service !== undefined &&
-      r.props.name === spec.service,
-  );
+  if (spec.kind !== "cloudsql") return undefined;
+  return resources.find((r) => r.type === "gcp:cloudrunv2/service:Service" && r.props.name === spec.service);
 }
 
 /** True when `ancestor` is `r` or one of its parents. */

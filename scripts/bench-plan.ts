@@ -6,8 +6,8 @@ import { performance } from "node:perf_hooks";
 import { CLOUDSQL_PHASES, ROLLBACK_ORIGINS } from "../infra/config/cloudsql";
 import { CONFIG_KEY } from "../infra/config/common";
 import { DUAL_WRITE_PHASES } from "../infra/config/dual-write";
-import { readStackConfig, withPhase, type PhaseChoice } from "../infra/stack-file";
-import { synthesize } from "../infra/synth";
+import { readStackConfig, withPhase, type PhaseChoice } from "../tooling/stack-file";
+import { synthesize } from "../tooling/synth";
 import { program } from "../stacks/program";
 
 /** Every phase a migration of that kind can be planned at (ramp steps and each rollback origin). */

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError } from "../infra/config/load";
-import { parsePhaseToken, StackFileError, type PhaseChoice } from "../infra/stack-file";
+import { parsePhaseToken, StackFileError, type PhaseChoice } from "../tooling/stack-file";
 import { deployedFromGit, deployedFromOutputs, type DeployedSide } from "./plan/deployed";
 import { evaluateFindings } from "./plan/findings";
 import { renderDiff, renderPlan } from "./plan/render";

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { stableJson } from "./stable-json";
 import {
   promoteMigrationJob,
   validatePromotionInputs,
@@ -108,15 +109,6 @@ export const dmsPromotionProvider: pulumi.dynamic.ResourceProvider = {
   // source. Deleting (decommission, or a replace for a new attempt) only forgets the record.
   async delete(): Promise<void> {},
 };
-
-/** JSON with sorted keys: state read back from the engine need not keep the key order of the inputs. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
-}
 
 function withoutToken(inputs: PromotionInputs): Omit<PromotionInputs, "accessToken"> {
   const copy: { -readonly [K in keyof PromotionInputs]?: PromotionInputs[K] } = { ...inputs };

@@ -38,9 +38,6 @@ export class DualWriteMigrationStack extends pulumi.ComponentResource {
         phase: plan.phase,
         // Rollback of this kind keeps every resource, whatever phase it leaves.
         basePhase: plan.phase,
-        // Fields the spec contract requires of every kind; this kind has no retries and no promotion.
-        attempt: 1,
-        promoted: false,
         d1: plan.d1.map((d) => d.name),
         ...(plan.flags ? { writeMode: plan.flags.writeMode, readPercent: plan.flags.readPercent } : {}),
       },

@@ -1,23 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
+import { MigrationSpecSchema } from "../../contract/spec";
 
-/** What the program tells the policy pack about a migration: the plan minus traffic percentages. */
-export interface MigrationSpecProps {
-  /** Marker the policy pack looks for. */
-  readonly cutoverSpec: "v1";
-  readonly migration: string;
-  readonly kind: "cloudsql" | "dual-write";
-  readonly phase: string;
-  /** For rollback, the phase being left; else the phase. */
-  readonly basePhase: string;
-  readonly attempt?: number;
-  readonly promoted?: boolean;
-  readonly service?: string;
-  /** The config marks the service public (allUsers may invoke it). */
-  readonly public?: boolean;
-  readonly stableRevision?: string;
-  readonly revisions?: readonly { name: string; role: string; database: string; writes: boolean }[];
-  readonly [extra: string]: unknown;
-}
+/** What the program tells the policy pack about a migration: the contract in `contract/spec.ts`. */
+export type MigrationSpecProps = z.input<typeof MigrationSpecSchema>;
 
 // No cloud API is called: the resource only records the spec in the state, where
 // `pulumi preview --policy-pack` reads it as the inputs of a resource.
@@ -33,6 +19,8 @@ const specProvider: pulumi.dynamic.ResourceProvider = {
 /** Exposes a migration's desired state to stack-level policies (no-op dynamic resource). */
 export class MigrationSpec extends pulumi.dynamic.Resource {
   constructor(name: string, props: MigrationSpecProps, opts?: pulumi.CustomResourceOptions) {
+    // Checked here as the pack will check it: a program that breaks the contract fails at once.
+    MigrationSpecSchema.parse(props);
     super(specProvider, name, { ...props }, opts);
   }
 }

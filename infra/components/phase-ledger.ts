@@ -2,6 +2,7 @@
 // with its closure. It may import only pure modules with no Pulumi or I/O at load time: the engine's
 // phase tables and transitions (plain data and functions) — nothing that reads files or the network.
 import * as pulumi from "@pulumi/pulumi";
+import { stableJson } from "./stable-json";
 import {
   BASELINE,
   judgeTransition,
@@ -60,15 +61,6 @@ function inputsOf(state: Partial<LedgerState>): Partial<LedgerInputs> {
   const copy: Record<string, unknown> = { ...state };
   for (const k of STATE_KEYS) delete copy[k];
   return copy as Partial<LedgerInputs>;
-}
-
-/** JSON with sorted keys: state read back from the engine need not keep the key order of the inputs. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
 }
 
 /** Applies `news` on top of what is deployed (refusing an illegal step), recording the facts. */

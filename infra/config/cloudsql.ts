@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LOG_RETENTION_ANY_EDITION } from "../../contract/facts";
 import {
   EnvNameSchema,
   HostSchema,
@@ -36,12 +37,6 @@ export const ROLLBACK_ORIGINS = [
   "canary",
   "stabilize",
 ] as const;
-
-/** PITR log retention range per Cloud SQL edition (days). */
-export const LOG_RETENTION_RANGE = {
-  ENTERPRISE: { min: 1, max: 7 },
-  ENTERPRISE_PLUS: { min: 1, max: 35 },
-} as const;
 
 const GcpSchema = z.strictObject({
   /** GCP project id. */
@@ -97,7 +92,12 @@ const CloudSqlSchema = z.strictObject({
       /** @default 14 */
       retainedBackups: z.number().int().min(1).max(365).default(14),
       /** @default 7 */
-      logRetentionDays: z.number().int().min(1).max(35).default(7),
+      logRetentionDays: z
+        .number()
+        .int()
+        .min(LOG_RETENTION_ANY_EDITION.min)
+        .max(LOG_RETENTION_ANY_EDITION.max)
+        .default(7),
     })
     .prefault({}),
   maintenanceWindow: z

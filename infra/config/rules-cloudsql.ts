@@ -1,4 +1,5 @@
-import { LOG_RETENTION_RANGE, type CloudSqlMigration } from "./cloudsql";
+import { CLOUD_RUN_ENV_LIMITS, describeLogRetention, LOG_RETENTION_RANGE } from "../../contract/facts";
+import type { CloudSqlMigration } from "./cloudsql";
 import { check, type Rule } from "./rule-kit";
 
 const CREDENTIAL_ENV =
@@ -13,7 +14,6 @@ const FALSE_LIKE = /^(false|0|no|off|n|f|disabled|)$/i;
  * set by Cloud Run, and names may not start with X_GOOGLE_. The program adds up to ENV_ADDED_BY_CUTOVER
  * variables of its own (write block, Redis, realtime bus) to those in config.
  */
-export const CLOUD_RUN_ENV_LIMITS = { valueBytes: 32_768, variables: 1_000 } as const;
 const ENV_ADDED_BY_CUTOVER = 8;
 const RESERVED_ENV = /^(PORT|K_SERVICE|K_REVISION|K_CONFIGURATION|X_GOOGLE_.*)$/;
 
@@ -26,7 +26,7 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
       return check(
         days < min || days > max,
         ["cloudSql", "backups", "logRetentionDays"],
-        `expected ${min}–${max} days for edition ${s.cloudSql.edition}, got ${days}; hint: ENTERPRISE allows up to 7, ENTERPRISE_PLUS up to 35`,
+        `expected ${min}–${max} days for edition ${s.cloudSql.edition}, got ${days}; hint: ${describeLogRetention()} days`,
       );
     },
   },

@@ -1,8 +1,10 @@
 /**
  * Promotion of a DMS migration job through the REST APIs of Database Migration Service and Cloud SQL
- * Admin. No imports and no module state on purpose: the dynamic provider that calls this is serialized
- * by Pulumi's closure serializer and run in another process, so everything it needs must travel with it.
+ * Admin. No module state and one import on purpose: the dynamic provider that calls this is serialized
+ * by Pulumi's closure serializer and run in another process, so everything it needs must travel with it;
+ * `contract/facts` is plain values and functions with no imports of its own, which the serializer copies.
  */
+import { describeLogRetention, LOG_RETENTION_ANY_EDITION } from "../../contract/facts";
 
 /** Automated backups and PITR to turn back on after promotion (DMS suspends them on the replica). */
 export interface BackupSettings {
@@ -99,9 +101,9 @@ export function validatePromotionInputs(inputs: Partial<PromotionInputs>): Input
         `expected HH:MM (UTC), got ${b.startTime}`,
       ],
       [
-        !isInt(b.logRetentionDays, 1, 35),
+        !isInt(b.logRetentionDays, LOG_RETENTION_ANY_EDITION.min, LOG_RETENTION_ANY_EDITION.max),
         "reenableBackups.logRetentionDays",
-        `expected 1–35 days (1–7 on ENTERPRISE), got ${b.logRetentionDays}`,
+        `expected ${describeLogRetention()} days, got ${b.logRetentionDays}`,
       ],
       [
         !isInt(b.retainedBackups, 1, 365) || !(b.retainedBackups > b.logRetentionDays),

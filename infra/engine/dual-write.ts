@@ -1,4 +1,5 @@
 import type { DualWriteMigration, DualWritePhase } from "../config/dual-write";
+import { DAY_HOURS, HOUR_MS } from "../../contract/facts";
 import { DUAL_WRITE_PHASE_TABLE, type WriteMode } from "./dual-write-phases";
 
 export type { WriteMode } from "./dual-write-phases";
@@ -55,7 +56,6 @@ export interface DualWritePlan {
   readonly warnings: readonly string[];
 }
 
-const HOUR_MS = 3_600_000;
 /** `updatedAt` when config records no time: the value the Workers module also uses for "unknown". */
 export const UNRECORDED_UPDATED_AT = "1970-01-01T00:00:00Z";
 
@@ -87,7 +87,7 @@ function d1Of(spec: DualWriteMigration, deletesRetired: boolean): D1DatabasePlan
 
 function soakOf(spec: DualWriteMigration, now: Date, finalCutAt?: string): SoakCountdown | undefined {
   if (finalCutAt === undefined || !DUAL_WRITE_PHASE_TABLE[spec.phase].cut) return undefined;
-  const until = Date.parse(finalCutAt) + spec.soakDays * 24 * HOUR_MS;
+  const until = Date.parse(finalCutAt) + spec.soakDays * DAY_HOURS * HOUR_MS;
   return {
     finalCutAt,
     until: new Date(until).toISOString(),

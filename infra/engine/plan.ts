@@ -1,3 +1,4 @@
+import { DAY_HOURS } from "../../contract/facts";
 import type { Migration } from "../config/schema";
 import { planCloudSql, type CloudSqlPlan } from "./cloudsql";
 import { planDualWrite, type DualWritePlan } from "./dual-write";
@@ -68,7 +69,7 @@ export function transitionContextOf(
     kind: spec.kind,
     migration: name,
     ramp: spec.ramp,
-    windowHours: spec.kind === "cloudsql" ? spec.observeHours : spec.soakDays * 24,
+    windowHours: spec.kind === "cloudsql" ? spec.observeHours : spec.soakDays * DAY_HOURS,
     ...opts,
   };
 }

@@ -1,3 +1,4 @@
+import { DAY_HOURS, formatDuration, HOUR_MS } from "../../contract/facts";
 import { CLOUDSQL_PHASE_TABLE, CLOUDSQL_ORDER } from "./cloudsql-phases";
 import { DUAL_WRITE_ORDER, DUAL_WRITE_PHASE_TABLE } from "./dual-write-phases";
 import type { LedgerFactName, TransitionRow } from "./phase-row";
@@ -113,12 +114,7 @@ function retryOf(kind: MigrationKindName, from: Position): Position {
 function windowEnd(ctx: TransitionContext): number | undefined | "missing" {
   if (ctx.facts === undefined) return undefined;
   const at = ctx.kind === "cloudsql" ? ctx.facts.cutoverCompleted?.at : ctx.facts.finalCut?.at;
-  return at === undefined ? "missing" : Date.parse(at) + ctx.windowHours * 3_600_000;
-}
-
-function hoursLeft(ms: number): string {
-  const h = Math.ceil(ms / 3_600_000);
-  return h >= 48 ? `${Math.floor(h / 24)} d ${h % 24} h` : `${h} h`;
+  return at === undefined ? "missing" : Date.parse(at) + ctx.windowHours * HOUR_MS;
 }
 
 /** Every step allowed from `from`, staying put excluded; windows judged when the facts are known. */
@@ -144,12 +140,12 @@ function windowBlocks(ctx: TransitionContext): string | undefined {
   const [what, since, stay] =
     ctx.kind === "cloudsql"
       ? [`the ${ctx.windowHours} h observation window`, "the candidate reached 100%", "stabilize"]
-      : [`the ${ctx.windowHours / 24}-day soak`, "the final cut", "final-cut"];
+      : [`the ${ctx.windowHours / DAY_HOURS}-day soak`, "the final cut", "final-cut"];
   if (end === "missing")
     return `the ledger has no record of when ${since}, so ${what} cannot have passed; stay in ${stay}`;
   const left = end - ctx.now.getTime();
   return left > 0
-    ? `${what} after ${since} ends at ${new Date(end).toISOString()} (${hoursLeft(left)} left); stay in ${stay} until then`
+    ? `${what} after ${since} ends at ${new Date(end).toISOString()} (${formatDuration(left)} left); stay in ${stay} until then`
     : undefined;
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { CONFIG_KEY } from "../../infra/config/common";
 import type { LedgerFacts, Position } from "../../infra/engine/transitions";
-import { stackConfigOf, StackFileError } from "../../infra/stack-file";
+import { stackConfigOf, StackFileError } from "../../tooling/stack-file";
 
 /** What is deployed, per migration, as the offline plan learns it (a git ref or the ledger's outputs). */
 export interface DeployedSide {

@@ -1,5 +1,5 @@
 import { evaluatePolicies } from "../../policies/evaluate";
-import { UNKNOWN, type RecordedResource } from "../../infra/synth";
+import { UNKNOWN, type RecordedResource } from "../../tooling/synth";
 import type { Finding } from "./render";
 
 /** Runs the policy pack's own rule objects over the synthesized resources, mandatory findings first. */

@@ -1,8 +1,8 @@
 import type { CloudSqlPlan } from "../../infra/engine/cloudsql";
 import type { MigrationPlan } from "../../infra/engine/plan";
 import { positionLabel, type Transition } from "../../infra/engine/transitions";
-import type { RecordedResource } from "../../infra/synth";
-import { destructiveChanges, type PlanDiff } from "./diff";
+import type { RecordedResource } from "../../tooling/synth";
+import { destructiveChanges, type PlanDiff } from "../../tooling/plan-diff";
 import type { MigrationReport, PlanReport } from "./run";
 
 /** A finding of the policy pack, as the plan prints it. */

@@ -10,10 +10,10 @@ import {
   withPhase,
   type PhaseChoice,
   type StackConfig,
-} from "../../infra/stack-file";
-import { synthesize, type RecordedResource } from "../../infra/synth";
+} from "../../tooling/stack-file";
+import { synthesize, type RecordedResource } from "../../tooling/synth";
 import type { DeployedSide } from "./deployed";
-import { diffSyntheses, type PlanDiff } from "./diff";
+import { diffSyntheses, type PlanDiff } from "../../tooling/plan-diff";
 
 export interface PlanRequest {
   readonly stack: string;

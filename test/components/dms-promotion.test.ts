@@ -229,3 +229,12 @@ describe("the serialized provider (what Pulumi stores and runs)", () => {
     ]);
   });
 });
+
+it("the provider serializes for the Pulumi engine, the facts it reads travelling with it", async () => {
+  const serialized = await pulumi.runtime.serializeFunction(() => dmsPromotionProvider, {
+    isFactoryFunction: true,
+  });
+  expect(serialized.text).toContain("promoteMigrationJob");
+  expect(serialized.text).toContain("ENTERPRISE_PLUS");
+  expect(serialized.text).not.toMatch(/require\("(fs|node:fs|child_process|node:child_process)"\)/);
+});

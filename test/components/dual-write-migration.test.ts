@@ -1,8 +1,8 @@
 import * as path from "node:path";
 import { CONFIG_KEY, DUAL_WRITE_PHASES, type DualWritePhase } from "../../infra/config/schema";
-import { replacingChanges } from "../../infra/replacements";
-import { readStackConfig, withPhase, type StackConfig } from "../../infra/stack-file";
-import { SECRET, synthesize, type RecordedResource, type Synthesis } from "../../infra/synth";
+import { replacingChanges } from "../../tooling/plan-diff";
+import { readStackConfig, withPhase, type StackConfig } from "../../tooling/stack-file";
+import { SECRET, synthesize, type RecordedResource, type Synthesis } from "../../tooling/synth";
 import { flagsKey, parseFlags } from "../../workers/flags/flags";
 
 const ROOT = path.resolve(__dirname, "../..");

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { ConfigError, parseMigrations, type ConfigProblem } from "../../infra/config/load";
 import { CONFIG_KEY } from "../../infra/config/schema";
-import { readStackConfig } from "../../infra/stack-file";
+import { readStackConfig } from "../../tooling/stack-file";
 
 const ROOT = path.resolve(__dirname, "../..");
 const NOW = new Date("2026-03-05T12:00:00Z");

@@ -441,7 +441,7 @@ describe("validatePromotionInputs", () => {
     [
       { reenableBackups: { ...BACKUPS, logRetentionDays: 40, retainedBackups: 50 } },
       "reenableBackups.logRetentionDays",
-      "expected 1–35 days (1–7 on ENTERPRISE), got 40",
+      "expected 1–7 on ENTERPRISE, 1–35 on ENTERPRISE_PLUS days, got 40",
     ],
     [
       { reenableBackups: { ...BACKUPS, retainedBackups: 7 } },

@@ -8,7 +8,7 @@ import {
   type DualWritePhase,
 } from "../../infra/config/schema";
 import { flagsKeyOf, planDualWrite, UNRECORDED_UPDATED_AT } from "../../infra/engine/dual-write";
-import { readStackConfig } from "../../infra/stack-file";
+import { readStackConfig } from "../../tooling/stack-file";
 import { flagsKey, parseFlags } from "../../workers/flags/flags";
 
 const ROOT = path.resolve(__dirname, "../..");

@@ -54,8 +54,10 @@ export function specInputs(): Record<string, unknown> {
     migration: "avvivo",
     kind: "cloudsql",
     phase: "canary",
+    basePhase: "canary",
     attempt: 1,
     promoted: true,
+    backupsManagedByDms: false,
     stableRevision: STABLE,
     revisions: [
       { name: STABLE, role: "stable", database: "source", writes: true },

@@ -156,11 +156,11 @@ describe("migration-no-split-brain", () => {
       migration: "matchauto",
       kind: "dual-write",
       phase: "dual-write",
-      attempt: 1,
-      promoted: false,
-      revisions: [],
+      basePhase: "dual-write",
+      d1: ["matchauto-edge-prod"],
     });
     expect(only(RULE, stack)).toEqual([]);
+    expect(only("migration-spec-well-formed", stack)).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
 import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
-import { readStackConfig, withPhase, type PhaseChoice } from "../../infra/stack-file";
-import { synthesize } from "../../infra/synth";
+import { readStackConfig, withPhase, type PhaseChoice } from "../../tooling/stack-file";
+import { synthesize } from "../../tooling/synth";
 import { evaluatePolicies } from "../../policies/evaluate";
 import { program } from "../../stacks/program";
 import { NOW } from "../support/stack";

@@ -1,11 +1,11 @@
 import { ROLLBACK_ORIGINS } from "../../infra/config/cloudsql";
 import { CONFIG_KEY } from "../../infra/config/common";
 import { CLOUDSQL_ORDER } from "../../infra/engine/cloudsql";
-import { STATEFUL_TYPES } from "../../infra/replacements";
-import { readStackConfig, withPhase, type PhaseChoice } from "../../infra/stack-file";
-import { synthesize, type Synthesis } from "../../infra/synth";
+import { STATEFUL_TYPES } from "../../contract/facts";
+import { readStackConfig, withPhase, type PhaseChoice } from "../../tooling/stack-file";
+import { synthesize, type Synthesis } from "../../tooling/synth";
 import { program } from "../../stacks/program";
-import { destructiveChanges, diffSyntheses } from "../../scripts/plan/diff";
+import { destructiveChanges, diffSyntheses } from "../../tooling/plan-diff";
 import { NOW } from "../support/stack";
 
 const STACKS = ["staging", "prod"] as const;

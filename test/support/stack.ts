@@ -1,5 +1,5 @@
 import { CONFIG_KEY } from "../../infra/config/common";
-import { readStackConfig } from "../../infra/stack-file";
+import { readStackConfig } from "../../tooling/stack-file";
 
 /** A fresh, mutable copy of a stack file's `cutover:migrations` (raw, before validation). */
 export function rawMigrations(stack: "staging" | "prod" = "staging"): Record<string, Record<string, any>> {

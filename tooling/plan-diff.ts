@@ -1,5 +1,5 @@
-import { replacingChanges, STATEFUL_TYPES } from "../../infra/replacements";
-import type { RecordedResource } from "../../infra/synth";
+import { REPLACE_ON_CHANGE, STATEFUL_TYPES } from "../contract/facts";
+import type { RecordedResource } from "./synth";
 
 /** One input that differs between two phases. */
 export interface InputChange {
@@ -75,6 +75,17 @@ export function diffSyntheses(a: readonly RecordedResource[], b: readonly Record
     removed: a.filter((r) => !after.has(r.urn)),
     changed,
   };
+}
+
+function at(obj: unknown, path: string): unknown {
+  return path.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
+}
+
+/** The create-only inputs that differ between two registrations of the same resource. */
+export function replacingChanges(before: RecordedResource, after: RecordedResource): string[] {
+  return (REPLACE_ON_CHANGE[after.type] ?? []).filter(
+    (f) => JSON.stringify(at(before.inputs, f)) !== JSON.stringify(at(after.inputs, f)),
+  );
 }
 
 /** Stateful resources a transition deletes or replaces (must be empty between adjacent phases). */

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { CONFIG_KEY } from "./config/common";
+import { CONFIG_KEY } from "../infra/config/common";
 import { SECRET } from "./synth";
 
 /** The config of a stack file, with every `secure:` value replaced by an opaque placeholder. */
