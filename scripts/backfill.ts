@@ -3,9 +3,8 @@
  * Copies the D1-bound tables of a dual-write migration from the legacy PostgreSQL into D1: batched
  * idempotent upserts, resumable and incremental (checkpoint table in D1), progress and a final count.
  */
-import { Command, InvalidArgumentError } from "commander";
 import { connectSource } from "./backfill/source";
-import { runMain } from "./backfill/cli";
+import { newCommand, runMain, wholeNumber } from "./lib/cli";
 import { progressReporter } from "./backfill/progress";
 import { backfillTable, type TableResult } from "./backfill/run";
 import { addTargetOptions, resolveTarget, type TargetOptions } from "./backfill/target-options";
@@ -23,17 +22,8 @@ interface BackfillFlags extends TargetOptions {
   readonly full?: boolean;
 }
 
-function positiveInt(name: string, min: number) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-    return n;
-  };
-}
-
 async function main(): Promise<void> {
-  const command = new Command("backfill")
+  const command = newCommand("backfill")
     .description("copy the D1 tables of a dual-write migration from the legacy PostgreSQL into D1")
     .option("--stack <name>", "read tables, D1 databases and the legacy connection from Pulumi.<name>.yaml")
     .option("--tables <list>", "comma-separated tables (default: every D1 table of the migration)")
@@ -46,11 +36,11 @@ async function main(): Promise<void> {
     .option("--schema <name>", "source schema without --stack", "public")
     .option("--primary-key <cols>", "primary key columns without --stack", "id")
     .option("--updated-at <col>", "watermark column without --stack", "updated_at")
-    .option("--batch-rows <n>", "rows per D1 batch", positiveInt("--batch-rows", 1), 1000)
+    .option("--batch-rows <n>", "rows per D1 batch", wholeNumber("rows per batch, e.g. 1000"), 1000)
     .option(
       "--settle-seconds <n>",
       "leave rows changed this recently for the next run",
-      positiveInt("--settle-seconds", 0),
+      wholeNumber("seconds, e.g. 30", 0),
       30,
     )
     .option("--full", "ignore the checkpoint and copy every row again")
@@ -106,4 +96,7 @@ function summaryLine(r: TableResult, settleSeconds: number): string {
   return `  ${r.table}: ${r.copied} rows copied (${from}${upTo}; ${r.statements} statements)${pending}`;
 }
 
-runMain(main);
+runMain(main, {
+  name: "backfill",
+  secrets: () => [process.env.LEGACY_DATABASE_URL, process.env.LEGACY_DATABASE_PASSWORD],
+});

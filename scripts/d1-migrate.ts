@@ -5,15 +5,14 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { Command } from "commander";
-import { runMain } from "./backfill/cli";
+import { newCommand, runMain } from "./lib/cli";
 import { addTargetOptions, resolveTarget, type TargetOptions } from "./backfill/target-options";
 import { writeWranglerConfig } from "./backfill/wrangler-config";
 
 const WRANGLER = path.resolve(__dirname, "../node_modules/wrangler/bin/wrangler.js");
 
 async function main(): Promise<void> {
-  const command = new Command("d1:migrate")
+  const command = newCommand("d1:migrate")
     .description("apply d1/migrations to the D1 databases of a dual-write migration")
     .option("--stack <name>", "read the D1 databases from Pulumi.<name>.yaml")
     .option("--database <name>", "only this D1 database (or the database to use without --stack)");
@@ -37,4 +36,4 @@ async function main(): Promise<void> {
   }
 }
 
-runMain(main);
+runMain(main, { name: "d1:migrate", secrets: () => [process.env.CLOUDFLARE_API_TOKEN] });

@@ -1,5 +1,5 @@
-import { Command, InvalidArgumentError } from "commander";
-import { ConfigError } from "../infra/config/load";
+import { InvalidArgumentError } from "commander";
+import { newCommand, runMain, wholeNumber } from "./lib/cli";
 import { parsePhaseToken, StackFileError, type PhaseChoice } from "../tooling/stack-file";
 import { deployedFromGit, deployedFromOutputs, type DeployedSide } from "./plan/deployed";
 import { evaluateFindings } from "./plan/findings";
@@ -14,7 +14,7 @@ const phaseArg = (value: string): PhaseChoice => {
   }
 };
 
-const program = new Command("plan")
+const program = newCommand("plan")
   .description(
     "Offline plan: runs the cutover Pulumi program on Pulumi's mock runtime (no cloud, no credentials, no CLI)\n" +
       "and prints what a stack declares for a phase.",
@@ -29,10 +29,7 @@ const program = new Command("plan")
   .option(
     "-t, --traffic <percent>",
     "trafficPercent (cloudsql canary) or readPercent (dual-write read-switch)",
-    (v) => {
-      if (!/^[0-9]+$/.test(v)) throw new InvalidArgumentError("expected a whole percent, e.g. 50");
-      return Number(v);
-    },
+    wholeNumber("a whole percent, e.g. 50", 0),
   )
   .option("-d, --diff <phases...>", "compare two phases, e.g. --diff canary:10 canary:50")
   .option(
@@ -46,7 +43,7 @@ const program = new Command("plan")
   .option("--json", "machine-readable output")
   .addHelpText(
     "after",
-    "\nExamples:\n  npm run plan -- staging\n  npm run plan -- prod --phase canary --traffic 50\n  npm run plan -- prod --diff canary:10 canary:50\n  npm run plan -- prod --base origin/main\n  pulumi stack output --json --stack prod > deployed.json && npm run plan -- prod --deployed deployed.json\n\nExit codes: 0 planned; 1 invalid config, a refused transition or a mandatory policy finding.\n",
+    "\nExamples:\n  npm run plan -- staging\n  npm run plan -- prod --phase canary --traffic 50\n  npm run plan -- prod --diff canary:10 canary:50\n  npm run plan -- prod --base origin/main\n  pulumi stack output --json --stack prod > deployed.json && npm run plan -- prod --deployed deployed.json\n\nExit codes: 0 planned; 1 a refused transition or a mandatory policy finding; 2 a bad flag, stack file or config.\n",
   )
   .action(
     async (
@@ -131,11 +128,10 @@ const program = new Command("plan")
     },
   );
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  if (e instanceof ConfigError || e instanceof StackFileError) {
-    console.error(e.message);
-  } else {
-    console.error(`plan failed: ${(e as Error).message}`);
-  }
-  process.exitCode = 1;
-});
+runMain(
+  async () => {
+    await program.parseAsync(process.argv);
+    return Number(process.exitCode ?? 0);
+  },
+  { name: "plan" },
+);

@@ -3,23 +3,19 @@
  * token, its Redis fields checked against the phase, then the checklist routes. Point it at a Cloud
  * Run tag URL to check a candidate revision at 0% traffic. Exit 0 only when every check passed.
  */
-import { Command, InvalidArgumentError } from "commander";
+import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { CLOUDSQL_PHASES, type CloudSqlPhase } from "../infra/config/schema";
-import { maskText, maskUrl, secretsOfUrl } from "./lib/mask";
+import { maskUrl, secretsOfUrl } from "./lib/mask";
 import { exitCodeOf, renderJson, renderText } from "./lib/verdict";
-import { readCloudSqlMigration, UsageError } from "./preflight/stack";
+import { loadMigration } from "../tooling/stack-file";
+import { CLOUDSQL_ONLY } from "./preflight/source";
 import { readChecklist } from "./smoke/checklist";
 import { expectationFor } from "./smoke/expectations";
 import { runSmoke } from "./smoke/run";
 
 const TOKEN_ENVS = ["SMOKE_ADMIN_TOKEN", "ADMIN_STATUS_TOKEN"];
 
-function positiveInt(value: string): number {
-  if (!/^[1-9][0-9]*$/.test(value)) throw new InvalidArgumentError("expected milliseconds, e.g. 10000");
-  return Number(value);
-}
-
-const program = new Command("smoke")
+const program = newCommand("smoke")
   .description(
     "GET <base-url>/system/status with the admin token and check redis.configured and " +
       "chatRealtime.effectiveMode against the phase, then the checklist routes.",
@@ -35,11 +31,8 @@ const program = new Command("smoke")
     "header carrying the token; authorization sends Bearer <token>",
     "authorization",
   )
-  .option("--timeout <ms>", "timeout per request", positiveInt, 10000)
-  .option("--json", "print one JSON document instead of one line per check")
-  .showHelpAfterError()
-  // Bad input exits 2 like every other input error; help and version stay 0.
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+  .option("--timeout <ms>", "timeout per request", wholeNumber("milliseconds, e.g. 10000"), 10000)
+  .option("--json", "print one JSON document instead of one line per check");
 
 interface SmokeOptions {
   phase?: string;
@@ -54,7 +47,8 @@ interface SmokeOptions {
 
 function resolvePhase(opts: SmokeOptions): CloudSqlPhase {
   if (opts.phase && opts.migration) throw new UsageError("give either --phase or --migration, not both");
-  if (opts.migration) return readCloudSqlMigration(opts.stack, opts.migration).phase;
+  if (opts.migration)
+    return loadMigration(opts.stack, opts.migration, { kind: "cloudsql", purpose: CLOUDSQL_ONLY }).phase;
   if (!opts.phase) {
     throw new UsageError(
       "which phase is the revision in? give --phase <phase> or --migration <name> [--stack <stack>]",
@@ -91,37 +85,35 @@ function validateBaseUrl(baseUrl: string): string {
   return baseUrl;
 }
 
+/** Every secret value this run may meet, to mask in anything printed. */
+function runSecrets(baseUrl?: string, tokenEnv?: string): string[] {
+  return [
+    ...secretsOfUrl(baseUrl),
+    ...TOKEN_ENVS.map((n) => process.env[n] ?? ""),
+    ...(tokenEnv ? [process.env[tokenEnv] ?? ""] : []),
+  ];
+}
+
 async function main(): Promise<number> {
   program.parse();
   const opts = program.opts<SmokeOptions>();
   const baseUrl = program.args[0];
-  const secrets = [...secretsOfUrl(baseUrl), ...TOKEN_ENVS.map((n) => process.env[n] ?? "")];
-  if (opts.tokenEnv) secrets.push(process.env[opts.tokenEnv] ?? "");
-  try {
-    const phase = resolvePhase(opts);
-    const { token, tokenEnv } = resolveToken(opts);
-    const results = await runSmoke({
-      baseUrl: validateBaseUrl(baseUrl),
-      auth: { header: opts.tokenHeader, token },
-      tokenEnv,
-      timeoutMs: opts.timeout,
-      expectation: expectationFor(phase),
-      routes: opts.checklist ? readChecklist(opts.checklist) : undefined,
-    });
-    process.stdout.write(opts.json ? renderJson("smoke", results, secrets) : renderText(results, secrets));
-    return exitCodeOf(results);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(maskText(`smoke: ${error.message}\n`, secrets));
-    return 2;
-  }
+  const secrets = runSecrets(baseUrl, opts.tokenEnv);
+  const phase = resolvePhase(opts);
+  const { token, tokenEnv } = resolveToken(opts);
+  const results = await runSmoke({
+    baseUrl: validateBaseUrl(baseUrl),
+    auth: { header: opts.tokenHeader, token },
+    tokenEnv,
+    timeoutMs: opts.timeout,
+    expectation: expectationFor(phase),
+    routes: opts.checklist ? readChecklist(opts.checklist) : undefined,
+  });
+  process.stdout.write(opts.json ? renderJson("smoke", results, secrets) : renderText(results, secrets));
+  return exitCodeOf(results);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const secrets = TOKEN_ENVS.map((n) => process.env[n] ?? "");
-    process.stderr.write(maskText(`smoke: unexpected error: ${String(error)}\n`, secrets));
-    process.exit(2);
-  },
-);
+runMain(main, {
+  name: "smoke",
+  secrets: () => runSecrets(program.args[0], program.opts<SmokeOptions>().tokenEnv),
+});

@@ -3,12 +3,13 @@
  * connections, progress and output; the work is in scripts/validate/.
  * Exit codes: 0 identical, 1 differences found, 2 could not validate (bad input, server failure).
  */
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError } from "commander";
+import { isUsageError, runMain, UsageError, wholeNumber } from "./lib/cli";
+import { maskText } from "./lib/mask";
 import { SingleBar } from "cli-progress";
 import { openDatabase, type Database } from "./validate/database";
 import { parseEndpoint, type Endpoint } from "./validate/endpoint";
 import { ValidateError } from "./validate/errors";
-import { maskSecrets } from "./validate/mask";
 import { renderText, type RunReport } from "./validate/report";
 import { compareTable, type TableReport } from "./validate/run";
 import { SEED_CRITICAL_TABLES, tablesFromStack } from "./validate/stack";
@@ -29,15 +30,6 @@ interface Options {
   statementTimeout: number;
   json?: boolean;
   progress: boolean;
-}
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0)
-      throw new InvalidArgumentError(`${name} expects a whole number above 0, got "${value}".`);
-    return n;
-  };
 }
 
 function program(): Command {
@@ -65,25 +57,30 @@ function program(): Command {
     .option(
       "--sample <n>",
       "quick check of N random source rows instead of the full content check",
-      positiveInt("--sample"),
+      wholeNumber("a whole number above 0 for --sample"),
     )
     .option(
       "--max-differences <n>",
       "keys reported per kind and table; the search stops there",
-      positiveInt("--max-differences"),
+      wholeNumber("a whole number above 0 for --max-differences"),
       100,
     )
     .option(
       "--segment-rows <n>",
       "rows per checksum query on the first pass",
-      positiveInt("--segment-rows"),
+      wholeNumber("a whole number above 0 for --segment-rows"),
       200_000,
     )
-    .option("--connect-timeout <s>", "seconds to wait for a connection", positiveInt("--connect-timeout"), 10)
+    .option(
+      "--connect-timeout <s>",
+      "seconds to wait for a connection",
+      wholeNumber("a whole number above 0 for --connect-timeout"),
+      10,
+    )
     .option(
       "--statement-timeout <s>",
       "seconds any one statement may run",
-      positiveInt("--statement-timeout"),
+      wholeNumber("a whole number above 0 for --statement-timeout"),
       120,
     )
     .option("--json", "print one JSON document (for CI)")
@@ -204,23 +201,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   try {
     return await run(opts, env);
   } catch (e) {
-    if (!(e instanceof ValidateError)) throw e;
-    const message = `validate: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ""}`;
-    if (opts.json)
-      process.stdout.write(JSON.stringify({ error: { message: e.message, hint: e.hint } }, null, 2) + "\n");
-    process.stderr.write(maskSecrets(message) + "\n");
-    return 2;
+    // --json callers get the error as JSON too; the text goes to stderr through runMain either way.
+    if (isUsageError(e) && opts.json) {
+      const hint = e instanceof UsageError ? e.hint : undefined;
+      process.stdout.write(
+        JSON.stringify({ error: { message: maskText((e as Error).message), hint } }, null, 2) + "\n",
+      );
+    }
+    throw e;
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (e: unknown) => {
-      process.stderr.write(
-        `validate: unexpected failure: ${maskSecrets(String((e as Error)?.stack ?? e))}\n`,
-      );
-      process.exitCode = 2;
-    },
-  );
-}
+if (require.main === module) runMain(() => main(process.argv.slice(2)), { name: "validate" });

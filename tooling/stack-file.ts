@@ -1,8 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { CONFIG_KEY } from "../infra/config/common";
-import { SECRET } from "./synth";
+import { ConfigError, parseMigrations } from "../infra/config/load";
+import type { Migration, MigrationKind, Migrations } from "../infra/config/schema";
+
+/** What a `secure:` value reads as offline: the stack file's ciphertext is never used. */
+export const SECRET = "[secret]";
 
 /** The config of a stack file, with every `secure:` value replaced by an opaque placeholder. */
 export interface StackConfig {
@@ -18,14 +22,18 @@ export class StackFileError extends Error {
   override name = "StackFileError";
 }
 
-/** Reads `Pulumi.<stack>.yaml` from `dir`. Secrets stay encrypted: the plan never needs their values. */
+/**
+ * Reads `Pulumi.<stack>.yaml` from `dir` (or a path ending in .yaml). Secrets stay encrypted: nothing
+ * here ever needs their values.
+ */
 export function readStackConfig(stack: string, dir = process.cwd()): StackConfig {
-  const path = join(dir, `Pulumi.${stack}.yaml`);
-  if (!/^[A-Za-z0-9_.-]+$/.test(stack))
+  const asPath = /\.ya?ml$/.test(stack);
+  const path = asPath ? resolve(dir, stack) : join(dir, `Pulumi.${stack}.yaml`);
+  if (!asPath && !/^[A-Za-z0-9_.-]+$/.test(stack))
     throw new StackFileError(`invalid stack name "${stack}"; hint: e.g. staging`);
   if (!existsSync(path)) {
     throw new StackFileError(
-      `no stack file ${path}; hint: stacks here are ${listStacks(dir).join(", ") || "none"}`,
+      `stack file ${path} not found; hint: stacks in ${dirname(path)} are ${listStacks(dirname(path)).join(", ") || "none"} (run from the project folder or pass --stack <name>)`,
     );
   }
   return stackConfigOf(stack, path, readFileSync(path, "utf8"));
@@ -121,4 +129,49 @@ export function withPhase(stack: StackConfig, migration: string, choice: PhaseCh
   if (choice.from !== undefined) spec.rollbackFrom = choice.from;
   else if (choice.phase !== "rollback") delete spec.rollbackFrom;
   return { ...stack, config: { ...stack.config, [CONFIG_KEY]: migrations } };
+}
+
+/** A stack file read and validated: every migration parsed once, secrets checked to be `secure:`. */
+export interface LoadedStack {
+  readonly file: StackConfig;
+  readonly migrations: Migrations;
+}
+
+/**
+ * The one loader of stack files for the scripts: reads, parses and validates `cutover:migrations`.
+ * A bad config throws a ConfigError whose message starts with the file's path.
+ */
+export function loadStack(stack: string, opts: { dir?: string; now?: Date } = {}): LoadedStack {
+  const file = readStackConfig(stack, opts.dir);
+  try {
+    const migrations = parseMigrations(file.config[CONFIG_KEY], {
+      now: opts.now,
+      isPlainValue: (key) => key in file.config && !file.secretKeys.includes(key),
+    });
+    return { file, migrations };
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(e.problems, file.path);
+    throw e;
+  }
+}
+
+type MigrationOf<K> = K extends MigrationKind ? Extract<Migration, { kind: K }> : Migration;
+
+/** One migration of a stack file, of the kind a command works on (`purpose` says why, in the refusal). */
+export function loadMigration<K extends MigrationKind | undefined = undefined>(
+  stack: string,
+  name: string,
+  opts: { dir?: string; now?: Date; kind?: K; purpose?: string } = {},
+): MigrationOf<K> {
+  const { file, migrations } = loadStack(stack, opts);
+  const spec = migrations[name];
+  if (spec === undefined)
+    throw new StackFileError(
+      `${file.path} has no migration "${name}" under ${CONFIG_KEY}; hint: migrations here are ${Object.keys(migrations).join(", ") || "none"}`,
+    );
+  if (opts.kind !== undefined && spec.kind !== opts.kind)
+    throw new StackFileError(
+      `migration "${name}" is of kind ${spec.kind}; hint: ${opts.purpose ?? `this command works on kind ${opts.kind}`}`,
+    );
+  return spec as MigrationOf<K>;
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 // Internal module of the SDK: the mock monitor and the RPC drain are not in its public surface.
 import * as settings from "@pulumi/pulumi/runtime/settings";
+import { SECRET } from "./stack-file";
 
 /** A resource as the program registered it under the mock runtime. */
 export interface RecordedResource {
@@ -26,7 +27,7 @@ export interface Synthesis {
 }
 
 /** Placeholders: a synthesis never carries a secret's value. */
-export const SECRET = "[secret]";
+export { SECRET } from "./stack-file";
 export const UNKNOWN = "[unknown]";
 
 const SIG_KEY = "4dabf18193072939515e22adb298388d";

@@ -13,8 +13,12 @@ export interface ConfigProblem {
 
 /** Thrown by {@link parseMigrations}: carries every problem at once. Never contains a secret value. */
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly ConfigProblem[]) {
-    super(formatProblems(problems));
+  constructor(
+    readonly problems: readonly ConfigProblem[],
+    /** The stack file the config came from, when known: it leads the message. */
+    readonly source?: string,
+  ) {
+    super(`${source ? `${source}: ` : ""}${formatProblems(problems)}`);
     this.name = "ConfigError";
   }
 }

@@ -1,6 +1,6 @@
 import type { DualWriteMigration } from "../../infra/config/schema";
 import type { TableSpec } from "./run";
-import { UsageError } from "./stack";
+import { UsageError } from "../lib/cli";
 import type { ResolvedTarget } from "./target-options";
 import type { D1Binding } from "./wrangler-config";
 

@@ -13,7 +13,7 @@ import {
   type Watermark,
 } from "./source";
 import { buildUpserts, quoteIdent, type Statement, type StatementLimits, D1_LIMITS } from "./statements";
-import { UsageError } from "./stack";
+import { UsageError } from "../lib/cli";
 import type { D1Target } from "./targets";
 import { toSqlite } from "./types";
 

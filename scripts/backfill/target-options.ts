@@ -1,6 +1,10 @@
 import Cloudflare from "cloudflare";
 import type { Command } from "commander";
-import { loadDualWriteMigration, UsageError } from "./stack";
+import { loadMigration } from "../../tooling/stack-file";
+import { UsageError } from "../lib/cli";
+
+/** Why a backfill or d1:migrate refuses another kind. */
+export const DUAL_WRITE_ONLY = "the backfill and d1:migrate work on dual-write migrations";
 import type { D1Binding } from "./wrangler-config";
 import type { DualWriteMigration } from "../../infra/config/schema";
 
@@ -60,7 +64,9 @@ export async function resolveTarget(opts: TargetOptions, env = process.env): Pro
       "choose exactly one of --local (local D1 on workerd, offline) or --remote (the Cloudflare account)",
     );
   }
-  const spec = opts.stack ? loadDualWriteMigration(opts.stack, opts.migration) : undefined;
+  const spec = opts.stack
+    ? loadMigration(opts.stack, opts.migration, { kind: "dual-write", purpose: DUAL_WRITE_ONLY })
+    : undefined;
   let databases: D1Binding[];
   if (spec) {
     databases = spec.d1.filter((d) => opts.database === undefined || d.name === opts.database);

@@ -1,20 +1,27 @@
 /**
  * Credential masking shared by every script: nothing a script prints may contain a password or token,
- * whether it comes from a URL we were given or from an error message a driver built out of one.
+ * whether it comes from a URL we were given, a query parameter, or an error message a driver built out
+ * of one.
  */
 
 export const MASK = "***";
 
-/** `scheme://user:secret@host` → `scheme://user:***@host`; also `scheme://secret@host` (Redis style). */
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@]*)@/gi;
+/**
+ * `scheme://user:secret@host` → `scheme://user:***@host`: greedy up to the last '@' before the host, so an
+ * unencoded '@' inside a password is masked too.
+ */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):\S*@(?=[^@\s/]*(?:[/?#\s]|$))/gi;
+/** `scheme://secret@host` (Redis style: a lone token, no user). */
+const URL_TOKEN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/:@]+)@/gi;
+/** `?password=…`, `&token=…` and alike in URLs. */
+const QUERY_SECRET = /([?&](?:password|pass|pwd|token|api_?key|secret|sslpassword)=)[^&\s]*/gi;
 
-/** Masks the password (or lone token) in a URL; leaves a URL without credentials untouched. */
-export function maskUrl(url: string): string {
-  return url.replace(URL_CREDENTIALS, (_m, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(":");
-    if (colon < 0) return `${scheme}${userinfo ? MASK : ""}@`;
-    return `${scheme}${userinfo.slice(0, colon)}:${MASK}@`;
-  });
+/** Masks the password (or lone token) and secret query parameters in URLs; leaves the rest untouched. */
+export function maskUrl(text: string): string {
+  return text
+    .replace(URL_PASSWORD, `$1:${MASK}@`)
+    .replace(URL_TOKEN, (_m, scheme: string) => `${scheme}${MASK}@`)
+    .replace(QUERY_SECRET, `$1${MASK}`);
 }
 
 /** Collects the secrets hidden in a URL (password, decoded and raw) so they can be masked anywhere. */

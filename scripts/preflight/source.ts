@@ -6,7 +6,8 @@ import { fail, type CheckResult } from "../lib/verdict";
 import { checkPostgresConnectivity, describeEndpoint, describePgError, type PgEndpoint } from "./postgres";
 import { readSourceFacts } from "./source-facts";
 import { evaluateSource } from "./source-rules";
-import { readCloudSqlMigration, UsageError } from "./stack";
+import { loadMigration } from "../../tooling/stack-file";
+import { UsageError } from "../lib/cli";
 
 export interface SourceTarget {
   readonly endpoint: PgEndpoint;
@@ -64,8 +65,15 @@ function fromUrl(url: string, req: SourceRequest): SourceTarget {
   };
 }
 
+/** Why preflight --migration and smoke refuse another kind. */
+export const CLOUDSQL_ONLY = "this command checks kind cloudsql (a DMS source / Cloud Run service)";
+
 function fromConfig(req: SourceRequest & { migration: string }, env: NodeJS.ProcessEnv): SourceTarget {
-  const migration = readCloudSqlMigration(req.stack, req.migration, req.dir);
+  const migration = loadMigration(req.stack, req.migration, {
+    dir: req.dir,
+    kind: "cloudsql",
+    purpose: CLOUDSQL_ONLY,
+  });
   const { source } = migration;
   const password = env.SOURCE_PASSWORD ?? env.PGPASSWORD;
   const secretKey = sourcePasswordKeyOf(req.migration, migration);

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import { parse } from "yaml";
 import { z } from "zod";
-import { UsageError } from "../preflight/stack";
+import { UsageError } from "../lib/cli";
 
 const RouteSchema = z.strictObject({
   /** Shown in the verdict line, e.g. `shops`. */

@@ -5,7 +5,7 @@
  *   d1:remote:<accountId>/<databaseId>  (token from CLOUDFLARE_API_TOKEN)
  */
 import { ValidateError } from "./errors";
-import { maskSecrets } from "./mask";
+import { maskText } from "../lib/mask";
 
 export type Endpoint =
   | { readonly kind: "postgres"; readonly url: string; readonly label: string }
@@ -28,7 +28,7 @@ const SYNTAX =
 
 /** `which` is the flag or variable the value came from, for the error message. */
 export function parseEndpoint(value: string, which: string): Endpoint {
-  const label = maskSecrets(value);
+  const label = maskText(value);
   if (/^postgres(ql)?:\/\//i.test(value)) {
     try {
       new URL(value);

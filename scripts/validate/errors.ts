@@ -2,14 +2,13 @@
  * Errors an operator sees. Every message names the side (with its masked address), what was being done,
  * and a hint; none carries a credential.
  */
-import { maskSecrets } from "./mask";
+import { UsageError } from "../lib/cli";
+import { maskText } from "../lib/mask";
 
-export class ValidateError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(maskSecrets(message));
+/** Validation could not run as asked (exit 2): the message is masked when it is made. */
+export class ValidateError extends UsageError {
+  constructor(message: string, hint?: string) {
+    super(maskText(message), hint);
     this.name = "ValidateError";
   }
 }
@@ -17,7 +16,7 @@ export class ValidateError extends Error {
 /** Why a connection or query failed, in words, from a driver error. */
 export function describeFailure(error: unknown): { reason: string; hint: string } {
   const e = error as { code?: string; message?: string };
-  const message = maskSecrets(e?.message ?? String(error));
+  const message = maskText(e?.message ?? String(error));
   const code = e?.code ?? "";
   if (code === "ECONNREFUSED")
     return { reason: "connection refused", hint: "is the server running and the port right?" };

@@ -2,57 +2,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { maskCredentials } from "../../scripts/backfill/cli";
 import { planBackfill, sourceUrl } from "../../scripts/backfill/plan";
-import { loadDualWriteMigration } from "../../scripts/backfill/stack";
+import { loadMigration } from "../../tooling/stack-file";
 import { resolveTarget, type TargetOptions } from "../../scripts/backfill/target-options";
 import { wranglerConfig } from "../../scripts/backfill/wrangler-config";
 
 const ROOT = path.resolve(__dirname, "../..");
 const base: TargetOptions = { migration: "matchauto", binding: "EDGE_DB", persistTo: ".wrangler/state" };
 const flags = { primaryKey: "id", updatedAt: "updated_at" };
-
-describe("stack", () => {
-  it("reads the dual-write migration of a stack", () => {
-    const spec = loadDualWriteMigration("staging", "matchauto", ROOT);
-    expect(spec.kind).toBe("dual-write");
-    expect(spec.tables.some((t) => t.store === "d1")).toBe(true);
-  });
-
-  it.each([
-    {
-      stack: "nope",
-      migration: "matchauto",
-      message: /stack file .*Pulumi\.nope\.yaml not found; hint: --stack is the name/,
-    },
-    {
-      stack: "staging",
-      migration: "ghost",
-      message:
-        /migration "ghost" not found in cutover:migrations of Pulumi\.staging\.yaml; hint: one of .*matchauto/,
-    },
-    {
-      stack: "staging",
-      migration: "avvivo",
-      message:
-        'migration "avvivo" is of kind cloudsql; hint: the backfill and d1:migrate work on dual-write migrations',
-    },
-  ])("refuses $stack/$migration", ({ stack, migration, message }) => {
-    expect(() => loadDualWriteMigration(stack, migration, ROOT)).toThrow(message);
-  });
-
-  it("reports an invalid migrations map with its config path", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-stack-"));
-    fs.writeFileSync(
-      path.join(dir, "Pulumi.bad.yaml"),
-      "config:\n  cutover:migrations:\n    matchauto: { kind: dual-write }\n",
-    );
-    expect(() => loadDualWriteMigration("bad", "matchauto", dir)).toThrow(
-      "cutover:migrations.matchauto.phase",
-    );
-    fs.rmSync(dir, { recursive: true });
-  });
-});
 
 describe("resolveTarget", () => {
   it("takes the D1 databases from the stack", async () => {
@@ -89,7 +46,7 @@ describe("resolveTarget", () => {
   });
 
   it("refuses --database-id for several databases", async () => {
-    const spec = loadDualWriteMigration("staging", "matchauto", ROOT);
+    const spec = loadMigration("staging", "matchauto", { dir: ROOT, kind: "dual-write" });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-stack-"));
     const doc = {
       config: {
@@ -175,7 +132,7 @@ describe("planBackfill", () => {
 
 describe("sourceUrl", () => {
   it("prefers the flag, then LEGACY_DATABASE_URL, then the stack host with LEGACY_DATABASE_PASSWORD", () => {
-    const spec = loadDualWriteMigration("staging", "matchauto", ROOT);
+    const spec = loadMigration("staging", "matchauto", { dir: ROOT, kind: "dual-write" });
     expect(sourceUrl("postgres://a@h/db", spec, { LEGACY_DATABASE_URL: "postgres://b@h/db" })).toBe(
       "postgres://a@h/db",
     );
@@ -192,12 +149,6 @@ describe("sourceUrl", () => {
       "no source database; hint: export LEGACY_DATABASE_URL=postgres://…, or with --stack export LEGACY_DATABASE_PASSWORD",
     );
   });
-});
-
-it("masks passwords in URLs", () => {
-  expect(maskCredentials("connect postgres://app:s3cr3t@db:5432/x failed")).toBe(
-    "connect postgres://app:***@db:5432/x failed",
-  );
 });
 
 it("generates a wrangler config bound to the repo's migrations", () => {

@@ -129,7 +129,7 @@ describe("plan --base <ref> judges the change against the stack file at that ref
 
   it("an unknown ref is a clear error", () => {
     const { code, err } = plan(scratchRepo(), ["--base", "no-such-ref"]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain("--base no-such-ref: not a commit in the git repository");
     expect(err).toContain("hint: e.g. --base origin/main");
   });
@@ -157,7 +157,7 @@ describe("plan --deployed <file> judges against the ledger's outputs, times incl
     const file = join(dir, "deployed.json");
     writeFileSync(file, JSON.stringify({ avvivo: { ledger: { deployed: { attempt: 1 } } } }));
     const { code, err } = plan(dir, ["--deployed", file]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain(`--deployed ${file}: avvivo.ledger.deployed.phase:`);
     expect(err).toContain("hint: pass the JSON of `pulumi stack output --json`");
   });

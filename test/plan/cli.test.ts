@@ -76,12 +76,12 @@ describe("npm run plan", () => {
     expect(avvivo.plan.traffic[0]).toEqual({ revision: "avvivo-api-cand-a1", percent: 50, tag: "candidate" });
   });
 
-  it("fails on trafficPercent 30 naming the config path, and exits 1", () => {
+  it("fails on trafficPercent 30 naming the config path, and exits 2 (could not plan as asked)", () => {
     const dir = scratchStack("staging", (t) =>
       t.replace("      attempt: 1\n", "      attempt: 1\n      trafficPercent: 30\n"),
     );
     const { code, err, out } = plan(["staging"], dir);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain("✗ cutover:migrations.avvivo.trafficPercent");
     expect(err).toContain("expected one of the ramp steps 10, 50, 100, got 30");
     expect(out).toBe("");
@@ -98,13 +98,13 @@ describe("npm run plan", () => {
 
   it("names a missing stack file and the stacks that exist", () => {
     const { code, err } = plan(["qa"]);
-    expect(code).toBe(1);
-    expect(err).toMatch(/no stack file .*Pulumi\.qa\.yaml; hint: stacks here are prod, staging/);
+    expect(code).toBe(2);
+    expect(err).toMatch(/stack file .*Pulumi\.qa\.yaml not found; hint: stacks in .* are prod, staging/);
   });
 
   it("asks for --migration when a phase is ambiguous", () => {
     const { code, err } = plan(["staging", "--phase", "baseline"]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain(
       'phase "baseline" exists in several migrations (avvivo, matchauto); hint: pass --migration <name>',
     );
@@ -112,7 +112,7 @@ describe("npm run plan", () => {
 
   it("rejects a malformed phase token", () => {
     const { code, err } = plan(["staging", "--phase", "canary:50:1"]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain('invalid phase "canary:50:1"');
   });
 
@@ -124,7 +124,7 @@ describe("npm run plan", () => {
       ),
     );
     const { code, out, err } = plan(["prod"], dir);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain("cutover:migrations.avvivo.source.passwordSecretKey");
     expect(err).toContain(
       "config key cutover:avvivoSourcePassword holds a plain value; expected a Pulumi secret",
@@ -134,7 +134,7 @@ describe("npm run plan", () => {
 
   it("speaks of the --phase flag when its percent is not a number", () => {
     const { code, err } = plan(["prod", "--phase", "canary:abc"]);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain(
       'invalid phase "canary:abc": expected canary:<percent>, a whole number such as canary:50',
     );
@@ -150,7 +150,7 @@ describe("npm run plan", () => {
   it("says a stack file nested too deeply is too deep, not that the stack overflowed", () => {
     const dir = scratchStack("prod", (t) => `${t}\n  cutover:deep: ${"[".repeat(5000)}${"]".repeat(5000)}\n`);
     const { code, err } = plan(["prod"], dir);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toContain("is nested too deeply to be a stack file (more than 64 levels)");
     expect(err).not.toContain("Maximum call stack");
   });

@@ -145,13 +145,14 @@ it("backfill killed mid-run resumes from its checkpoint: every row once, none mi
 it.each([
   {
     args: ["--database", "edge"],
-    message: "error: choose exactly one of --local (local D1 on workerd, offline) or --remote",
+    message: "backfill: choose exactly one of --local (local D1 on workerd, offline) or --remote",
     status: 2,
   },
   {
     args: ["--local", "--database", "edge", "--batch-rows", "0"],
-    message: "--batch-rows must be an integer ≥ 1",
-    status: 1,
+    message:
+      "option '--batch-rows <n>' argument '0' is invalid. expected rows per batch, e.g. 1000 (a whole number ≥ 1)",
+    status: 2,
   },
 ])("backfill $args → $message", ({ args, message, status }) => {
   const r = run("backfill.ts", args);
@@ -168,7 +169,7 @@ it("never prints the source password", () => {
     },
   );
   expect(r.status).toBe(1);
-  expect(r.stderr).toMatch(/^error: /);
+  expect(r.stderr).toMatch(/^backfill: /);
   expect(r.stdout + r.stderr).not.toContain("Sup3rS3cret");
 });
 
@@ -181,6 +182,6 @@ it("d1:migrate reports a failing wrangler", () => {
       CLOUDFLARE_BASE_URL: "http://127.0.0.1:9/client/v4",
     },
   );
-  expect(r.stderr).toContain("error: wrangler d1 migrations apply edge failed");
+  expect(r.stderr).toContain("d1:migrate: wrangler d1 migrations apply edge failed");
   expect(r.stdout + r.stderr).not.toContain("not-a-token");
 });

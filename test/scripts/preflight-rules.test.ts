@@ -25,6 +25,9 @@ describe("maskUrl / maskText", () => {
       "failed: postgres://a:b%40c@h/db and redis://:x@h2",
       "failed: postgres://a:***@h/db and redis://:***@h2",
     ],
+    // An unencoded '@' inside the password is masked whole (up to the last '@' before the host).
+    ["postgres://app:p@ss@db:5432/x", "postgres://app:***@db:5432/x"],
+    ["https://h/x?user=a&password=s3cret&sslmode=require", "https://h/x?user=a&password=***&sslmode=require"],
   ])("%s → %s", (input, expected) => {
     expect(maskUrl(input)).toBe(expected);
   });

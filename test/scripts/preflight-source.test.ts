@@ -174,12 +174,12 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
     [
       ["--migration", "matchauto", "--stack", "local"],
       { SOURCE_PASSWORD },
-      'migration "matchauto" is of kind dual-write; this command checks kind cloudsql',
+      'migration "matchauto" is of kind dual-write; hint: this command checks kind cloudsql',
     ],
     [
       ["--migration", "avvivo", "--stack", "prod"],
       { SOURCE_PASSWORD },
-      "Pulumi.prod.yaml not found; hint: run from the project folder or pass --stack <name>",
+      "Pulumi.prod.yaml not found; hint: stacks in",
     ],
     [
       ["--source", "postgres://u:pw@h/db", "--migration", "avvivo"],

@@ -130,8 +130,8 @@ describe("npm run validate — PostgreSQL ↔ PostgreSQL", () => {
       "ChatMessage",
     ]);
     const bad = await runValidate([...urls(), "--stack", "staging", "--migration", "nope"]);
-    expect(bad.stderr).toContain("validate: --migration nope: no such migration in");
-    expect(bad.stderr).toContain("hint: one of: avvivo");
+    expect(bad.stderr).toContain('Pulumi.staging.yaml has no migration "nope" under cutover:migrations');
+    expect(bad.stderr).toContain("hint: migrations here are avvivo, matchauto");
     expect(bad.code).toBe(2);
   });
 

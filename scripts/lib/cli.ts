@@ -1,0 +1,86 @@
+/**
+ * The shell every operator script runs in: one usage error, one set of argument parsers, one `runMain`
+ * with one exit-code convention, one masker.
+ *
+ * Exit codes, for every script:
+ *   0  done: the command did what was asked and every check passed;
+ *   1  answered "no" or failed part way: a check failed, the data differs, a transition is refused, a
+ *      mandatory policy finding, or an operation (backfill, migrations) broke off;
+ *   2  could not run as asked: a bad flag, a missing or invalid stack file or config, an endpoint the
+ *      command needs but cannot use. Nothing was changed; the message says what to fix.
+ */
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { ConfigError } from "../../infra/config/load";
+import { StackFileError } from "../../tooling/stack-file";
+import { maskText } from "./mask";
+
+/** A problem the operator can fix before the command can run: printed as is (no stack trace), exit 2. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    /** What to do instead, printed on its own line. */
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export const EXIT = { ok: 0, no: 1, usage: 2 } as const;
+
+/**
+ * A commander program that throws instead of exiting, so that `runMain` applies the exit codes: a bad
+ * flag is a usage error (2), `--help` and `--version` are 0.
+ */
+export function newCommand(name: string): Command {
+  return new Command(name).exitOverride().showHelpAfterError();
+}
+
+/** True for the errors that mean "could not run as asked" (exit 2). */
+export function isUsageError(error: unknown): boolean {
+  return (
+    error instanceof UsageError ||
+    error instanceof StackFileError ||
+    error instanceof ConfigError ||
+    error instanceof CommanderError
+  );
+}
+
+/**
+ * A whole number for a commander option, at least `min`: `wholeNumber("milliseconds, e.g. 5000")`.
+ * Commander prints `option '--timeout <ms>' argument 'soon' is invalid. expected milliseconds, e.g. 5000`.
+ */
+export function wholeNumber(expected: string, min = 1) {
+  return (value: string): number => {
+    if (!/^[0-9]+$/.test(value) || Number(value) < min)
+      throw new InvalidArgumentError(`expected ${expected} (a whole number ≥ ${min})`);
+    return Number(value);
+  };
+}
+
+export interface RunMainOptions {
+  /** Prefix of every error line, e.g. `validate`. */
+  readonly name: string;
+  /** Secret values to mask in any error printed (URLs are masked anyway). */
+  readonly secrets?: () => readonly (string | undefined)[];
+}
+
+/**
+ * Runs a command's main function and exits with its code (0 or 1), or with 2 for a usage error and 1 for
+ * anything unexpected. Errors are printed masked, with their hint when they carry one.
+ */
+export function runMain(main: () => Promise<number | void>, opts: RunMainOptions): void {
+  main().then(
+    (code) => process.exit(code ?? EXIT.ok),
+    (error: unknown) => {
+      const secrets = opts.secrets?.() ?? [];
+      // Commander has printed its own message already.
+      if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
+      const usage = isUsageError(error);
+      const text = error instanceof Error ? error.message : String(error);
+      const hint = error instanceof UsageError && error.hint ? `\n  hint: ${error.hint}` : "";
+      process.stderr.write(maskText(`${opts.name}: ${text}${hint}\n`, secrets));
+      process.exit(usage ? EXIT.usage : EXIT.no);
+    },
+  );
+}
