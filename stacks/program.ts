@@ -8,6 +8,7 @@ import { CloudSqlMigrationStack } from "../infra/components/cloudsql-migration";
 import { DualWriteMigrationStack } from "../infra/components/dual-write-migration";
 import { dependOn, PhaseLedger } from "../infra/components/phase-ledger";
 import { planMigration, positionOf, transitionContextOf, type MigrationPlan } from "../infra/engine/plan";
+import type { LedgerFacts } from "../infra/engine/transitions";
 
 const { getConfig, isConfigSecret } = runtimeConfig as typeof runtimeConfig & {
   isConfigSecret(key: string): boolean;
@@ -18,27 +19,60 @@ function shouldProtect(config: pulumi.Config): boolean {
   return config.getBoolean("protect") ?? /^prod/.test(pulumi.getStack());
 }
 
-/** Validates `cutover:migrations` before any resource is declared: a bad config declares nothing. */
-export function loadPlans(config: pulumi.Config, now = new Date()): MigrationPlan[] {
+/**
+ * Validates `cutover:migrations` before any resource is declared: a bad config declares nothing. The
+ * Pulumi engine prints a RunError without a stack trace; its `cause` keeps the ConfigError for callers
+ * that run the program themselves (the offline plan).
+ */
+export function loadPlans(
+  config: pulumi.Config,
+  now = new Date(),
+  facts: Readonly<Record<string, LedgerFacts>> = {},
+): MigrationPlan[] {
   try {
     const migrations = parseMigrations(config.getObject<unknown>("migrations"), {
       now,
       isPlainValue: (key) => getConfig(key) !== undefined && !isConfigSecret(key),
     });
-    return Object.entries(migrations).map(([name, spec]) => planMigration(name, spec, now));
+    return Object.entries(migrations).map(([name, spec]) => planMigration(name, spec, now, facts[name]));
   } catch (e) {
-    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    if (e instanceof ConfigError) throw Object.assign(new pulumi.RunError(e.message), { cause: e });
     throw e;
   }
 }
 
-/** The cutover program: one component per migration, each at its own phase. */
+export interface ProgramOptions {
+  /** Clock for the windows shown by the plans. @default now */
+  readonly now?: Date;
+  /** What the ledgers recorded, when a caller knows it (the offline plan with --deployed). */
+  readonly facts?: Readonly<Record<string, LedgerFacts>>;
+}
+
+/** What a run of the program declared, per migration: the plan it used and its root resources. */
+export interface ProgramRun {
+  readonly outputs: Record<string, unknown>;
+  readonly migrations: readonly {
+    readonly planned: MigrationPlan;
+    /** The ledger and the migration's component: every resource of the migration descends from one. */
+    readonly roots: readonly pulumi.Resource[];
+  }[];
+}
+
+/** The cutover program: one component per migration, each at its own phase. Stack outputs only. */
 export async function program(now = new Date()): Promise<Record<string, unknown>> {
+  return (await runProgram({ now })).outputs;
+}
+
+/** The program, returning the plans it used so that callers never parse or plan the config again. */
+export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun> {
+  const now = opts.now ?? new Date();
   const config = new pulumi.Config("cutover");
-  const plans = loadPlans(config, now);
+  const plans = loadPlans(config, now, opts.facts);
   const protect = shouldProtect(config);
   const outputs: Record<string, unknown> = {};
-  for (const { name, spec, plan } of plans) {
+  const migrations: ProgramRun["migrations"][number][] = [];
+  for (const planned of plans) {
+    const { name, spec, plan } = planned;
     // Judged first: every resource of the migration depends on the ledger, so a refused step changes nothing.
     const { ramp, windowHours } = transitionContextOf(name, spec, { now });
     const ledger = new PhaseLedger(`${name}-ledger`, {
@@ -71,6 +105,7 @@ export async function program(now = new Date()): Promise<Record<string, unknown>
           },
           gated,
         );
+        migrations.push({ planned, roots: [ledger, m] });
         outputs[name] = {
           kind: spec.kind,
           phase: plan.phase,
@@ -94,6 +129,7 @@ export async function program(now = new Date()): Promise<Record<string, unknown>
           },
           gated,
         );
+        migrations.push({ planned, roots: [ledger, m] });
         outputs[name] = {
           kind: spec.kind,
           phase: plan.phase,
@@ -113,5 +149,5 @@ export async function program(now = new Date()): Promise<Record<string, unknown>
       }
     }
   }
-  return outputs;
+  return { outputs, migrations };
 }

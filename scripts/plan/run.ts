@@ -1,9 +1,10 @@
 import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
 import { CONFIG_KEY } from "../../infra/config/common";
 import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
-import { parseMigrations } from "../../infra/config/load";
-import { planMigration, positionOf, transitionContextOf, type MigrationPlan } from "../../infra/engine/plan";
-import { BASELINE, judgeTransition, type Transition } from "../../infra/engine/transitions";
+import { ConfigError } from "../../infra/config/load";
+import { positionOf, transitionContextOf, type MigrationPlan } from "../../infra/engine/plan";
+import { BASELINE, judgeTransition, type LedgerFacts, type Transition } from "../../infra/engine/transitions";
+import type { ProgramRun } from "../../stacks/program";
 import {
   readStackConfig,
   StackFileError,
@@ -94,41 +95,70 @@ function secretWiringOf(resources: readonly RecordedResource[]): SecretWiring[] 
   return wiring;
 }
 
-/** Validates (throwing ConfigError with every problem), plans, and synthesizes the real program. */
+/** The URN of a resource once the mock runtime has registered it. */
+const urnOf = (r: { urn: { apply<U>(f: (u: string) => U): unknown } }) =>
+  new Promise<string>((resolve) => r.urn.apply((u) => (resolve(u), u)));
+
+/** The resources that descend from one of `roots` (by their parent chain), roots included. */
+function descendants(resources: readonly RecordedResource[], roots: readonly string[]): RecordedResource[] {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const within = (r: RecordedResource | undefined): boolean =>
+    r !== undefined && (roots.includes(r.urn) || (r.parent !== undefined && within(byUrn.get(r.parent))));
+  return resources.filter((r) => within(r));
+}
+
+/**
+ * Synthesizes the real program (which validates the config, throwing ConfigError with every problem,
+ * and plans it) and reports each migration from the plan the program used: nothing is parsed or planned
+ * twice, and resources are grouped by the component (and ledger) they descend from.
+ */
 export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
   let stack = readStackConfig(req.stack, req.dir);
   if (req.phase) stack = withPhase(stack, resolveMigration(stack, req.phase.phase, req.migration), req.phase);
-  const migrations = parseMigrations(stack.config[CONFIG_KEY], {
-    now: req.now,
-    isPlainValue: (key) => key in stack.config && !stack.secretKeys.includes(key),
-  });
-  if (req.migration !== undefined && !(req.migration in migrations))
-    throw new StackFileError(
-      `${stack.path} has no migration "${req.migration}"; hint: migrations here are ${Object.keys(migrations).join(", ")}`,
+  const now = req.now ?? new Date();
+  const facts: Record<string, LedgerFacts> = {};
+  for (const [name, d] of Object.entries(req.deployed?.migrations ?? {})) if (d.facts) facts[name] = d.facts;
+  const { runProgram } = await import("../../stacks/program");
+  let run: ProgramRun | undefined;
+  let roots: string[][] = [];
+  let synthesis;
+  try {
+    synthesis = await synthesize(
+      async () => {
+        run = await runProgram({ now, facts });
+        roots = await Promise.all(run.migrations.map((m) => Promise.all(m.roots.map(urnOf))));
+        return run.outputs;
+      },
+      { stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys },
     );
-  const { program } = await import("../../stacks/program");
-  const synthesis = await synthesize(() => program(req.now), {
-    stack: stack.stack,
-    config: stack.config,
-    secretKeys: stack.secretKeys,
-  });
-  const reports = Object.entries(migrations)
-    .filter(([name]) => req.migration === undefined || name === req.migration)
-    .map(([name, spec]) => {
-      const resources = synthesis.resources.filter((r) => r.name === name || r.name.startsWith(`${name}-`));
+  } catch (e) {
+    const cause = (e as { cause?: unknown }).cause;
+    if (cause instanceof ConfigError) throw new ConfigError(cause.problems, stack.path);
+    throw e;
+  }
+  const used = run!.migrations;
+  if (req.migration !== undefined && !used.some((m) => m.planned.name === req.migration))
+    throw new StackFileError(
+      `${stack.path} has no migration "${req.migration}"; hint: migrations here are ${used.map((m) => m.planned.name).join(", ")}`,
+    );
+  const reports = used
+    .map((m, i) => ({ planned: m.planned, roots: roots[i] }))
+    .filter(({ planned }) => req.migration === undefined || planned.name === req.migration)
+    .map(({ planned, roots: mine }) => {
+      const { name, spec } = planned;
+      const resources = descendants(synthesis.resources, mine);
       const deployed = req.deployed?.migrations[name];
-      const facts = deployed?.facts ?? (req.deployed?.factsKnown ? {} : undefined);
-      const now = req.now ?? new Date();
+      const known = deployed?.facts ?? (req.deployed?.factsKnown ? {} : undefined);
       const transition = req.deployed
         ? judgeTransition(
             deployed?.position ?? BASELINE,
             positionOf(spec),
-            transitionContextOf(name, spec, { now, facts, stack: stack.stack }),
+            transitionContextOf(name, spec, { now, facts: known, stack: stack.stack }),
           )
         : undefined;
       return {
         name,
-        planned: planMigration(name, spec, now, facts),
+        planned,
         resources,
         secrets: secretWiringOf(resources),
         ...(transition ? { transition } : {}),
