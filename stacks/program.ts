@@ -4,8 +4,8 @@ import { ConfigError, parseMigrations } from "../infra/config/load";
 import { sourcePasswordKeyOf } from "../infra/config/secrets";
 // Internal module of the SDK: whether a config key is a secret is not in its public surface.
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
-import { CloudSqlMigrationStack } from "../infra/components/cloudsql-migration";
-import { DualWriteMigrationStack } from "../infra/components/dual-write-migration";
+import { CloudSqlCutover } from "../infra/components/cloud-sql-cutover";
+import { DualWriteCutover } from "../infra/components/dual-write-cutover";
 import { dependOn, PhaseLedger } from "../infra/components/phase-ledger";
 import { planMigration, positionOf, transitionContextOf, type MigrationPlan } from "../infra/engine/plan";
 import type { LedgerFacts } from "../infra/engine/transitions";
@@ -94,7 +94,7 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
       case "cloudsql": {
         if (plan.kind !== "cloudsql") throw new Error("plan kind mismatch");
         const needsToken = plan.resources.promotion;
-        const m = new CloudSqlMigrationStack(
+        const m = new CloudSqlCutover(
           name,
           {
             spec,
@@ -119,7 +119,7 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
       case "dual-write": {
         if (plan.kind !== "dual-write") throw new Error("plan kind mismatch");
         const needsToken = plan.resources.d1 || plan.resources.kv;
-        const m = new DualWriteMigrationStack(
+        const m = new DualWriteCutover(
           name,
           {
             spec,

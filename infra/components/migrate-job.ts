@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CloudSqlMigration } from "../config/cloudsql";
 import type { EnvVar } from "../engine/env";
 import { migrateJobScript, RESET_SEQUENCES_SQL } from "../engine/sequences";
-import { containerEnv } from "./cloud-run";
+import { containerEnv } from "./cloud-run-app";
 
 export interface MigrateJobArgs {
   readonly config: CloudSqlMigration["cloudRun"];

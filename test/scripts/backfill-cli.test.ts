@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
 import { startPostgres, type PgServer } from "../support/postgres";
-import { insertCategories, insertCities, LEGACY_SCHEMA } from "../backfill/legacy-fixture";
+import { insertCategories, insertCities, LEGACY_SCHEMA } from "./backfill/legacy-fixture";
 
 jest.setTimeout(300_000); // each step spawns tsx or wrangler: slow on a busy 2-core machine
 

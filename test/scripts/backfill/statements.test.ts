@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { buildUpserts, D1_LIMITS, statementBytes } from "../../scripts/backfill/statements";
+import { buildUpserts, D1_LIMITS, statementBytes } from "../../../scripts/backfill/statements";
 
 const shape = {
   table: "cities",

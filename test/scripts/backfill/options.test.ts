@@ -2,12 +2,12 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { planBackfill, sourceUrl } from "../../scripts/backfill/plan";
-import { loadMigration } from "../../tooling/stack-file";
-import { resolveTarget, type TargetOptions } from "../../scripts/backfill/target-options";
-import { wranglerConfig } from "../../scripts/backfill/wrangler-config";
+import { planBackfill, sourceUrl } from "../../../scripts/backfill/plan";
+import { loadMigration } from "../../../tooling/stack-file";
+import { resolveTarget, type TargetOptions } from "../../../scripts/backfill/target-options";
+import { wranglerConfig } from "../../../scripts/backfill/wrangler-config";
 
-const ROOT = path.resolve(__dirname, "../..");
+const ROOT = path.resolve(__dirname, "../../..");
 const base: TargetOptions = { migration: "matchauto", binding: "EDGE_DB", persistTo: ".wrangler/state" };
 const flags = { primaryKey: "id", updatedAt: "updated_at" };
 

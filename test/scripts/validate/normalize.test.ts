@@ -1,15 +1,15 @@
 import { Client } from "pg";
-import { startPostgres, type PgServer } from "../support/postgres";
-import { canonicalDecimal, canonicalFloat } from "../../scripts/validate/decimal";
-import { jsonbText } from "../../scripts/validate/jsonb-text";
+import { startPostgres, type PgServer } from "../../support/postgres";
+import { canonicalDecimal, canonicalFloat } from "../../../scripts/validate/decimal";
+import { jsonbText } from "../../../scripts/validate/jsonb-text";
 import {
   canonicalTimestamp,
   encodeToken,
   normalizeValue,
   type SqliteValue,
-} from "../../scripts/validate/normalize";
-import { normalizedExpr, pgFamily, tokenExpr } from "../../scripts/validate/pg-sql";
-import type { Column } from "../../scripts/validate/types";
+} from "../../../scripts/validate/normalize";
+import { normalizedExpr, pgFamily, tokenExpr } from "../../../scripts/validate/pg-sql";
+import type { Column } from "../../../scripts/validate/types";
 
 jest.setTimeout(60_000);
 

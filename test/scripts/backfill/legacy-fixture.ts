@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Client } from "pg";
-import type { D1Target } from "../../scripts/backfill/targets";
+import type { D1Target } from "../../../scripts/backfill/targets";
 
 export const LEGACY_SCHEMA = `
 CREATE TYPE city_tier AS ENUM ('metro', 'regional');
@@ -90,7 +90,7 @@ export async function insertCategories(pg: Client, count: number): Promise<void>
 
 /** Applies d1/migrations through the target (the wrangler path is covered by the d1:migrate test). */
 export async function applyD1Migrations(target: D1Target): Promise<void> {
-  const dir = path.resolve(__dirname, "../../d1/migrations");
+  const dir = path.resolve(__dirname, "../../../d1/migrations");
   for (const file of fs.readdirSync(dir).sort()) {
     const sql = fs
       .readFileSync(path.join(dir, file), "utf8")

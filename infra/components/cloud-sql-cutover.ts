@@ -3,15 +3,15 @@ import type { CloudSqlMigration } from "../config/cloudsql";
 import type { CloudSqlPlan } from "../engine/cloudsql";
 import { managedSecretIds, revisionEnv } from "../engine/env";
 import { AppSecret } from "./app-secret";
-import { CloudRunApp } from "./cloud-run";
-import { CloudSqlDatabase } from "./cloud-sql";
+import { CloudRunApp } from "./cloud-run-app";
+import { CloudSqlDatabase } from "./cloud-sql-database";
 import { DmsPromotion } from "./dms-promotion";
-import { DmsReplication } from "./dms";
+import { DmsReplication } from "./dms-replication";
 import { MigrateJob } from "./migrate-job";
 import { MigrationSpec } from "./migration-spec";
-import { Memorystore } from "./redis";
+import { Memorystore } from "./memorystore";
 
-export interface CloudSqlMigrationArgs {
+export interface CloudSqlCutoverArgs {
   /** The validated spec. */
   readonly spec: CloudSqlMigration;
   /** The phase's desired state (from `planCloudSql`). */
@@ -25,10 +25,10 @@ export interface CloudSqlMigrationArgs {
 }
 
 /** One `cloudsql` migration: turns the phase's desired state into resources, nothing more. */
-export class CloudSqlMigrationStack extends pulumi.ComponentResource {
+export class CloudSqlCutover extends pulumi.ComponentResource {
   public readonly serviceUri: pulumi.Output<string>;
 
-  constructor(name: string, args: CloudSqlMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: CloudSqlCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:migration:CloudSql", name, {}, opts);
     const { spec, plan } = args;
     const project = spec.gcp.project;

@@ -1,4 +1,4 @@
-import { selectExpression, toSqlite, TypeMappingError, type PgColumn } from "../../scripts/backfill/types";
+import { selectExpression, toSqlite, TypeMappingError, type PgColumn } from "../../../scripts/backfill/types";
 
 const col = (type: string, category = "S"): PgColumn => ({
   name: "c",

@@ -6,16 +6,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
-import { startPostgres, type PgServer } from "../support/postgres";
+import { startPostgres, type PgServer } from "../../support/postgres";
 import {
   backfillTable,
   readCheckpoint,
   type BackfillOptions,
   type TableSpec,
-} from "../../scripts/backfill/run";
-import { connectSource } from "../../scripts/backfill/source";
-import { D1_LIMITS, statementBytes, type Statement } from "../../scripts/backfill/statements";
-import { openLocalTarget, type D1Target } from "../../scripts/backfill/targets";
+} from "../../../scripts/backfill/run";
+import { connectSource } from "../../../scripts/backfill/source";
+import { D1_LIMITS, statementBytes, type Statement } from "../../../scripts/backfill/statements";
+import { openLocalTarget, type D1Target } from "../../../scripts/backfill/targets";
 import { applyD1Migrations, insertCategories, insertCities, LEGACY_SCHEMA } from "./legacy-fixture";
 
 jest.setTimeout(120_000);
@@ -69,7 +69,7 @@ afterAll(async () => {
   await source?.end();
   await pg?.end();
   await server?.stop();
-  process.chdir(path.resolve(__dirname, "../.."));
+  process.chdir(path.resolve(__dirname, "../../.."));
   fs.rmSync(workDir, { recursive: true, force: true });
 });
 

@@ -1,8 +1,8 @@
 import fc from "fast-check";
-import { bisectTable, subRanges } from "../../scripts/validate/bisect";
-import { DifferenceSink, keyComparator, type KeyComparator } from "../../scripts/validate/keys";
-import { hash60, md5Hex } from "../../scripts/validate/normalize";
-import type { Checksum, Key, KeyRange, RowDigest, TableSide } from "../../scripts/validate/types";
+import { bisectTable, subRanges } from "../../../scripts/validate/bisect";
+import { DifferenceSink, keyComparator, type KeyComparator } from "../../../scripts/validate/keys";
+import { hash60, md5Hex } from "../../../scripts/validate/normalize";
+import type { Checksum, Key, KeyRange, RowDigest, TableSide } from "../../../scripts/validate/types";
 
 /** The adapter contract over a sorted in-memory table, counting queries so tests can check the cost. */
 class MemorySide implements TableSide {

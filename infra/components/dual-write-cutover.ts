@@ -2,10 +2,10 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { DualWriteMigration } from "../config/dual-write";
 import type { DualWritePlan } from "../engine/dual-write";
-import { WorkersFlags } from "./flags";
+import { WorkersFlags } from "./workers-flags";
 import { MigrationSpec } from "./migration-spec";
 
-export interface DualWriteMigrationArgs {
+export interface DualWriteCutoverArgs {
   /** The validated spec. */
   readonly spec: DualWriteMigration;
   /** The phase's desired state (from `planDualWrite`). */
@@ -17,13 +17,13 @@ export interface DualWriteMigrationArgs {
 }
 
 /** One `dual-write` migration: turns the phase's desired state into Cloudflare resources, nothing more. */
-export class DualWriteMigrationStack extends pulumi.ComponentResource {
+export class DualWriteCutover extends pulumi.ComponentResource {
   /** D1 database ids by database name. */
   public readonly d1DatabaseIds: pulumi.Output<Record<string, string>>;
   /** Id of the flags KV namespace (absent in baseline). */
   public readonly kvNamespaceId?: pulumi.Output<string>;
 
-  constructor(name: string, args: DualWriteMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: DualWriteCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:migration:DualWrite", name, {}, opts);
     const { spec, plan } = args;
     const protect = args.protect ?? false;

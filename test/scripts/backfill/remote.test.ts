@@ -9,11 +9,11 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
-import { startPostgres, type PgServer } from "../support/postgres";
-import { backfillTable } from "../../scripts/backfill/run";
-import { connectSource } from "../../scripts/backfill/source";
-import { resolveTarget } from "../../scripts/backfill/target-options";
-import { openLocalTarget, openRemoteTarget, type D1Target } from "../../scripts/backfill/targets";
+import { startPostgres, type PgServer } from "../../support/postgres";
+import { backfillTable } from "../../../scripts/backfill/run";
+import { connectSource } from "../../../scripts/backfill/source";
+import { resolveTarget } from "../../../scripts/backfill/target-options";
+import { openLocalTarget, openRemoteTarget, type D1Target } from "../../../scripts/backfill/targets";
 import { applyD1Migrations, insertCities, LEGACY_SCHEMA } from "./legacy-fixture";
 
 jest.setTimeout(120_000);
@@ -108,7 +108,7 @@ afterAll(async () => {
   await backing?.close();
   await source?.end();
   await server?.stop();
-  process.chdir(path.resolve(__dirname, "../.."));
+  process.chdir(path.resolve(__dirname, "../../.."));
   fs.rmSync(workDir, { recursive: true, force: true });
 });
 

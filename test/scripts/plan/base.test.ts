@@ -3,13 +3,13 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseDocument } from "yaml";
-import { CONFIG_KEY } from "../../infra/config/common";
-import { stepsOf, type MigrationKindName, type Position } from "../../infra/engine/transitions";
-import { deployedFromGit } from "../../scripts/plan/deployed";
-import { buildPlan } from "../../scripts/plan/run";
-import { NOW } from "../support/stack";
+import { CONFIG_KEY } from "../../../infra/config/common";
+import { stepsOf, type MigrationKindName, type Position } from "../../../infra/engine/transitions";
+import { deployedFromGit } from "../../../scripts/plan/deployed";
+import { buildPlan } from "../../../scripts/plan/run";
+import { NOW } from "../../support/stack";
 
-const ROOT = resolve(__dirname, "../..");
+const ROOT = resolve(__dirname, "../../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
 const PLAN = join(ROOT, "scripts/plan.ts");
 const RAMP_KEY = { avvivo: "trafficPercent", matchauto: "readPercent" } as const;
