@@ -1,5 +1,5 @@
-import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
-import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
+import { CLOUDSQL_PHASES, ROLLBACK_ORIGINS } from "../../infra/config/cloudsql";
+import { DUAL_WRITE_PHASES, DUAL_WRITE_ROLLBACK_ORIGINS } from "../../infra/config/dual-write";
 import { readStackConfig, withPhase, type PhaseChoice } from "../../tooling/stack-file";
 import { synthesize } from "../../tooling/synth";
 import { evaluatePolicies } from "../../policies/evaluate";
@@ -19,11 +19,15 @@ const choicesOf = (migration: Row["migration"]): PhaseChoice[] =>
         phase === "canary"
           ? [10, 50, 100].map((percent) => ({ phase, percent }))
           : phase === "rollback"
-            ? ["provision", "freeze", "canary", "stabilize"].map((from) => ({ phase, from }))
+            ? ROLLBACK_ORIGINS.map((from) => ({ phase, from }))
             : [{ phase }],
       )
     : DUAL_WRITE_PHASES.flatMap<PhaseChoice>((phase) =>
-        phase === "read-switch" ? [10, 100].map((percent) => ({ phase, percent })) : [{ phase }],
+        phase === "read-switch"
+          ? [10, 100].map((percent) => ({ phase, percent }))
+          : phase === "rollback"
+            ? DUAL_WRITE_ROLLBACK_ORIGINS.map((from) => ({ phase, from }))
+            : [{ phase }],
       );
 
 const rows: Row[] = ["staging", "prod"].flatMap((stack) =>

@@ -167,14 +167,17 @@ describe("npm run validate — PostgreSQL ↔ PostgreSQL", () => {
     const run = startValidate([...urls(), "--tables", "Reel,Shop"]);
     const watcher = new Client({ connectionString: target.url });
     await watcher.connect();
-    for (let i = 0; i < 200; i++) {
+    let blocked = false;
+    for (let i = 0; i < 200 && !blocked; i++) {
       const { rows } = await watcher.query(
         `SELECT 1 FROM pg_stat_activity WHERE application_name = 'cutover-validate' AND wait_event_type = 'Lock'`,
       );
-      if (rows.length) break;
-      await new Promise((r) => setTimeout(r, 100));
+      blocked = rows.length > 0;
+      if (!blocked) await new Promise((r) => setTimeout(r, 100));
     }
     await watcher.end();
+    // The run must be waiting on the lock when the server dies, or this test proves nothing.
+    expect(blocked).toBe(true);
     await target.kill();
     const r = await run.done;
     expect(r.stdout).toContain("Reel: OK");

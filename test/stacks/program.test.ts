@@ -1,6 +1,7 @@
 import { ROLLBACK_ORIGINS } from "../../infra/config/cloudsql";
 import { CONFIG_KEY } from "../../infra/config/common";
 import { CLOUDSQL_ORDER } from "../../infra/engine/cloudsql";
+import { CLOUDSQL_PHASE_TABLE, type CloudSqlBasePhase } from "../../infra/engine/cloudsql-phases";
 import { STATEFUL_TYPES } from "../../contract/facts";
 import { readStackConfig, withPhase, type PhaseChoice } from "../../tooling/stack-file";
 import { synthesize, type Synthesis } from "../../tooling/synth";
@@ -63,27 +64,37 @@ describe.each(STACKS)("stack %s", (stack) => {
       for (const r of gated) expect([r.name, r.dependencies.includes(ledger.urn)]).toEqual([r.name, true]);
     });
 
-    it("gives secrets to containers only by secretKeyRef", async () => {
+    // What the phase table says this phase serves and declares: the rows below assert all of it.
+    const row = CLOUDSQL_PHASE_TABLE[choice.phase as CloudSqlBasePhase];
+
+    it("gives every credential to the serving container only by secretKeyRef", async () => {
       const envs = ((service(await synth(stack, choice)).inputs.template as any).containers[0].envs ??
-        []) as {
-        name: string;
-        value?: string;
-        valueSource?: unknown;
-      }[];
-      for (const name of ["DATABASE_URL", "DIRECT_URL", "REDIS_URL"]) {
+        []) as { name: string; value?: string; valueSource?: { secretKeyRef?: unknown } }[];
+      const expected = ["DATABASE_URL", "DIRECT_URL", ...(row.resources.redisWired ? ["REDIS_URL"] : [])];
+      for (const name of expected) {
         const e = envs.find((x) => x.name === name);
-        if (e) expect(e.value).toBeUndefined();
+        expect({ name, value: e?.value, ref: e?.valueSource?.secretKeyRef !== undefined }).toEqual({
+          name,
+          value: undefined,
+          ref: true,
+        });
       }
-      expect(envs.find((x) => x.name === "DATABASE_URL")?.valueSource).toBeDefined();
+      if (!row.resources.redisWired) expect(envs.map((e) => e.name)).not.toContain("REDIS_URL");
     });
 
-    it(`${stack === "prod" ? "protects" : "does not protect"} stateful resources, with deletion protection on`, async () => {
+    it(`${stack === "prod" ? "protects" : "does not protect"} exactly the stateful resources the phase declares, with deletion protection on`, async () => {
       const stateful = (await synth(stack, choice)).resources.filter((r) => STATEFUL_TYPES.has(r.type));
-      for (const r of stateful) expect([r.name, r.protect]).toEqual([r.name, stack === "prod"]);
       const sql = stateful.find((r) => r.type === "gcp:sql/databaseInstance:DatabaseInstance");
-      if (sql) {
-        expect(sql.inputs.deletionProtection).toBe(true);
-        expect((sql.inputs.settings as any).deletionProtectionEnabled).toBe(true);
+      const redis = stateful.find((r) => r.type === "gcp:redis/instance:Instance");
+      expect({ sql: sql !== undefined, redis: redis !== undefined }).toEqual({
+        sql: row.resources.cloudSql,
+        redis: row.resources.redis,
+      });
+      if (!row.resources.cloudSql) expect(stateful).toEqual([]);
+      for (const r of stateful) expect([r.name, r.protect]).toEqual([r.name, stack === "prod"]);
+      if (row.resources.cloudSql) {
+        expect(sql!.inputs.deletionProtection).toBe(true);
+        expect((sql!.inputs.settings as any).deletionProtectionEnabled).toBe(true);
       }
     });
   });
