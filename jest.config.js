@@ -6,4 +6,7 @@ module.exports = {
   transform: { "^.+\\.ts$": ["@swc/jest"] },
   maxWorkers: 2,
   testTimeout: 30000,
+  // Every server a test starts is recorded; one still running when the run ends fails it.
+  globalSetup: "<rootDir>/test/support/global-setup.ts",
+  globalTeardown: "<rootDir>/test/support/global-teardown.ts",
 };

@@ -7,6 +7,7 @@ import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { POLICIES } from "../../policies/registry";
 import { changed, compliantStack, STABLE, CANDIDATE, target } from "./fixtures";
+import { recordServer } from "../support/servers";
 
 // Starts the pack exactly as the Pulumi CLI's nodejs host does for `--policy-pack policies`: the SDK's
 // run-policy-pack entry point, in the pack's folder, compiling index.ts with ts-node (type-checked).
@@ -22,6 +23,7 @@ beforeAll(async () => {
     cwd: join(ROOT, "policies"),
     stdio: ["ignore", "pipe", "pipe"],
   });
+  recordServer("policy pack", pack.pid);
   pack.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const port = await new Promise<string>((resolve, reject) => {
     let out = "";

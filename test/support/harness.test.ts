@@ -1,8 +1,12 @@
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import Redis from "ioredis";
 import { Client } from "pg";
-import { startPostgres } from "./postgres";
+import { EMBEDDED_DIR, reachableBy, serverAccount, startPostgres } from "./postgres";
 import { randomPassword, startRedis } from "./redis";
+import { newRegistry, reapSurvivors } from "./servers";
 
 jest.setTimeout(60_000);
 
@@ -113,5 +117,52 @@ describe("startRedis", () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe("the harness from a clone other users cannot enter", () => {
+  it("runs the server from a readable copy of the embedded binaries when root's account cannot reach them", () => {
+    const account = serverAccount();
+    // A folder only its owner may enter (as mkdtemp makes it), holding the binaries through a link.
+    const hidden = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-hidden-"));
+    try {
+      fs.symlinkSync(EMBEDDED_DIR, path.join(hidden, "native"));
+      const given = {
+        binDir: path.join(hidden, "native", "bin"),
+        libDir: path.join(hidden, "native", "lib"),
+      };
+      const used = reachableBy(account, given);
+      if (account === undefined) {
+        // Not root: the server runs as this user, who can reach its own clone.
+        expect(used).toBe(given);
+        return;
+      }
+      expect(used.binDir).not.toBe(given.binDir);
+      const run = spawnSync(path.join(used.binDir, "postgres"), ["--version"], {
+        uid: account.uid,
+        gid: account.gid,
+        env: { ...process.env, LD_LIBRARY_PATH: used.libDir },
+        encoding: "utf8",
+      });
+      expect(run.stdout).toMatch(/^postgres \(PostgreSQL\) \d+/);
+    } finally {
+      fs.rmSync(hidden, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the ledger of test servers", () => {
+  it("finds a recorded server that outlived its test, kills it, and lets a stopped one be", async () => {
+    const file = newRegistry();
+    const leaked = spawn("sleep", ["60"], { stdio: "ignore" });
+    const stopped = spawn("sleep", ["60"], { stdio: "ignore" });
+    fs.appendFileSync(file, JSON.stringify({ pid: leaked.pid, kind: "sleep", by: "leaky.test.ts" }) + "\n");
+    fs.appendFileSync(file, JSON.stringify({ pid: stopped.pid, kind: "sleep", by: "tidy.test.ts" }) + "\n");
+    stopped.kill();
+    await new Promise((r) => stopped.once("exit", r));
+    const exit = new Promise((r) => leaked.once("exit", (_code, signal) => r(signal)));
+    expect(reapSurvivors(file)).toEqual([{ pid: leaked.pid, kind: "sleep", by: "leaky.test.ts" }]);
+    expect(await exit).toBe("SIGKILL");
+    expect(fs.existsSync(file)).toBe(false);
   });
 });

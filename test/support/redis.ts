@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { freePort } from "./postgres";
+import { recordServer } from "./servers";
 
 export interface StartRedisOptions {
   /** `requirepass`; unset means no AUTH. */
@@ -140,6 +141,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
   }
 
   const child = spawn(binary, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  recordServer("redis-server", child.pid);
   let output = "";
   const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8000));
   child.stdout?.on("data", keep);
