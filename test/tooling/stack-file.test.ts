@@ -1,12 +1,12 @@
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError } from "../../infra/config/load";
 import { loadMigration, loadStack, StackFileError } from "../../tooling/stack-file";
+import { scratchDir } from "../support/scratch";
 
 const ROOT = path.resolve(__dirname, "../..");
 const scratch = (files: Record<string, string>) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-stack-"));
+  const dir = scratchDir("stack");
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   return dir;
 };

@@ -1,11 +1,11 @@
 /** Flags and stack config → what to copy where; every operator-facing message of that step. */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { planBackfill, sourceUrl } from "../../../scripts/backfill/plan";
 import { loadMigration } from "../../../tooling/stack-file";
 import { resolveTarget, type TargetOptions } from "../../../scripts/backfill/target-options";
 import { wranglerConfig } from "../../../scripts/backfill/wrangler-config";
+import { scratchDir } from "../../support/scratch";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const base: TargetOptions = { migration: "matchauto", binding: "EDGE_DB", persistTo: ".wrangler/state" };
@@ -47,7 +47,7 @@ describe("resolveTarget", () => {
 
   it("refuses --database-id for several databases", async () => {
     const spec = loadMigration("staging", "matchauto", { dir: ROOT, kind: "dual-write" });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cutover-stack-"));
+    const dir = scratchDir("stack");
     const doc = {
       config: {
         "cutover:migrations": {

@@ -1,6 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { CONFIG_KEY } from "../../../infra/config/common";
@@ -8,6 +7,7 @@ import { stepsOf, type MigrationKindName, type Position } from "../../../infra/e
 import { deployedFromGit } from "../../../scripts/plan/deployed";
 import { buildPlan } from "../../../scripts/plan/run";
 import { NOW } from "../../support/stack";
+import { scratchDir } from "../../support/scratch";
 
 const ROOT = resolve(__dirname, "../../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -17,7 +17,7 @@ type Name = keyof typeof RAMP_KEY;
 
 /** A scratch git repository holding the project's prod stack file, committed once at baseline. */
 function scratchRepo(): string {
-  const dir = mkdtempSync(join(tmpdir(), "cutover-base-"));
+  const dir = scratchDir("base");
   copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
   copyFileSync(join(ROOT, "Pulumi.prod.yaml"), join(dir, "Pulumi.prod.yaml"));
   git(dir, "init", "-q");

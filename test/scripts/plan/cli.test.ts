@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { scratchDir } from "../../support/scratch";
 
 const ROOT = resolve(__dirname, "../../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -14,7 +14,7 @@ function plan(args: string[], cwd = ROOT) {
 
 /** A copy of a stack file in a scratch folder, edited by `edit`. */
 function scratchStack(stack: string, edit: (text: string) => string): string {
-  const dir = mkdtempSync(join(tmpdir(), "cutover-plan-"));
+  const dir = scratchDir("plan");
   copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
   writeFileSync(
     join(dir, `Pulumi.${stack}.yaml`),
