@@ -12,7 +12,7 @@ import { parseEndpoint, type Endpoint } from "./validate/endpoint";
 import { ValidateError } from "./validate/errors";
 import { renderText, type RunReport } from "./validate/report";
 import { compareTable, type TableReport } from "./validate/run";
-import { SEED_CRITICAL_TABLES, tablesFromStack } from "./validate/stack";
+import { tablesFromStack } from "./validate/stack";
 
 interface Options {
   source?: string;
@@ -88,7 +88,7 @@ function program(): Command {
     .addHelpText(
       "after",
       "\nExit status: 0 identical, 1 differences found, 2 could not validate.\n" +
-        `Default tables: the migration's (with --stack/--migration), else ${SEED_CRITICAL_TABLES.join(", ")}.`,
+        "Tables: --tables, else the migration's (with --stack/--migration); one of the two is required.",
     );
 }
 
@@ -137,7 +137,12 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
         target.kind === "postgres" ? "postgres" : "d1",
       )
     : undefined;
-  const tables = opts.tables ?? fromStack?.tables ?? SEED_CRITICAL_TABLES;
+  const tables = opts.tables ?? fromStack?.tables;
+  if (tables === undefined)
+    throw new ValidateError(
+      "which tables? none were given",
+      "pass --tables A,B, or --stack <stack> --migration <name> to validate the migration's critical tables",
+    );
   const timeouts = { connectMs: opts.connectTimeout * 1000, statementMs: opts.statementTimeout * 1000 };
 
   const opened: Database[] = [];

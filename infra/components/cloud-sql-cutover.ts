@@ -90,7 +90,7 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
         `${name}-redis`,
         {
           config: spec.redis,
-          instanceName: spec.redis.name ?? `${spec.cloudRun.service}-redis`,
+          instanceName: plan.redisInstanceName,
           project,
           region,
           network: spec.cloudSql.privateNetwork,
@@ -154,14 +154,13 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
     }
 
     if (plan.resources.migrateJob) {
-      const candidate = plan.revisions.find((r) => r.role === "candidate") ?? { ...plan.template };
       const job = new MigrateJob(
         `${name}-migrate`,
         {
           config: spec.cloudRun,
           project,
           jobName: plan.migrateJobName,
-          env: revisionEnv(name, spec, { ...candidate, database: "cloudsql", writes: true, redis: false }),
+          env: revisionEnv(name, spec, plan.migrateJobRevision),
           vpc,
         },
         { parent: this, dependsOn: [...dependencies, ...(promotion ? [promotion] : [])] },

@@ -33,6 +33,10 @@ export interface CloudSqlPlan {
   readonly promoted: boolean;
   readonly dmsJobId: string;
   readonly migrateJobName: string;
+  /** The revision whose env the schema-migration job runs with: the candidate's, on Cloud SQL, writes on. */
+  readonly migrateJobRevision: RevisionPlan;
+  /** Memorystore instance name (config `redis.name`, else `<service>-redis`). */
+  readonly redisInstanceName: string;
   /** The revision the service template declares in this phase. */
   readonly template: RevisionPlan;
   /** Every revision that traffic names, template included. */
@@ -63,6 +67,8 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
     promoted: row.promoted,
     dmsJobId: dmsJobId(migration, spec),
     migrateJobName: migrateJobName(spec),
+    migrateJobRevision: revisions.candidate,
+    redisInstanceName: spec.redis.name ?? `${spec.cloudRun.service}-redis`,
     template: serving.template,
   };
   if (spec.phase !== "rollback") {

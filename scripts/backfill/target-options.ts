@@ -11,7 +11,7 @@ import type { DualWriteMigration } from "../../infra/config/schema";
 /** Flags shared by d1:migrate and backfill to say which D1 databases, where. */
 export interface TargetOptions {
   readonly stack?: string;
-  readonly migration: string;
+  readonly migration?: string;
   readonly database?: string;
   readonly binding: string;
   readonly local?: boolean;
@@ -24,7 +24,7 @@ export interface TargetOptions {
 /** Declares the {@link TargetOptions} flags on a command; `verb` says what the command does to D1. */
 export function addTargetOptions(command: Command, verb: { local: string; remote: string }): Command {
   return command
-    .option("--migration <name>", "dual-write migration in the stack", "matchauto")
+    .option("--migration <name>", "dual-write migration in the stack (required with --stack)")
     .option("--binding <name>", "binding of --database without --stack", "EDGE_DB")
     .option("--local", `${verb.local} local D1 (offline, the state of wrangler --local)`)
     .option("--remote", `${verb.remote} (needs CLOUDFLARE_API_TOKEN)`)
@@ -64,8 +64,12 @@ export async function resolveTarget(opts: TargetOptions, env = process.env): Pro
       "choose exactly one of --local (local D1 on workerd, offline) or --remote (the Cloudflare account)",
     );
   }
+  if (opts.stack !== undefined && opts.migration === undefined)
+    throw new UsageError(
+      `--stack ${opts.stack} needs --migration <name>: which dual-write migration of the stack to work on`,
+    );
   const spec = opts.stack
-    ? loadMigration(opts.stack, opts.migration, { kind: "dual-write", purpose: DUAL_WRITE_ONLY })
+    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: DUAL_WRITE_ONLY })
     : undefined;
   let databases: D1Binding[];
   if (spec) {

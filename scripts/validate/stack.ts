@@ -4,17 +4,6 @@
  */
 import { loadMigration } from "../../tooling/stack-file";
 
-/** The seed runbook's critical tables: the default when neither --tables nor --stack is given. */
-export const SEED_CRITICAL_TABLES = [
-  "Shop",
-  "Stream",
-  "Reel",
-  "QuotaWallet",
-  "PurchaseRequest",
-  "ChatConversation",
-  "ChatMessage",
-];
-
 export interface StackSelection {
   readonly tables: string[];
   readonly sourceSchema?: string;

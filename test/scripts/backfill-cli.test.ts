@@ -91,7 +91,15 @@ it("d1:migrate applies d1/migrations to the stack's local D1", () => {
   ]);
   expect(first.stderr + first.stdout).toContain("0001_edge_tables.sql");
   expect(first.status).toBe(0);
-  const again = run("d1-migrate.ts", ["--stack", "staging", "--local", "--persist-to", persistTo]);
+  const again = run("d1-migrate.ts", [
+    "--stack",
+    "staging",
+    "--migration",
+    "matchauto",
+    "--local",
+    "--persist-to",
+    persistTo,
+  ]);
   expect(again.stdout).toContain("No migrations to apply");
 });
 
@@ -146,6 +154,11 @@ it.each([
   {
     args: ["--database", "edge"],
     message: "backfill: choose exactly one of --local (local D1 on workerd, offline) or --remote",
+    status: 2,
+  },
+  {
+    args: ["--local", "--stack", "staging"],
+    message: "backfill: --stack staging needs --migration <name>",
     status: 2,
   },
   {

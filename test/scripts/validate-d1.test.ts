@@ -135,7 +135,14 @@ describe("npm run validate — PostgreSQL ↔ local D1", () => {
   });
 
   it("refuses a local D1 path without state, and a remote D1 without a token", async () => {
-    const r = await runValidate(["--source", pg.url, "--target", `d1:local:edge?persist=${dir}/nowhere`]);
+    const r = await runValidate([
+      "--source",
+      pg.url,
+      "--target",
+      `d1:local:edge?persist=${dir}/nowhere`,
+      "--tables",
+      "cities",
+    ]);
     expect(r.stdout).toContain(`no local D1 state under ${dir}/nowhere`);
     expect(r.code).toBe(2);
     const remote = await runValidate([
@@ -143,6 +150,8 @@ describe("npm run validate — PostgreSQL ↔ local D1", () => {
       pg.url,
       "--target",
       "d1:remote:0123456789abcdef0123456789abcdef/0b1e0c1a-2222-4333-8444-555566667777",
+      "--tables",
+      "cities",
     ]);
     expect(remote.stdout).toContain("CLOUDFLARE_API_TOKEN is not set");
     expect(remote.code).toBe(2);

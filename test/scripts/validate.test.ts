@@ -141,6 +141,8 @@ describe("npm run validate — PostgreSQL ↔ PostgreSQL", () => {
       source.url.replace("src-S3cret!", "wrong-pass"),
       "--target",
       target.url,
+      "--tables",
+      "Shop",
     ]);
     expect(wrong.stdout).toContain("ERROR: cannot connect to postgres://postgres:***@127.0.0.1");
     expect(wrong.stdout).toContain("password authentication failed");
@@ -148,10 +150,22 @@ describe("npm run validate — PostgreSQL ↔ PostgreSQL", () => {
     noSecrets(wrong.stdout + wrong.stderr);
     expect(wrong.stdout + wrong.stderr).not.toContain("wrong-pass");
 
-    const closed = await runValidate(["--source", "postgres://u:pw@127.0.0.1:1/db", "--target", target.url]);
+    const closed = await runValidate([
+      "--source",
+      "postgres://u:pw@127.0.0.1:1/db",
+      "--target",
+      target.url,
+      "--tables",
+      "Shop",
+    ]);
     expect(closed.stdout).toContain("connection refused");
     expect(closed.stdout).toContain("hint: is the server running and the port right?");
     expect(closed.code).toBe(2);
+
+    const none = await runValidate(urls());
+    expect(none.stderr).toContain("validate: which tables? none were given");
+    expect(none.stderr).toContain("hint: pass --tables A,B, or --stack <stack> --migration <name>");
+    expect(none.code).toBe(2);
 
     const bad = await runValidate(["--target", "mysql://x"], { SOURCE_DATABASE_URL: source.url });
     expect(bad.stderr).toContain('validate: --target: cannot read "mysql://x"');
