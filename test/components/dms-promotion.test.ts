@@ -1,5 +1,3 @@
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import {
@@ -8,8 +6,8 @@ import {
   type DmsPromotionState,
 } from "../../infra/components/dms-promotion";
 import type { PromotionInputs } from "../../infra/dms/promote";
+import { JOB, OP, startFakeGoogle, type FakeGoogle } from "../support/fake-google";
 
-const JOB = "projects/acme-prod/locations/us-west2/migrationJobs/avvivo-dms-a1";
 const TOKEN = "ya29.component-test-token";
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -181,23 +179,11 @@ describe("dmsPromotionProvider", () => {
 });
 
 describe("the serialized provider (what Pulumi stores and runs)", () => {
-  let server: http.Server;
-  let url = "";
-  const seen: string[] = [];
+  let fake: FakeGoogle;
   beforeAll(async () => {
-    let phase = "READY_FOR_PROMOTE";
-    let state = "RUNNING";
-    server = http.createServer((req, res) => {
-      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
-      res.writeHead(200, { "content-type": "application/json" });
-      if (req.method === "POST") [phase, state] = ["PROMOTE_IN_PROGRESS", "COMPLETED"];
-      const op = { name: "projects/acme-prod/locations/us-west2/operations/op-1", done: true };
-      res.end(JSON.stringify(req.method === "POST" ? op : { name: JOB, state, phase }));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    fake = await startFakeGoogle({ job: { state: "RUNNING", phase: "READY_FOR_PROMOTE" } });
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => fake.close());
 
   it("promotes through the API when loaded from its serialized text, and its outputs hold no token", async () => {
     const r = await declare("avvivo-promote-a1");
@@ -210,8 +196,8 @@ describe("the serialized provider (what Pulumi stores and runs)", () => {
     const provider = module.exports.handler();
     const created = await provider.create({
       ...news,
-      endpoint: url,
-      sqladminEndpoint: url,
+      endpoint: fake.url,
+      sqladminEndpoint: fake.url,
       pollIntervalSeconds: 0.01,
     });
     expect(created.id).toBe(`${JOB}:promote@1`);
@@ -222,11 +208,9 @@ describe("the serialized provider (what Pulumi stores and runs)", () => {
     });
     expect(created.outs).not.toHaveProperty("accessToken");
     expect(JSON.stringify(created.outs)).not.toContain(TOKEN);
-    expect(seen).toEqual([
-      `GET /v1/${JOB} Bearer ${TOKEN}`,
-      `POST /v1/${JOB}:promote Bearer ${TOKEN}`,
-      `GET /v1/${JOB} Bearer ${TOKEN}`,
-    ]);
+    expect(fake.calls().slice(0, 2)).toEqual([`GET /v1/${JOB}`, `POST /v1/${JOB}:promote`]);
+    expect(fake.calls()).toContain(`GET /v1/${OP}`);
+    expect(fake.requests.every((r) => r.auth === `Bearer ${TOKEN}`)).toBe(true);
   });
 });
 
