@@ -90,64 +90,70 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
       facts: ledger.facts,
       history: ledger.history,
     };
-    switch (spec.kind) {
-      case "cloudsql": {
-        if (plan.kind !== "cloudsql") throw new Error("plan kind mismatch");
-        const needsToken = plan.resources.promotion;
-        const m = new CloudSqlCutover(
-          name,
-          {
-            spec,
-            plan,
-            sourcePassword: plan.resources.dms ? config.requireSecret(sourcePasswordKeyOf(name, spec)) : "",
-            accessToken: needsToken ? gcp.organizations.getClientConfigOutput().accessToken : "",
-            protect,
-          },
-          gated,
-        );
-        migrations.push({ planned, roots: [ledger, m] });
-        outputs[name] = {
-          kind: spec.kind,
-          phase: plan.phase,
-          ledger: recorded,
-          traffic: plan.traffic,
-          irreversible: plan.irreversible,
-          serviceUri: m.serviceUri,
-        };
-        break;
-      }
-      case "dual-write": {
-        if (plan.kind !== "dual-write") throw new Error("plan kind mismatch");
-        const needsToken = plan.resources.d1 || plan.resources.kv;
-        const m = new DualWriteCutover(
-          name,
-          {
-            spec,
-            plan,
-            apiToken: needsToken ? new pulumi.Config("cloudflare").requireSecret("apiToken") : "",
-            protect,
-          },
-          gated,
-        );
-        migrations.push({ planned, roots: [ledger, m] });
-        outputs[name] = {
-          kind: spec.kind,
-          phase: plan.phase,
-          ledger: recorded,
-          flags: plan.flags,
-          d1: plan.d1.map((d) => d.name),
-          irreversible: plan.irreversible,
-          // What the Workers' wrangler config binds: D1 ids and the flags namespace id.
-          d1DatabaseIds: m.d1DatabaseIds,
-          kvNamespaceId: m.kvNamespaceId,
-        };
-        break;
-      }
-      default: {
-        const unreachable: never = spec;
-        throw new Error(`unknown migration kind ${JSON.stringify(unreachable)}`);
-      }
-    }
+    const { component, kindOutputs } = declareMigration(planned, config, protect, gated);
+    migrations.push({ planned, roots: [ledger, component] });
+    outputs[name] = {
+      kind: spec.kind,
+      phase: plan.phase,
+      ledger: recorded,
+      irreversible: plan.irreversible,
+      ...kindOutputs,
+    };
   }
   return { outputs, migrations };
+}
+
+/** The migration's component for its kind, and the stack outputs only that kind has. */
+function declareMigration(
+  planned: MigrationPlan,
+  config: pulumi.Config,
+  protect: boolean,
+  opts: pulumi.ComponentResourceOptions,
+): { component: pulumi.ComponentResource; kindOutputs: Record<string, unknown> } {
+  switch (planned.spec.kind) {
+    case "cloudsql": {
+      const { name, spec, plan } = planned as Extract<MigrationPlan, { spec: { kind: "cloudsql" } }>;
+      const needsToken = plan.resources.promotion;
+      const component = new CloudSqlCutover(
+        name,
+        {
+          spec,
+          plan,
+          sourcePassword: plan.resources.dms ? config.requireSecret(sourcePasswordKeyOf(name, spec)) : "",
+          accessToken: needsToken ? gcp.organizations.getClientConfigOutput().accessToken : "",
+          protect,
+        },
+        opts,
+      );
+      return { component, kindOutputs: { traffic: plan.traffic, serviceUri: component.serviceUri } };
+    }
+    case "dual-write": {
+      const { name, spec, plan } = planned as Extract<MigrationPlan, { spec: { kind: "dual-write" } }>;
+      const needsToken = plan.resources.d1 || plan.resources.kv;
+      const component = new DualWriteCutover(
+        name,
+        {
+          spec,
+          plan,
+          apiToken: needsToken ? new pulumi.Config("cloudflare").requireSecret("apiToken") : "",
+          protect,
+        },
+        opts,
+      );
+      return {
+        component,
+        kindOutputs: {
+          flags: plan.flags,
+          d1: plan.d1.map((d) => d.name),
+          // What the Workers' wrangler config binds: D1 ids and the flags namespace id.
+          d1DatabaseIds: component.d1DatabaseIds,
+          kvNamespaceId: component.kvNamespaceId,
+        },
+      };
+    }
+    default: {
+      const unreachable: never = planned.spec;
+      throw new Error(`unknown migration kind ${JSON.stringify(unreachable)}`);
+    }
+  }
 }

@@ -29,14 +29,13 @@ export type CloudSqlPhase = (typeof CLOUDSQL_PHASES)[number];
  * Phases a rollback can leave: every one after baseline but decommission (the source is stale by then).
  * The engine's phase table says the same (`CLOUDSQL_ROLLBACK_ORIGINS`); a test holds the two together.
  */
-export const ROLLBACK_ORIGINS = [
-  "provision",
-  "replicate",
-  "freeze",
-  "promote",
-  "canary",
-  "stabilize",
-] as const;
+export const ROLLBACK_ORIGINS = CLOUDSQL_PHASES.filter(
+  (p): p is Exclude<CloudSqlPhase, "baseline" | "decommission" | "rollback"> =>
+    p !== "baseline" && p !== "decommission" && p !== "rollback",
+) as [
+  Exclude<CloudSqlPhase, "baseline" | "decommission" | "rollback">,
+  ...Exclude<CloudSqlPhase, "baseline" | "decommission" | "rollback">[],
+];
 
 const GcpSchema = z.strictObject({
   /** GCP project id. */

@@ -25,7 +25,11 @@ export type DualWritePhase = (typeof DUAL_WRITE_PHASES)[number];
  * Phases a dual-write rollback can leave: those in which legacy is still written. The engine's phase
  * table says the same (`DUAL_WRITE_ROLLBACK_ORIGINS`); a test holds the two together.
  */
-export const DUAL_WRITE_ROLLBACK_ORIGINS = ["shadow", "backfill", "dual-write", "read-switch"] as const;
+export const DUAL_WRITE_ROLLBACK_ORIGINS = DUAL_WRITE_PHASES.slice(
+  DUAL_WRITE_PHASES.indexOf("shadow"),
+  DUAL_WRITE_PHASES.indexOf("final-cut"),
+) as [DualWriteRollbackOrigin, ...DualWriteRollbackOrigin[]];
+type DualWriteRollbackOrigin = "shadow" | "backfill" | "dual-write" | "read-switch";
 
 const PostgresConnectionSchema = z.strictObject({
   host: HostSchema,

@@ -1,6 +1,6 @@
 import { CLOUD_RUN_ENV_LIMITS, describeLogRetention, LOG_RETENTION_RANGE } from "../../contract/facts";
 import type { CloudSqlMigration } from "./cloudsql";
-import { check, type Rule } from "./rule-kit";
+import { check, onlyInPhase, rampRules, type Rule } from "./rule-kit";
 
 const CREDENTIAL_ENV =
   /(^|_)(DATABASE_URL|DIRECT_URL|REDIS_URL|PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|PRIVATE_KEY)$/;
@@ -38,30 +38,7 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
         `expected fewer log retention days (${s.cloudSql.backups.logRetentionDays}) than retained backups (${s.cloudSql.backups.retainedBackups}); hint: the Cloud SQL API answers 400 otherwise — raise retainedBackups or lower logRetentionDays`,
       ),
   },
-  {
-    when: (s) =>
-      check(
-        s.trafficPercent !== undefined && !s.ramp.includes(s.trafficPercent),
-        ["trafficPercent"],
-        `expected one of the ramp steps ${s.ramp.join(", ")}, got ${s.trafficPercent}; hint: add the step to ramp or pick one of its values`,
-      ),
-  },
-  {
-    when: (s) =>
-      check(
-        s.phase !== "canary" && s.trafficPercent !== undefined,
-        ["trafficPercent"],
-        `trafficPercent only applies in phase canary (phase is ${s.phase}); hint: remove it when moving on`,
-      ),
-  },
-  {
-    when: (s) =>
-      check(
-        s.phase === "canary" && s.trafficPercent === undefined,
-        ["trafficPercent"],
-        `phase canary needs trafficPercent (one of ${s.ramp.join(", ")}); hint: pulumi config set --path 'cutover:migrations.<name>.trafficPercent' ${s.ramp[0]}`,
-      ),
-  },
+  ...rampRules<CloudSqlMigration>("trafficPercent", "canary"),
   {
     when: (s) => {
       const name = s.cloudRun.stableRevision;
@@ -81,14 +58,7 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
         "phase rollback needs rollbackFrom (the phase being left, e.g. canary) so that what exists is kept; hint: pulumi config set --path 'cutover:migrations.<name>.rollbackFrom' canary",
       ),
   },
-  {
-    when: (s) =>
-      check(
-        s.phase !== "rollback" && s.rollbackFrom !== undefined,
-        ["rollbackFrom"],
-        `rollbackFrom only applies in phase rollback (phase is ${s.phase}); hint: remove it when moving on`,
-      ),
-  },
+  onlyInPhase<CloudSqlMigration>("rollbackFrom", "rollback"),
   {
     when: (s) =>
       check(

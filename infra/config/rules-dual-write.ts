@@ -1,40 +1,10 @@
 import type { DualWriteMigration } from "./dual-write";
-import { check, duplicates, type Rule } from "./rule-kit";
+import { check, duplicates, onlyInPhase, rampRules, type Rule } from "./rule-kit";
 
 /** Cross-field rules of kind `dual-write`. */
 export const DUAL_WRITE_RULES: Rule<DualWriteMigration>[] = [
-  {
-    when: (s) =>
-      check(
-        s.readPercent !== undefined && !s.ramp.includes(s.readPercent),
-        ["readPercent"],
-        `expected one of the ramp steps ${s.ramp.join(", ")}, got ${s.readPercent}; hint: add the step to ramp or pick one of its values`,
-      ),
-  },
-  {
-    when: (s) =>
-      check(
-        s.phase === "read-switch" && s.readPercent === undefined,
-        ["readPercent"],
-        `phase read-switch needs readPercent (one of ${s.ramp.join(", ")}); hint: pulumi config set --path 'cutover:migrations.<name>.readPercent' ${s.ramp[0]}`,
-      ),
-  },
-  {
-    when: (s) =>
-      check(
-        s.phase !== "read-switch" && s.readPercent !== undefined,
-        ["readPercent"],
-        `readPercent only applies in phase read-switch (phase is ${s.phase}); hint: remove it when moving on`,
-      ),
-  },
-  {
-    when: (s) =>
-      check(
-        s.phase !== "rollback" && s.rollbackFrom !== undefined,
-        ["rollbackFrom"],
-        `rollbackFrom only applies in phase rollback (phase is ${s.phase}); hint: remove it when moving on`,
-      ),
-  },
+  ...rampRules<DualWriteMigration>("readPercent", "read-switch"),
+  onlyInPhase<DualWriteMigration>("rollbackFrom", "rollback"),
   {
     when: (s) =>
       s.tables.flatMap((t, i) => {
