@@ -71,7 +71,7 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
         { config: spec.cloudSql, project, region, backupsManagedByDms: plan.backupsManagedByDms, protect },
         child,
       );
-      const url = pulumi.interpolate`postgresql://${spec.cloudSql.user}:${sql.password}@${sql.privateIp}:5432/${spec.cloudSql.database}?sslmode=require`;
+      const url = pulumi.interpolate`postgresql://${spec.cloudSql.user}:${sql.password}@${sql.privateIp}:5432/${plan.appDatabase}?sslmode=require`;
       for (const [role, secretId] of [
         ["database-url", ids.databaseUrl],
         ["direct-url", ids.directUrl],

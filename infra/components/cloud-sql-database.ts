@@ -30,7 +30,6 @@ export interface CloudSqlDatabaseArgs {
 /** Cloud SQL for PostgreSQL: HA instance with backups, PITR, TLS only, private IP; app database and user. */
 export class CloudSqlDatabase extends pulumi.ComponentResource {
   public readonly instance: gcp.sql.DatabaseInstance;
-  public readonly database: gcp.sql.Database;
   public readonly user: gcp.sql.User;
   /** The app user's password (secret). */
   public readonly password: pulumi.Output<string>;
@@ -85,11 +84,8 @@ export class CloudSqlDatabase extends pulumi.ComponentResource {
       { ...stateful, ignoreChanges: args.backupsManagedByDms ? ["settings.backupConfiguration"] : [] },
     );
 
-    this.database = new gcp.sql.Database(
-      `${name}-database`,
-      { name: c.database, instance: this.instance.name, project: args.project, deletionPolicy: "ABANDON" },
-      stateful,
-    );
+    // No application database is created here: DMS creates the migrated databases under their source
+    // names, and a database made beside them before the job starts would conflict with the migration.
 
     const password = new random.RandomPassword(
       `${name}-password`,

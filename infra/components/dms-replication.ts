@@ -68,6 +68,15 @@ export class DmsReplication extends pulumi.ComponentResource {
         destination: this.destinationProfile.name,
         desiredState: "RUNNING",
         performanceConfig: { dumpParallelLevel: args.dms.dumpParallelLevel },
+        // The job names the databases it migrates; each lands on Cloud SQL under its own name.
+        objectsConfig: {
+          sourceObjectsConfig: {
+            objectsSelectionType: "SPECIFIED_OBJECTS",
+            objectConfigs: args.dms.databases.map((database) => ({
+              objectIdentifier: { type: "DATABASE", database },
+            })),
+          },
+        },
         ...(args.dms.connectivity === "static-ip"
           ? { staticIpConnectivity: {} }
           : { vpcPeeringConnectivity: { vpc: args.network } }),

@@ -117,10 +117,15 @@ const CloudSqlSchema = z.strictObject({
   subnetwork: z.string().regex(/^projects\/[^/]+\/regions\/[^/]+\/subnetworks\/[^/]+$/, {
     message: "expected projects/<project>/regions/<region>/subnetworks/<subnet>",
   }),
-  /** Application database. */
+  /**
+   * The app's database on Cloud SQL is the source's own (`source.database`), which DMS migrates under the
+   * same name. Optional; when given it must name that database (a second name would point the app at an
+   * empty database after promotion).
+   */
   database: z
     .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: "expected a PostgreSQL database name" }),
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: "expected a PostgreSQL database name" })
+    .optional(),
   /** Dedicated application user. */
   user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: "expected a PostgreSQL role name" }),
 });

@@ -62,6 +62,22 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
   {
     when: (s) =>
       check(
+        s.cloudSql.database !== undefined && s.cloudSql.database !== s.source.database,
+        ["cloudSql", "database"],
+        `expected the source's database (${s.source.database}), got ${s.cloudSql.database}: DMS migrates each source database under its own name, so after promotion the app would read and write an empty ${s.cloudSql.database}; hint: remove cloudSql.database (the app uses source.database)`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
+        !s.dms.databases.includes(s.source.database),
+        ["dms", "databases"],
+        `expected the app's database ${s.source.database} among the migrated databases (${s.dms.databases.join(", ")}); hint: add it, or the candidate would start on a database DMS never filled`,
+      ),
+  },
+  {
+    when: (s) =>
+      check(
         !("DATABASE_URL" in s.cloudRun.secretEnv),
         ["cloudRun", "secretEnv", "DATABASE_URL"],
         "expected DATABASE_URL of the source database as a Secret Manager reference; hint: DATABASE_URL: { secret: <id>, version: latest }",

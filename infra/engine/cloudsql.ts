@@ -37,6 +37,13 @@ export interface CloudSqlPlan {
   readonly migrateJobRevision: RevisionPlan;
   /** Memorystore instance name (config `redis.name`, else `<service>-redis`). */
   readonly redisInstanceName: string;
+  /**
+   * The database the app uses on Cloud SQL: the source's own, which DMS migrates under the same name.
+   * Never a second setting (config refuses a `cloudSql.database` that differs).
+   */
+  readonly appDatabase: string;
+  /** The Cloud SQL DATABASE_URL as the plan shows it (password masked, IP known only at up). */
+  readonly databaseUrlShown: string;
   /** The revision the service template declares in this phase. */
   readonly template: RevisionPlan;
   /** Every revision that traffic names, template included. */
@@ -69,6 +76,8 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
     migrateJobName: migrateJobName(spec),
     migrateJobRevision: revisions.candidate,
     redisInstanceName: spec.redis.name ?? `${spec.cloudRun.service}-redis`,
+    appDatabase: spec.source.database,
+    databaseUrlShown: `postgresql://${spec.cloudSql.user}:***@<private IP of ${spec.cloudSql.instanceName}>:5432/${spec.source.database}?sslmode=require`,
     template: serving.template,
   };
   if (spec.phase !== "rollback") {

@@ -95,6 +95,11 @@ function migrationSection(m: MigrationReport): string[] {
     ...resourcesByComponent(m.resources),
   );
   if (planned.plan.kind === "cloudsql" && planned.spec.kind === "cloudsql") {
+    if (planned.plan.resources.cloudSql)
+      lines.push(
+        "  Cloud SQL database (the one DMS migrates, under the source's name)",
+        `    DATABASE_URL, DIRECT_URL → ${planned.plan.databaseUrlShown}`,
+      );
     lines.push(
       "  Traffic",
       ...trafficTable(

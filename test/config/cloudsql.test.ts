@@ -130,6 +130,19 @@ const cases: BadCase[] = [
     message: "trafficPercent only applies in phase canary (phase is baseline)",
   },
   {
+    what: "an app database other than the one DMS migrates",
+    change: (m) => (m.avvivo.cloudSql.database = "avvivo_prod"),
+    path: `${A}.cloudSql.database`,
+    message:
+      "expected the source's database (postgres), got avvivo_prod: DMS migrates each source database under its own name, so after promotion the app would read and write an empty avvivo_prod",
+  },
+  {
+    what: "the app's database left out of the migrated databases",
+    change: (m) => (m.avvivo.dms.databases = ["analytics"]),
+    path: `${A}.dms.databases`,
+    message: "expected the app's database postgres among the migrated databases (analytics)",
+  },
+  {
     what: "a write-block value that does not block",
     change: (m) => (m.avvivo.cloudRun.writeBlock.value = "false"),
     path: `${A}.cloudRun.writeBlock.value`,

@@ -175,3 +175,14 @@ describe("cloudsql phase engine", () => {
     );
   });
 });
+
+describe("the app's database on Cloud SQL", () => {
+  it("is the source's database, which DMS migrates under its own name, in every phase", () => {
+    for (const [label, plan] of everyPhase) {
+      expect([label, plan.appDatabase]).toEqual([label, base.source.database]);
+      expect(plan.databaseUrlShown).toBe(
+        `postgresql://${base.cloudSql.user}:***@<private IP of ${base.cloudSql.instanceName}>:5432/${base.source.database}?sslmode=require`,
+      );
+    }
+  });
+});

@@ -124,6 +124,21 @@ describe.each(STACKS)("stack %s", (stack) => {
     },
   );
 
+  it("migrates the app's database by name and creates no database beside it on Cloud SQL", async () => {
+    for (const phase of ["provision", "replicate", "promote", "stabilize"]) {
+      const s = await synth(stack, { phase });
+      expect([phase, s.resources.filter((r) => r.type === "gcp:sql/database:Database")]).toEqual([phase, []]);
+    }
+    const s = await synth(stack, { phase: "replicate" });
+    const job = s.resources.find((r) => r.type === "gcp:databasemigrationservice/migrationJob:MigrationJob")!;
+    expect(job.inputs.objectsConfig).toEqual({
+      sourceObjectsConfig: {
+        objectsSelectionType: "SPECIFIED_OBJECTS",
+        objectConfigs: [{ objectIdentifier: { type: "DATABASE", database: "postgres" } }],
+      },
+    });
+  });
+
   it("promotes the attempt's DMS job by its full name, known at preview", async () => {
     const s = await synth(stack, { phase: "promote" });
     const job = s.resources.find((r) => r.type === "gcp:databasemigrationservice/migrationJob:MigrationJob")!;

@@ -24,6 +24,14 @@ function scratchStack(stack: string, edit: (text: string) => string): string {
 }
 
 describe("npm run plan", () => {
+  it("shows the migrated database in the candidate's URL at promote", () => {
+    const { code, out } = plan(["prod", "--migration", "avvivo", "--phase", "promote"]);
+    expect(code).toBe(0);
+    expect(out).toContain(
+      "DATABASE_URL, DIRECT_URL → postgresql://avvivo_app:***@<private IP of avvivo-prod-pg>:5432/postgres?sslmode=require",
+    );
+  });
+
   it("prints irreversible steps first, then resources, traffic, secrets and warnings", () => {
     const { code, out } = plan(["staging", "--migration", "avvivo", "--phase", "promote"]);
     expect(code).toBe(0);
