@@ -16,6 +16,8 @@ export interface DatabaseFacts {
 }
 
 export interface SourceFacts {
+  /** `server_version_num`, e.g. 150018 for 15.18. */
+  readonly serverVersionNum: number;
   readonly settings: Readonly<Record<string, string>>;
   readonly usedReplicationSlots: number;
   readonly activeWalSenders: number;
@@ -95,6 +97,7 @@ export async function readSourceFacts(
     ).rows;
     const count = async (sql: string) => Number((await client.query(sql)).rows[0].n);
     return {
+      serverVersionNum: Number((await client.query("show server_version_num")).rows[0].server_version_num),
       settings: Object.fromEntries(rows.map((r) => [r.name, r.setting])),
       usedReplicationSlots: await count("select count(*) as n from pg_replication_slots"),
       activeWalSenders: await count("select count(*) as n from pg_stat_replication"),

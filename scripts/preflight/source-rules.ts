@@ -3,7 +3,7 @@
  * names the objects concerned. What DMS cannot carry faithfully is a WARN (the operator decides);
  * what makes the job fail to start is a FAIL.
  */
-import { fail, ok, warn, type CheckResult } from "../lib/verdict";
+import { fail, ok, skip, warn, type CheckResult } from "../lib/verdict";
 import type { DatabaseFacts, SourceFacts } from "./source-facts";
 
 export interface SourceContext {
@@ -11,6 +11,31 @@ export interface SourceContext {
   readonly port: number;
   /** Databases DMS migrates (config `dms.databases`). */
   readonly migratedDatabases: readonly string[];
+  /** The destination's `cloudSql.databaseVersion` (e.g. POSTGRES_15), when a migration's config is read. */
+  readonly destinationVersion?: string;
+}
+
+/**
+ * DMS standard migrations go to the same or a later major version, never an earlier one ("Supported
+ * source and destination databases", cross-version support).
+ */
+export function checkMajorVersion(ctx: SourceContext, serverVersionNum: number): CheckResult {
+  const name = "Major version";
+  const source = Math.floor(serverVersionNum / 10000);
+  if (ctx.destinationVersion === undefined)
+    return skip(
+      name,
+      `source is PostgreSQL ${source}; pass --migration to compare it with cloudSql.databaseVersion`,
+    );
+  const destination = Number(/^POSTGRES_(\d+)$/.exec(ctx.destinationVersion)?.[1]);
+  if (!Number.isFinite(destination))
+    return fail(name, `cannot read the destination version ${ctx.destinationVersion}`);
+  return source <= destination
+    ? ok(name, `source PostgreSQL ${source} → ${ctx.destinationVersion}`)
+    : fail(
+        name,
+        `source PostgreSQL ${source} is newer than the destination ${ctx.destinationVersion}; DMS does not migrate to an earlier major version: set cloudSql.databaseVersion to POSTGRES_${source} or later`,
+      );
 }
 
 /** Supabase's transaction-mode pooler (Supavisor) listens here; DMS needs a direct or session connection. */
@@ -67,6 +92,7 @@ export function evaluateSource(ctx: SourceContext, facts: SourceFacts): CheckRes
 
   return [
     checkDirectConnection(ctx),
+    checkMajorVersion(ctx, facts.serverVersionNum),
     s.wal_level === "logical"
       ? ok("wal_level", "logical")
       : fail(

@@ -14,6 +14,8 @@ export interface SourceTarget {
   readonly host: string;
   readonly port: number;
   readonly migratedDatabases: readonly string[];
+  /** The destination's major version from the migration's config (absent with --source). */
+  readonly destinationVersion?: string;
   /** Values to mask in every output line. */
   readonly secrets: readonly string[];
 }
@@ -97,6 +99,7 @@ function fromConfig(req: SourceRequest & { migration: string }, env: NodeJS.Proc
     host: source.host,
     port: source.port,
     migratedDatabases: req.databases?.length ? req.databases : migration.dms.databases,
+    destinationVersion: migration.cloudSql.databaseVersion,
     secrets: [password],
   };
 }

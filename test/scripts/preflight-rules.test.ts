@@ -13,7 +13,11 @@ import {
 } from "../../scripts/lib/verdict";
 import { describePgError } from "../../scripts/preflight/postgres";
 import type { DatabaseFacts, SourceFacts } from "../../scripts/preflight/source-facts";
-import { checkDirectConnection, evaluateSource } from "../../scripts/preflight/source-rules";
+import {
+  checkDirectConnection,
+  checkMajorVersion,
+  evaluateSource,
+} from "../../scripts/preflight/source-rules";
 
 describe("maskUrl / maskText", () => {
   it.each([
@@ -124,7 +128,12 @@ describe("failure reasons", () => {
 });
 
 describe("DMS source rules", () => {
-  const ctx = { host: "db.abc.supabase.co", port: 5432, migratedDatabases: ["postgres"] };
+  const ctx = {
+    host: "db.abc.supabase.co",
+    port: 5432,
+    migratedDatabases: ["postgres"],
+    destinationVersion: "POSTGRES_15",
+  };
   const db = (over: Partial<DatabaseFacts> = {}): DatabaseFacts => ({
     name: "postgres",
     pglogicalInstalled: true,
@@ -138,6 +147,7 @@ describe("DMS source rules", () => {
     ...over,
   });
   const facts = (over: Partial<SourceFacts> = {}): SourceFacts => ({
+    serverVersionNum: 150018,
     settings: {
       wal_level: "logical",
       shared_preload_libraries: "pg_stat_statements, pglogical",
@@ -155,6 +165,23 @@ describe("DMS source rules", () => {
     const results = evaluateSource(ctx, facts());
     expect(results.filter((r) => r.status !== "OK")).toEqual([]);
     expect(results.find((r) => r.name === "Database size")?.detail).toBe("5.0 GB total; postgres 5.0 GB");
+  });
+
+  it("compares the source's major version with the destination's, and says when it cannot", () => {
+    expect(checkMajorVersion(ctx, 150018)).toMatchObject({
+      status: "OK",
+      detail: "source PostgreSQL 15 → POSTGRES_15",
+    });
+    expect(checkMajorVersion({ ...ctx, destinationVersion: "POSTGRES_16" }, 150018).status).toBe("OK");
+    expect(checkMajorVersion(ctx, 170002)).toMatchObject({
+      status: "FAIL",
+      detail:
+        "source PostgreSQL 17 is newer than the destination POSTGRES_15; DMS does not migrate to an earlier major version: set cloudSql.databaseVersion to POSTGRES_17 or later",
+    });
+    expect(checkMajorVersion({ ...ctx, destinationVersion: undefined }, 170002)).toMatchObject({
+      status: "SKIP",
+      detail: "source is PostgreSQL 17; pass --migration to compare it with cloudSql.databaseVersion",
+    });
   });
 
   it("refuses Supabase's transaction pooler port and accepts the session pooler", () => {

@@ -19,15 +19,16 @@ const SOURCE_PASSWORD = "Src-Pass-9931";
 const preflight = (args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) =>
   runScript("scripts/preflight.ts", args, env, cwd);
 
-async function exec(url: string, sql: string): Promise<void> {
+async function rows(url: string, sql: string): Promise<Record<string, unknown>[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(sql);
+    return (await client.query(sql)).rows;
   } finally {
     await client.end();
   }
 }
+const exec = async (url: string, sql: string): Promise<void> => void (await rows(url, sql));
 
 const SOURCE_SCHEMA = `
   create extension pglogical;
@@ -143,9 +144,32 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
     const status = (name: string) => report.checks.find((c: { name: string }) => c.name === name)?.status;
     expect(status("Source connectivity")).toBe("OK");
     expect(status("pglogical installed")).toBe("OK");
+    const major = report.checks.find((c: { name: string }) => c.name === "Major version");
+    const version = Math.floor(
+      Number((await rows(ready.url, "show server_version_num"))[0].server_version_num) / 10000,
+    );
+    expect(major).toMatchObject({ status: "OK", detail: `source PostgreSQL ${version} → POSTGRES_15` });
     expect(report.ok).toBe(true);
     expect(run.code).toBe(0);
     expect(run.stdout + run.stderr).not.toContain(SOURCE_PASSWORD);
+  });
+
+  it("compares two real servers' major versions with the destination's databaseVersion", async () => {
+    const versionOf = async (url: string) =>
+      Math.floor(Number((await rows(url, "show server_version_num"))[0].server_version_num) / 10000);
+    const [older, newer] = [await versionOf(ready.url), await versionOf(plain.url)];
+    // The harness runs `ready` on the machine's PostgreSQL (pglogical) and `plain` on the embedded build.
+    expect(newer).toBeGreaterThan(older);
+    const doc = parse(fs.readFileSync(path.join(stackDir, "Pulumi.local.yaml"), "utf8"));
+    Object.assign(doc.config["cutover:migrations"].avvivo.source, { port: plain.port });
+    doc.config["cutover:migrations"].avvivo.cloudSql.databaseVersion = `POSTGRES_${older}`;
+    fs.writeFileSync(path.join(stackDir, "Pulumi.newer.yaml"), stringify(doc));
+    const args = ["--migration", "avvivo", "--stack", "newer", "--sslmode", "disable"];
+    const run = await preflight(args, { DATABASE_URL: ready.url, SOURCE_PASSWORD }, stackDir);
+    expect(run.stdout).toContain(
+      `Major version: FAIL: source PostgreSQL ${newer} is newer than the destination POSTGRES_${older}; DMS does not migrate to an earlier major version`,
+    );
+    expect(run.code).toBe(1);
   });
 
   it("fails with sslmode verify-full (the config default) against a server without TLS", async () => {
