@@ -2,7 +2,7 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudSqlMigration } from "../config/cloudsql";
 import type { EnvVar } from "../engine/env";
-import { migrateJobScript, RESET_SEQUENCES_SQL } from "../engine/sequences";
+import { migrateJobScript, POST_PROMOTION_SQL } from "../engine/sequences";
 import { containerEnv } from "./cloud-run-app";
 
 export interface MigrateJobArgs {
@@ -46,7 +46,7 @@ export class MigrateJob extends pulumi.ComponentResource {
                 args: [migrateJobScript(args.config.migrateCommand)],
                 envs: [
                   ...containerEnv(args.env),
-                  { name: "RESET_SEQUENCES_SQL", value: RESET_SEQUENCES_SQL },
+                  { name: "POST_PROMOTION_SQL", value: POST_PROMOTION_SQL },
                 ],
               },
             ],

@@ -1,6 +1,7 @@
 import type { CloudSqlMigration, CloudSqlPhase } from "../config/cloudsql";
 import { dmsJobId, migrateJobName, revisionName, type RevisionRole } from "./naming";
 import { ALLOWED, refused, type TransitionRow } from "./phase-row";
+import { POST_PROMOTION_STEPS } from "./sequences";
 
 /** Which database a revision talks to. */
 export type DatabaseTarget = "source" | "cloudsql";
@@ -176,7 +177,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     }),
     irreversible: (c) => [
       `DMS promotion of job ${dmsJobId(c.migration, c.spec)}: Cloud SQL becomes a standalone primary and replication from the source stops for good (a retry needs attempt ${c.spec.attempt + 1}).`,
-      `Job ${migrateJobName(c.spec)} runs \`${c.spec.cloudRun.migrateCommand.join(" ")}\` once against Cloud SQL: schema changes are not rolled back.`,
+      `Job ${migrateJobName(c.spec)} runs once against Cloud SQL, before any traffic: ${POST_PROMOTION_STEPS.map((s) => s.name).join("; ")}; then \`${c.spec.cloudRun.migrateCommand.join(" ")}\`. Schema changes are not rolled back.`,
     ],
     warnings: none,
     rollback: ALLOWED,

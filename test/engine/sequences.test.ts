@@ -1,5 +1,5 @@
 import { Client } from "pg";
-import { migrateJobScript, RESET_SEQUENCES_SQL } from "../../infra/engine/sequences";
+import { migrateJobScript, POST_PROMOTION_SQL, RESET_SEQUENCES_SQL } from "../../infra/engine/sequences";
 import { startPostgres, type PgServer } from "../support/postgres";
 
 // DMS copies rows but not sequence positions: this is the SQL the migrate job runs after promotion.
@@ -46,12 +46,64 @@ describe("RESET_SEQUENCES_SQL on a real PostgreSQL", () => {
   });
 });
 
+// What DMS leaves on a promoted Cloud SQL: objects owned through cloudsqlexternalsync, sequences at their
+// start, materialized views empty. The app user (CREATEROLE, as Cloud SQL makes users) runs the fix-ups.
+describe("POST_PROMOTION_SQL as the app user, on the machine's PostgreSQL (the stacks' major version)", () => {
+  let server: PgServer;
+  let admin: Client;
+  let app: Client;
+
+  beforeAll(async () => {
+    server = await startPostgres({ system: true });
+    admin = new Client({ connectionString: server.url });
+    await admin.connect();
+    await admin.query(`
+      CREATE ROLE cloudsqlexternalsync NOLOGIN;
+      CREATE ROLE avvivo_app LOGIN PASSWORD 'app-pass' CREATEROLE;
+      CREATE SCHEMA shop AUTHORIZATION cloudsqlexternalsync;
+      SET ROLE cloudsqlexternalsync;
+      CREATE TABLE shop."Order" (id serial PRIMARY KEY, total int NOT NULL);
+      INSERT INTO shop."Order" (id, total) VALUES (1, 10), (9, 90);
+      CREATE MATERIALIZED VIEW shop.revenue AS SELECT sum(total) AS total FROM shop."Order" WITH NO DATA;
+      RESET ROLE;
+    `);
+    app = new Client({ connectionString: server.url.replace(/\/\/[^@]*@/, "//avvivo_app:app-pass@") });
+    await app.connect();
+  });
+
+  afterAll(async () => {
+    await app?.end();
+    await admin?.end();
+    await server?.stop();
+  });
+
+  it("cannot touch the migrated objects before, and can read, write and refresh them after", async () => {
+    await expect(app.query(`SELECT * FROM shop."Order"`)).rejects.toThrow(/permission denied/);
+    await app.query(POST_PROMOTION_SQL);
+    const inserted = await app.query(`INSERT INTO shop."Order" (total) VALUES (5) RETURNING id`);
+    expect(inserted.rows[0].id).toBe(10);
+    expect((await app.query(`SELECT total FROM shop.revenue`)).rows[0].total).toBe("100");
+    const member = await admin.query(
+      `SELECT pg_has_role('avvivo_app', 'cloudsqlexternalsync', 'MEMBER') AS m`,
+    );
+    expect(member.rows[0].m).toBe(true);
+  });
+
+  it("is idempotent: a second run changes nothing it should not", async () => {
+    await app.query(POST_PROMOTION_SQL);
+    const next = await app.query(`INSERT INTO shop."Order" (total) VALUES (1) RETURNING id`);
+    expect(next.rows[0].id).toBe(11);
+  });
+});
+
 describe("migrateJobScript", () => {
-  it("resets sequences before the app's migration and quotes the command", () => {
+  it("runs the post-promotion fix-ups before the app's migration and quotes the command", () => {
     const script = migrateJobScript(["npx", "prisma", "migrate", "deploy", "--schema=it's.prisma"]);
     const lines = script.split("\n");
     expect(lines[0]).toBe("set -eu");
-    expect(lines[1]).toContain('npx prisma db execute --stdin --url "$DIRECT_URL"');
+    expect(lines[1]).toBe(
+      'printf "%s" "$POST_PROMOTION_SQL" | npx prisma db execute --stdin --url "$DIRECT_URL"',
+    );
     expect(lines[2]).toBe(`'npx' 'prisma' 'migrate' 'deploy' '--schema=it'\\''s.prisma'`);
   });
 });

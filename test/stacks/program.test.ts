@@ -152,6 +152,17 @@ describe.each(STACKS)("stack %s", (stack) => {
       `projects/avvivo-${stack}/locations/us-west2/migrationJobs/avvivo-dms-a1`,
     );
     expect(promotion.secretPaths).toContain("accessToken");
+    // The one-off job fixes up access, sequences and views on Cloud SQL before the app's migration.
+    const migrate = s.resources.find((r) => r.type === "gcp:cloudrunv2/job:Job")!;
+    const container = (migrate.inputs.template as any).template.containers[0];
+    const sql = container.envs.find((e: { name: string }) => e.name === "POST_PROMOTION_SQL").value as string;
+    expect(sql.indexOf("GRANT cloudsqlexternalsync")).toBeLessThan(sql.indexOf("setval("));
+    expect(sql).toContain("REFRESH MATERIALIZED VIEW");
+    expect(container.args[0]).toContain('printf "%s" "$POST_PROMOTION_SQL" | npx prisma db execute');
+    // The job's component waits for the promotion (its child registers only once the component has).
+    const component = s.resources.find((r) => r.type === "cutover:gcp:MigrateJob")!;
+    expect(component.dependencies).toContain(promotion.urn);
+    expect(migrate.parent).toBe(component.urn);
   });
 
   it("ignores backup settings on the instance only while DMS owns them", async () => {

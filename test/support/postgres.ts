@@ -21,6 +21,8 @@ export interface StartPostgresOptions {
   readonly password?: string;
   /** Extra `-c name=value` server settings. */
   readonly extraConf?: Record<string, string>;
+  /** Use the machine's PostgreSQL (e.g. 15, the stacks' Cloud SQL version) over the embedded 17. */
+  readonly system?: boolean;
 }
 
 export interface PgServer {
@@ -60,7 +62,13 @@ function systemBinaries(requireLibrary?: string): Binaries | undefined {
   return versions.length ? { binDir: path.join(SYSTEM_ROOT, versions[0], "bin") } : undefined;
 }
 
-function findBinaries(pglogical: boolean): Binaries {
+function findBinaries(pglogical: boolean, preferSystem = false): Binaries {
+  if (preferSystem && !pglogical) {
+    const system = systemBinaries();
+    if (!system)
+      throw new Error("the machine's PostgreSQL was asked for but /usr/lib/postgresql/*/bin is missing");
+    return system;
+  }
   // pglogical is not in the embedded build; Debian ships it as postgresql-<v>-pglogical.
   if (pglogical) {
     const system = systemBinaries("pglogical");
@@ -203,7 +211,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   const pglogical = opts.pglogical ?? false;
   const logical = (opts.logical ?? false) || pglogical;
   const account = serverAccount();
-  const { binDir, libDir } = reachableBy(account, findBinaries(pglogical));
+  const { binDir, libDir } = reachableBy(account, findBinaries(pglogical, opts.system));
   const user = "postgres";
   const password = opts.password ?? randomBytes(12).toString("hex");
   const host = "127.0.0.1";
