@@ -44,10 +44,7 @@ export class MigrateJob extends pulumi.ComponentResource {
                 image: args.config.image,
                 commands: ["sh", "-c"],
                 args: [migrateJobScript(args.config.migrateCommand)],
-                envs: [
-                  ...containerEnv(args.env),
-                  { name: "POST_PROMOTION_SQL", value: POST_PROMOTION_SQL },
-                ],
+                envs: [...containerEnv(args.env), { name: "POST_PROMOTION_SQL", value: POST_PROMOTION_SQL }],
               },
             ],
             vpcAccess: {
