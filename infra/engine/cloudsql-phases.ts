@@ -176,7 +176,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
       ],
     }),
     irreversible: (c) => [
-      `DMS promotion of job ${dmsJobId(c.migration, c.spec)}: Cloud SQL becomes a standalone primary and replication from the source stops for good (a retry needs attempt ${c.spec.attempt + 1}).`,
+      `DMS promotion of job ${dmsJobId(c.migration, c.spec)}: Cloud SQL becomes a standalone primary and replication from the source stops for good (a retry needs attempt ${c.spec.attempt + 1}); the same step turns automated backups and PITR back on (${c.spec.cloudSql.backups.retainedBackups} backups, ${c.spec.cloudSql.backups.logRetentionDays} days of logs).`,
       `Job ${migrateJobName(c.spec)} runs once against Cloud SQL, before any traffic: ${POST_PROMOTION_STEPS.map((s) => s.name).join("; ")}; then \`${c.spec.cloudRun.migrateCommand.join(" ")}\`. Schema changes are not rolled back.`,
     ],
     warnings: none,
