@@ -133,6 +133,19 @@ export function allowedSteps(from: Position, ctx: TransitionContext): Position[]
   return out;
 }
 
+/**
+ * The step forward from `from` (the retry after a rollback), whether or not a window still blocks it;
+ * undefined at the end of the runbook.
+ */
+export function forwardStep(
+  from: Position,
+  ctx: Pick<TransitionContext, "kind" | "ramp">,
+): Position | undefined {
+  if (from.phase === "rollback") return retryOf(ctx.kind, from);
+  const i = indexOf(ctx.kind, ctx.ramp, from);
+  return i < 0 ? undefined : stepsOf(ctx.kind, ctx.ramp, from.attempt)[i + 1];
+}
+
 /** The refusal a decommission window gives now, if any. */
 function windowBlocks(ctx: TransitionContext): string | undefined {
   const end = windowEnd(ctx);

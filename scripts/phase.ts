@@ -1,0 +1,195 @@
+/**
+ * `npm run phase -- <stack> <migration> next | set <phase>[:arg] | rollback` edits Pulumi.<stack>.yaml in
+ * place (only the changed lines), after the transition table allowed the step; `npm run phase -- <stack>
+ * status` says where each migration stands and what it waits for. Exit 0 done, 1 step refused (file
+ * untouched), 2 usage, stack file or config error.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { positionOf, transitionContextOf } from "../infra/engine/plan";
+import {
+  allowedSteps,
+  forwardStep,
+  judgeTransition,
+  positionLabel,
+  type Position,
+  type TransitionContext,
+} from "../infra/engine/transitions";
+import type { Migration } from "../infra/config/schema";
+import { editMigration, type KeyEdit } from "../tooling/stack-edit";
+import { loadStack, parsePhaseToken, StackFileError } from "../tooling/stack-file";
+import { EXIT, newCommand, runMain, UsageError } from "./lib/cli";
+import { deployedFromOutputs, type DeployedSide } from "./plan/deployed";
+
+const PERCENT_KEY = { cloudsql: "trafficPercent", "dual-write": "readPercent" } as const;
+
+/** The keys a position sets in the stack file (and those it removes). */
+function editsFor(spec: Migration, from: Position, to: Position): KeyEdit[] {
+  return [
+    { key: "phase", value: to.phase },
+    { key: PERCENT_KEY[spec.kind], value: to.percent },
+    { key: "rollbackFrom", value: to.rollbackFrom },
+    ...(spec.kind === "cloudsql" && to.attempt !== from.attempt
+      ? [{ key: "attempt", value: to.attempt }]
+      : []),
+  ];
+}
+
+/** `canary:50`, `rollback:canary` or `replicate`, with `@2` for an attempt: the position asked for. */
+function targetOf(token: string, from: Position, spec: Migration): Position {
+  const [base, attempt] = token.split("@");
+  const choice = parsePhaseToken(base);
+  if (attempt !== undefined && !/^[1-9][0-9]*$/.test(attempt))
+    throw new UsageError(`"${token}": the attempt after @ must be a whole number, e.g. replicate@2`);
+  return {
+    phase: choice.phase,
+    attempt: attempt !== undefined ? Number(attempt) : spec.kind === "cloudsql" ? from.attempt : 1,
+    ...(choice.percent !== undefined ? { percent: choice.percent } : {}),
+    ...(choice.from !== undefined ? { rollbackFrom: choice.from } : {}),
+  };
+}
+
+interface StepOptions {
+  readonly dir?: string;
+  readonly now?: Date;
+}
+
+/** Applies one step to the stack file when the transition table allows it; returns what it printed. */
+export function applyStep(
+  stack: string,
+  migration: string,
+  action: "next" | "set" | "rollback",
+  token: string | undefined,
+  opts: StepOptions = {},
+): { code: number; out: string } {
+  const { file, migrations } = loadStack(stack, opts);
+  const spec = migrations[migration];
+  if (spec === undefined)
+    throw new StackFileError(
+      `${file.path} has no migration "${migration}"; hint: migrations here are ${Object.keys(migrations).join(", ")}`,
+    );
+  const from = positionOf(spec);
+  const ctx = transitionContextOf(migration, spec, { now: opts.now ?? new Date(), stack });
+  const to = stepTarget(action, token, from, spec, ctx);
+  const verdict = judgeTransition(from, to, ctx);
+  if (!verdict.allowed) return { code: EXIT.no, out: `${verdict.message}\n${file.path} is unchanged.\n` };
+  const before = readFileSync(file.path, "utf8");
+  const after = editMigration(before, migration, editsFor(spec, from, to));
+  writeFileSync(file.path, after);
+  try {
+    loadStack(stack, opts); // the edited file must still be a valid config, or it is put back
+  } catch (e) {
+    writeFileSync(file.path, before);
+    throw e;
+  }
+  const label = `${positionLabel(from, from.attempt !== to.attempt)} → ${positionLabel(to, from.attempt !== to.attempt)}`;
+  const lines = [
+    `${migration}: ${label} written to ${file.path}${verdict.records ? ` (the ledger will record: ${verdict.records})` : ""}`,
+    ...(verdict.note ? [`note: ${verdict.note}`] : []),
+    "",
+    "Next:",
+    `  npm run plan -- ${stack} --base origin/main        # what this step does, irreversible steps first`,
+    `  git checkout -b cutover/${stack}-${migration}-${to.phase}${to.percent !== undefined ? `-${to.percent}` : ""}`,
+    `  git commit -am "${stack}: ${migration} ${label}" && git push   # the pull request runs pulumi preview`,
+    `  after review and merge, CI runs: pulumi up --stack ${stack}`,
+  ];
+  return { code: EXIT.ok, out: lines.join("\n") + "\n" };
+}
+
+function stepTarget(
+  action: "next" | "set" | "rollback",
+  token: string | undefined,
+  from: Position,
+  spec: Migration,
+  ctx: TransitionContext,
+): Position {
+  switch (action) {
+    case "next": {
+      const next = forwardStep(from, ctx);
+      if (next === undefined)
+        throw new UsageError(
+          `${ctx.migration} is at ${positionLabel(from)}: the runbook has no step after it`,
+        );
+      return next;
+    }
+    case "rollback":
+      return { phase: "rollback", rollbackFrom: from.phase, attempt: from.attempt };
+    case "set":
+      if (token === undefined)
+        throw new UsageError("set needs the phase to move to, e.g. set canary:50 or set replicate@2");
+      return targetOf(token, from, spec);
+    default: {
+      const unreachable: never = action;
+      throw new UsageError(`unknown action ${String(unreachable)}`);
+    }
+  }
+}
+
+/** Where each migration stands (file and, when given, the ledger), its next step and what it waits for. */
+export function status(stack: string, deployed: DeployedSide | undefined, opts: StepOptions = {}): string {
+  const { file, migrations } = loadStack(stack, opts);
+  const lines = [`${file.path}${deployed ? ` · deployed: ${deployed.source}` : ""}`];
+  for (const [name, spec] of Object.entries(migrations)) {
+    const inFile = positionOf(spec);
+    const ledger = deployed?.migrations[name];
+    const facts = ledger?.facts ?? (deployed?.factsKnown ? {} : undefined);
+    const ctx = transitionContextOf(name, spec, { now: opts.now ?? new Date(), facts, stack });
+    const at = ledger?.position ?? inFile;
+    const next = allowedSteps(at, ctx).map((p) => positionLabel(p, p.attempt !== at.attempt));
+    lines.push(`${name} (${spec.kind})`);
+    const attempts = spec.kind === "cloudsql";
+    lines.push(`  file:      ${positionLabel(inFile, attempts)}`);
+    if (deployed) {
+      lines.push(
+        `  deployed:  ${ledger ? positionLabel(ledger.position, true) : "baseline (no ledger yet)"}`,
+      );
+      if (ledger && positionLabel(ledger.position, true) !== positionLabel(inFile, true))
+        lines.push(
+          `  ! the file and the deployed phase differ: the next up applies the file's step (judged first)`,
+        );
+    }
+    lines.push(`  allowed:   ${next.join(", ") || "nothing: the migration is done"}`);
+    const forward = forwardStep(at, ctx);
+    if (forward !== undefined) {
+      const verdict = judgeTransition(at, forward, ctx);
+      const waits = verdict.allowed ? (verdict.note ?? "nothing") : (verdict.reason ?? "");
+      lines.push(
+        `  next step: ${positionLabel(forward, forward.attempt !== at.attempt)} — waits for: ${waits}`,
+      );
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+const program = newCommand("phase")
+  .description(
+    "Moves a migration one step in Pulumi.<stack>.yaml (the transition table decides), or shows where each stands.",
+  )
+  .argument("<stack>", "stack name: edits Pulumi.<stack>.yaml")
+  .argument("<migration|status>", "the migration to move, or `status`")
+  .argument("[action]", "next | set <phase>[:percent|:from][@attempt] | rollback")
+  .argument("[target]", "for set: the phase, e.g. canary:50, rollback:canary, replicate@2")
+  .option("--deployed <file>", "status: the ledger from `pulumi stack output --json`")
+  .addHelpText(
+    "after",
+    "\nExamples:\n  npm run phase -- staging avvivo next\n  npm run phase -- prod avvivo set canary:50\n  npm run phase -- prod avvivo rollback\n  npm run phase -- prod status --deployed deployed.json\n",
+  );
+
+async function main(): Promise<number> {
+  program.parse();
+  const [stack, second, action, target] = program.args;
+  if (second === "status") {
+    const { deployed } = program.opts<{ deployed?: string }>();
+    process.stdout.write(status(stack, deployed ? deployedFromOutputs(deployed) : undefined));
+    return EXIT.ok;
+  }
+  if (action !== "next" && action !== "set" && action !== "rollback")
+    throw new UsageError(
+      `expected an action after the migration: next, set <phase> or rollback; got ${action ?? "nothing"}`,
+      `npm run phase -- ${stack} ${second} next`,
+    );
+  const { code, out } = applyStep(stack, second, action, target);
+  (code === EXIT.ok ? process.stdout : process.stderr).write(out);
+  return code;
+}
+
+if (require.main === module) runMain(main, { name: "phase" });
