@@ -30,6 +30,10 @@ const program = newCommand("preflight:cloud")
     "read the DMS source from this cloudsql migration (password: SOURCE_PASSWORD)",
   )
   .option("--stack <stack>", "stack whose Pulumi.<stack>.yaml holds the migration", "staging")
+  .option(
+    "--destination <url>",
+    "the destination Cloud SQL once provisioned (or DESTINATION_URL): compares versions and extensions live",
+  )
   .option("--databases <list>", "comma-separated databases DMS migrates (default: config dms.databases)")
   .option(
     "--sslmode <mode>",
@@ -49,6 +53,7 @@ async function main(): Promise<number> {
     json?: boolean;
     timeout: number;
     source?: string;
+    destination?: string;
     migration?: string;
     stack: string;
     databases?: string;
@@ -61,6 +66,7 @@ async function main(): Promise<number> {
     {
       // SOURCE_URL keeps the password off the command line (shell history, `ps`).
       source: opts.source ?? (opts.migration ? undefined : env.SOURCE_URL || undefined),
+      destination: opts.destination ?? (env.DESTINATION_URL || undefined),
       migration: opts.migration,
       stack: opts.stack,
       sslmode: opts.sslmode,
@@ -86,6 +92,7 @@ function runSecrets(source?: string): string[] {
   return [
     ...secretsOfUrl(source),
     ...secretsOfUrl(env.SOURCE_URL),
+    ...secretsOfUrl(env.DESTINATION_URL),
     ...secretsOfUrl(env.DATABASE_URL),
     ...secretsOfUrl(env.DIRECT_URL),
     ...secretsOfUrl(env.REDIS_URL),

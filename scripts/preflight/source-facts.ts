@@ -13,6 +13,15 @@ export interface DatabaseFacts {
   readonly largeObjects: number;
   readonly materializedViews: readonly string[];
   readonly sequences: readonly string[];
+  /** Extensions created in the database (plpgsql, always there, left out). */
+  readonly extensions: readonly string[];
+}
+
+/** What the preflight reads of the destination (Cloud SQL once provisioned), when it can reach it. */
+export interface DestinationFacts {
+  readonly serverVersionNum: number;
+  /** `pg_available_extensions`: what CREATE EXTENSION can install there. */
+  readonly availableExtensions: readonly string[];
 }
 
 export interface SourceFacts {
@@ -79,7 +88,19 @@ async function readDatabase(client: Client, name: string): Promise<DatabaseFacts
     largeObjects: Number(await scalar("select count(*) as v from pg_largeobject_metadata")),
     materializedViews: await names(client, QUERIES.materializedViews),
     sequences: await names(client, QUERIES.sequences),
+    extensions: await names(
+      client,
+      "select extname as name from pg_extension where extname <> 'plpgsql' order by 1",
+    ),
   };
+}
+
+/** The destination's version and installable extensions (one connection). */
+export function readDestinationFacts(endpoint: PgEndpoint, timeoutMs: number): Promise<DestinationFacts> {
+  return withClient(endpoint, timeoutMs, async (client) => ({
+    serverVersionNum: Number((await client.query("show server_version_num")).rows[0].server_version_num),
+    availableExtensions: await names(client, "select name from pg_available_extensions order by 1"),
+  }));
 }
 
 /** One connection for the server-wide facts, then one per migrated database (catalogs are per database). */

@@ -4,7 +4,7 @@
  * what makes the job fail to start is a FAIL.
  */
 import { fail, ok, skip, warn, type CheckResult } from "../lib/verdict";
-import type { DatabaseFacts, SourceFacts } from "./source-facts";
+import type { DatabaseFacts, DestinationFacts, SourceFacts } from "./source-facts";
 
 export interface SourceContext {
   readonly host: string;
@@ -81,7 +81,40 @@ function capacityRule(name: string, setting: string, max: number, used: number, 
   return free >= needed ? ok(name, figures) : fail(name, `${figures}; raise ${setting} and restart`);
 }
 
-export function evaluateSource(ctx: SourceContext, facts: SourceFacts): CheckResult[] {
+/** DMS carries pglogical's own objects itself; the rest must be installable on the destination. */
+const DMS_OWN_EXTENSIONS = new Set(["pglogical", "pglogical_origin"]);
+
+/**
+ * Every extension of a migrated database must be available on the destination (Cloud SQL installs only
+ * the extensions it supports, and DMS does not migrate extensions). Read live from the destination's
+ * `pg_available_extensions`, so no list of supported extensions is kept here.
+ */
+export function checkExtensions(facts: SourceFacts, destination?: DestinationFacts): CheckResult {
+  const name = "Extensions";
+  const used = [...new Set(facts.perDatabase.flatMap((d) => d.extensions))].filter(
+    (e) => !DMS_OWN_EXTENSIONS.has(e),
+  );
+  if (destination === undefined)
+    return skip(
+      name,
+      `${used.length ? used.join(", ") : "none"} in the source; pass --destination <url> (Cloud SQL after provision) to check they exist there`,
+    );
+  const available = new Set(destination.availableExtensions);
+  const missing = used.filter((e) => !available.has(e));
+  return missing.length === 0
+    ? ok(name, used.length ? `${used.join(", ")} available on the destination` : "none to carry")
+    : fail(
+        name,
+        `${missing.length} extension(s) the destination cannot install: drop them on the source or find a replacement before replicate`,
+        missing,
+      );
+}
+
+export function evaluateSource(
+  ctx: SourceContext,
+  facts: SourceFacts,
+  destination?: DestinationFacts,
+): CheckResult[] {
   const s = facts.settings;
   const needed = ctx.migratedDatabases.length;
   const missing = ctx.migratedDatabases.filter((d) => !facts.databases.includes(d));
@@ -92,7 +125,13 @@ export function evaluateSource(ctx: SourceContext, facts: SourceFacts): CheckRes
 
   return [
     checkDirectConnection(ctx),
-    checkMajorVersion(ctx, facts.serverVersionNum),
+    checkMajorVersion(
+      destination
+        ? { ...ctx, destinationVersion: `POSTGRES_${Math.floor(destination.serverVersionNum / 10000)}` }
+        : ctx,
+      facts.serverVersionNum,
+    ),
+    checkExtensions(facts, destination),
     s.wal_level === "logical"
       ? ok("wal_level", "logical")
       : fail(

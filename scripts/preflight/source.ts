@@ -1,10 +1,12 @@
 /** Where the DMS source is (`--source <url>` or the migration's config) and its readiness checks. */
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import { sourcePasswordKeyOf } from "../../infra/config/secrets";
 import { secretsOfUrl } from "../lib/mask";
-import { fail, type CheckResult } from "../lib/verdict";
+import { fail, ok, skip, type CheckResult } from "../lib/verdict";
 import { checkPostgresConnectivity, describeEndpoint, describePgError, type PgEndpoint } from "./postgres";
-import { readSourceFacts } from "./source-facts";
+import { readDestinationFacts, readSourceFacts, type DestinationFacts } from "./source-facts";
 import { evaluateSource } from "./source-rules";
 import { loadMigration } from "../../tooling/stack-file";
 import { UsageError } from "../lib/cli";
@@ -16,12 +18,18 @@ export interface SourceTarget {
   readonly migratedDatabases: readonly string[];
   /** The destination's major version from the migration's config (absent with --source). */
   readonly destinationVersion?: string;
+  /** The destination itself (Cloud SQL once provisioned), when the operator can reach it. */
+  readonly destination?: PgEndpoint;
+  /** How DMS reaches the source (config `dms.connectivity`); static IPs need an IPv4 address. */
+  readonly connectivity: "static-ip" | "vpc-peering";
   /** Values to mask in every output line. */
   readonly secrets: readonly string[];
 }
 
 export interface SourceRequest {
   readonly source?: string;
+  /** A URL of the destination (Cloud SQL after provision), to compare versions and extensions live. */
+  readonly destination?: string;
   readonly migration?: string;
   readonly stack: string;
   readonly sslmode?: string;
@@ -63,7 +71,9 @@ function fromUrl(url: string, req: SourceRequest): SourceTarget {
     host: parsed.hostname,
     port: Number(parsed.port || 5432),
     migratedDatabases: req.databases?.length ? req.databases : [database],
-    secrets: secretsOfUrl(url),
+    connectivity: "static-ip",
+    ...destinationOf(req),
+    secrets: [...secretsOfUrl(url), ...secretsOfUrl(req.destination)],
   };
 }
 
@@ -100,7 +110,9 @@ function fromConfig(req: SourceRequest & { migration: string }, env: NodeJS.Proc
     port: source.port,
     migratedDatabases: req.databases?.length ? req.databases : migration.dms.databases,
     destinationVersion: migration.cloudSql.databaseVersion,
-    secrets: [password],
+    connectivity: migration.dms.connectivity,
+    ...destinationOf(req),
+    secrets: [password, ...secretsOfUrl(req.destination)],
   };
 }
 
@@ -119,15 +131,64 @@ export function resolveSource(req: SourceRequest, env: NodeJS.ProcessEnv): Sourc
   return undefined;
 }
 
+function destinationOf(req: SourceRequest): { destination?: PgEndpoint } {
+  if (!req.destination) return {};
+  if (!/^postgres(ql)?:\/\//.test(req.destination))
+    throw new UsageError(
+      "--destination must be a postgres:// URL of the Cloud SQL instance (through the Auth Proxy or from the VPC)",
+    );
+  return { destination: { url: req.destination } };
+}
+
+/**
+ * DMS's static-IP connectivity reaches the source over IPv4, and Supabase's direct host is IPv6-only unless
+ * the project has the IPv4 add-on: the host must resolve to an IPv4 address.
+ */
+export async function checkIpv4(
+  host: string,
+  connectivity: SourceTarget["connectivity"],
+): Promise<CheckResult> {
+  const name = "IPv4 address";
+  if (connectivity !== "static-ip") return skip(name, `dms.connectivity is ${connectivity}`);
+  try {
+    // An IP literal is its own answer (the resolver would echo an IPv6 literal back as is).
+    if (isIP(host) === 4) return ok(name, host);
+    if (isIP(host) === 6) throw new Error("IPv6 literal");
+    const { address } = await lookup(host, { family: 4 });
+    return ok(name, `${host} → ${address}`);
+  } catch {
+    return fail(
+      name,
+      `${host} has no IPv4 address; DMS (static-IP connectivity) reaches the source over IPv4: enable Supabase's IPv4 add-on, or use the session pooler host (IPv4) on port 5432`,
+    );
+  }
+}
+
 /** `Source connectivity` first; the readiness rules only when it connects. */
 export async function checkSource(target: SourceTarget, timeoutMs: number): Promise<CheckResult[]> {
   const connectivity = await checkPostgresConnectivity("Source connectivity", target.endpoint, timeoutMs);
   if (connectivity.status === "FAIL") return [connectivity];
+  const ipv4 = await checkIpv4(target.host, target.connectivity);
+  let destination: DestinationFacts | undefined;
+  if (target.destination) {
+    try {
+      destination = await readDestinationFacts(target.destination, timeoutMs);
+    } catch (error) {
+      return [
+        connectivity,
+        ipv4,
+        fail(
+          "Destination connectivity",
+          describePgError(error, describeEndpoint(target.destination), timeoutMs),
+        ),
+      ];
+    }
+  }
   try {
     const facts = await readSourceFacts(target.endpoint, target.migratedDatabases, timeoutMs);
-    return [connectivity, ...evaluateSource(target, facts)];
+    return [connectivity, ipv4, ...evaluateSource(target, facts, destination)];
   } catch (error) {
     const where = describeEndpoint(target.endpoint);
-    return [connectivity, fail("Source readiness", describePgError(error, where, timeoutMs))];
+    return [connectivity, ipv4, fail("Source readiness", describePgError(error, where, timeoutMs))];
   }
 }

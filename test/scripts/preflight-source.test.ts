@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
 import { parse, stringify } from "yaml";
-import { checkSource } from "../../scripts/preflight/source";
+import { checkIpv4, checkSource } from "../../scripts/preflight/source";
 import { ROOT, runScript } from "../support/cli";
 import { startPostgres, type PgServer } from "../support/postgres";
 
@@ -263,14 +263,57 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
       host: "127.0.0.1",
       port: plain.port,
       migratedDatabases: ["locked"],
+      connectivity: "static-ip" as const,
       secrets: [],
     };
     const results = await checkSource(target, 2000);
-    expect(results.map((r) => r.status)).toEqual(["OK", "FAIL"]);
-    expect(results[1]).toMatchObject({
+    expect(results.map((r) => r.status)).toEqual(["OK", "OK", "FAIL"]);
+    expect(results[2]).toMatchObject({
       name: "Source readiness",
       detail: `127.0.0.1:${plain.port}/postgres: database "locked" is not currently accepting connections`,
     });
+  });
+
+  it("checks the source's extensions against what the destination can install, live", async () => {
+    // old_snapshot ships with PostgreSQL 15 and was removed in 17 (the embedded `plain` server).
+    await exec(
+      ready.url,
+      "create extension if not exists old_snapshot; create extension if not exists pgcrypto",
+    );
+    const against = async (destination: string) => {
+      const run = await preflight(["--source", ready.url, "--destination", destination], {
+        DATABASE_URL: ready.url,
+      });
+      return { run, line: run.stdout.split("\n").find((l) => l.startsWith("Extensions: ")) };
+    };
+    const same = await against(ready.url);
+    expect(same.line).toBe("Extensions: OK (old_snapshot, pgcrypto available on the destination)");
+    const newer = await against(plain.url);
+    expect(newer.line).toBe(
+      "Extensions: FAIL: 1 extension(s) the destination cannot install: drop them on the source or find a replacement before replicate: old_snapshot",
+    );
+    expect(newer.run.stdout).toMatch(/Major version: OK \(source PostgreSQL 15 → POSTGRES_1[6-9]\)/);
+    expect(newer.run.code).toBe(1);
+    const none = await preflight(["--source", ready.url], { DATABASE_URL: ready.url });
+    expect(none.stdout).toContain(
+      "Extensions: SKIP (old_snapshot, pgcrypto in the source; pass --destination <url> (Cloud SQL after provision) to check they exist there)",
+    );
+    await exec(ready.url, "drop extension old_snapshot; drop extension pgcrypto");
+  });
+
+  it("requires an IPv4 address for DMS's static-IP connectivity", async () => {
+    expect(await checkIpv4("127.0.0.1", "static-ip")).toMatchObject({ status: "OK", detail: "127.0.0.1" });
+    expect(await checkIpv4("localhost", "static-ip")).toMatchObject({
+      status: "OK",
+      detail: "localhost → 127.0.0.1",
+    });
+    expect((await checkIpv4("no-such-host.invalid", "static-ip")).status).toBe("FAIL");
+    expect(await checkIpv4("::1", "static-ip")).toMatchObject({
+      status: "FAIL",
+      detail:
+        "::1 has no IPv4 address; DMS (static-IP connectivity) reaches the source over IPv4: enable Supabase's IPv4 add-on, or use the session pooler host (IPv4) on port 5432",
+    });
+    expect((await checkIpv4("::1", "vpc-peering")).status).toBe("SKIP");
   });
 
   it("reports a source that dies between checks as a failure, not a crash", async () => {
