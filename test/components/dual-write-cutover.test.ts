@@ -4,6 +4,7 @@ import { replacingChanges } from "../../tooling/plan-diff";
 import { readStackConfig, withPhase, type StackConfig } from "../../tooling/stack-file";
 import { SECRET, synthesize, type RecordedResource, type Synthesis } from "../../tooling/synth";
 import { flagsKey, parseFlags } from "../../workers/flags/flags";
+import { EXPECTED_FLAGS } from "../support/stack";
 
 const ROOT = path.resolve(__dirname, "../..");
 const FINAL_CUT_AT = "2026-03-01T12:00:00Z";
@@ -49,17 +50,6 @@ const find = (s: Synthesis, type: string, name?: string) =>
 const flagsOf = (s: Synthesis) => {
   const [entry] = find(s, KV_ENTRY);
   return entry === undefined ? undefined : JSON.parse(entry.inputs.value as string);
-};
-
-const EXPECTED_FLAGS: Record<DualWritePhase, { writeMode: string; readPercent: number } | undefined> = {
-  baseline: undefined,
-  shadow: { writeMode: "legacy", readPercent: 0 },
-  backfill: { writeMode: "legacy", readPercent: 0 },
-  "dual-write": { writeMode: "dual", readPercent: 0 },
-  "read-switch": { writeMode: "dual", readPercent: 50 },
-  "final-cut": { writeMode: "new", readPercent: 100 },
-  decommission: { writeMode: "new", readPercent: 100 },
-  rollback: { writeMode: "legacy", readPercent: 0 },
 };
 
 const rows = STACKS.flatMap((stack) => DUAL_WRITE_PHASES.map((phase) => ({ stack, phase })));

@@ -10,6 +10,7 @@ import {
 import { flagsKeyOf, planDualWrite, UNRECORDED_UPDATED_AT } from "../../infra/engine/dual-write";
 import { readStackConfig } from "../../tooling/stack-file";
 import { flagsKey, parseFlags } from "../../workers/flags/flags";
+import { EXPECTED_FLAGS } from "../support/stack";
 
 const ROOT = path.resolve(__dirname, "../..");
 const NOW = new Date("2026-03-05T12:00:00Z");
@@ -27,18 +28,6 @@ function specAt(phase: DualWritePhase, extra: Record<string, unknown> = {}, now 
   if (spec.kind !== "dual-write") throw new Error("matchauto is not dual-write");
   return spec;
 }
-
-// The runbook's flags, phase by phase (brief and issue 3).
-const EXPECTED_FLAGS: Record<DualWritePhase, { writeMode: string; readPercent: number } | undefined> = {
-  baseline: undefined,
-  shadow: { writeMode: "legacy", readPercent: 0 },
-  backfill: { writeMode: "legacy", readPercent: 0 },
-  "dual-write": { writeMode: "dual", readPercent: 0 },
-  "read-switch": { writeMode: "dual", readPercent: 50 },
-  "final-cut": { writeMode: "new", readPercent: 100 },
-  decommission: { writeMode: "new", readPercent: 100 },
-  rollback: { writeMode: "legacy", readPercent: 0 },
-};
 
 describe("planDualWrite", () => {
   it.each(DUAL_WRITE_PHASES.map((phase) => ({ phase })))(

@@ -80,26 +80,11 @@ afterAll(async () => {
 });
 
 it("d1:migrate applies d1/migrations to the stack's local D1", () => {
-  const first = run("d1-migrate.ts", [
-    "--stack",
-    "staging",
-    "--migration",
-    "matchauto",
-    "--local",
-    "--persist-to",
-    persistTo,
-  ]);
+  const args = ["--stack", "staging", "--migration", "matchauto", "--local", "--persist-to", persistTo];
+  const first = run("d1-migrate.ts", args);
   expect(first.stderr + first.stdout).toContain("0001_edge_tables.sql");
   expect(first.status).toBe(0);
-  const again = run("d1-migrate.ts", [
-    "--stack",
-    "staging",
-    "--migration",
-    "matchauto",
-    "--local",
-    "--persist-to",
-    persistTo,
-  ]);
+  const again = run("d1-migrate.ts", args);
   expect(again.stdout).toContain("No migrations to apply");
 });
 
