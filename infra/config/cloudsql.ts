@@ -211,6 +211,25 @@ const RedisSchema = z
   })
   .prefault({});
 
+/** The gate `npm run advance` applies to each canary step before taking the next one. */
+const AdvanceSchema = z
+  .strictObject({
+    /** Time each ramp step serves before it is judged. @default 10 */
+    bakeMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60)
+      .default(10),
+    /** Highest share of 5xx answers of the candidate revision over the bake, in percent. @default 1 */
+    maxErrorRatePercent: z.number().min(0).max(100).default(1),
+    /** Highest 95th-percentile latency of the candidate over the bake, in ms. @default 1500 */
+    maxLatencyP95Ms: z.number().int().min(1).default(1500),
+    /** Fewer requests than this over the bake is no evidence: no step is taken. @default 20 */
+    minRequests: z.number().int().min(1).default(20),
+  })
+  .prefault({});
+
 /** A migration of kind `cloudsql`: Supabase PostgreSQL → Cloud SQL through DMS (runbook 1). */
 export const CloudSqlMigrationSchema = z.strictObject({
   kind: z.literal("cloudsql"),
@@ -240,6 +259,7 @@ export const CloudSqlMigrationSchema = z.strictObject({
   cutoverCompletedAt: retiredKey(
     "cutoverCompletedAt is no longer read: the phase ledger records when the candidate reached 100% (stack output <migration>.ledger.facts.cutoverCompleted) and judges the observation window from it; hint: remove this key",
   ),
+  advance: AdvanceSchema,
   gcp: GcpSchema,
   source: SourceSchema,
   cloudSql: CloudSqlSchema,

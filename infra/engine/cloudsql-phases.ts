@@ -159,6 +159,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     irreversible: none,
     warnings: (c) => [
       `Writes are blocked (${c.spec.cloudRun.writeBlock.name}=${c.spec.cloudRun.writeBlock.value}): wait for DMS replication delay ≈ 0 and READY_FOR_PROMOTE before moving to promote.`,
+      `The frozen revision keeps a share of traffic until the candidate reaches 100%: the write window is promote plus ${c.spec.ramp.length} ramp steps × ${c.spec.advance.bakeMinutes} min of bake ≈ ${c.spec.ramp.length * c.spec.advance.bakeMinutes} min, plus each pulumi up (npm run advance takes each step as soon as its bake passes).`,
     ],
     rollback: ALLOWED,
     back: ALLOWED,

@@ -9,10 +9,12 @@ import { stackConfigOf, StackFileError } from "../../tooling/stack-file";
 export interface DeployedSide {
   /** Where it came from, for the report: `git main` or the outputs file. */
   readonly source: string;
+  /** Each cloudsql migration's service URL, from the stack outputs. */
+  readonly serviceUris?: Readonly<Record<string, string>>;
   /** True when the facts (with their times) are known: the ledger's outputs, not a git ref. */
   readonly factsKnown: boolean;
   readonly migrations: Readonly<
-    Record<string, { readonly position: Position; readonly facts?: LedgerFacts }>
+    Record<string, { readonly position: Position; readonly facts?: LedgerFacts; readonly appliedAt?: string }>
   >;
 }
 
@@ -109,8 +111,18 @@ export function deployedFromOutputs(file: string): DeployedSide {
       `--deployed ${file}: ${issue.path.join(".") || "(root)"}: ${issue.message}; hint: pass the JSON of \`pulumi stack output --json\` (each migration's output carries its ledger)`,
     );
   }
-  const migrations: Record<string, { position: Position; facts: LedgerFacts }> = {};
+  const migrations: Record<string, { position: Position; facts: LedgerFacts; appliedAt?: string }> = {};
   for (const [name, out] of Object.entries(parsed.data))
-    if (out.ledger) migrations[name] = { position: out.ledger.deployed, facts: out.ledger.facts };
-  return { source: file, factsKnown: true, migrations };
+    if (out.ledger)
+      migrations[name] = {
+        position: out.ledger.deployed,
+        facts: out.ledger.facts,
+        ...(out.ledger.appliedAt ? { appliedAt: String(out.ledger.appliedAt) } : {}),
+      };
+  const serviceUris = Object.fromEntries(
+    Object.entries(parsed.data).flatMap(([name, out]) =>
+      out.serviceUri ? [[name, String(out.serviceUri)]] : [],
+    ),
+  );
+  return { source: file, factsKnown: true, migrations, serviceUris };
 }

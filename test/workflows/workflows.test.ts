@@ -61,4 +61,15 @@ describe("GitHub workflows", () => {
     );
     expect(w.jobs.up).toMatchObject({ needs: "commit", uses: "./.github/workflows/up.yml" });
   });
+
+  it("runs the canary gate and applies only what it wrote", () => {
+    const w = load("advance.yml");
+    expect(Object.keys(w.on)).toEqual(["workflow_dispatch"]);
+    const steps = runs(w.jobs.judge);
+    expect(steps).toContain(
+      'npm run -s advance -- "$STACK" "$MIGRATION" --deployed deployed.json --wait --apply',
+    );
+    expect(steps.indexOf("git diff --quiet")).toBeLessThan(steps.indexOf("git push"));
+    expect(w.jobs.up).toMatchObject({ needs: "judge", if: "needs.judge.outputs.changed == 'true'" });
+  });
 });

@@ -1,0 +1,192 @@
+/**
+ * `npm run advance -- <stack> <migration> --deployed deployed.json [--apply]`: after `pulumi up` of a canary
+ * step, waits out the bake, checks the candidate (smoke against its tag URL; 5xx rate and p95 latency of
+ * the candidate revision from Cloud Monitoring), then moves the stack file to the next step or to
+ * rollback (with --apply), for the workflow to commit and apply. Exit 0 advanced or waiting, 1 held or
+ * rolled back, 2 usage.
+ */
+import { positionOf, transitionContextOf } from "../infra/engine/plan";
+import { forwardStep, judgeTransition, positionLabel } from "../infra/engine/transitions";
+import { revisionsOf } from "../infra/engine/cloudsql-phases";
+import { loadMigration } from "../tooling/stack-file";
+import { bakeEnd, decideAdvance, type AdvanceDecision, type CandidateMetrics } from "./advance/decide";
+import { readCandidateMetrics } from "./advance/monitoring";
+import { EXIT, newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
+import { deployedFromOutputs } from "./plan/deployed";
+import { applyStep } from "./phase";
+import { CLOUDSQL_ONLY } from "./preflight/source";
+import { expectationFor } from "./smoke/expectations";
+import { runSmoke } from "./smoke/run";
+
+export interface AdvanceRequest {
+  readonly stack: string;
+  readonly migration: string;
+  readonly deployedFile: string;
+  /** The candidate's tag URL. @default `candidate---` + the service URL's host */
+  readonly candidateUrl?: string;
+  readonly apply?: boolean;
+  readonly wait?: boolean;
+  readonly dir?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly now?: () => Date;
+  readonly monitoringEndpoint?: string;
+  readonly timeoutMs?: number;
+}
+
+export interface AdvanceReport {
+  readonly decision: AdvanceDecision;
+  readonly smoke?: { readonly passed: boolean; readonly failures: readonly string[] };
+  readonly metrics?: CandidateMetrics;
+  /** What --apply wrote (the phase command's output). */
+  readonly applied?: string;
+}
+
+/** The tag URL Cloud Run gives the candidate: `https://candidate---<service host>`. */
+export function candidateUrlOf(serviceUri: string): string {
+  const u = new URL(serviceUri);
+  return `${u.protocol}//candidate---${u.host}`;
+}
+
+export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
+  const env = req.env ?? process.env;
+  const now = req.now ?? (() => new Date());
+  const spec = loadMigration(req.stack, req.migration, {
+    dir: req.dir,
+    kind: "cloudsql",
+    purpose: CLOUDSQL_ONLY,
+  });
+  const deployed = deployedFromOutputs(req.deployedFile);
+  const ledger = deployed.migrations[req.migration];
+  if (!ledger?.appliedAt)
+    throw new UsageError(
+      `${req.deployedFile} has no ledger for ${req.migration}`,
+      "run pulumi up first, then pulumi stack output --json",
+    );
+  const inFile = positionOf(spec);
+  if (positionLabel(ledger.position, true) !== positionLabel(inFile, true))
+    throw new UsageError(
+      `the file says ${positionLabel(inFile, true)} but ${positionLabel(ledger.position, true)} is deployed`,
+      "apply the file first (pulumi up), or bring the file back to what is deployed",
+    );
+  const ctx = transitionContextOf(req.migration, spec, { now: now(), facts: ledger.facts, stack: req.stack });
+  const forward = forwardStep(inFile, ctx);
+  const next = forward && judgeTransition(inFile, forward, ctx).allowed ? forward : undefined;
+  const facts = { position: inFile, appliedAt: ledger.appliedAt, next };
+
+  let decision = decideAdvance({ ...facts, now: now() }, spec.advance);
+  if (decision.action === "wait" && req.wait) {
+    await new Promise((r) =>
+      setTimeout(
+        r,
+        Math.max(0, bakeEnd(ledger.appliedAt!, spec.advance.bakeMinutes).getTime() - now().getTime()),
+      ),
+    );
+    decision = decideAdvance({ ...facts, now: now() }, spec.advance);
+  }
+  // Still baking, or not a canary step: nothing to check yet.
+  if (decision.action === "wait" || inFile.phase !== "canary") return { decision };
+
+  const serviceUri = deployed.serviceUris?.[req.migration];
+  const base = req.candidateUrl ?? (serviceUri ? candidateUrlOf(serviceUri) : undefined);
+  if (!base)
+    throw new UsageError(
+      "no candidate URL",
+      "pass --candidate-url, or a deployed file with the service's URL",
+    );
+  const token = env.SMOKE_ADMIN_TOKEN ?? env.ADMIN_STATUS_TOKEN;
+  if (!token) throw new UsageError("no admin token: set SMOKE_ADMIN_TOKEN (the token of GET /system/status)");
+  const results = await runSmoke({
+    baseUrl: base,
+    auth: { header: "authorization", token },
+    tokenEnv: "SMOKE_ADMIN_TOKEN",
+    timeoutMs: req.timeoutMs ?? 10_000,
+    expectation: expectationFor("canary"),
+  });
+  const failures = results.filter((r) => r.status === "FAIL").map((r) => `${r.name}: ${r.detail ?? ""}`);
+  const smoke = { passed: failures.length === 0, failures };
+  const gcpToken = env.GOOGLE_OAUTH_ACCESS_TOKEN ?? env.CLOUDSDK_AUTH_ACCESS_TOKEN;
+  const end = now();
+  const metrics: CandidateMetrics = gcpToken
+    ? await readCandidateMetrics({
+        project: spec.gcp.project,
+        service: spec.cloudRun.service,
+        revision: revisionsOf(spec).candidate.name,
+        start: new Date(
+          Math.max(Date.parse(ledger.appliedAt), end.getTime() - spec.advance.bakeMinutes * 60_000),
+        ),
+        end,
+        token: gcpToken,
+        endpoint: req.monitoringEndpoint,
+      })
+    : {
+        kind: "error",
+        message: "no access token (set GOOGLE_OAUTH_ACCESS_TOKEN, e.g. from gcloud auth print-access-token)",
+      };
+  decision = decideAdvance({ ...facts, now: end, smokePassed: smoke.passed, metrics }, spec.advance);
+  let applied: string | undefined;
+  if (req.apply && (decision.action === "advance" || decision.action === "rollback")) {
+    const step =
+      decision.action === "advance"
+        ? applyStep(req.stack, req.migration, "set", positionLabel(decision.to), { dir: req.dir, now: end })
+        : applyStep(req.stack, req.migration, "rollback", undefined, { dir: req.dir, now: end });
+    applied = step.out;
+  }
+  return { decision, smoke, metrics, ...(applied ? { applied } : {}) };
+}
+
+function render(r: AdvanceReport): string {
+  const lines = [`decision: ${r.decision.action} — ${r.decision.reason}`];
+  if (r.smoke) lines.push(`smoke: ${r.smoke.passed ? "passed" : `FAILED (${r.smoke.failures.join("; ")})`}`);
+  if (r.metrics)
+    lines.push(
+      r.metrics.kind === "data"
+        ? `metrics: ${r.metrics.requests} requests, ${r.metrics.errors5xx} 5xx, p95 ${r.metrics.latencyP95Ms === undefined ? "n/a" : `${Math.round(r.metrics.latencyP95Ms)} ms`}`
+        : `metrics: unavailable (${r.metrics.message})`,
+    );
+  if (r.applied) lines.push("", r.applied.trimEnd());
+  return lines.join("\n") + "\n";
+}
+
+const program = newCommand("advance")
+  .description("Judges the current canary step after its bake and moves the stack file on, or back.")
+  .argument("<stack>")
+  .argument("<migration>")
+  .requiredOption(
+    "--deployed <file>",
+    "`pulumi stack output --json` of the stack (the ledger and the service URL)",
+  )
+  .option("--candidate-url <url>", "the candidate's tag URL (default: candidate--- + the service host)")
+  .option("--apply", "write the next step (or the rollback) into the stack file")
+  .option("--wait", "sleep until the bake is over instead of returning")
+  .option("--timeout <ms>", "per smoke request", wholeNumber("milliseconds, e.g. 10000"), 10_000)
+  .option("--json", "one JSON document");
+
+async function main(): Promise<number> {
+  program.parse();
+  const [stack, migration] = program.args;
+  const o = program.opts<{
+    deployed: string;
+    candidateUrl?: string;
+    apply?: boolean;
+    wait?: boolean;
+    timeout: number;
+    json?: boolean;
+  }>();
+  const report = await runAdvance({
+    stack,
+    migration,
+    deployedFile: o.deployed,
+    candidateUrl: o.candidateUrl,
+    apply: o.apply,
+    wait: o.wait,
+    timeoutMs: o.timeout,
+  });
+  process.stdout.write(o.json ? JSON.stringify(report, null, 2) + "\n" : render(report));
+  return report.decision.action === "advance" || report.decision.action === "wait" ? EXIT.ok : EXIT.no;
+}
+
+if (require.main === module)
+  runMain(main, {
+    name: "advance",
+    secrets: () => [process.env.SMOKE_ADMIN_TOKEN, process.env.GOOGLE_OAUTH_ACCESS_TOKEN],
+  });
