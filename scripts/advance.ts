@@ -101,6 +101,7 @@ export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
     tokenEnv: "SMOKE_ADMIN_TOKEN",
     timeoutMs: req.timeoutMs ?? 10_000,
     expectation: expectationFor("canary"),
+    ...(spec.cloudRun.writeBlock.probe ? { writeProbe: spec.cloudRun.writeBlock.probe } : {}),
   });
   const failures = results.filter((r) => r.status === "FAIL").map((r) => `${r.name}: ${r.detail ?? ""}`);
   const smoke = { passed: failures.length === 0, failures };

@@ -11,7 +11,7 @@ import { loadMigration } from "../tooling/stack-file";
 import { CLOUDSQL_ONLY } from "./preflight/source";
 import { readChecklist } from "./smoke/checklist";
 import { expectationFor } from "./smoke/expectations";
-import { runSmoke } from "./smoke/run";
+import { runSmoke, type WriteProbe } from "./smoke/run";
 
 const TOKEN_ENVS = ["SMOKE_ADMIN_TOKEN", "ADMIN_STATUS_TOKEN"];
 
@@ -45,10 +45,13 @@ interface SmokeOptions {
   json?: boolean;
 }
 
-function resolvePhase(opts: SmokeOptions): CloudSqlPhase {
+/** The phase to check, and the write probe when a migration's config declares one. */
+function resolvePhase(opts: SmokeOptions): { phase: CloudSqlPhase; probe?: WriteProbe } {
   if (opts.phase && opts.migration) throw new UsageError("give either --phase or --migration, not both");
-  if (opts.migration)
-    return loadMigration(opts.stack, opts.migration, { kind: "cloudsql", purpose: CLOUDSQL_ONLY }).phase;
+  if (opts.migration) {
+    const m = loadMigration(opts.stack, opts.migration, { kind: "cloudsql", purpose: CLOUDSQL_ONLY });
+    return { phase: m.phase, ...(m.cloudRun.writeBlock.probe ? { probe: m.cloudRun.writeBlock.probe } : {}) };
+  }
   if (!opts.phase) {
     throw new UsageError(
       "which phase is the revision in? give --phase <phase> or --migration <name> [--stack <stack>]",
@@ -59,7 +62,7 @@ function resolvePhase(opts: SmokeOptions): CloudSqlPhase {
       `--phase ${opts.phase} is not a cloudsql phase; expected one of ${CLOUDSQL_PHASES.join(", ")}`,
     );
   }
-  return opts.phase as CloudSqlPhase;
+  return { phase: opts.phase as CloudSqlPhase };
 }
 
 function resolveToken(opts: SmokeOptions): { token: string; tokenEnv: string } {
@@ -99,7 +102,7 @@ async function main(): Promise<number> {
   const opts = program.opts<SmokeOptions>();
   const baseUrl = program.args[0];
   const secrets = runSecrets(baseUrl, opts.tokenEnv);
-  const phase = resolvePhase(opts);
+  const { phase, probe } = resolvePhase(opts);
   const { token, tokenEnv } = resolveToken(opts);
   const results = await runSmoke({
     baseUrl: validateBaseUrl(baseUrl),
@@ -107,6 +110,7 @@ async function main(): Promise<number> {
     tokenEnv,
     timeoutMs: opts.timeout,
     expectation: expectationFor(phase),
+    ...(probe ? { writeProbe: probe } : {}),
     routes: opts.checklist ? readChecklist(opts.checklist) : undefined,
   });
   process.stdout.write(opts.json ? renderJson("smoke", results, secrets) : renderText(results, secrets));

@@ -173,6 +173,19 @@ const CloudRunSchema = z.strictObject({
     .strictObject({
       name: EnvNameSchema.default("WRITE_FREEZE"),
       value: z.string().default("true"),
+      /**
+       * A write endpoint smoke may call to see the flag work (the app contract): while the flag is set
+       * it answers `refusedStatus`, otherwise 2xx, and it leaves no lasting data. Absent: smoke skips it.
+       */
+      probe: z
+        .strictObject({
+          /** @default "POST" */
+          method: z.enum(["POST", "PUT", "PATCH", "DELETE"]).default("POST"),
+          path: z.string().regex(/^\/[^\s]*$/, { message: "expected a path starting with /" }),
+          /** @default 503 */
+          refusedStatus: z.number().int().min(400).max(599).default(503),
+        })
+        .optional(),
     })
     .prefault({}),
   /** @default 8080 */

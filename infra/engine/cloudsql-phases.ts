@@ -54,6 +54,8 @@ export interface CloudSqlPhaseRow extends TransitionRow {
   readonly backupsManagedByDms: boolean;
   /** DMS promotion has happened by this phase. */
   readonly promoted: boolean;
+  /** The revision the service template declares (whose writes flag smoke checks). */
+  readonly templateRole: RevisionPlan["role"];
   /** The service template and the traffic split. */
   readonly serving: (c: CloudSqlPhaseContext) => {
     readonly template: RevisionPlan;
@@ -64,26 +66,28 @@ export interface CloudSqlPhaseRow extends TransitionRow {
   readonly warnings: (c: CloudSqlPhaseContext) => readonly string[];
 }
 
+/** What each revision is, whatever the migration: its database, whether it writes, whether it has Redis. */
+export const REVISION_TRAITS: Readonly<
+  Record<RevisionPlan["role"], Pick<RevisionPlan, "database" | "writes" | "redis">>
+> = {
+  stable: { database: "source", writes: true, redis: false },
+  freeze: { database: "source", writes: false, redis: false },
+  candidate: { database: "cloudsql", writes: true, redis: false },
+  redis: { database: "cloudsql", writes: true, redis: true },
+};
+
 /** The revisions a migration can name, by role. */
 export function revisionsOf(spec: CloudSqlMigration): Record<RevisionPlan["role"], RevisionPlan> {
-  const r = (role: RevisionRole, database: DatabaseTarget, writes: boolean, redis: boolean) => ({
+  const r = (role: RevisionRole): RevisionPlan => ({
     name: revisionName(spec, role),
     role,
-    database,
-    writes,
-    redis,
+    ...REVISION_TRAITS[role],
   });
   return {
-    stable: {
-      name: spec.cloudRun.stableRevision,
-      role: "stable",
-      database: "source",
-      writes: true,
-      redis: false,
-    },
-    freeze: r("freeze", "source", false, false),
-    candidate: r("candidate", "cloudsql", true, false),
-    redis: r("redis", "cloudsql", true, true),
+    stable: { name: spec.cloudRun.stableRevision, role: "stable", ...REVISION_TRAITS.stable },
+    freeze: r("freeze"),
+    candidate: r("candidate"),
+    redis: r("redis"),
   };
 }
 
@@ -117,6 +121,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     resources: resources([]),
     backupsManagedByDms: false,
     promoted: false,
+    templateRole: "stable",
     serving: (c) => ({ template: c.revisions.stable, traffic: allTo(c.revisions.stable) }),
     irreversible: none,
     warnings: none,
@@ -128,6 +133,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     resources: resources(["cloudSql", "secrets", "redis"]),
     backupsManagedByDms: false,
     promoted: false,
+    templateRole: "stable",
     serving: (c) => ({ template: c.revisions.stable, traffic: allTo(c.revisions.stable) }),
     irreversible: none,
     warnings: none,
@@ -140,6 +146,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     resources: resources(["cloudSql", "secrets", "redis", "dms"]),
     backupsManagedByDms: true,
     promoted: false,
+    templateRole: "stable",
     serving: (c) => ({ template: c.revisions.stable, traffic: allTo(c.revisions.stable) }),
     irreversible: none,
     warnings: (c) => [
@@ -152,6 +159,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     resources: resources(["cloudSql", "secrets", "redis", "dms"]),
     backupsManagedByDms: true,
     promoted: false,
+    templateRole: "freeze",
     serving: (c) => ({
       template: c.revisions.freeze,
       traffic: [...allTo(c.revisions.freeze), rollbackTag(c)],
@@ -168,6 +176,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
     backupsManagedByDms: true,
     promoted: true,
+    templateRole: "candidate",
     serving: (c) => ({
       template: c.revisions.candidate,
       traffic: [
@@ -189,6 +198,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
     backupsManagedByDms: false,
     promoted: true,
+    templateRole: "candidate",
     serving: (c) => {
       // The schema requires trafficPercent in canary; the first ramp step is only a type-level fallback.
       const share = c.spec.trafficPercent ?? c.spec.ramp[0];
@@ -216,6 +226,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     resources: resources(["cloudSql", "secrets", "redis", "redisWired", "dms", "promotion", "migrateJob"]),
     backupsManagedByDms: false,
     promoted: true,
+    templateRole: "redis",
     serving: (c) => ({ template: c.revisions.redis, traffic: [...allTo(c.revisions.redis), rollbackTag(c)] }),
     irreversible: () => [WRITES_ON_CLOUDSQL],
     warnings: none,
@@ -226,6 +237,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     resources: resources(["cloudSql", "secrets", "redis", "redisWired", "migrateJob"]),
     backupsManagedByDms: false,
     promoted: true,
+    templateRole: "redis",
     serving: (c) => ({ template: c.revisions.redis, traffic: allTo(c.revisions.redis) }),
     irreversible: (c) => [
       `DMS job ${dmsJobId(c.migration, c.spec)} and its connection profiles are deleted and the rollback tag is dropped: returning to the source is no longer a config change.`,

@@ -5,17 +5,21 @@
  * Redis.
  */
 import type { CloudSqlPhase } from "../../infra/config/schema";
-import { CLOUDSQL_PHASE_TABLE } from "../../infra/engine/cloudsql-phases";
+import { CLOUDSQL_PHASE_TABLE, REVISION_TRAITS } from "../../infra/engine/cloudsql-phases";
 
 export interface StatusExpectation {
   readonly phase: CloudSqlPhase;
   /** `redis.configured=true` and `chatRealtime.effectiveMode=redis` are required. */
   readonly redisRequired: boolean;
+  /**
+   * The revision checked takes writes: false only for the frozen one. In canary and promote smoke is run
+   * against the candidate's tag URL, which writes; rollback serves the stable revision, which writes.
+   */
+  readonly writes: boolean;
 }
 
 export function expectationFor(phase: CloudSqlPhase): StatusExpectation {
-  return {
-    phase,
-    redisRequired: phase !== "rollback" && CLOUDSQL_PHASE_TABLE[phase].resources.redisWired,
-  };
+  if (phase === "rollback") return { phase, redisRequired: false, writes: REVISION_TRAITS.stable.writes };
+  const row = CLOUDSQL_PHASE_TABLE[phase];
+  return { phase, redisRequired: row.resources.redisWired, writes: REVISION_TRAITS[row.templateRole].writes };
 }

@@ -6,7 +6,16 @@ import type { StatusExpectation } from "./expectations";
 import { boundedRequest, joinUrl, type RequestAuth } from "./http";
 import { describeHttpStatus, evaluateStatus, STATUS_PATH } from "./status";
 
+/** The app's write probe (config `cloudRun.writeBlock.probe`): what smoke calls to see the flag work. */
+export interface WriteProbe {
+  readonly method: string;
+  readonly path: string;
+  readonly refusedStatus: number;
+}
+
 export interface SmokeInput {
+  /** Checked when given: refused on the frozen revision, accepted on every other. */
+  readonly writeProbe?: WriteProbe;
   readonly baseUrl: string;
   readonly auth: RequestAuth;
   /** Env var the token came from, named in messages. */
@@ -49,6 +58,37 @@ async function checkRoute(input: SmokeInput, route: ChecklistRoute): Promise<Che
   }
 }
 
+/** The write-block flag works: the frozen revision refuses the probe, every other accepts it. */
+export async function checkWriteProbe(input: SmokeInput): Promise<CheckResult> {
+  const name = "Write probe";
+  const probe = input.writeProbe;
+  if (!probe)
+    return skip(
+      name,
+      "no cloudRun.writeBlock.probe in the config; declare the app's write probe to check the freeze",
+    );
+  const url = joinUrl(input.baseUrl, probe.path);
+  const label = `${probe.method} ${probe.path}`;
+  try {
+    const answer = await boundedRequest(url, probe.method, input.timeoutMs, input.auth);
+    if (!input.expectation.writes)
+      return answer.status === probe.refusedStatus
+        ? ok(name, `${label} refused with HTTP ${answer.status}: writes are blocked`)
+        : fail(
+            name,
+            `${label} answered HTTP ${answer.status}, expected ${probe.refusedStatus}: the frozen revision is taking writes (check the write-block flag in the app)`,
+          );
+    return answer.status >= 200 && answer.status < 300
+      ? ok(name, `${label} accepted with HTTP ${answer.status}: writes go through`)
+      : fail(
+          name,
+          `${label} answered HTTP ${answer.status}, expected 2xx: this revision does not take writes (phase ${input.expectation.phase})`,
+        );
+  } catch (error) {
+    return fail(name, describeNetworkError(error, where(url), input.timeoutMs));
+  }
+}
+
 export async function runSmoke(input: SmokeInput): Promise<CheckResult[]> {
   const url = joinUrl(input.baseUrl, STATUS_PATH);
   let status: CheckResult[];
@@ -58,6 +98,7 @@ export async function runSmoke(input: SmokeInput): Promise<CheckResult[]> {
   } catch (error) {
     status = [fail(`GET ${STATUS_PATH}`, describeNetworkError(error, where(url), input.timeoutMs))];
   }
+  status.push(await checkWriteProbe(input));
   if (!input.routes) return [...status, skip("Checklist routes", "no --checklist file given")];
   // Sequential on purpose: a smoke test should not load a candidate revision at 0% traffic.
   const routes: CheckResult[] = [];

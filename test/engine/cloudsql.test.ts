@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { CLOUDSQL_PHASES, ROLLBACK_ORIGINS, type CloudSqlMigration } from "../../infra/config/cloudsql";
 import { parseMigrations } from "../../infra/config/load";
 import { planCloudSql, type CloudSqlPlan } from "../../infra/engine/cloudsql";
+import { CLOUDSQL_PHASE_TABLE } from "../../infra/engine/cloudsql-phases";
 import { revisionNamesOf } from "../../infra/engine/naming";
 import { NOW, rawMigrations } from "../support/stack";
 
@@ -184,5 +185,12 @@ describe("the app's database on Cloud SQL", () => {
         `postgresql://${base.cloudSql.user}:***@<private IP of ${base.cloudSql.instanceName}>:5432/${base.source.database}?sslmode=require`,
       );
     }
+  });
+});
+
+describe("the phase table's template role", () => {
+  it("is the role of the revision each phase's service template declares", () => {
+    for (const [label, plan] of everyPhase)
+      expect([label, plan.template.role]).toEqual([label, CLOUDSQL_PHASE_TABLE[plan.basePhase].templateRole]);
   });
 });

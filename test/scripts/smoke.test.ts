@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { expectationFor } from "../../scripts/smoke/expectations";
 import { parseChecklist } from "../../scripts/smoke/checklist";
-import { runSmoke } from "../../scripts/smoke/run";
+import { checkWriteProbe, runSmoke } from "../../scripts/smoke/run";
 import { CLOUDSQL_PHASES } from "../../infra/config/schema";
 import { ROOT, runScript } from "../support/cli";
 import { freePort } from "../support/postgres";
@@ -48,6 +48,8 @@ beforeAll(async () => {
       if (mode === "moved") return send(302, {});
       return send(200, STATUS_BODIES[mode] ?? {});
     }
+    if (route === "/system/write-probe")
+      return send(mode === "frozen" ? 503 : mode === "readonly" ? 403 : 204, {});
     if (route === "/shops") return send(200, []);
     if (route === "/auth/session") return send(authorized ? 200 : 401, {});
     if (route === "/payments/health") return send(503, { mercadopago: "down" });
@@ -73,7 +75,59 @@ const smoke = (mode: string, phase: (typeof CLOUDSQL_PHASES)[number], timeoutMs 
   });
 const byName = (results: CheckResult[], name: string) => results.find((r) => r.name === name);
 
+describe("the write probe (the app contract for the write-block flag)", () => {
+  const probe = { method: "POST", path: "/system/write-probe", refusedStatus: 503 };
+  const check = (mode: string, phase: (typeof CLOUDSQL_PHASES)[number]) =>
+    checkWriteProbe({
+      baseUrl: `${base}/${mode}`,
+      auth,
+      tokenEnv: "SMOKE_ADMIN_TOKEN",
+      timeoutMs: 2000,
+      expectation: expectationFor(phase),
+      writeProbe: probe,
+    });
+
+  it("passes when the frozen revision refuses the write, and fails when it takes it", async () => {
+    expect(await check("frozen", "freeze")).toMatchObject({
+      status: "OK",
+      detail: "POST /system/write-probe refused with HTTP 503: writes are blocked",
+    });
+    expect(await check("healthy", "freeze")).toMatchObject({
+      status: "FAIL",
+      detail:
+        "POST /system/write-probe answered HTTP 204, expected 503: the frozen revision is taking writes (check the write-block flag in the app)",
+    });
+  });
+
+  it("passes when the candidate takes the write in canary, and fails when it refuses it", async () => {
+    expect((await check("healthy", "canary")).status).toBe("OK");
+    expect(await check("readonly", "canary")).toMatchObject({
+      status: "FAIL",
+      detail:
+        "POST /system/write-probe answered HTTP 403, expected 2xx: this revision does not take writes (phase canary)",
+    });
+  });
+
+  it("is skipped, saying why, when the config declares no probe", async () => {
+    const r = await checkWriteProbe({
+      baseUrl: base,
+      auth,
+      tokenEnv: "SMOKE_ADMIN_TOKEN",
+      timeoutMs: 2000,
+      expectation: expectationFor("freeze"),
+    });
+    expect(r).toMatchObject({
+      status: "SKIP",
+      detail: expect.stringContaining("declare the app's write probe"),
+    });
+  });
+});
+
 describe("phase expectations", () => {
+  it("expects writes refused only on the frozen revision", () => {
+    expect(CLOUDSQL_PHASES.filter((p) => !expectationFor(p).writes)).toEqual(["freeze"]);
+  });
+
   it("requires Redis from stabilize on, and not before nor on rollback", () => {
     const required = CLOUDSQL_PHASES.filter((p) => expectationFor(p).redisRequired);
     expect(required).toEqual(["stabilize", "decommission"]);
@@ -87,6 +141,7 @@ describe("runSmoke against a local /system/status", () => {
       "GET /system/status=OK",
       "redis.configured=OK",
       "chatRealtime.effectiveMode=OK",
+      "Write probe=SKIP",
       "Checklist routes=SKIP",
     ]);
     expect(seenAuth).toContain(`Bearer ${TOKEN}`);
@@ -171,6 +226,7 @@ describe("runSmoke against a local /system/status", () => {
     });
     expect(refused.map((r) => r.detail)).toEqual([
       `connection refused by 127.0.0.1:${closed}/system/status (is the server running and the port right?)`,
+      "no cloudRun.writeBlock.probe in the config; declare the app's write probe to check the freeze",
       `connection refused by 127.0.0.1:${closed}/shops (is the server running and the port right?)`,
     ]);
     expect((await smoke("string", "canary"))[0].detail).toBe("the body is not a JSON object");
@@ -197,7 +253,7 @@ describe("runSmoke against a local /system/status", () => {
       routes,
     });
     expect(
-      results.slice(3).map((r) => `${r.name}: ${r.status}${r.status === "FAIL" ? ` ${r.detail}` : ""}`),
+      results.slice(4).map((r) => `${r.name}: ${r.status}${r.status === "FAIL" ? ` ${r.detail}` : ""}`),
     ).toEqual([
       "GET /auth/session (auth): OK",
       "GET /shops (shops): OK",
