@@ -31,6 +31,8 @@ export interface AdvanceRequest {
   readonly now?: () => Date;
   readonly monitoringEndpoint?: string;
   readonly timeoutMs?: number;
+  /** Where progress lines go while waiting. @default stderr */
+  readonly progress?: (line: string) => void;
 }
 
 export interface AdvanceReport {
@@ -75,6 +77,9 @@ export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
 
   let decision = decideAdvance({ ...facts, now: now() }, spec.advance);
   if (decision.action === "wait" && req.wait) {
+    (req.progress ?? ((line: string) => process.stderr.write(line + "\n")))(
+      `advance: ${positionLabel(inFile)} is baking; judging at ${decision.until} (${decision.reason})`,
+    );
     await new Promise((r) =>
       setTimeout(
         r,

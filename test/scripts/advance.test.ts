@@ -255,6 +255,31 @@ describe("npm run advance (in process, local candidate and Monitoring)", () => {
     expect(quiet.spec.trafficPercent).toBe(10);
   });
 
+  it("with --wait, says what it waits for, sleeps out the bake, then judges", async () => {
+    const m = await fakeMonitoring(healthy);
+    const { dir, deployedFile } = atCanary(10);
+    const lines: string[] = [];
+    let clock = NOW.getTime() - 1600; // under a second of bake left when judged
+    const report = await runAdvance({
+      stack: "prod",
+      migration: "avvivo",
+      deployedFile,
+      candidateUrl: appUrl,
+      wait: true,
+      dir,
+      now: () => new Date((clock += 500)),
+      env: { SMOKE_ADMIN_TOKEN: "admin-token", GOOGLE_OAUTH_ACCESS_TOKEN: "ya29.x" },
+      monitoringEndpoint: m.endpoint,
+      timeoutMs: 2000,
+      progress: (l) => lines.push(l),
+    });
+    await m.close();
+    expect(lines).toEqual([
+      "advance: canary:10 is baking; judging at 2026-11-25T12:00:00.000Z (the 10-minute bake ends in 1 min)",
+    ]);
+    expect(report.decision.action).toBe("advance");
+  });
+
   it("derives the candidate's tag URL from the service URL", () => {
     expect(candidateUrlOf("https://avvivo-api-xyz-uw.a.run.app")).toBe(
       "https://candidate---avvivo-api-xyz-uw.a.run.app",
