@@ -108,6 +108,11 @@ const rollbackTag = (c: CloudSqlPhaseContext): TrafficEntry => ({
 });
 const allTo = (rev: RevisionPlan): TrafficEntry[] => [{ revision: rev.name, percent: 100 }];
 const none = () => [];
+/** Before the freeze the stable revision serves everything, as it does today. */
+const servesStable = (c: CloudSqlPhaseContext) => ({
+  template: c.revisions.stable,
+  traffic: allTo(c.revisions.stable),
+});
 
 const PROMOTED_BACK = refused(
   "DMS promotion has happened: Cloud SQL is a standalone primary and the source misses every write made since, so an earlier phase cannot be put back by value (the frozen share would read a stale source); use rollback, which sends all traffic to the stable revision and says what stays behind",
@@ -122,7 +127,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     backupsManagedByDms: false,
     promoted: false,
     templateRole: "stable",
-    serving: (c) => ({ template: c.revisions.stable, traffic: allTo(c.revisions.stable) }),
+    serving: servesStable,
     irreversible: none,
     warnings: none,
     rollback: refused("nothing has changed yet: baseline is where a rollback returns to"),
@@ -134,7 +139,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     backupsManagedByDms: false,
     promoted: false,
     templateRole: "stable",
-    serving: (c) => ({ template: c.revisions.stable, traffic: allTo(c.revisions.stable) }),
+    serving: servesStable,
     irreversible: none,
     warnings: none,
     rollback: ALLOWED,
@@ -147,7 +152,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     backupsManagedByDms: true,
     promoted: false,
     templateRole: "stable",
-    serving: (c) => ({ template: c.revisions.stable, traffic: allTo(c.revisions.stable) }),
+    serving: servesStable,
     irreversible: none,
     warnings: (c) => [
       `DMS demotes ${c.spec.cloudSql.instanceName} to a replica while it runs: backups and PITR are suspended by DMS and left alone by this program until promotion.`,
