@@ -35,6 +35,11 @@ describe("GitHub workflows", () => {
       "npm run -s plan -- ${{ matrix.stack }} --base origin/${{ github.base_ref }} | tee plan.txt",
     );
     expect(w.jobs.preview.steps[0].with["fetch-depth"]).toBe(0);
+    // The plan (transitions and irreversible steps first) is the pull request's own sticky comment.
+    const comment = w.jobs.preview.steps.find((s: { uses?: string }) =>
+      s.uses?.startsWith("marocchino/sticky-pull-request-comment"),
+    );
+    expect(comment.with).toEqual({ header: "cutover-plan-${{ matrix.stack }}", path: "plan.txt" });
   });
 
   it("applies staging, checks it, and only then prod; each stack only when the change touches it", () => {
