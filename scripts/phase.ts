@@ -5,10 +5,12 @@
  * untouched), 2 usage, stack file or config error.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { positionOf, transitionContextOf } from "../infra/engine/plan";
 import {
   allowedSteps,
   forwardStep,
+  gateOf,
   judgeTransition,
   positionLabel,
   type Position,
@@ -18,7 +20,15 @@ import type { Migration } from "../infra/config/schema";
 import { editMigration, type KeyEdit } from "../tooling/stack-edit";
 import { loadStack, parsePhaseToken, StackFileError } from "../tooling/stack-file";
 import { EXIT, newCommand, runMain, UsageError } from "./lib/cli";
+import { evidenceProblem, type GateCheck } from "./lib/evidence";
 import { deployedFromOutputs, type DeployedSide } from "./plan/deployed";
+
+/** The command that writes a gate's evidence. */
+export function gateCommand(check: GateCheck, stack: string, migration: string): string {
+  return check === "validate"
+    ? `npm run validate -- --stack ${stack} --migration ${migration} --evidence`
+    : `npm run smoke -- <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
+}
 
 const PERCENT_KEY = { cloudsql: "trafficPercent", "dual-write": "readPercent" } as const;
 
@@ -72,6 +82,22 @@ export function applyStep(
   const to = stepTarget(action, token, from, spec, ctx);
   const verdict = judgeTransition(from, to, ctx);
   if (!verdict.allowed) return { code: EXIT.no, out: `${verdict.message}\n${file.path} is unchanged.\n` };
+  const gate = gateOf(from, to, ctx);
+  if (gate !== undefined) {
+    const problem = evidenceProblem(dirname(file.path), {
+      stack,
+      migration,
+      check: gate,
+      position: positionLabel(from),
+      maxAgeHours: spec.evidenceMaxAgeHours,
+      now: opts.now ?? new Date(),
+    });
+    if (problem !== undefined)
+      return {
+        code: EXIT.no,
+        out: `${migration}: ${positionLabel(from)} → ${positionLabel(to)} needs passing ${gate} evidence taken at ${positionLabel(from)}: ${problem}; hint: ${gateCommand(gate, stack, migration)}, then commit evidence/ with the change\n${file.path} is unchanged.\n`,
+      };
+  }
   const before = readFileSync(file.path, "utf8");
   const after = editMigration(before, migration, editsFor(spec, from, to));
   writeFileSync(file.path, after);
@@ -151,7 +177,22 @@ export function status(stack: string, deployed: DeployedSide | undefined, opts: 
     const forward = forwardStep(at, ctx);
     if (forward !== undefined) {
       const verdict = judgeTransition(at, forward, ctx);
-      const waits = verdict.allowed ? (verdict.note ?? "nothing") : (verdict.reason ?? "");
+      const gate = gateOf(at, forward, ctx);
+      const evidence =
+        gate &&
+        evidenceProblem(dirname(file.path), {
+          stack,
+          migration: name,
+          check: gate,
+          position: positionLabel(at),
+          maxAgeHours: spec.evidenceMaxAgeHours,
+          now: opts.now ?? new Date(),
+        });
+      const waits = !verdict.allowed
+        ? (verdict.reason ?? "")
+        : evidence
+          ? `${evidence} (${gateCommand(gate!, stack, name)})`
+          : (verdict.note ?? "nothing");
       lines.push(
         `  next step: ${positionLabel(forward, forward.attempt !== at.attempt)} — waits for: ${waits}`,
       );

@@ -12,6 +12,9 @@ import { CLOUDSQL_ONLY } from "./preflight/source";
 import { readChecklist } from "./smoke/checklist";
 import { expectationFor } from "./smoke/expectations";
 import { runSmoke, type WriteProbe } from "./smoke/run";
+import { positionOf } from "../infra/engine/plan";
+import { positionLabel } from "../infra/engine/transitions";
+import { recordEvidence } from "./lib/evidence";
 
 const TOKEN_ENVS = ["SMOKE_ADMIN_TOKEN", "ADMIN_STATUS_TOKEN"];
 
@@ -32,9 +35,11 @@ const program = newCommand("smoke")
     "authorization",
   )
   .option("--timeout <ms>", "timeout per request", wholeNumber("milliseconds, e.g. 10000"), 10000)
-  .option("--json", "print one JSON document instead of one line per check");
+  .option("--json", "print one JSON document instead of one line per check")
+  .option("--evidence", "write the verdict to evidence/<stack>/<migration>/smoke.json (with --migration)");
 
 interface SmokeOptions {
+  evidence?: boolean;
   phase?: string;
   migration?: string;
   stack: string;
@@ -114,6 +119,23 @@ async function main(): Promise<number> {
     routes: opts.checklist ? readChecklist(opts.checklist) : undefined,
   });
   process.stdout.write(opts.json ? renderJson("smoke", results, secrets) : renderText(results, secrets));
+  if (opts.evidence) {
+    if (!opts.migration)
+      throw new UsageError(
+        "--evidence needs --migration (and --stack): the evidence belongs to one migration",
+      );
+    const failed = results.filter((r) => r.status === "FAIL").map((r) => r.name);
+    const file = recordEvidence(process.cwd(), {
+      stack: opts.stack,
+      migration: opts.migration,
+      check: "smoke",
+      position: positionLabel(positionOf(loadMigration(opts.stack, opts.migration))),
+      passed: exitCodeOf(results) === 0,
+      summary: `${maskUrl(baseUrl)}: ${results.length} check(s)${failed.length ? `, failed: ${failed.join(", ")}` : ", all passed"}`,
+      report: renderJson("smoke", results, secrets),
+    });
+    process.stderr.write(`smoke: evidence written to ${file}\n`);
+  }
   return exitCodeOf(results);
 }
 

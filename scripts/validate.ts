@@ -13,6 +13,10 @@ import { ValidateError } from "./validate/errors";
 import { renderText, type RunReport } from "./validate/report";
 import { compareTable, type TableReport } from "./validate/run";
 import { tablesFromStack } from "./validate/stack";
+import { positionOf } from "../infra/engine/plan";
+import { positionLabel } from "../infra/engine/transitions";
+import { loadMigration } from "../tooling/stack-file";
+import { recordEvidence } from "./lib/evidence";
 
 interface Options {
   source?: string;
@@ -29,6 +33,7 @@ interface Options {
   connectTimeout: number;
   statementTimeout: number;
   json?: boolean;
+  evidence?: boolean;
   progress: boolean;
 }
 
@@ -84,6 +89,10 @@ function program(): Command {
       120,
     )
     .option("--json", "print one JSON document (for CI)")
+    .option(
+      "--evidence",
+      "write the verdict to evidence/<stack>/<migration>/validate.json (with --stack/--migration)",
+    )
     .option("--no-progress", "no progress bar even on a terminal")
     .addHelpText(
       "after",
@@ -129,6 +138,11 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
     );
   if (Boolean(opts.stack) !== Boolean(opts.migration))
     throw new ValidateError("--stack and --migration go together", "e.g. --stack staging --migration avvivo");
+  if (opts.evidence && !opts.stack)
+    throw new ValidateError(
+      "--evidence needs --stack and --migration",
+      "the evidence belongs to one migration of one stack",
+    );
   const fromStack = opts.stack
     ? tablesFromStack(
         process.cwd(),
@@ -191,6 +205,19 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
     error,
   };
   process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderText(report)) + "\n");
+  if (opts.evidence && opts.stack && opts.migration) {
+    const spec = loadMigration(opts.stack, opts.migration);
+    const file = recordEvidence(process.cwd(), {
+      stack: opts.stack,
+      migration: opts.migration,
+      check: "validate",
+      position: positionLabel(positionOf(spec)),
+      passed: report.identical,
+      summary: `${reports.length} table(s) ${report.identical ? "identical" : error ? "not compared (error)" : "differ"}: ${reports.map((t) => `${t.table}${t.identical ? "" : " (DIFFERENT)"}`).join(", ")}`,
+      report: JSON.stringify(report),
+    });
+    process.stderr.write(`validate: evidence written to ${file}\n`);
+  }
   return error ? 2 : report.identical ? 0 : 1;
 }
 

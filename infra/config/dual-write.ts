@@ -106,6 +106,13 @@ export const DualWriteMigrationSchema = z.strictObject({
    * flags entry's `updatedAt`: taken from config so that the same config always renders the same entry.
    */
   flagsUpdatedAt: InstantSchema.optional(),
+  /** Gate evidence older than this is refused by `npm run phase -- … next`. @default 24 */
+  evidenceMaxAgeHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(24),
   /** Days of monitoring after the final cut before decommission. @default 7 */
   soakDays: z.number().int().min(1).max(90).default(7),
   cloudflare: z.strictObject({

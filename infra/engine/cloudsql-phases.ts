@@ -176,6 +176,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     ],
     rollback: ALLOWED,
     back: ALLOWED,
+    gate: "validate",
   },
   promote: {
     resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
@@ -198,6 +199,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     rollback: ALLOWED,
     back: PROMOTED_BACK,
     records: { fact: "promoted" },
+    gate: "validate",
   },
   canary: {
     resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
@@ -226,6 +228,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     rollback: ALLOWED,
     back: PROMOTED_BACK,
     records: { fact: "cutoverCompleted", atLastStep: true },
+    gate: "smoke",
   },
   stabilize: {
     resources: resources(["cloudSql", "secrets", "redis", "redisWired", "dms", "promotion", "migrateJob"]),

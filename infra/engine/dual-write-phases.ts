@@ -82,6 +82,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     deletesRetiredD1: false,
     cut: false,
     irreversible: none,
+    gate: "validate",
     warnings: ({ spec }) => {
       const pct = spec.readPercent ?? spec.ramp[0];
       const next = spec.ramp.find((s) => s > pct);

@@ -12,6 +12,9 @@ export const refused = (why: string): Permission => ({ ok: false, why });
 /** A fact the ledger records, once and for good, when a phase is applied. */
 export type LedgerFactName = "promoted" | "cutoverCompleted" | "finalCut" | "decommissioned";
 
+/** A check whose passing evidence a step needs (written by `validate --evidence` / `smoke --evidence`). */
+export type GateCheck = "validate" | "smoke";
+
 /** What a phase allows next; read by `judgeTransition`. */
 export interface TransitionRow {
   /** Rollback may leave this phase, or why it may not. */
@@ -23,4 +26,9 @@ export interface TransitionRow {
    * reaches its last step (100%).
    */
   readonly records?: { readonly fact: LedgerFactName; readonly atLastStep?: boolean };
+  /**
+   * Entering this phase from the step before needs passing evidence of this check, taken at that step
+   * (the runbook's data gates). A ramp phase gates its first step only.
+   */
+  readonly gate?: GateCheck;
 }

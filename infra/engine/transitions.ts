@@ -1,7 +1,7 @@
 import { DAY_HOURS, formatDuration, HOUR_MS } from "../../contract/facts";
 import { CLOUDSQL_PHASE_TABLE, CLOUDSQL_ORDER } from "./cloudsql-phases";
 import { DUAL_WRITE_ORDER, DUAL_WRITE_PHASE_TABLE } from "./dual-write-phases";
-import type { LedgerFactName, TransitionRow } from "./phase-row";
+import type { GateCheck, LedgerFactName, TransitionRow } from "./phase-row";
 
 /**
  * Judging a change of phase against what is deployed. Everything a phase allows is data in the kind's
@@ -144,6 +144,23 @@ export function forwardStep(
   if (from.phase === "rollback") return retryOf(ctx.kind, from);
   const i = indexOf(ctx.kind, ctx.ramp, from);
   return i < 0 ? undefined : stepsOf(ctx.kind, ctx.ramp, from.attempt)[i + 1];
+}
+
+/** The check whose passing evidence the forward step `from → to` needs (the phase table's `gate`). */
+export function gateOf(
+  from: Position,
+  to: Position,
+  ctx: Pick<TransitionContext, "kind" | "ramp">,
+): GateCheck | undefined {
+  const next = forwardStep(from, ctx);
+  if (
+    next === undefined ||
+    from.phase === "rollback" ||
+    next.phase !== to.phase ||
+    next.percent !== to.percent
+  )
+    return undefined;
+  return from.phase === to.phase ? undefined : rowOf(ctx.kind, to.phase)?.gate;
 }
 
 /** The refusal a decommission window gives now, if any. */

@@ -7,6 +7,7 @@ import { decideAdvance, type AdvanceThresholds } from "../../scripts/advance/dec
 import { readCandidateMetrics } from "../../scripts/advance/monitoring";
 import { applyStep } from "../../scripts/phase";
 import { loadMigration } from "../../tooling/stack-file";
+import { passAllGates } from "../support/evidence";
 import { scratchDir } from "../support/scratch";
 
 const ROOT = resolve(__dirname, "../..");
@@ -189,7 +190,10 @@ describe("npm run advance (in process, local candidate and Monitoring)", () => {
     const dir = scratchDir("advance");
     copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
     copyFileSync(join(ROOT, "Pulumi.prod.yaml"), join(dir, "Pulumi.prod.yaml"));
-    for (let i = 0; i < 5; i++) applyStep("prod", "avvivo", "next", undefined, { dir, now: NOW });
+    for (let i = 0; i < 5; i++) {
+      passAllGates(dir, "prod", "avvivo", NOW);
+      applyStep("prod", "avvivo", "next", undefined, { dir, now: NOW });
+    }
     const deployedFile = join(dir, "deployed.json");
     writeFileSync(
       deployedFile,

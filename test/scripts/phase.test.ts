@@ -1,7 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { recordEvidence } from "../../scripts/lib/evidence";
 import { applyStep, status } from "../../scripts/phase";
+import { passAllGates } from "../support/evidence";
 import { loadMigration } from "../../tooling/stack-file";
 import { scratchDir } from "../support/scratch";
 
@@ -14,6 +16,11 @@ function scratchStack(): { dir: string; file: string } {
   copyFileSync(join(ROOT, "Pulumi.prod.yaml"), join(dir, "Pulumi.prod.yaml"));
   return { dir, file: join(dir, "Pulumi.prod.yaml") };
 }
+
+const step = (dir: string, migration: string, action: "next" | "set" | "rollback", token?: string) => {
+  passAllGates(dir, "prod", migration, NOW);
+  return applyStep("prod", migration, action, token, { dir, now: NOW });
+};
 
 /** Lines removed and added between two texts (a plain line diff: enough for one-key edits). */
 function changedLines(before: string, after: string): { removed: string[]; added: string[] } {
@@ -60,7 +67,7 @@ describe("npm run phase: one allowed step, written in place", () => {
     const seen: string[] = [];
     for (let i = 0; i < 9; i++) {
       const before = readFileSync(file, "utf8");
-      const r = applyStep("prod", "avvivo", "next", undefined, { dir, now: NOW });
+      const r = step(dir, "avvivo", "next");
       expect([i, r.code]).toEqual([i, 0]);
       const spec = loadMigration("prod", "avvivo", { dir, kind: "cloudsql" });
       seen.push(`${spec.phase}${spec.trafficPercent !== undefined ? `:${spec.trafficPercent}` : ""}`);
@@ -85,7 +92,7 @@ describe("npm run phase: one allowed step, written in place", () => {
 
   it("rolls back from the phase in the file, then retries with a new attempt at replicate", () => {
     const { dir } = scratchStack();
-    for (let i = 0; i < 6; i++) applyStep("prod", "avvivo", "next", undefined, { dir, now: NOW }); // canary:50
+    for (let i = 0; i < 6; i++) step(dir, "avvivo", "next"); // canary:50
     expect(applyStep("prod", "avvivo", "rollback", undefined, { dir, now: NOW }).code).toBe(0);
     let spec = loadMigration("prod", "avvivo", { dir, kind: "cloudsql" });
     expect([spec.phase, spec.rollbackFrom, spec.trafficPercent]).toEqual(["rollback", "canary", undefined]);
@@ -97,10 +104,10 @@ describe("npm run phase: one allowed step, written in place", () => {
 
   it("steps the dual-write read ramp, back by value before the cut and never after it", () => {
     const { dir } = scratchStack();
-    for (let i = 0; i < 5; i++) applyStep("prod", "matchauto", "next", undefined, { dir, now: NOW }); // read-switch:50
+    for (let i = 0; i < 5; i++) step(dir, "matchauto", "next"); // read-switch:50
     expect(loadMigration("prod", "matchauto", { dir, kind: "dual-write" }).readPercent).toBe(50);
     expect(applyStep("prod", "matchauto", "set", "read-switch:10", { dir, now: NOW }).code).toBe(0);
-    for (let i = 0; i < 3; i++) applyStep("prod", "matchauto", "next", undefined, { dir, now: NOW }); // final-cut
+    for (let i = 0; i < 3; i++) step(dir, "matchauto", "next"); // final-cut
     expect(loadMigration("prod", "matchauto", { dir, kind: "dual-write" }).phase).toBe("final-cut");
     const back = applyStep("prod", "matchauto", "set", "read-switch:100", { dir, now: NOW });
     expect(back.code).toBe(1);
@@ -111,7 +118,7 @@ describe("npm run phase: one allowed step, written in place", () => {
 
   it("status says where each migration stands, what is deployed and what the next step waits for", () => {
     const { dir } = scratchStack();
-    for (let i = 0; i < 8; i++) applyStep("prod", "avvivo", "next", undefined, { dir, now: NOW }); // stabilize
+    for (let i = 0; i < 8; i++) step(dir, "avvivo", "next"); // stabilize
     const deployed = {
       source: "deployed.json",
       factsKnown: true,
@@ -131,6 +138,82 @@ describe("npm run phase: one allowed step, written in place", () => {
     );
     expect(text).toContain(
       "matchauto (dual-write)\n  file:      baseline\n  deployed:  baseline (no ledger yet)",
+    );
+  });
+});
+
+describe("gate evidence: checked, not trusted", () => {
+  /** A stack at replicate: the next step, freeze, needs validation evidence taken at replicate. */
+  function atReplicate() {
+    const { dir } = scratchStack();
+    for (let i = 0; i < 2; i++) step(dir, "avvivo", "next");
+    rmSync(join(dir, "evidence"), { recursive: true, force: true }); // what the earlier steps left
+    return dir;
+  }
+  const file = (dir: string) => join(dir, "evidence/prod/avvivo/validate.json");
+  const record = (dir: string, over: { position?: string; passed?: boolean; at?: Date } = {}) =>
+    recordEvidence(dir, {
+      stack: "prod",
+      migration: "avvivo",
+      check: "validate",
+      position: over.position ?? "replicate",
+      passed: over.passed ?? true,
+      summary: "7 table(s) identical",
+      report: "{}",
+      at: over.at ?? new Date(NOW.getTime() - 3_600_000),
+    });
+  const next = (dir: string) => applyStep("prod", "avvivo", "next", undefined, { dir, now: NOW });
+
+  it("refuses replicate → freeze without validation evidence, naming the command", () => {
+    const r = next(atReplicate());
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(
+      "avvivo: replicate → freeze needs passing validate evidence taken at replicate: no validate evidence (evidence/prod/avvivo/validate.json); hint: npm run validate -- --stack prod --migration avvivo --evidence",
+    );
+  });
+
+  it("accepts fresh passing evidence taken at the step being left", () => {
+    const dir = atReplicate();
+    record(dir);
+    expect(next(dir).code).toBe(0);
+    expect(loadMigration("prod", "avvivo", { dir }).phase).toBe("freeze");
+  });
+
+  it.each([
+    [
+      "stale",
+      { at: new Date(NOW.getTime() - 25 * 3_600_000) },
+      "the validate evidence is 25 h old (more than 24 h)",
+    ],
+    ["failing", { passed: false }, "the last validate did not pass"],
+    [
+      "taken at another step",
+      { position: "provision" },
+      "the validate evidence was taken at provision, not at replicate",
+    ],
+  ])("refuses %s evidence", (_title, over, reason) => {
+    const dir = atReplicate();
+    record(dir, over);
+    const r = next(dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(reason);
+  });
+
+  it("refuses evidence edited by hand (its digest no longer matches)", () => {
+    const dir = atReplicate();
+    record(dir, { passed: false });
+    writeFileSync(file(dir), readFileSync(file(dir), "utf8").replace('"passed": false', '"passed": true'));
+    const r = next(dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(
+      "evidence/prod/avvivo/validate.json does not match its digest: it was edited by hand",
+    );
+  });
+
+  it("status says which evidence the next step waits for", () => {
+    const text = status("prod", undefined, { dir: atReplicate(), now: NOW });
+    expect(text).toContain(
+      "next step: freeze — waits for: no validate evidence (evidence/prod/avvivo/validate.json) (npm run validate -- --stack prod --migration avvivo --evidence)",
     );
   });
 });

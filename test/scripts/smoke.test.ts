@@ -11,6 +11,8 @@ import { parseChecklist } from "../../scripts/smoke/checklist";
 import { checkWriteProbe, runSmoke } from "../../scripts/smoke/run";
 import { CLOUDSQL_PHASES } from "../../infra/config/schema";
 import { ROOT, runScript } from "../support/cli";
+import { evidenceProblem } from "../../scripts/lib/evidence";
+import { scratchDir } from "../support/scratch";
 import { freePort } from "../support/postgres";
 import type { CheckResult } from "../../scripts/lib/verdict";
 
@@ -281,6 +283,31 @@ describe("smoke (CLI)", () => {
     );
     expect(run.code).toBe(0);
     expect(run.stdout + run.stderr).not.toContain(TOKEN);
+  });
+
+  it("writes gate evidence for the migration at the position its file is at, token never in it", async () => {
+    const dir = scratchDir("smoke-evidence");
+    fs.copyFileSync(path.join(ROOT, "Pulumi.staging.yaml"), path.join(dir, "Pulumi.staging.yaml"));
+    const run = await cli(
+      [`${base}/healthy`, "--migration", "avvivo", "--evidence"],
+      { SMOKE_ADMIN_TOKEN: TOKEN },
+      dir,
+    );
+    expect(run.code).toBe(0);
+    const file = path.join(dir, "evidence/staging/avvivo/smoke.json");
+    expect(run.stderr).toContain(`smoke: evidence written to ${file}`);
+    const written = fs.readFileSync(file, "utf8");
+    expect(JSON.parse(written)).toMatchObject({ check: "smoke", position: "baseline", passed: true });
+    expect(written).not.toContain(TOKEN);
+    const problem = evidenceProblem(dir, {
+      stack: "staging",
+      migration: "avvivo",
+      check: "smoke",
+      position: "baseline",
+      maxAgeHours: 1,
+      now: new Date(),
+    });
+    expect(problem).toBeUndefined();
   });
 
   it("takes the phase from the stack file and the token from ADMIN_STATUS_TOKEN in a custom header", async () => {

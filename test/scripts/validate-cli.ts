@@ -10,11 +10,15 @@ export interface CliResult {
 
 const ROOT = path.resolve(__dirname, "../..");
 
-export function startValidate(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["scripts/validate.ts", ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-  });
+export function startValidate(args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT) {
+  const child = spawn(
+    path.join(ROOT, "node_modules/.bin/tsx"),
+    [path.join(ROOT, "scripts/validate.ts"), ...args],
+    {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    },
+  );
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
@@ -25,4 +29,5 @@ export function startValidate(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { child, done };
 }
 
-export const runValidate = (args: string[], env?: NodeJS.ProcessEnv) => startValidate(args, env).done;
+export const runValidate = (args: string[], env?: NodeJS.ProcessEnv, cwd?: string) =>
+  startValidate(args, env, cwd).done;

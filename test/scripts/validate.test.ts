@@ -1,6 +1,12 @@
 import { Client } from "pg";
 import { startPostgres, type PgServer } from "../support/postgres";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { evidenceProblem } from "../../scripts/lib/evidence";
+import { scratchDir } from "../support/scratch";
 import { runValidate, startValidate } from "./validate-cli";
+
+const ROOT = path.resolve(__dirname, "../..");
 
 jest.setTimeout(120_000);
 
@@ -115,6 +121,43 @@ describe("npm run validate — PostgreSQL ↔ PostgreSQL", () => {
     expect(shop).toMatchObject({ method: "sample", sampled: 100000 });
     expect(shop.differences).toEqual({ missing: ["id=4242"], extra: [], changed: ["id=77777"] });
     expect(all.code).toBe(1);
+  });
+
+  it("writes gate evidence the phase command accepts, and only a pass counts", async () => {
+    const dir = scratchDir("evidence");
+    fs.copyFileSync(path.join(ROOT, "Pulumi.staging.yaml"), path.join(dir, "Pulumi.staging.yaml"));
+    const args = [...urls(), "--stack", "staging", "--migration", "avvivo", "--tables", "Reel", "--evidence"];
+    const r = await runValidate(args, {}, dir);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      `validate: evidence written to ${path.join(dir, "evidence/staging/avvivo/validate.json")}`,
+    );
+    const want = {
+      stack: "staging",
+      migration: "avvivo",
+      check: "validate" as const,
+      maxAgeHours: 24,
+      now: new Date(),
+    };
+    expect(evidenceProblem(dir, { ...want, position: "baseline" })).toBeUndefined();
+    const written = JSON.parse(
+      fs.readFileSync(path.join(dir, "evidence/staging/avvivo/validate.json"), "utf8"),
+    );
+    expect(written).toMatchObject({
+      passed: true,
+      position: "baseline",
+      summary: "1 table(s) identical: Reel",
+    });
+    noSecrets(JSON.stringify(written));
+    const differ = await runValidate(
+      [...urls(), "--stack", "staging", "--migration", "avvivo", "--tables", "Shop", "--evidence"],
+      {},
+      dir,
+    );
+    expect(differ.code).toBe(1);
+    expect(evidenceProblem(dir, { ...want, position: "baseline" })).toContain(
+      "the last validate did not pass",
+    );
   });
 
   it("reads the tables from the stack config", async () => {

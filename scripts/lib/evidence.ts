@@ -1,0 +1,95 @@
+/**
+ * Gate evidence: what `validate` and `smoke` found, as a small file committed with the pull request
+ * (`evidence/<stack>/<migration>/<check>.json`). `npm run phase -- … next` checks it, never trusts it:
+ * its digest must match its contents, its verdict must be a pass, it must have been taken at the
+ * position the migration is leaving, and it must be younger than the configured age.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+
+export type { GateCheck } from "../../infra/engine/phase-row";
+import type { GateCheck } from "../../infra/engine/phase-row";
+
+export interface Evidence {
+  readonly stack: string;
+  readonly migration: string;
+  readonly check: GateCheck;
+  /** The position the file was at when the check ran (e.g. `replicate`, `canary:10`). */
+  readonly position: string;
+  readonly passed: boolean;
+  readonly at: string;
+  /** What was checked, in one line (tables, URL, counts). */
+  readonly summary: string;
+  /** sha256 of the report the check printed. */
+  readonly reportDigest: string;
+  /** sha256 over every field above: a hand-edited file does not match. */
+  readonly digest: string;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+function digestOf(e: Omit<Evidence, "digest">): string {
+  const fields = [
+    "stack",
+    "migration",
+    "check",
+    "position",
+    "passed",
+    "at",
+    "summary",
+    "reportDigest",
+  ] as const;
+  return sha256(JSON.stringify(fields.map((k) => e[k])));
+}
+
+export function evidencePath(root: string, stack: string, migration: string, check: GateCheck): string {
+  return join(root, "evidence", stack, migration, `${check}.json`);
+}
+
+/** Writes the evidence of a check; returns the file's path. */
+export function recordEvidence(
+  root: string,
+  e: Omit<Evidence, "digest" | "reportDigest" | "at"> & { readonly report: string; readonly at?: Date },
+): string {
+  const { report, at, ...rest } = e;
+  const body = { ...rest, at: (at ?? new Date()).toISOString(), reportDigest: sha256(report) };
+  const file = evidencePath(root, e.stack, e.migration, e.check);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ ...body, digest: digestOf(body) }, null, 2) + "\n");
+  return file;
+}
+
+/** Why the evidence for a gate does not hold (undefined when it does). */
+export function evidenceProblem(
+  root: string,
+  want: {
+    stack: string;
+    migration: string;
+    check: GateCheck;
+    position: string;
+    maxAgeHours: number;
+    now: Date;
+  },
+): string | undefined {
+  const file = evidencePath(root, want.stack, want.migration, want.check);
+  const shown = relative(root, file);
+  if (!existsSync(file)) return `no ${want.check} evidence (${shown})`;
+  let e: Evidence;
+  try {
+    e = JSON.parse(readFileSync(file, "utf8")) as Evidence;
+  } catch {
+    return `${shown} is not readable JSON`;
+  }
+  const { digest, ...rest } = e;
+  if (digest !== digestOf(rest)) return `${shown} does not match its digest: it was edited by hand`;
+  if (e.stack !== want.stack || e.migration !== want.migration || e.check !== want.check)
+    return `${shown} is evidence of another check (${e.stack}/${e.migration}/${e.check})`;
+  if (!e.passed) return `the last ${want.check} did not pass (${e.at}): ${e.summary}`;
+  if (e.position !== want.position)
+    return `the ${want.check} evidence was taken at ${e.position}, not at ${want.position}`;
+  const ageHours = (want.now.getTime() - Date.parse(e.at)) / 3_600_000;
+  if (ageHours > want.maxAgeHours)
+    return `the ${want.check} evidence is ${Math.floor(ageHours)} h old (more than ${want.maxAgeHours} h)`;
+  return undefined;
+}
