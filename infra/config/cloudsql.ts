@@ -5,6 +5,7 @@ import {
   HostSchema,
   PemCertificateSchema,
   PortSchema,
+  EvidenceMaxAgeHoursSchema,
   RampSchema,
   retiredKey,
   SecretConfigKeySchema,
@@ -260,12 +261,7 @@ export const CloudSqlMigrationSchema = z.strictObject({
   /** Traffic ramp for `canary`. @default [10, 50, 100] */
   ramp: RampSchema.default([10, 50, 100]),
   /** Gate evidence older than this is refused by `npm run phase -- … next`. @default 24 */
-  evidenceMaxAgeHours: z
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 30)
-    .default(24),
+  evidenceMaxAgeHours: EvidenceMaxAgeHoursSchema,
   /** Retry counter: a new attempt gets new job and revision names. @default 1 */
   attempt: z.number().int().min(1).max(99).default(1),
   /** Observation window after 100% before decommission. @default 48 */

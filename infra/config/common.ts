@@ -73,3 +73,11 @@ export const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
 
 /** A key earlier versions read and this one refuses, with the message saying where the fact lives now. */
 export const retiredKey = (message: string) => z.custom<never>(() => false, { message }).optional();
+
+/** Hours after which gate evidence no longer counts (both kinds). */
+export const EvidenceMaxAgeHoursSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(24 * 30)
+  .default(24);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  EvidenceMaxAgeHoursSchema,
   HostSchema,
   InstantSchema,
   PortSchema,
@@ -107,12 +108,7 @@ export const DualWriteMigrationSchema = z.strictObject({
    */
   flagsUpdatedAt: InstantSchema.optional(),
   /** Gate evidence older than this is refused by `npm run phase -- … next`. @default 24 */
-  evidenceMaxAgeHours: z
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 30)
-    .default(24),
+  evidenceMaxAgeHours: EvidenceMaxAgeHoursSchema,
   /** Days of monitoring after the final cut before decommission. @default 7 */
   soakDays: z.number().int().min(1).max(90).default(7),
   cloudflare: z.strictObject({
