@@ -13,6 +13,7 @@ import {
   gateOf,
   judgeTransition,
   positionLabel,
+  RAMP,
   type Position,
   type TransitionContext,
 } from "../infra/engine/transitions";
@@ -30,13 +31,11 @@ export function gateCommand(check: GateCheck, stack: string, migration: string):
     : `npm run smoke -- <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
 }
 
-const PERCENT_KEY = { cloudsql: "trafficPercent", "dual-write": "readPercent" } as const;
-
 /** The keys a position sets in the stack file (and those it removes). */
 function editsFor(spec: Migration, from: Position, to: Position): KeyEdit[] {
   return [
     { key: "phase", value: to.phase },
-    { key: PERCENT_KEY[spec.kind], value: to.percent },
+    { key: RAMP[spec.kind].percentKey, value: to.percent },
     { key: "rollbackFrom", value: to.rollbackFrom },
     ...(spec.kind === "cloudsql" && to.attempt !== from.attempt
       ? [{ key: "attempt", value: to.attempt }]

@@ -4,6 +4,7 @@ import { parse } from "yaml";
 import { CONFIG_KEY } from "../infra/config/common";
 import { ConfigError, parseMigrations } from "../infra/config/load";
 import type { Migration, MigrationKind, Migrations } from "../infra/config/schema";
+import { RAMP, type MigrationKindName } from "../infra/engine/transitions";
 
 /** What a `secure:` value reads as offline: the stack file's ciphertext is never used. */
 export const SECRET = "[secret]";
@@ -122,10 +123,9 @@ export function withPhase(stack: StackConfig, migration: string, choice: PhaseCh
     );
   }
   spec.phase = choice.phase;
-  const [percentKey, rampPhase] =
-    spec.kind === "dual-write" ? ["readPercent", "read-switch"] : ["trafficPercent", "canary"];
-  if (choice.percent !== undefined) spec[percentKey] = choice.percent;
-  else if (choice.phase !== rampPhase) delete spec[percentKey];
+  const ramp = RAMP[spec.kind as MigrationKindName] ?? RAMP.cloudsql;
+  if (choice.percent !== undefined) spec[ramp.percentKey] = choice.percent;
+  else if (choice.phase !== ramp.phase) delete spec[ramp.percentKey];
   if (choice.from !== undefined) spec.rollbackFrom = choice.from;
   else if (choice.phase !== "rollback") delete spec.rollbackFrom;
   return { ...stack, config: { ...stack.config, [CONFIG_KEY]: migrations } };

@@ -2,7 +2,7 @@ import { DAY_HOURS } from "../../contract/facts";
 import type { Migration } from "../config/schema";
 import { planCloudSql, type CloudSqlPlan } from "./cloudsql";
 import { planDualWrite, type DualWritePlan } from "./dual-write";
-import type { LedgerFacts, Position, TransitionContext } from "./transitions";
+import { positionFromFields, type LedgerFacts, type Position, type TransitionContext } from "./transitions";
 
 /** A migration's name, its spec and its phase's desired state. */
 export type MigrationPlan =
@@ -41,22 +41,8 @@ export function planMigration(
 
 /** Where a spec stands, as the transition rules see it. */
 export function positionOf(spec: Migration): Position {
-  const percent =
-    spec.kind === "cloudsql"
-      ? spec.phase === "canary"
-        ? spec.trafficPercent
-        : undefined
-      : spec.phase === "read-switch"
-        ? spec.readPercent
-        : undefined;
-  return {
-    phase: spec.phase,
-    attempt: spec.kind === "cloudsql" ? spec.attempt : 1,
-    ...(percent !== undefined ? { percent } : {}),
-    ...(spec.phase === "rollback" && spec.rollbackFrom !== undefined
-      ? { rollbackFrom: spec.rollbackFrom }
-      : {}),
-  };
+  // A parsed spec always has its phase: the lenient reader cannot come back empty here.
+  return positionFromFields(spec as unknown as Record<string, unknown>)!;
 }
 
 /** The transition context of a spec (the ramp and the decommission window it configures). */

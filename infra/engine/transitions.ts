@@ -64,11 +64,33 @@ export interface Transition {
   readonly records?: LedgerFactName;
 }
 
-const RAMPED: Record<MigrationKindName, string> = { cloudsql: "canary", "dual-write": "read-switch" };
-const PERCENT_KEY: Record<MigrationKindName, string> = {
-  cloudsql: "trafficPercent",
-  "dual-write": "readPercent",
+/** Each kind's ramp: the phase that steps through it and the config key holding its percent. */
+export const RAMP: Readonly<
+  Record<MigrationKindName, { readonly phase: string; readonly percentKey: "trafficPercent" | "readPercent" }>
+> = {
+  cloudsql: { phase: "canary", percentKey: "trafficPercent" },
+  "dual-write": { phase: "read-switch", percentKey: "readPercent" },
 };
+const RAMPED = (kind: MigrationKindName) => RAMP[kind].phase;
+const PERCENT_KEY = (kind: MigrationKindName) => RAMP[kind].percentKey;
+
+/**
+ * The position a migration's fields ask for: phase, the ramp step (only in the ramp phase), the phase a
+ * rollback leaves, the attempt (1 when absent). Lenient, so it also reads a spec from an older stack
+ * file that today's schema would refuse; undefined without a phase.
+ */
+export function positionFromFields(raw: Record<string, unknown>): Position | undefined {
+  if (typeof raw.phase !== "string") return undefined;
+  const ramp = RAMP[raw.kind as MigrationKindName];
+  const percent = ramp && raw.phase === ramp.phase ? raw[ramp.percentKey] : undefined;
+  const from = raw.phase === "rollback" ? raw.rollbackFrom : undefined;
+  return {
+    phase: raw.phase,
+    attempt: typeof raw.attempt === "number" ? raw.attempt : 1,
+    ...(typeof percent === "number" ? { percent } : {}),
+    ...(typeof from === "string" ? { rollbackFrom: from } : {}),
+  };
+}
 
 function rowOf(kind: MigrationKindName, phase: string): TransitionRow | undefined {
   return kind === "cloudsql"
@@ -80,7 +102,7 @@ function rowOf(kind: MigrationKindName, phase: string): TransitionRow | undefine
 export function stepsOf(kind: MigrationKindName, ramp: readonly number[], attempt = 1): Position[] {
   const order: readonly string[] = kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER;
   return order.flatMap((phase) =>
-    phase === RAMPED[kind] ? ramp.map((percent) => ({ phase, percent, attempt })) : [{ phase, attempt }],
+    phase === RAMPED(kind) ? ramp.map((percent) => ({ phase, percent, attempt })) : [{ phase, attempt }],
   );
 }
 
@@ -91,7 +113,8 @@ export function positionLabel(p: Position, withAttempt = false): string {
   return `${p.phase}${arg}${withAttempt ? ` (attempt ${p.attempt})` : ""}`;
 }
 
-const same = (a: Position, b: Position) =>
+/** The same position (a dual-write rollback without `rollbackFrom` matches any origin). */
+export const samePosition = (a: Position, b: Position) =>
   a.phase === b.phase &&
   a.percent === b.percent &&
   a.attempt === b.attempt &&
@@ -182,14 +205,14 @@ function windowBlocks(ctx: TransitionContext): string | undefined {
 /** Why `to` is refused from `from` (undefined when allowed). */
 function reasonOf(from: Position, to: Position, ctx: TransitionContext): string | undefined {
   const { kind, ramp } = ctx;
-  if (same(from, to)) return undefined;
+  if (samePosition(from, to)) return undefined;
   if (from.phase === "rollback") {
     const retry = retryOf(kind, from);
     if (to.phase === "rollback")
       return `the deployed rollback left ${from.rollbackFrom ?? "an earlier phase"}; rollbackFrom stays what it was until the migration moves forward again`;
     if (kind === "cloudsql" && to.attempt !== retry.attempt)
       return `a retry after rollback needs a new attempt (attempt ${retry.attempt}): the DMS job and revisions of attempt ${from.attempt} are spent`;
-    if (same(to, retry)) return undefined;
+    if (samePosition(to, retry)) return undefined;
     return `after a rollback the migration moves forward again from what still exists, at ${positionLabel(retry)}${kind === "cloudsql" ? ` with attempt ${retry.attempt}` : " (the new stores missed the writes made since the rollback)"}`;
   }
   if (kind === "cloudsql" && to.attempt !== from.attempt)
@@ -205,8 +228,8 @@ function reasonOf(from: Position, to: Position, ctx: TransitionContext): string 
   const i = indexOf(kind, ramp, from);
   const j = indexOf(kind, ramp, to);
   if (j < 0)
-    return to.phase === RAMPED[kind]
-      ? `${to.phase} needs ${PERCENT_KEY[kind]} set to one of the ramp steps ${ramp.join(", ")}`
+    return to.phase === RAMPED(kind)
+      ? `${to.phase} needs ${PERCENT_KEY(kind)} set to one of the ramp steps ${ramp.join(", ")}`
       : `${to.phase} is not a phase of kind ${kind}`;
   if (j > i + 1) {
     const skipped = stepsOf(kind, ramp)
@@ -234,7 +257,7 @@ export function setCommand(
   const stack = ctx.stack ?? "<stack>";
   const parts = [`pulumi config set --stack ${stack} --path ${key("phase")} ${p.phase}`];
   if (p.percent !== undefined)
-    parts.push(`pulumi config set --stack ${stack} --path ${key(PERCENT_KEY[ctx.kind])} ${p.percent}`);
+    parts.push(`pulumi config set --stack ${stack} --path ${key(PERCENT_KEY(ctx.kind))} ${p.percent}`);
   if (p.rollbackFrom !== undefined)
     parts.push(`pulumi config set --stack ${stack} --path ${key("rollbackFrom")} ${p.rollbackFrom}`);
   return parts.join(" && ");
@@ -256,7 +279,7 @@ export function judgeTransition(from: Position, to: Position, ctx: TransitionCon
   const next = allowedSteps(from, ctx);
   const reason = reasonOf(from, to, ctx);
   const note =
-    reason === undefined && !same(from, to) && to.phase === "decommission" && ctx.facts === undefined
+    reason === undefined && !samePosition(from, to) && to.phase === "decommission" && ctx.facts === undefined
       ? `the ${ctx.kind === "cloudsql" ? "observation window" : "soak"} before decommission is judged from the time the ledger recorded: the preview checks it (offline, pass --deployed with the stack outputs)`
       : undefined;
   const base = {
@@ -264,7 +287,7 @@ export function judgeTransition(from: Position, to: Position, ctx: TransitionCon
     to,
     next,
     ...(note ? { note } : {}),
-    ...(reason === undefined && !same(from, to) ? withFact(factOf(to, ctx)) : {}),
+    ...(reason === undefined && !samePosition(from, to) ? withFact(factOf(to, ctx)) : {}),
   };
   if (reason === undefined) return { ...base, allowed: true };
   const attempts = from.attempt !== to.attempt;

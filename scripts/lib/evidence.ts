@@ -8,8 +8,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
-export type { GateCheck } from "../../infra/engine/phase-row";
 import type { GateCheck } from "../../infra/engine/phase-row";
+
+export type { GateCheck };
 
 export interface Evidence {
   readonly stack: string;

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { CONFIG_KEY } from "../../infra/config/common";
-import type { LedgerFacts, Position } from "../../infra/engine/transitions";
+import { positionFromFields, type LedgerFacts, type Position } from "../../infra/engine/transitions";
 import { stackConfigOf, StackFileError } from "../../tooling/stack-file";
 
 /** What is deployed, per migration, as the offline plan learns it (a git ref or the ledger's outputs). */
@@ -16,29 +16,6 @@ export interface DeployedSide {
   readonly migrations: Readonly<
     Record<string, { readonly position: Position; readonly facts?: LedgerFacts; readonly appliedAt?: string }>
   >;
-}
-
-const RAMP_KEY: Record<string, [string, string]> = {
-  cloudsql: ["canary", "trafficPercent"],
-  "dual-write": ["read-switch", "readPercent"],
-};
-
-/**
- * The position a raw spec asks for, read leniently: the file at an older ref may not pass today's schema,
- * and only its phase, ramp step, rollback origin and attempt matter here.
- */
-export function positionOfRaw(raw: Record<string, unknown>): Position | undefined {
-  if (typeof raw.phase !== "string") return undefined;
-  const [rampPhase, rampKey] = RAMP_KEY[String(raw.kind)] ?? ["", ""];
-  const percent = raw.phase === rampPhase && typeof raw[rampKey] === "number" ? raw[rampKey] : undefined;
-  const from =
-    raw.phase === "rollback" && typeof raw.rollbackFrom === "string" ? raw.rollbackFrom : undefined;
-  return {
-    phase: raw.phase,
-    attempt: typeof raw.attempt === "number" ? raw.attempt : 1,
-    ...(percent !== undefined ? { percent } : {}),
-    ...(from !== undefined ? { rollbackFrom: from } : {}),
-  };
 }
 
 /** The stack file at a git ref: each migration's position there (a file absent at that ref: none deployed). */
@@ -68,7 +45,7 @@ export function deployedFromGit(stack: string, ref: string, dir = process.cwd())
   const raw = (config[CONFIG_KEY] ?? {}) as Record<string, Record<string, unknown>>;
   const migrations: Record<string, { position: Position }> = {};
   for (const [name, spec] of Object.entries(raw)) {
-    const position = spec && typeof spec === "object" ? positionOfRaw(spec) : undefined;
+    const position = spec && typeof spec === "object" ? positionFromFields(spec) : undefined;
     if (position) migrations[name] = { position };
   }
   return { source: `git ${ref}`, factsKnown: false, migrations };

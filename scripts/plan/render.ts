@@ -1,6 +1,6 @@
 import type { CloudSqlPlan } from "../../infra/engine/cloudsql";
 import type { MigrationPlan } from "../../infra/engine/plan";
-import { positionLabel, type Transition } from "../../infra/engine/transitions";
+import { positionLabel, samePosition, type Transition } from "../../infra/engine/transitions";
 import type { RecordedResource } from "../../tooling/synth";
 import { destructiveChanges, type PlanDiff } from "../../tooling/plan-diff";
 import type { MigrationReport, PlanReport } from "./run";
@@ -172,7 +172,7 @@ function findingLines(findings: readonly Finding[]): string[] {
 export function transitionLines(name: string, t: Transition): string[] {
   const step = `${positionLabel(t.from, t.from.attempt !== t.to.attempt)} → ${positionLabel(t.to, t.from.attempt !== t.to.attempt)}`;
   if (!t.allowed) return [`  ✗ REFUSED ${t.message}`];
-  const unchanged = step.split(" → ")[0] === step.split(" → ")[1];
+  const unchanged = samePosition(t.from, t.to);
   const lines = [
     `  ✓ ${name}: ${unchanged ? `stays at ${positionLabel(t.from)}` : step}${t.records ? ` (the ledger records: ${t.records})` : ""}`,
   ];

@@ -3,7 +3,13 @@ import { CONFIG_KEY } from "../../infra/config/common";
 import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
 import { ConfigError } from "../../infra/config/load";
 import { positionOf, transitionContextOf, type MigrationPlan } from "../../infra/engine/plan";
-import { BASELINE, judgeTransition, type LedgerFacts, type Transition } from "../../infra/engine/transitions";
+import {
+  BASELINE,
+  judgeTransition,
+  samePosition,
+  type LedgerFacts,
+  type Transition,
+} from "../../infra/engine/transitions";
 import type { ProgramRun } from "../../stacks/program";
 import {
   readStackConfig,
@@ -202,8 +208,6 @@ export async function buildDiff(
     positionOf(b.planned.spec),
     transitionContextOf(migration, b.planned.spec, { now: req.now ?? new Date(), stack: stack.stack }),
   );
-  const moved =
-    transition.from !== transition.to && JSON.stringify(transition.from) !== JSON.stringify(transition.to);
-  const irreversible = moved ? b.planned.plan.irreversible : [];
+  const irreversible = samePosition(transition.from, transition.to) ? [] : b.planned.plan.irreversible;
   return { from, to, diff: diffSyntheses(mine(from), mine(to)), migration, transition, irreversible };
 }
