@@ -12,7 +12,7 @@ import { loadMigration } from "../tooling/stack-file";
 import { bakeEnd, decideAdvance, type AdvanceDecision, type CandidateMetrics } from "./advance/decide";
 import { readCandidateMetrics } from "./advance/monitoring";
 import { EXIT, newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
-import { deployedFromOutputs } from "./plan/deployed";
+import { deployedFromOutputs } from "../tooling/deployed";
 import { applyStep } from "./phase";
 import { CLOUDSQL_ONLY } from "./preflight/source";
 import { expectationFor } from "./smoke/expectations";

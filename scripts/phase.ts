@@ -22,7 +22,7 @@ import { editMigration, type KeyEdit } from "../tooling/stack-edit";
 import { loadStack, parsePhaseToken, StackFileError } from "../tooling/stack-file";
 import { EXIT, newCommand, runMain, UsageError } from "./lib/cli";
 import { evidenceProblem, type GateCheck } from "./lib/evidence";
-import { deployedFromOutputs, type DeployedSide } from "./plan/deployed";
+import { deployedFromOutputs, type DeployedSide } from "../tooling/deployed";
 
 /** The command that writes a gate's evidence. */
 export function gateCommand(check: GateCheck, stack: string, migration: string): string {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from "commander";
 import { newCommand, runMain, wholeNumber } from "./lib/cli";
 import { parsePhaseToken, StackFileError, type PhaseChoice } from "../tooling/stack-file";
-import { deployedFromGit, deployedFromOutputs, type DeployedSide } from "./plan/deployed";
+import { deployedFromGit, deployedFromOutputs, type DeployedSide } from "../tooling/deployed";
 import { evaluateFindings } from "./plan/findings";
 import { renderDiff, renderPlan } from "./plan/render";
 import { buildDiff, buildPlan } from "./plan/run";

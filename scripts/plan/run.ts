@@ -19,7 +19,7 @@ import {
   type StackConfig,
 } from "../../tooling/stack-file";
 import { synthesize, type RecordedResource } from "../../tooling/synth";
-import type { DeployedSide } from "./deployed";
+import type { DeployedSide } from "../../tooling/deployed";
 import { diffSyntheses, type PlanDiff } from "../../tooling/plan-diff";
 
 export interface PlanRequest {

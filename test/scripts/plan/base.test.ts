@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { CONFIG_KEY } from "../../../infra/config/common";
 import { stepsOf, type MigrationKindName, type Position } from "../../../infra/engine/transitions";
-import { deployedFromGit } from "../../../scripts/plan/deployed";
+import { deployedFromGit } from "../../../tooling/deployed";
 import { buildPlan } from "../../../scripts/plan/run";
 import { NOW } from "../../support/stack";
 import { scratchDir } from "../../support/scratch";

@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { CONFIG_KEY } from "../../infra/config/common";
-import { positionFromFields, type LedgerFacts, type Position } from "../../infra/engine/transitions";
-import { stackConfigOf, StackFileError } from "../../tooling/stack-file";
+import { CONFIG_KEY } from "../infra/config/common";
+import { positionFromFields, type LedgerFacts, type Position } from "../infra/engine/transitions";
+import { stackConfigOf, StackFileError } from "./stack-file";
 
 /** What is deployed, per migration, as the offline plan learns it (a git ref or the ledger's outputs). */
 export interface DeployedSide {
