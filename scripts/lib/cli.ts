@@ -71,16 +71,28 @@ export interface RunMainOptions {
  */
 export function runMain(main: () => Promise<number | void>, opts: RunMainOptions): void {
   main().then(
-    (code) => process.exit(code ?? EXIT.ok),
+    (code) => exitFlushed(code ?? EXIT.ok),
     (error: unknown) => {
       const secrets = opts.secrets?.() ?? [];
       // Commander has printed its own message already.
-      if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
+      if (error instanceof CommanderError) return exitFlushed(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
       const usage = isUsageError(error);
       const text = error instanceof Error ? error.message : String(error);
       const hint = error instanceof UsageError && error.hint ? `\n  hint: ${error.hint}` : "";
       process.stderr.write(maskText(`${opts.name}: ${text}${hint}\n`, secrets));
-      process.exit(usage ? EXIT.usage : EXIT.no);
+      return exitFlushed(usage ? EXIT.usage : EXIT.no);
     },
   );
+}
+
+/** Resolves once everything written to the stream so far has been handed to the OS. */
+const drained = (stream: NodeJS.WriteStream) => new Promise<void>((done) => stream.write("", () => done()));
+
+/**
+ * Exits once stdout and stderr are written out. `process.exit` alone drops what a pipe has not taken
+ * yet: `npm run plan -- prod --json | jq` used to receive the first 64 KiB only.
+ */
+async function exitFlushed(code: number): Promise<never> {
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
 }
