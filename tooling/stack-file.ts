@@ -16,6 +16,19 @@ export interface StackConfig {
   readonly config: Record<string, unknown>;
   /** Keys whose values were `secure:` (Pulumi secrets). */
   readonly secretKeys: readonly string[];
+  /** Secret keys whose `secure:` text is not a ciphertext the Pulumi CLI wrote (a committed placeholder). */
+  readonly placeholderSecrets: readonly string[];
+}
+
+/**
+ * Whether a `secure:` value has the shape of a ciphertext the Pulumi CLI writes: `v1:<nonce>:<data>` in
+ * base64 (the passphrase provider) or one base64 blob (Pulumi Cloud and the cloud KMS providers). The
+ * placeholders committed with the example stacks have neither shape.
+ */
+export function looksLikeCiphertext(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  const b64 = "[A-Za-z0-9+/]+={0,2}";
+  return new RegExp(`^(v1:${b64}:${b64}|${b64})$`).test(value) && value.length >= 24;
 }
 
 /** Thrown for a missing or unreadable stack file; the message says which file and what to do. */
@@ -58,13 +71,15 @@ export function stackConfigOf(stack: string, path: string, text: string): StackC
   const raw = (doc as { config?: Record<string, unknown> } | null)?.config ?? {};
   const config: Record<string, unknown> = {};
   const secretKeys: string[] = [];
+  const placeholderSecrets: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
     if (value !== null && typeof value === "object" && "secure" in value) {
       config[key] = SECRET;
       secretKeys.push(key);
+      if (!looksLikeCiphertext((value as { secure: unknown }).secure)) placeholderSecrets.push(key);
     } else config[key] = value;
   }
-  return { stack, path, config, secretKeys };
+  return { stack, path, config, secretKeys, placeholderSecrets };
 }
 
 /** Deepest bracket nesting of flow collections: a cheap bound that needs no parser. */
@@ -129,6 +144,18 @@ export function withPhase(stack: StackConfig, migration: string, choice: PhaseCh
   if (choice.from !== undefined) spec.rollbackFrom = choice.from;
   else if (choice.phase !== "rollback") delete spec.rollbackFrom;
   return { ...stack, config: { ...stack.config, [CONFIG_KEY]: migrations } };
+}
+
+/** A copy of the config with one migration at a position (phase, ramp step, rollback origin, attempt). */
+export function atPosition(
+  stack: StackConfig,
+  migration: string,
+  p: { phase: string; percent?: number; rollbackFrom?: string; attempt: number },
+): StackConfig {
+  const moved = withPhase(stack, migration, { phase: p.phase, percent: p.percent, from: p.rollbackFrom });
+  const spec = (moved.config[CONFIG_KEY] as Record<string, Record<string, unknown>>)[migration];
+  if (spec.kind === "cloudsql") spec.attempt = p.attempt;
+  return moved;
 }
 
 /** A stack file read and validated: every migration parsed once, secrets checked to be `secure:`. */

@@ -19,6 +19,8 @@ export interface RecordedResource {
   readonly ignoreChanges: readonly string[];
   /** URNs of the resources it was declared to depend on (explicit and through its inputs). */
   readonly dependencies: readonly string[];
+  /** The `import` resource option: the ID of an existing resource the first `up` adopts. */
+  readonly importId?: string;
 }
 
 export interface Synthesis {
@@ -95,6 +97,7 @@ interface RegisterRequest {
   getProtect?(): boolean;
   getIgnorechangesList?(): string[];
   getDependenciesList?(): string[];
+  getImportid?(): string;
 }
 type Monitor = {
   registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
@@ -167,6 +170,7 @@ async function synthesizeNow(
           protect: req.getProtect?.() ?? false,
           ignoreChanges: req.getIgnorechangesList?.() ?? [],
           dependencies: req.getDependenciesList?.() ?? [],
+          ...(req.getImportid?.() ? { importId: req.getImportid!() } : {}),
         });
       }
       cb(err, res);

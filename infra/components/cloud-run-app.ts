@@ -28,7 +28,7 @@ export function containerEnv(env: readonly EnvVar[]) {
 }
 
 /**
- * The app's Cloud Run service (adopted with `pulumi import`): one named revision template per phase and
+ * The app's Cloud Run service (adopted with `cloudRun.adopt`, the `import` resource option): one named revision template per phase and
  * traffic pinned by revision name, with `candidate` / `rollback` tags for 0% revisions.
  */
 export class CloudRunApp extends pulumi.ComponentResource {
@@ -73,7 +73,13 @@ export class CloudRunApp extends pulumi.ComponentResource {
           ...(t.tag ? { tag: t.tag } : {}),
         })),
       },
-      { parent: this },
+      {
+        parent: this,
+        // Adopting the running service: the ID Cloud Run's provider imports by.
+        ...(c.adopt
+          ? { import: `projects/${args.project}/locations/${c.region}/services/${c.service}` }
+          : {}),
+      },
     );
     if (c.public) {
       new gcp.cloudrunv2.ServiceIamMember(

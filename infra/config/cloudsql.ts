@@ -201,6 +201,12 @@ const CloudRunSchema = z.strictObject({
   maxInstances: z.number().int().min(1).default(10),
   /** Allow unauthenticated invocations (allUsers invoker). @default false */
   public: z.boolean().default(false),
+  /**
+   * The service already runs (it serves production today): the first `pulumi up` adopts it with the
+   * `import` resource option instead of creating it. The program's inputs must then match the running
+   * service, or the import fails (preview warns first). Harmless once adopted. @default false
+   */
+  adopt: z.boolean().default(false),
   /** Command of the one-off migration job (runs in the service image). */
   migrateCommand: z.array(z.string()).min(1).default(["npx", "prisma", "migrate", "deploy"]),
 });

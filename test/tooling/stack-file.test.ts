@@ -1,7 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../../infra/config/load";
-import { loadMigration, loadStack, StackFileError } from "../../tooling/stack-file";
+import {
+  loadMigration,
+  loadStack,
+  looksLikeCiphertext,
+  stackConfigOf,
+  StackFileError,
+} from "../../tooling/stack-file";
 import { scratchDir } from "../support/scratch";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -89,5 +95,30 @@ describe("loadStack / loadMigration: the one stack-file loader of the scripts", 
       "config key cutover:avvivoSourcePassword holds a plain value",
     );
     expect(() => loadStack("leak", { dir })).not.toThrow("plain-hunter2");
+  });
+});
+
+describe("placeholder secrets", () => {
+  it("tells the committed placeholders from ciphertext the Pulumi CLI writes", () => {
+    expect(looksLikeCiphertext("v1:placeholder-set-with-pulumi-config-set-secret")).toBe(false);
+    expect(looksLikeCiphertext("v1:Zm9vYmFyYmF6cXV4:c2VjcmV0LWNpcGhlcnRleHQtaGVyZQ==")).toBe(true);
+    expect(looksLikeCiphertext("AAABAKZ7nB0l1dSZx2hB3a0kVbqv9K2c0M1T")).toBe(true);
+    expect(looksLikeCiphertext("changeme")).toBe(false);
+    expect(looksLikeCiphertext(42)).toBe(false);
+  });
+
+  it("lists the secret keys still holding a placeholder", () => {
+    const text = [
+      "config:",
+      "  cutover:a:",
+      "    secure: v1:placeholder-set-with-pulumi-config-set-secret",
+      "  cutover:b:",
+      "    secure: v1:Zm9vYmFyYmF6cXV4:c2VjcmV0LWNpcGhlcnRleHQtaGVyZQ==",
+      "  cutover:c: plain",
+      "",
+    ].join("\n");
+    const stack = stackConfigOf("t", "Pulumi.t.yaml", text);
+    expect(stack.secretKeys).toEqual(["cutover:a", "cutover:b"]);
+    expect(stack.placeholderSecrets).toEqual(["cutover:a"]);
   });
 });
