@@ -34,6 +34,25 @@ export const describeLogRetention = (): string =>
  */
 export const CLOUD_RUN_ENV_LIMITS = { valueBytes: 32_768, variables: 1_000 } as const;
 
+/**
+ * Resource types whose re-creation costs time, money or availability, though no data is lost: the PR
+ * summary labels removing or replacing them "reversible with cost", with this reason.
+ */
+export const RECREATE_COST: Readonly<Record<string, string>> = {
+  "gcp:databasemigrationservice/migrationJob:MigrationJob":
+    "a new DMS job copies every table again from the start (full dump, then CDC)",
+  "gcp:cloudrunv2/service:Service": "the service stops serving until it is created again",
+  "gcp:cloudrunv2/job:Job": "the job's execution history goes with it",
+  "gcp:databasemigrationservice/connectionProfile:ConnectionProfile":
+    "the migration jobs that use it must be created again",
+};
+
+/**
+ * The input a dynamic resource carries when creating it does something that cannot be undone (its value
+ * says what): the PR summary labels its creation irreversible.
+ */
+export const IRREVERSIBLE_MARKER = "cutoverIrreversible";
+
 /** Resource types whose deletion or replacement loses data. */
 export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   "gcp:sql/databaseInstance:DatabaseInstance",

@@ -4,7 +4,8 @@ import { parsePhaseToken, StackFileError, type PhaseChoice } from "../tooling/st
 import { deployedFromGit, deployedFromOutputs, type DeployedSide } from "../tooling/deployed";
 import { evaluateFindings } from "./plan/findings";
 import { renderDiff, renderPlan } from "./plan/render";
-import { buildDiff, buildPlan } from "./plan/run";
+import { planMarkdown } from "./plan/markdown";
+import { buildDiff, buildPlan, firstRunNotes } from "./plan/run";
 
 const phaseArg = (value: string): PhaseChoice => {
   try {
@@ -41,9 +42,13 @@ const program = newCommand("plan")
     "judge against the ledger in `pulumi stack output --json` (knows the recorded times: windows are judged too)",
   )
   .option("--json", "machine-readable output")
+  .option(
+    "--markdown",
+    "a pull-request comment: transitions and irreversible steps first, labelled changes, traffic before/after, evidence, findings, the runbook diagram; at most 65 KB",
+  )
   .addHelpText(
     "after",
-    "\nExamples:\n  npm run plan -- staging\n  npm run plan -- prod --phase canary --traffic 50\n  npm run plan -- prod --diff canary:10 canary:50\n  npm run plan -- prod --base origin/main\n  pulumi stack output --json --stack prod > deployed.json && npm run plan -- prod --deployed deployed.json\n\nExit codes: 0 planned; 1 a refused transition or a mandatory policy finding; 2 a bad flag, stack file or config.\n",
+    "\nExamples:\n  npm run plan -- staging\n  npm run plan -- prod --phase canary --traffic 50\n  npm run plan -- prod --diff canary:10 canary:50\n  npm run plan -- prod --base origin/main\n  npm run plan -- prod --base origin/main --markdown > plan.md\n  pulumi stack output --json --stack prod > deployed.json && npm run plan -- prod --deployed deployed.json\n\nExit codes: 0 planned; 1 a refused transition or a mandatory policy finding; 2 a bad flag, stack file or config.\n",
   )
   .action(
     async (
@@ -56,8 +61,11 @@ const program = newCommand("plan")
         json?: boolean;
         base?: string;
         deployed?: string;
+        markdown?: boolean;
       },
     ) => {
+      if (opts.markdown && (opts.json || opts.diff))
+        throw new StackFileError("--markdown is its own output; hint: drop --json / --diff");
       if (opts.base !== undefined && opts.deployed !== undefined)
         throw new StackFileError("--base and --deployed both say what is deployed; hint: pass one of them");
       const deployed: DeployedSide | undefined =
@@ -101,14 +109,22 @@ const program = newCommand("plan")
         opts.phase && opts.traffic !== undefined ? { ...opts.phase, percent: opts.traffic } : opts.phase;
       if (!phase && opts.traffic !== undefined)
         throw new StackFileError("--traffic needs --phase; hint: --phase canary --traffic 50");
+      if (opts.markdown) {
+        const md = await planMarkdown({ stack, migration: opts.migration, phase, deployed });
+        process.stdout.write(md.markdown);
+        if (md.refused || md.mandatory) process.exitCode = 1;
+        return;
+      }
       const report = await buildPlan({ stack, migration: opts.migration, phase, deployed });
       const findings = evaluateFindings(report.resources);
+      const firstRun = firstRunNotes(report, deployed);
       if (opts.json) {
         console.log(
           JSON.stringify(
             {
               stack: report.stack,
               findings,
+              firstRun,
               ...(deployed ? { deployedFrom: deployed.source } : {}),
               migrations: report.migrations.map((m) => ({
                 name: m.name,
@@ -122,7 +138,7 @@ const program = newCommand("plan")
             2,
           ),
         );
-      } else console.log(renderPlan(report, findings, deployed?.source));
+      } else console.log(renderPlan(report, findings, deployed?.source, firstRun));
       if (findings.some((f) => f.level === "mandatory")) process.exitCode = 1;
       if (report.migrations.some((m) => m.transition && !m.transition.allowed)) process.exitCode = 1;
     },

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { CONFIG_KEY } from "../infra/config/common";
 import { positionFromFields, type LedgerFacts, type Position } from "../infra/engine/transitions";
-import { stackConfigOf, StackFileError } from "./stack-file";
+import { stackConfigOf, StackFileError, type StackConfig } from "./stack-file";
 
 /** What is deployed, per migration, as the offline plan learns it (a git ref or the ledger's outputs). */
 export interface DeployedSide {
@@ -13,6 +13,8 @@ export interface DeployedSide {
   readonly serviceUris?: Readonly<Record<string, string>>;
   /** True when the facts (with their times) are known: the ledger's outputs, not a git ref. */
   readonly factsKnown: boolean;
+  /** The stack file as it is at the git ref (absent for the ledger's outputs, or no file there). */
+  readonly config?: StackConfig;
   readonly migrations: Readonly<
     Record<string, { readonly position: Position; readonly facts?: LedgerFacts; readonly appliedAt?: string }>
   >;
@@ -41,14 +43,15 @@ export function deployedFromGit(stack: string, ref: string, dir = process.cwd())
   } catch {
     return { source: `git ${ref} (no ${file} there: nothing deployed)`, factsKnown: false, migrations: {} };
   }
-  const config = stackConfigOf(stack, `${ref}:${file}`, text).config;
+  const base = stackConfigOf(stack, `${ref}:${file}`, text);
+  const config = base.config;
   const raw = (config[CONFIG_KEY] ?? {}) as Record<string, Record<string, unknown>>;
   const migrations: Record<string, { position: Position }> = {};
   for (const [name, spec] of Object.entries(raw)) {
     const position = spec && typeof spec === "object" ? positionFromFields(spec) : undefined;
     if (position) migrations[name] = { position };
   }
-  return { source: `git ${ref}`, factsKnown: false, migrations };
+  return { source: `git ${ref}`, factsKnown: false, migrations, config: base };
 }
 
 const PositionSchema = z.object({

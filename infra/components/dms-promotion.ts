@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { IRREVERSIBLE_MARKER } from "../../contract/facts";
 import { stableJson } from "./stable-json";
 import {
   promoteMigrationJob,
@@ -127,6 +128,8 @@ function promotionProps(name: string, args: DmsPromotionArgs): pulumi.Inputs {
     pollIntervalSeconds: args.pollIntervalSeconds ?? 10,
     allowPromoteFromCdc: args.allowPromoteFromCdc ?? false,
     reenableBackups: args.reenableBackups,
+    [IRREVERSIBLE_MARKER]:
+      "promotes the Cloud SQL replica to a standalone primary: replication from the source ends for good",
   };
   // Inputs that come from other resources are only known at `up`: the provider's `check` judges them.
   const b = args.reenableBackups;

@@ -44,6 +44,13 @@ function digestOf(e: Omit<Evidence, "digest">): string {
   return sha256(JSON.stringify(fields.map((k) => e[k])));
 }
 
+/** The command that writes a gate's evidence. */
+export function gateCommand(check: GateCheck, stack: string, migration: string): string {
+  return check === "validate"
+    ? `npm run validate -- --stack ${stack} --migration ${migration} --evidence`
+    : `npm run smoke -- <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
+}
+
 export function evidencePath(root: string, stack: string, migration: string, check: GateCheck): string {
   return join(root, "evidence", stack, migration, `${check}.json`);
 }

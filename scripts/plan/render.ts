@@ -3,7 +3,7 @@ import type { MigrationPlan } from "../../infra/engine/plan";
 import { positionLabel, samePosition, type Transition } from "../../infra/engine/transitions";
 import type { RecordedResource } from "../../tooling/synth";
 import { destructiveChanges, type PlanDiff } from "../../tooling/plan-diff";
-import type { MigrationReport, PlanReport } from "./run";
+import type { FirstRunNote, MigrationReport, PlanReport } from "./run";
 
 /** A finding of the policy pack, as the plan prints it. */
 export interface Finding {
@@ -181,7 +181,12 @@ export function transitionLines(name: string, t: Transition): string[] {
 }
 
 /** The plan as text: transitions and irreversible steps first (PR comments get truncated), then each migration. */
-export function renderPlan(report: PlanReport, findings: readonly Finding[], deployedFrom?: string): string {
+export function renderPlan(
+  report: PlanReport,
+  findings: readonly Finding[],
+  deployedFrom?: string,
+  firstRun: readonly FirstRunNote[] = [],
+): string {
   const lines = [
     `cutover plan — stack ${report.stack} (${report.path}), offline on Pulumi's mock runtime`,
     "",
@@ -201,6 +206,12 @@ export function renderPlan(report: PlanReport, findings: readonly Finding[], dep
   lines.push(irreversible.length ? "IRREVERSIBLE STEPS" : "Irreversible steps: none");
   lines.push(...irreversible.map((s) => `  ! ${s}`), "");
   lines.push(...findingLines(findings), "");
+  if (firstRun.length)
+    lines.push(
+      "BEFORE THE FIRST REAL PULUMI UP",
+      ...firstRun.flatMap((n) => [`  ! ${n.what}`, `      hint: ${n.hint}`]),
+      "",
+    );
   for (const m of report.migrations) lines.push(...migrationSection(m), "");
   return lines.join("\n");
 }

@@ -12,6 +12,7 @@ import {
 } from "../../infra/engine/transitions";
 import type { ProgramRun } from "../../stacks/program";
 import {
+  atPosition,
   readStackConfig,
   StackFileError,
   withPhase,
@@ -32,6 +33,8 @@ export interface PlanRequest {
   readonly now?: Date;
   /** What is deployed: each migration's transition is judged against it. */
   readonly deployed?: DeployedSide;
+  /** Plan this config instead of reading the stack file (the base branch's file, a moved copy). */
+  readonly config?: StackConfig;
 }
 
 /** A `secretKeyRef` on the serving template, or an accessor grant. */
@@ -57,6 +60,8 @@ export interface PlanReport {
   readonly path: string;
   readonly migrations: readonly MigrationReport[];
   readonly resources: readonly RecordedResource[];
+  /** Secret keys still holding the committed placeholder instead of a ciphertext. */
+  readonly placeholderSecrets: readonly string[];
 }
 
 const PHASES_BY_KIND = { cloudsql: CLOUDSQL_PHASES, "dual-write": DUAL_WRITE_PHASES } as const;
@@ -119,7 +124,7 @@ function descendants(resources: readonly RecordedResource[], roots: readonly str
  * twice, and resources are grouped by the component (and ledger) they descend from.
  */
 export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
-  let stack = readStackConfig(req.stack, req.dir);
+  let stack = req.config ?? readStackConfig(req.stack, req.dir);
   if (req.phase) stack = withPhase(stack, resolveMigration(stack, req.phase.phase, req.migration), req.phase);
   const now = req.now ?? new Date();
   const facts: Record<string, LedgerFacts> = {};
@@ -170,7 +175,90 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
         ...(transition ? { transition } : {}),
       };
     });
-  return { stack: stack.stack, path: stack.path, migrations: reports, resources: synthesis.resources };
+  return {
+    stack: stack.stack,
+    path: stack.path,
+    migrations: reports,
+    resources: synthesis.resources,
+    placeholderSecrets: stack.placeholderSecrets,
+  };
+}
+
+/** What the deployed side declares, planned: the base branch's file, or the file at the ledger's positions. */
+export interface BeforePlan {
+  readonly report?: PlanReport;
+  /** How it was obtained, for the summary. */
+  readonly from: string;
+}
+
+/**
+ * Plans what is deployed, to compare the proposed change against: the stack file at the git ref when
+ * it still plans (an older file today's schema refuses falls back), else this file with every
+ * migration moved to its deployed position. Nothing deployed: no report (everything is new).
+ */
+export async function buildBefore(req: PlanRequest, deployed: DeployedSide): Promise<BeforePlan> {
+  if (deployed.config) {
+    try {
+      return {
+        report: await buildPlan({ ...req, config: deployed.config, deployed: undefined, phase: undefined }),
+        from: `the stack file at ${deployed.source}`,
+      };
+    } catch (e) {
+      if (!(e instanceof ConfigError || e instanceof StackFileError)) throw e;
+    }
+  } else if (!deployed.factsKnown && Object.keys(deployed.migrations).length === 0)
+    return { from: `${deployed.source}: nothing deployed` };
+  let stack = req.config ?? readStackConfig(req.stack, req.dir);
+  const names = Object.keys((stack.config[CONFIG_KEY] ?? {}) as Record<string, unknown>);
+  for (const name of names) stack = atPosition(stack, name, deployed.migrations[name]?.position ?? BASELINE);
+  return {
+    report: await buildPlan({ ...req, config: stack, deployed: undefined, phase: undefined }),
+    from: `this file at the deployed positions (${deployed.source})`,
+  };
+}
+
+/** Something to do before this stack's first real `pulumi up`, as the plan says it. */
+export interface FirstRunNote {
+  readonly what: string;
+  readonly hint: string;
+}
+
+/**
+ * What stands between this stack and its first real `pulumi up`: committed placeholder secrets, and a
+ * Cloud Run service the program would create although it already serves (nothing deployed says it was
+ * imported: no ledger in the outputs, or the migration is new at the git ref, or no deployed side given
+ * and the migration is still at baseline).
+ */
+export function firstRunNotes(report: PlanReport, deployed?: DeployedSide): FirstRunNote[] {
+  const notes: FirstRunNote[] = report.placeholderSecrets.map((key) => ({
+    what: `${key} holds the committed placeholder, not a ciphertext: \`pulumi preview\` fails to decrypt it`,
+    hint: `pulumi config set --secret --stack ${report.stack} ${key.replace(/^cutover:/, "")} <value>`,
+  }));
+  for (const m of report.migrations) {
+    if (m.planned.spec.kind !== "cloudsql") continue;
+    const unknown =
+      deployed === undefined
+        ? m.planned.spec.phase === "baseline"
+        : deployed.migrations[m.name] === undefined;
+    const service = m.resources.find((r) => r.type === "gcp:cloudrunv2/service:Service");
+    if (!unknown || service === undefined) continue;
+    const name = String(service.inputs.name);
+    const since = deployed
+      ? `${deployed.source} has no ledger for it, so`
+      : "if this stack was never applied,";
+    notes.push(
+      service.importId
+        ? {
+            what: `${m.name}: ${since} the first \`pulumi up\` adopts Cloud Run service ${name} (cloudRun.adopt, import ID ${service.importId}); the import fails unless the program's inputs match the running service`,
+            hint: `pulumi preview --stack ${report.stack} --diff  (until it shows no difference on ${service.name}: align image, env, secretEnv and stableRevision with \`gcloud run services describe ${name}\`)`,
+          }
+        : {
+            what: `${m.name}: ${since} the first \`pulumi up\` creates Cloud Run service ${name}, which already serves production (the create fails: the name is taken)`,
+            hint: `set cloudRun.adopt: true under cutover:migrations.${m.name} to adopt the running service (the import resource option)`,
+          },
+    );
+  }
+  return notes;
 }
 
 function resolveEither(stack: StackConfig, a: string, b: string): string {

@@ -1,52 +1,16 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseDocument } from "yaml";
-import { CONFIG_KEY } from "../../../infra/config/common";
 import { stepsOf, type MigrationKindName, type Position } from "../../../infra/engine/transitions";
 import { deployedFromGit } from "../../../tooling/deployed";
 import { buildPlan } from "../../../scripts/plan/run";
 import { NOW } from "../../support/stack";
-import { scratchDir } from "../../support/scratch";
+import { commit, moveTo, scratchRepo, type ExampleMigration } from "../../support/git-stack";
 
 const ROOT = resolve(__dirname, "../../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
 const PLAN = join(ROOT, "scripts/plan.ts");
-const RAMP_KEY = { avvivo: "trafficPercent", matchauto: "readPercent" } as const;
-type Name = keyof typeof RAMP_KEY;
-
-/** A scratch git repository holding the project's prod stack file, committed once at baseline. */
-function scratchRepo(): string {
-  const dir = scratchDir("base");
-  copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
-  copyFileSync(join(ROOT, "Pulumi.prod.yaml"), join(dir, "Pulumi.prod.yaml"));
-  git(dir, "init", "-q");
-  commit(dir, "baseline");
-  return dir;
-}
-const git = (dir: string, ...args: string[]) =>
-  execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], {
-    cwd: dir,
-    encoding: "utf8",
-  });
-const commit = (dir: string, message: string) => {
-  git(dir, "add", "-A");
-  git(dir, "commit", "-q", "--allow-empty", "-m", message);
-};
-
-/** Moves a migration of the stack file to a position, editing the YAML in place (comments kept). */
-function moveTo(dir: string, name: Name, to: Position): void {
-  const file = join(dir, "Pulumi.prod.yaml");
-  const doc = parseDocument(readFileSync(file, "utf8"));
-  const at = (k: string) => ["config", CONFIG_KEY, name, k];
-  doc.setIn(at("phase"), to.phase);
-  if (name === "avvivo") doc.setIn(at("attempt"), to.attempt);
-  if (to.percent !== undefined) doc.setIn(at(RAMP_KEY[name]), to.percent);
-  else doc.deleteIn(at(RAMP_KEY[name]));
-  if (to.rollbackFrom !== undefined) doc.setIn(at("rollbackFrom"), to.rollbackFrom);
-  else doc.deleteIn(at("rollbackFrom"));
-  writeFileSync(file, doc.toString());
-}
+type Name = ExampleMigration;
 
 function plan(dir: string, args: string[]) {
   const r = spawnSync(TSX, [PLAN, "prod", ...args], { cwd: dir, encoding: "utf8", timeout: 120_000 });

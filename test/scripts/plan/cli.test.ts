@@ -84,6 +84,41 @@ describe("npm run plan", () => {
     expect(avvivo.plan.traffic[0]).toEqual({ revision: "avvivo-api-cand-a1", percent: 50, tag: "candidate" });
   });
 
+  it("hands a pipe every byte: JSON past 64 KiB parses whole (the exit used to cut it)", () => {
+    const { code, out } = plan(["staging", "--migration", "avvivo", "--phase", "promote", "--json"]);
+    expect(code).toBe(0);
+    expect(out.length).toBeGreaterThan(65_536);
+    expect(JSON.parse(out).migrations[0].name).toBe("avvivo");
+  });
+
+  it("says what a first real up still needs: placeholder secrets, and whether the service is adopted", () => {
+    const { code, out } = plan(["staging"]);
+    expect(code).toBe(0);
+    const first = out.slice(
+      out.indexOf("BEFORE THE FIRST REAL PULUMI UP"),
+      out.indexOf("avvivo (cloudsql) —"),
+    );
+    for (const key of ["cloudflare:apiToken", "avvivoSourcePassword", "matchautoLegacyPassword"])
+      expect(first).toContain(key);
+    expect(first).toContain("hint: pulumi config set --secret --stack staging avvivoSourcePassword <value>");
+    expect(first).toContain(
+      "adopts Cloud Run service avvivo-api (cloudRun.adopt, import ID projects/avvivo-staging/locations/us-west2/services/avvivo-api)",
+    );
+    const real = "v1:Zm9vYmFyYmF6cXV4:c2VjcmV0LWNpcGhlcnRleHQtaGVyZQ==";
+    const dir = scratchStack("staging", (t) =>
+      t
+        .replaceAll("v1:placeholder-set-with-pulumi-config-set-secret", real)
+        .replace("        adopt: true", "        adopt: false"),
+    );
+    const created = plan(["staging"], dir);
+    expect(created.code).toBe(0);
+    expect(created.out).not.toContain("holds the committed placeholder");
+    expect(created.out).toContain(
+      "the first `pulumi up` creates Cloud Run service avvivo-api, which already serves production",
+    );
+    expect(created.out).toContain("hint: set cloudRun.adopt: true under cutover:migrations.avvivo");
+  });
+
   it("fails on trafficPercent 30 naming the config path, and exits 2 (could not plan as asked)", () => {
     const dir = scratchStack("staging", (t) =>
       t.replace("      attempt: 1\n", "      attempt: 1\n      trafficPercent: 30\n"),
