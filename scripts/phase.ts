@@ -21,15 +21,8 @@ import type { Migration } from "../infra/config/schema";
 import { editMigration, type KeyEdit } from "../tooling/stack-edit";
 import { loadStack, parsePhaseToken, StackFileError } from "../tooling/stack-file";
 import { EXIT, newCommand, runMain, UsageError } from "./lib/cli";
-import { evidenceProblem, type GateCheck } from "./lib/evidence";
+import { evidenceProblem, gateCommand } from "./lib/evidence";
 import { deployedFromOutputs, type DeployedSide } from "../tooling/deployed";
-
-/** The command that writes a gate's evidence. */
-export function gateCommand(check: GateCheck, stack: string, migration: string): string {
-  return check === "validate"
-    ? `npm run validate -- --stack ${stack} --migration ${migration} --evidence`
-    : `npm run smoke -- <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
-}
 
 /** The keys a position sets in the stack file (and those it removes). */
 function editsFor(spec: Migration, from: Position, to: Position): KeyEdit[] {
@@ -149,31 +142,47 @@ function stepTarget(
   }
 }
 
+/** Where one migration stands, as `status` reports it. */
+export interface MigrationStatus {
+  readonly name: string;
+  readonly kind: string;
+  /** The position the stack file asks for. */
+  readonly file: string;
+  /** The ledger's position, when the deployed side was given (`baseline` without a ledger). */
+  readonly deployed?: string;
+  readonly hasLedger?: boolean;
+  /** The file asks for another position than the ledger's: the next up applies it (judged first). */
+  readonly differs?: boolean;
+  /** Every step allowed from where it stands (deployed, else the file). */
+  readonly allowed: readonly string[];
+  /** The step forward, and what it waits for (`nothing` when it can be taken now). */
+  readonly next?: {
+    readonly step: string;
+    readonly waitsFor: string;
+    /** The check whose passing evidence the step needs, taken where the migration stands. */
+    readonly gate?: string;
+    /** Why the committed evidence does not hold (absent when it does, or no gate). */
+    readonly evidence?: string;
+  };
+}
+
 /** Where each migration stands (file and, when given, the ledger), its next step and what it waits for. */
-export function status(stack: string, deployed: DeployedSide | undefined, opts: StepOptions = {}): string {
+export function statusOf(
+  stack: string,
+  deployed: DeployedSide | undefined,
+  opts: StepOptions = {},
+): { path: string; deployedFrom?: string; migrations: MigrationStatus[] } {
   const { file, migrations } = loadStack(stack, opts);
-  const lines = [`${file.path}${deployed ? ` · deployed: ${deployed.source}` : ""}`];
+  const out: MigrationStatus[] = [];
   for (const [name, spec] of Object.entries(migrations)) {
     const inFile = positionOf(spec);
     const ledger = deployed?.migrations[name];
     const facts = ledger?.facts ?? (deployed?.factsKnown ? {} : undefined);
     const ctx = transitionContextOf(name, spec, { now: opts.now ?? new Date(), facts, stack });
     const at = ledger?.position ?? inFile;
-    const next = allowedSteps(at, ctx).map((p) => positionLabel(p, p.attempt !== at.attempt));
-    lines.push(`${name} (${spec.kind})`);
     const attempts = spec.kind === "cloudsql";
-    lines.push(`  file:      ${positionLabel(inFile, attempts)}`);
-    if (deployed) {
-      lines.push(
-        `  deployed:  ${ledger ? positionLabel(ledger.position, true) : "baseline (no ledger yet)"}`,
-      );
-      if (ledger && positionLabel(ledger.position, true) !== positionLabel(inFile, true))
-        lines.push(
-          `  ! the file and the deployed phase differ: the next up applies the file's step (judged first)`,
-        );
-    }
-    lines.push(`  allowed:   ${next.join(", ") || "nothing: the migration is done"}`);
     const forward = forwardStep(at, ctx);
+    let next: MigrationStatus["next"];
     if (forward !== undefined) {
       const verdict = judgeTransition(at, forward, ctx);
       const gate = gateOf(at, forward, ctx);
@@ -187,15 +196,53 @@ export function status(stack: string, deployed: DeployedSide | undefined, opts: 
           maxAgeHours: spec.evidenceMaxAgeHours,
           now: opts.now ?? new Date(),
         });
-      const waits = !verdict.allowed
+      const waitsFor = !verdict.allowed
         ? (verdict.reason ?? "")
         : evidence
           ? `${evidence} (${gateCommand(gate!, stack, name)})`
           : (verdict.note ?? "nothing");
-      lines.push(
-        `  next step: ${positionLabel(forward, forward.attempt !== at.attempt)} — waits for: ${waits}`,
-      );
+      next = {
+        step: positionLabel(forward, forward.attempt !== at.attempt),
+        waitsFor,
+        ...(gate ? { gate } : {}),
+        ...(evidence ? { evidence } : {}),
+      };
     }
+    out.push({
+      name,
+      kind: spec.kind,
+      file: positionLabel(inFile, attempts),
+      ...(deployed
+        ? {
+            deployed: ledger ? positionLabel(ledger.position, true) : "baseline",
+            hasLedger: ledger !== undefined,
+            differs:
+              ledger !== undefined && positionLabel(ledger.position, true) !== positionLabel(inFile, true),
+          }
+        : {}),
+      allowed: allowedSteps(at, ctx).map((p) => positionLabel(p, p.attempt !== at.attempt)),
+      ...(next ? { next } : {}),
+    });
+  }
+  return { path: file.path, ...(deployed ? { deployedFrom: deployed.source } : {}), migrations: out };
+}
+
+/** `statusOf` as text. */
+export function status(stack: string, deployed: DeployedSide | undefined, opts: StepOptions = {}): string {
+  const report = statusOf(stack, deployed, opts);
+  const lines = [`${report.path}${deployed ? ` · deployed: ${deployed.source}` : ""}`];
+  for (const m of report.migrations) {
+    lines.push(`${m.name} (${m.kind})`);
+    lines.push(`  file:      ${m.file}`);
+    if (m.deployed !== undefined) {
+      lines.push(`  deployed:  ${m.hasLedger ? m.deployed : "baseline (no ledger yet)"}`);
+      if (m.differs)
+        lines.push(
+          `  ! the file and the deployed phase differ: the next up applies the file's step (judged first)`,
+        );
+    }
+    lines.push(`  allowed:   ${m.allowed.join(", ") || "nothing: the migration is done"}`);
+    if (m.next) lines.push(`  next step: ${m.next.step} — waits for: ${m.next.waitsFor}`);
   }
   return lines.join("\n") + "\n";
 }
@@ -209,17 +256,22 @@ const program = newCommand("phase")
   .argument("[action]", "next | set <phase>[:percent|:from][@attempt] | rollback")
   .argument("[target]", "for set: the phase, e.g. canary:50, rollback:canary, replicate@2")
   .option("--deployed <file>", "status: the ledger from `pulumi stack output --json`")
+  .option(
+    "--json",
+    "status: machine-readable (each migration's positions, allowed steps, next step and its gate)",
+  )
   .addHelpText(
     "after",
-    "\nExamples:\n  npm run phase -- staging avvivo next\n  npm run phase -- prod avvivo set canary:50\n  npm run phase -- prod avvivo rollback\n  npm run phase -- prod status --deployed deployed.json\n",
+    "\nExamples:\n  npm run phase -- staging avvivo next\n  npm run phase -- prod avvivo set canary:50\n  npm run phase -- prod avvivo rollback\n  npm run phase -- prod status --deployed deployed.json [--json]\n",
   );
 
 async function main(): Promise<number> {
   program.parse();
   const [stack, second, action, target] = program.args;
   if (second === "status") {
-    const { deployed } = program.opts<{ deployed?: string }>();
-    process.stdout.write(status(stack, deployed ? deployedFromOutputs(deployed) : undefined));
+    const { deployed, json } = program.opts<{ deployed?: string; json?: boolean }>();
+    const side = deployed ? deployedFromOutputs(deployed) : undefined;
+    process.stdout.write(json ? JSON.stringify(statusOf(stack, side), null, 2) + "\n" : status(stack, side));
     return EXIT.ok;
   }
   if (action !== "next" && action !== "set" && action !== "rollback")

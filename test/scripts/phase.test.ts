@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { recordEvidence } from "../../scripts/lib/evidence";
-import { applyStep, status } from "../../scripts/phase";
+import { applyStep, status, statusOf } from "../../scripts/phase";
 import { passAllGates } from "../support/evidence";
 import { loadMigration } from "../../tooling/stack-file";
 import { scratchDir } from "../support/scratch";
@@ -215,6 +215,22 @@ describe("gate evidence: checked, not trusted", () => {
     expect(text).toContain(
       "next step: freeze — waits for: no validate evidence (evidence/prod/avvivo/validate.json) (npm run validate -- --stack prod --migration avvivo --evidence)",
     );
+  });
+
+  it("status as data names the gate the next step needs (what up.yml validates after apply)", () => {
+    const report = statusOf("prod", undefined, { dir: atReplicate(), now: NOW });
+    const avvivo = report.migrations.find((m) => m.name === "avvivo")!;
+    expect(avvivo).toMatchObject({
+      kind: "cloudsql",
+      file: "replicate (attempt 1)",
+      next: {
+        step: "freeze",
+        gate: "validate",
+        evidence: "no validate evidence (evidence/prod/avvivo/validate.json)",
+      },
+    });
+    const matchauto = report.migrations.find((m) => m.name === "matchauto")!;
+    expect(matchauto.next).toEqual({ step: "shadow", waitsFor: "nothing" });
   });
 });
 

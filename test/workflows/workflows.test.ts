@@ -35,11 +35,15 @@ describe("GitHub workflows", () => {
       "npm run -s plan -- ${{ matrix.stack }} --base origin/${{ github.base_ref }} | tee plan.txt",
     );
     expect(w.jobs.preview.steps[0].with["fetch-depth"]).toBe(0);
-    // The plan (transitions and irreversible steps first) is the pull request's own sticky comment.
-    const comment = w.jobs.preview.steps.find((s: { uses?: string }) =>
-      s.uses?.startsWith("marocchino/sticky-pull-request-comment"),
+    // The Markdown summary (transitions and irreversible steps first) is the pull request's own sticky
+    // comment, written before the comment step and kept on a refused step (exit 1) only.
+    expect(plan).toContain(
+      "npm run -s plan -- ${{ matrix.stack }} --base origin/${{ github.base_ref }} --markdown > plan.md || [ $? -eq 1 ]",
     );
-    expect(comment.with).toEqual({ header: "cutover-plan-${{ matrix.stack }}", path: "plan.txt" });
+    const steps = w.jobs.preview.steps as { uses?: string; run?: string; with?: unknown }[];
+    const at = steps.findIndex((s) => s.uses?.startsWith("marocchino/sticky-pull-request-comment"));
+    expect(steps[at].with).toEqual({ header: "cutover-plan-${{ matrix.stack }}", path: "plan.md" });
+    expect(steps.findIndex((s) => s.run?.includes("--markdown > plan.md"))).toBeLessThan(at);
   });
 
   it("applies staging, checks it, and only then prod; each stack only when the change touches it", () => {
@@ -55,6 +59,13 @@ describe("GitHub workflows", () => {
     const up = runs(load("up.yml").jobs.up);
     expect(up).toContain('phase -- "${{ inputs.stack }}" status --deployed deployed.json');
     expect(up).toContain('npm run -s smoke -- "$url" --migration "$m"');
+    // Validation where the deployed phase's next step is gated on it, before prod can follow.
+    expect(up).toContain(`select(.next.gate == "validate")`);
+    expect(up).toContain(
+      'npm run -s validate -- --stack "$STACK" --migration "$m" --evidence || [ $? -eq 1 ]',
+    );
+    expect(up.indexOf("--evidence")).toBeLessThan(up.indexOf("git push origin HEAD:main"));
+    expect(w.jobs["up-prod"].permissions).toEqual({ contents: "write", "id-token": "write" });
   });
 
   it("has an incident rollback that goes through the transition table and the same stack file", () => {
