@@ -53,6 +53,15 @@ export const RECREATE_COST: Readonly<Record<string, string>> = {
  */
 export const IRREVERSIBLE_MARKER = "cutoverIrreversible";
 
+/**
+ * Inputs that make the provider run something when they are set or changed (Cloud Run Jobs execute
+ * once per new `runExecutionToken` / `startExecutionToken`): what the run changes is not undone by
+ * putting the config back.
+ */
+export const RUNS_WHEN_SET: Readonly<Record<string, readonly string[]>> = {
+  "gcp:cloudrunv2/job:Job": ["runExecutionToken", "startExecutionToken"],
+};
+
 /** Resource types whose deletion or replacement loses data. */
 export const STATEFUL_TYPES: ReadonlySet<string> = new Set([
   "gcp:sql/databaseInstance:DatabaseInstance",

@@ -1,4 +1,4 @@
-import { IRREVERSIBLE_MARKER, RECREATE_COST, STATEFUL_TYPES } from "../contract/facts";
+import { IRREVERSIBLE_MARKER, RECREATE_COST, RUNS_WHEN_SET, STATEFUL_TYPES } from "../contract/facts";
 import type { PlanDiff } from "./plan-diff";
 import type { RecordedResource } from "./synth";
 
@@ -30,10 +30,20 @@ export interface LabeledChange {
 
 const stateful = (type: string) => STATEFUL_TYPES.has(type);
 
+/** The input among `paths` (or set at all, on create) whose value makes the provider run something. */
+const runTrigger = (r: RecordedResource, paths?: readonly string[]) =>
+  (RUNS_WHEN_SET[r.type] ?? []).find(
+    (k) => r.inputs[k] !== undefined && r.inputs[k] !== null && (paths === undefined || paths.includes(k)),
+  );
+const ranWhy = (k: string) =>
+  `the provider executes the job when ${k} is set: what the run changes stays changed`;
+
 function labelCreate(r: RecordedResource): LabeledChange {
   const base = { op: "create" as const, type: r.type, name: r.name };
   const marker = r.inputs[IRREVERSIBLE_MARKER];
   if (typeof marker === "string") return { ...base, label: "irreversible", why: marker };
+  const trigger = runTrigger(r);
+  if (trigger) return { ...base, label: "irreversible", why: ranWhy(trigger) };
   if (stateful(r.type))
     return {
       ...base,
@@ -75,6 +85,11 @@ export function labelChanges(diff: PlanDiff): LabeledChange[] {
               label: "reversible with cost",
               why: `replaced (${c.replaces.join(", ")})${RECREATE_COST[c.type] ? `: ${RECREATE_COST[c.type]}` : ""}`,
             };
+      const rerun = c.changes.find(
+        (ch) =>
+          (RUNS_WHEN_SET[c.type] ?? []).includes(ch.path) && ch.after !== undefined && ch.after !== null,
+      );
+      if (rerun) return { ...base, op: "update", label: "irreversible", why: ranWhy(rerun.path) };
       return { ...base, op: "update", label: "reversible by config", why: "updated in place" };
     }),
   ];

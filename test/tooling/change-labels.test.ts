@@ -20,6 +20,7 @@ const DMS = "gcp:databasemigrationservice/migrationJob:MigrationJob";
 const RUN = "gcp:cloudrunv2/service:Service";
 const DYN = "pulumi-nodejs:dynamic:Resource";
 const IAM = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember";
+const JOB = "gcp:cloudrunv2/job:Job";
 
 describe("labelChanges: what undoing each change costs", () => {
   const before = [
@@ -29,6 +30,7 @@ describe("labelChanges: what undoing each change costs", () => {
     res(IAM, "public"),
     res(SQL, "renamed-sql", { name: "x" }),
     res(DMS, "rejob", { migrationJobId: "a1" }),
+    res(JOB, "rerun", { runExecutionToken: "t1" }),
   ];
   const after = [
     res(RUN, "svc", { name: "api", traffics: [{ percent: 50 }] }),
@@ -37,6 +39,9 @@ describe("labelChanges: what undoing each change costs", () => {
     res(IAM, "other"),
     res(SQL, "renamed-sql", { name: "y" }),
     res(DMS, "rejob", { migrationJobId: "a2" }),
+    res(JOB, "migrate", { runExecutionToken: "t1" }),
+    res(JOB, "idle", {}),
+    res(JOB, "rerun", { runExecutionToken: "t2" }),
   ];
   const labels = labelChanges(diffSyntheses(before, after));
   const of = (name: string, op: string) => labels.find((l) => l.name === name && l.op === op);
@@ -48,6 +53,13 @@ describe("labelChanges: what undoing each change costs", () => {
 
   it("creating what carries the irreversible marker is irreversible, with the marker's words", () => {
     expect(of("promotion", "create")).toMatchObject({ label: "irreversible", why: "promotes for good" });
+  });
+
+  it("a job the provider runs when its token is set or changed is irreversible; an idle job is not", () => {
+    expect(of("migrate", "create")).toMatchObject({ label: "irreversible" });
+    expect(of("migrate", "create")!.why).toContain("executes the job when runExecutionToken is set");
+    expect(of("rerun", "update")!.label).toBe("irreversible");
+    expect(of("idle", "create")!.label).toBe("reversible by config");
   });
 
   it("re-creating what is slow or serving costs: a DMS job copies again, a new stateful resource bills", () => {
@@ -71,6 +83,6 @@ describe("labelChanges: what undoing each change costs", () => {
       ["irreversible", "reversible with cost", "reversible by config"].indexOf(l.label),
     );
     expect([...rank].sort((a, b) => a - b)).toEqual(rank);
-    expect(labels).toHaveLength(9);
+    expect(labels).toHaveLength(12);
   });
 });

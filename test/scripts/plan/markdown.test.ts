@@ -96,14 +96,18 @@ describe("plan --markdown: the pull-request summary", () => {
       "### ✅ Transitions",
       "### 🛑 Irreversible",
       "DMS promotion of job avvivo-dms-a1",
-      "### Changes: 1 irreversible",
+      "### Changes: 2 irreversible",
       "### Gate evidence",
     ]);
     const changes = tableAfter(without.markdown, "### Changes");
-    expect(changes[0][0]).toBe("🛑 irreversible");
-    expect(changes[0][1]).toBe("create");
-    expect(changes[0][2]).toContain("avvivo-promotion");
-    expect(changes[0][3]).toContain("replication from the source ends for good");
+    const promotion = changes.find((r) => r[2].includes("avvivo-promotion"))!;
+    expect(promotion.slice(0, 2)).toEqual(["🛑 irreversible", "create"]);
+    expect(promotion[3]).toContain("replication from the source ends for good");
+    const job = changes.find((r) => r[2].includes("avvivo-migrate-job"))!;
+    expect(job.slice(0, 2)).toEqual(["🛑 irreversible", "create"]);
+    expect(job[3]).toContain("executes the job when runExecutionToken is set");
+    // The irreversible rows lead the table.
+    expect(changes.slice(0, 2).every((r) => r[0] === "🛑 irreversible")).toBe(true);
     expect(without.markdown).toContain(
       "- ❌ **avvivo** `freeze → promote` needs passing validate evidence taken at `freeze`: no validate evidence (evidence/prod/avvivo/validate.json). Run `npm run validate -- --stack prod --migration avvivo --evidence`",
     );
