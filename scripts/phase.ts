@@ -21,7 +21,7 @@ import type { Migration } from "../infra/config/schema";
 import { editMigration, type KeyEdit } from "../tooling/stack-edit";
 import { loadStack, parsePhaseToken, StackFileError } from "../tooling/stack-file";
 import { EXIT, newCommand, runMain, UsageError } from "./lib/cli";
-import { evidenceProblem, gateCommand } from "./lib/evidence";
+import { evidenceProblem, gateCommand } from "../tooling/evidence";
 import { deployedFromOutputs, type DeployedSide } from "../tooling/deployed";
 
 /** The keys a position sets in the stack file (and those it removes). */

@@ -14,7 +14,7 @@ import { expectationFor } from "./smoke/expectations";
 import { runSmoke, type WriteProbe } from "./smoke/run";
 import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
-import { recordEvidence } from "./lib/evidence";
+import { recordEvidence } from "../tooling/evidence";
 
 const TOKEN_ENVS = ["SMOKE_ADMIN_TOKEN", "ADMIN_STATUS_TOKEN"];
 

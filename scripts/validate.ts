@@ -16,7 +16,7 @@ import { tablesFromStack } from "./validate/stack";
 import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import { loadMigration } from "../tooling/stack-file";
-import { recordEvidence } from "./lib/evidence";
+import { recordEvidence } from "../tooling/evidence";
 
 interface Options {
   source?: string;

@@ -7,6 +7,7 @@ import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { CloudSqlCutover } from "../infra/components/cloud-sql-cutover";
 import { DualWriteCutover } from "../infra/components/dual-write-cutover";
 import { dependOn, PhaseLedger } from "../infra/components/phase-ledger";
+import { committedEvidence } from "../tooling/evidence";
 import { planMigration, positionOf, transitionContextOf, type MigrationPlan } from "../infra/engine/plan";
 import type { LedgerFacts } from "../infra/engine/transitions";
 
@@ -46,6 +47,8 @@ export interface ProgramOptions {
   readonly now?: Date;
   /** What the ledgers recorded, when a caller knows it (the offline plan with --deployed). */
   readonly facts?: Readonly<Record<string, LedgerFacts>>;
+  /** The folder holding `evidence/` (the stack file's). @default process.cwd(), where Pulumi runs the program */
+  readonly evidenceDir?: string;
 }
 
 /** What a run of the program declared, per migration: the plan it used and its root resources. */
@@ -82,6 +85,7 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
       position: positionOf(spec),
       ramp,
       windowHours,
+      ...evidenceOf(opts.evidenceDir ?? process.cwd(), name),
     });
     const gated = { transformations: [dependOn(ledger)] };
     const recorded = {
@@ -101,6 +105,12 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
     };
   }
   return { outputs, migrations };
+}
+
+/** The committed gate evidence the ledger records with a gated step (nothing when none is committed). */
+function evidenceOf(dir: string, migration: string) {
+  const evidence = committedEvidence(dir, pulumi.getStack(), migration);
+  return evidence.length ? { evidence } : {};
 }
 
 /** The migration's component for its kind, and the stack outputs only that kind has. */

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stableJson } from "./stable-json";
 import {
   BASELINE,
+  gateOf,
   judgeTransition,
   positionLabel,
   recordFacts,
@@ -24,6 +25,17 @@ export interface LedgerInputs {
   readonly ramp: readonly number[];
   /** Observation window (cloudsql) or soak (dual-write) before decommission, in hours. */
   readonly windowHours: number;
+  /** The gate evidence committed with the stack file (digests checked by the program). */
+  readonly evidence?: readonly GateEvidence[];
+}
+
+/** A gate check's committed evidence, as the program reads it (`tooling/evidence.ts`). */
+export interface GateEvidence {
+  readonly check: string;
+  readonly position: string;
+  readonly at: string;
+  readonly passed: boolean;
+  readonly digest: string;
 }
 
 /** One applied change, as the ledger keeps it (the last {@link HISTORY_KEPT}). */
@@ -31,6 +43,11 @@ export interface LedgerEntry {
   readonly from: string;
   readonly to: string;
   readonly at: string;
+  /**
+   * For a step the runbook gates on data: the check, and the evidence committed for it when taken at
+   * the step left (absent: none was committed; the step went through without `phase next`).
+   */
+  readonly gate?: { readonly check: string; readonly evidence?: Omit<GateEvidence, "check"> };
 }
 
 /** What the ledger records on `up`: the deployed position and the facts, never rewritten backwards. */
@@ -71,6 +88,18 @@ function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): Led
   if (!t.allowed) throw new Error(t.message);
   const moved = positionLabel(from, true) !== positionLabel(news.position, true);
   const at = now.toISOString();
+  const check = moved ? gateOf(from, news.position, contextOf(news, now, facts)) : undefined;
+  const used = news.evidence?.find((e) => e.check === check && e.position === positionLabel(from));
+  const gate = check
+    ? {
+        gate: {
+          check,
+          ...(used
+            ? { evidence: { position: used.position, at: used.at, passed: used.passed, digest: used.digest } }
+            : {}),
+        },
+      }
+    : {};
   return {
     ...news,
     deployed: news.position,
@@ -79,7 +108,7 @@ function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): Led
     history: moved
       ? [
           ...(old?.history ?? []),
-          { from: positionLabel(from, true), to: positionLabel(news.position, true), at },
+          { from: positionLabel(from, true), to: positionLabel(news.position, true), at, ...gate },
         ].slice(-HISTORY_KEPT)
       : (old?.history ?? []),
   };

@@ -6,8 +6,6 @@
  * Mermaid state diagram). The full text plan follows, collapsed. Everything is read from the engine's
  * tables and the synthesized program; nothing here decides what a phase means.
  */
-import { dirname } from "node:path";
-import { readFileSync } from "node:fs";
 import type { CloudSqlPlan } from "../../infra/engine/cloudsql";
 import { CLOUDSQL_ORDER, CLOUDSQL_ROLLBACK_ORIGINS } from "../../infra/engine/cloudsql-phases";
 import { DUAL_WRITE_ORDER, DUAL_WRITE_ROLLBACK_ORIGINS_OF_TABLE } from "../../infra/engine/dual-write-phases";
@@ -22,7 +20,6 @@ import {
 } from "../../infra/engine/transitions";
 import { labelChanges, LABEL_ORDER, type ChangeLabel, type LabeledChange } from "../../tooling/change-labels";
 import { diffSyntheses } from "../../tooling/plan-diff";
-import { evidencePath, evidenceProblem, gateCommand, type Evidence } from "../lib/evidence";
 import type { DeployedSide } from "../../tooling/deployed";
 import { evaluateFindings } from "./findings";
 import { renderPlan, type Finding } from "./render";
@@ -177,34 +174,19 @@ function trafficSection(report: PlanReport, before?: PlanReport): string[] {
 }
 
 /** The gate of each migration's step: the evidence it needs, and whether the committed file holds. */
-function evidenceSection(report: PlanReport, root: string, now: Date): string[] {
-  const lines: string[] = [];
-  for (const m of report.migrations) {
-    const t = m.transition;
-    if (!t || !t.allowed) continue;
-    const ctx = transitionContextOf(m.name, m.planned.spec, { now, stack: report.stack });
-    const gate = gateOf(t.from, t.to, ctx);
-    if (gate === undefined) continue;
-    const at = positionLabel(t.from);
-    const problem = evidenceProblem(root, {
-      stack: report.stack,
-      migration: m.name,
-      check: gate,
-      position: at,
-      maxAgeHours: m.planned.spec.evidenceMaxAgeHours,
-      now,
-    });
-    if (problem)
-      lines.push(
-        `- ❌ **${m.name}** ${code(`${at} → ${positionLabel(t.to)}`)} needs passing ${gate} evidence taken at ${code(at)}: ${cell(problem)}. Run ${code(gateCommand(gate, report.stack, m.name))} and commit \`evidence/\`.`,
-      );
-    else {
-      const e = JSON.parse(readFileSync(evidencePath(root, report.stack, m.name, gate), "utf8")) as Evidence;
-      lines.push(
-        `- ✅ **${m.name}** ${gate} passed at ${code(at)} on ${e.at} (digest checked): ${cell(e.summary)}`,
-      );
-    }
-  }
+function evidenceSection(report: PlanReport): string[] {
+  const lines = report.migrations.flatMap((m) => {
+    const g = m.gate;
+    if (!g) return [];
+    const step = code(`${g.at} → ${positionLabel(m.transition!.to)}`);
+    return g.problem
+      ? [
+          `- ❌ **${m.name}** ${step} needs passing ${g.check} evidence taken at ${code(g.at)}: ${cell(g.problem)}. Run ${code(g.command)} and commit \`evidence/\`.`,
+        ]
+      : [
+          `- ✅ **${m.name}** ${g.check} passed at ${code(g.at)} on ${g.evidence!.at} (digest checked): ${cell(g.evidence!.summary)}`,
+        ];
+  });
   if (lines.length === 0) return [];
   return ["### Gate evidence", "", ...lines, ""];
 }
@@ -338,7 +320,6 @@ export function renderMarkdown(input: MarkdownInput): string {
             report.migrations.flatMap((m) => m.resources),
           ),
         );
-  const root = dirname(report.path);
   const summary = [
     `## cutover plan · stack ${code(report.stack)}`,
     "",
@@ -348,7 +329,7 @@ export function renderMarkdown(input: MarkdownInput): string {
     ...irreversibleSection(report, changes),
     ...changesSection(changes, before?.from),
     ...trafficSection(report, before?.report),
-    ...evidenceSection(report, root, input.now),
+    ...evidenceSection(report),
     ...findingsSection(input.findings),
     ...firstRunSection(input.firstRun),
     ...diagramSection(report),

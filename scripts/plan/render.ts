@@ -180,6 +180,15 @@ export function transitionLines(name: string, t: Transition): string[] {
   return lines;
 }
 
+/** The evidence line of a gated step: passing, or what is missing and the command that writes it. */
+function gateLines(m: MigrationReport): string[] {
+  const g = m.gate;
+  if (!g) return [];
+  return g.problem
+    ? [`      gate: ✗ ${g.check} evidence taken at ${g.at}: ${g.problem}; hint: ${g.command}`]
+    : [`      gate: ✓ ${g.check} passed at ${g.at} on ${g.evidence!.at}: ${g.evidence!.summary}`];
+}
+
 /** The plan as text: transitions and irreversible steps first (PR comments get truncated), then each migration. */
 export function renderPlan(
   report: PlanReport,
@@ -196,7 +205,7 @@ export function renderPlan(
     const refused = judged.filter((m) => !m.transition!.allowed).length;
     lines.push(
       `${refused ? "TRANSITIONS REFUSED" : "Transitions"} (deployed: ${deployedFrom ?? "?"})`,
-      ...judged.flatMap((m) => transitionLines(m.name, m.transition!)),
+      ...judged.flatMap((m) => [...transitionLines(m.name, m.transition!), ...gateLines(m)]),
       "",
     );
   }

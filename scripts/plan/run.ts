@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
 import { CONFIG_KEY } from "../../infra/config/common";
 import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
@@ -5,7 +6,9 @@ import { ConfigError } from "../../infra/config/load";
 import { positionOf, transitionContextOf, type MigrationPlan } from "../../infra/engine/plan";
 import {
   BASELINE,
+  gateOf,
   judgeTransition,
+  positionLabel,
   samePosition,
   type LedgerFacts,
   type Transition,
@@ -22,6 +25,14 @@ import {
 import { synthesize, type RecordedResource } from "../../tooling/synth";
 import type { DeployedSide } from "../../tooling/deployed";
 import { diffSyntheses, type PlanDiff } from "../../tooling/plan-diff";
+import {
+  evidencePath,
+  evidenceProblem,
+  gateCommand,
+  type Evidence,
+  type GateCheck,
+} from "../../tooling/evidence";
+import { readFileSync } from "node:fs";
 
 export interface PlanRequest {
   readonly stack: string;
@@ -53,6 +64,20 @@ export interface MigrationReport {
   readonly secrets: readonly SecretWiring[];
   /** Deployed → proposed, when the deployed side is known. */
   readonly transition?: Transition;
+  /** The data check the step needs (a gated forward step) and whether the committed evidence holds. */
+  readonly gate?: GateStatus;
+}
+
+export interface GateStatus {
+  readonly check: GateCheck;
+  /** The position the evidence must have been taken at (the step being left). */
+  readonly at: string;
+  /** Why the evidence does not hold; absent when it does. */
+  readonly problem?: string;
+  /** The evidence, when it holds. */
+  readonly evidence?: Evidence;
+  /** The command that writes it. */
+  readonly command: string;
 }
 
 export interface PlanReport {
@@ -136,7 +161,7 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
   try {
     synthesis = await synthesize(
       async () => {
-        run = await runProgram({ now, facts });
+        run = await runProgram({ now, facts, evidenceDir: dirname(stack.path) });
         roots = await Promise.all(run.migrations.map((m) => Promise.all(m.roots.map(urnOf))));
         return run.outputs;
       },
@@ -167,12 +192,16 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
             transitionContextOf(name, spec, { now, facts: known, stack: stack.stack }),
           )
         : undefined;
+      const gate = transition?.allowed
+        ? gateStatus(dirname(stack.path), stack.stack, name, planned, transition, now)
+        : undefined;
       return {
         name,
         planned,
         resources,
         secrets: secretWiringOf(resources),
         ...(transition ? { transition } : {}),
+        ...(gate ? { gate } : {}),
       };
     });
   return {
@@ -259,6 +288,26 @@ export function firstRunNotes(report: PlanReport, deployed?: DeployedSide): Firs
     );
   }
   return notes;
+}
+
+/** The gate of an allowed step, if the phase table gates it, with the committed evidence checked. */
+function gateStatus(
+  root: string,
+  stack: string,
+  name: string,
+  planned: MigrationPlan,
+  t: Transition,
+  now: Date,
+): GateStatus | undefined {
+  const check = gateOf(t.from, t.to, transitionContextOf(name, planned.spec, { now, stack }));
+  if (check === undefined) return undefined;
+  const at = positionLabel(t.from);
+  const want = { stack, migration: name, check, position: at, now };
+  const problem = evidenceProblem(root, { ...want, maxAgeHours: planned.spec.evidenceMaxAgeHours });
+  const command = gateCommand(check, stack, name);
+  if (problem) return { check, at, problem, command };
+  const evidence = JSON.parse(readFileSync(evidencePath(root, stack, name, check), "utf8")) as Evidence;
+  return { check, at, evidence, command };
 }
 
 function resolveEither(stack: StackConfig, a: string, b: string): string {

@@ -128,6 +128,38 @@ describe("create / update (run at up): record the position and the facts", () =>
     expect(state.history.at(-1)).toMatchObject({ from: "freeze (attempt 2)", to: "promote (attempt 2)" });
   });
 
+  it("records with a gated step the check and the evidence committed for it (none: the entry says so)", async () => {
+    const atReplicate = await upThrough([p("provision"), p("replicate")]);
+    expect(atReplicate.history.at(-1)!.gate).toBeUndefined();
+    const evidence = [
+      {
+        check: "validate",
+        position: "replicate",
+        at: "2026-11-25T13:30:00.000Z",
+        passed: true,
+        digest: "d1",
+      },
+      { check: "smoke", position: "promote", at: "2026-11-20T00:00:00.000Z", passed: true, digest: "d2" },
+    ];
+    now = hours(1);
+    const atFreeze = (
+      await provider.update!("prod/avvivo", atReplicate, { ...inputs(p("freeze")), evidence })
+    ).outs as LedgerState;
+    expect(atFreeze.history.at(-1)).toMatchObject({
+      from: "replicate (attempt 1)",
+      to: "freeze (attempt 1)",
+      gate: {
+        check: "validate",
+        evidence: { position: "replicate", at: "2026-11-25T13:30:00.000Z", passed: true, digest: "d1" },
+      },
+    });
+    // Evidence taken at another position is not this step's: the entry names the check only.
+    now = hours(1);
+    const atPromote = (await provider.update!("prod/avvivo", atFreeze, { ...inputs(p("promote")), evidence }))
+      .outs as LedgerState;
+    expect(atPromote.history.at(-1)!.gate).toEqual({ check: "validate" });
+  });
+
   it("update refuses an illegal step against the recorded state, and keeps the last history only", async () => {
     const state = await upThrough([p("provision"), p("replicate")]);
     await expect(provider.update!("prod/avvivo", state, inputs(p("promote")))).rejects.toThrow(

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { recordEvidence } from "../../scripts/lib/evidence";
+import { recordEvidence } from "../../tooling/evidence";
 import { applyStep, status, statusOf } from "../../scripts/phase";
 import { passAllGates } from "../support/evidence";
 import { loadMigration } from "../../tooling/stack-file";

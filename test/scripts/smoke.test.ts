@@ -11,7 +11,7 @@ import { parseChecklist } from "../../scripts/smoke/checklist";
 import { checkWriteProbe, runSmoke } from "../../scripts/smoke/run";
 import { CLOUDSQL_PHASES } from "../../infra/config/schema";
 import { ROOT, runScript } from "../support/cli";
-import { evidenceProblem } from "../../scripts/lib/evidence";
+import { evidenceProblem } from "../../tooling/evidence";
 import { scratchDir } from "../support/scratch";
 import { freePort } from "../support/postgres";
 import type { CheckResult } from "../../scripts/lib/verdict";

@@ -2,7 +2,7 @@ import { Client } from "pg";
 import { startPostgres, type PgServer } from "../support/postgres";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { evidenceProblem } from "../../scripts/lib/evidence";
+import { evidenceProblem } from "../../tooling/evidence";
 import { scratchDir } from "../support/scratch";
 import { runValidate, startValidate } from "./validate-cli";
 

@@ -1,6 +1,6 @@
 import { positionOf } from "../../infra/engine/plan";
 import { positionLabel } from "../../infra/engine/transitions";
-import { recordEvidence, type GateCheck } from "../../scripts/lib/evidence";
+import { recordEvidence, type GateCheck } from "../../tooling/evidence";
 import { loadMigration } from "../../tooling/stack-file";
 
 /** Passing evidence of both gate checks, taken where the migration stands now (as validate/smoke write it). */

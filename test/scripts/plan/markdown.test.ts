@@ -1,8 +1,11 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Position } from "../../../infra/engine/transitions";
-import { recordEvidence } from "../../../scripts/lib/evidence";
+import { recordEvidence } from "../../../tooling/evidence";
 import { GITHUB_COMMENT_LIMIT, planMarkdown } from "../../../scripts/plan/markdown";
+import { renderPlan } from "../../../scripts/plan/render";
+import { buildPlan } from "../../../scripts/plan/run";
 import { deployedFromGit } from "../../../tooling/deployed";
 import { commit, moveTo, scratchRepo, type ExampleMigration } from "../../support/git-stack";
 import { NOW } from "../../support/stack";
@@ -128,6 +131,43 @@ describe("plan --markdown: the pull-request summary", () => {
       "- ✅ **avvivo** validate passed at `freeze` on 2026-11-25T11:00:00.000Z (digest checked): 7 tables identical",
     );
     expect(withEvidence.markdown).not.toContain("❌");
+  });
+
+  it("the text plan shows the gate too, and the program hands the verified evidence to the ledger", async () => {
+    const dir = scratchRepo();
+    moveTo(dir, "avvivo", p("freeze"));
+    commit(dir, "deployed");
+    moveTo(dir, "avvivo", p("promote"));
+    const taken = { stack: "prod", migration: "avvivo", position: "freeze", passed: true, report: "{}" };
+    recordEvidence(dir, { ...taken, check: "validate", summary: "7 tables identical", at: NOW });
+    const report = await buildPlan({
+      stack: "prod",
+      dir,
+      now: NOW,
+      deployed: deployedFromGit("prod", "HEAD", dir),
+    });
+    const text = renderPlan(report, [], "git HEAD");
+    expect(text).toContain(
+      "      gate: ✓ validate passed at freeze on 2026-11-25T12:00:00.000Z: 7 tables identical",
+    );
+    const ledger = report.migrations[0].resources.find((r) => r.name === "avvivo-ledger")!;
+    expect(ledger.inputs.evidence).toEqual([
+      expect.objectContaining({ check: "validate", position: "freeze", passed: true }),
+    ]);
+    // A hand-edited file is not handed over, and the gate says why.
+    const file = join(dir, "evidence/prod/avvivo/validate.json");
+    writeFileSync(file, readFileSync(file, "utf8").replace("7 tables", "8 tables"));
+    const edited = await buildPlan({
+      stack: "prod",
+      dir,
+      now: NOW,
+      deployed: deployedFromGit("prod", "HEAD", dir),
+    });
+    expect(renderPlan(edited, [], "git HEAD")).toContain(
+      "gate: ✗ validate evidence taken at freeze: evidence/prod/avvivo/validate.json does not match its digest",
+    );
+    const edLedger = edited.migrations[0].resources.find((r) => r.name === "avvivo-ledger")!;
+    expect(edLedger.inputs.evidence).toBeUndefined();
   });
 
   it("rollback from canary:50: traffic back to the stable revision, the diagram marks both phases", async () => {

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
-import type { GateCheck } from "../../infra/engine/phase-row";
+import type { GateCheck } from "../infra/engine/phase-row";
 
 export type { GateCheck };
 
@@ -100,4 +100,36 @@ export function evidenceProblem(
   if (ageHours > want.maxAgeHours)
     return `the ${want.check} evidence is ${Math.floor(ageHours)} h old (more than ${want.maxAgeHours} h)`;
   return undefined;
+}
+
+/** Evidence as the ledger records it with the step it gated: where and when it was taken, its verdict. */
+export interface EvidenceRef {
+  readonly check: GateCheck;
+  readonly position: string;
+  readonly at: string;
+  readonly passed: boolean;
+  readonly digest: string;
+}
+
+/**
+ * The committed evidence of a migration whose digest holds (a hand-edited file is left out), for the
+ * program to hand to the ledger. No folder or no file: none.
+ */
+export function committedEvidence(root: string, stack: string, migration: string): EvidenceRef[] {
+  const refs: EvidenceRef[] = [];
+  for (const check of ["validate", "smoke"] as const) {
+    const file = evidencePath(root, stack, migration, check);
+    if (!existsSync(file)) continue;
+    let e: Evidence;
+    try {
+      e = JSON.parse(readFileSync(file, "utf8")) as Evidence;
+    } catch {
+      continue;
+    }
+    const { digest, ...rest } = e;
+    if (digest !== digestOf(rest) || e.stack !== stack || e.migration !== migration || e.check !== check)
+      continue;
+    refs.push({ check, position: e.position, at: e.at, passed: e.passed, digest });
+  }
+  return refs;
 }
