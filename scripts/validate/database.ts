@@ -5,6 +5,8 @@
 import { D1Table, d1Shape } from "./d1";
 import { openD1 } from "./d1-connect";
 import type { Endpoint } from "./endpoint";
+import { quoteIdent } from "./pg-sql";
+import type { NativeSide } from "./pg-native";
 import { PgConnection, PgTable, type Timeouts } from "./postgres";
 import type { Checksum, Column, TableShape, TableSide } from "./types";
 
@@ -15,6 +17,10 @@ export interface Database {
   readonly engine: "postgres" | "d1";
   shape(table: string): Promise<TableShape | undefined>;
   table(name: string, keys: readonly Column[], columns: readonly Column[]): ComparableTable;
+  /** PostgreSQL only: the table for the comparison on the database's own checksums. */
+  native?(name: string): NativeSide;
+  /** Statements sent so far (PostgreSQL). */
+  statements?(): number;
   close(): Promise<void>;
 }
 
@@ -33,6 +39,8 @@ export async function openDatabase(endpoint: Endpoint, opts: OpenOptions): Promi
       engine: "postgres",
       shape: (table) => conn.shape(opts.schema, table),
       table: (name, keys, columns) => new PgTable(conn, opts.schema, name, keys, columns),
+      native: (name) => ({ name, conn, table: `${quoteIdent(opts.schema)}.${quoteIdent(name)}` }),
+      statements: () => conn.statements,
       close: () => conn.close(),
     };
   }

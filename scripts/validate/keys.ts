@@ -21,7 +21,7 @@ export function keyComparator(families: readonly Family[]): KeyComparator {
     for (let i = 0; i < families.length; i++) {
       const family = families[i];
       const c =
-        family === "int" || family === "numeric" || family === "float"
+        family === "int" || family === "numeric" || family === "float" || family === "float4"
           ? compareNumbers(a[i], b[i])
           : Buffer.compare(Buffer.from(a[i], "utf8"), Buffer.from(b[i], "utf8"));
       if (c !== 0) return c;

@@ -69,6 +69,9 @@ export function normalizeValue(family: Family, value: Exclude<SqliteValue, null>
         : canonicalDecimal(asText(value));
     case "float":
       return canonicalFloat(typeof value === "number" ? value : Number(asText(value)));
+    case "float4":
+      // The real PostgreSQL holds is the nearest single-precision value: compare that one.
+      return canonicalFloat(Math.fround(typeof value === "number" ? value : Number(asText(value))));
     case "uuid":
       return asText(value).toLowerCase();
     case "timestamptz":

@@ -16,7 +16,7 @@ export function pgFamily(typname: string, typcategory: string): Family {
     int8: "int",
     oid: "int",
     numeric: "numeric",
-    float4: "float",
+    float4: "float4",
     float8: "float",
     uuid: "uuid",
     timestamptz: "timestamptz",
@@ -30,6 +30,11 @@ export function pgFamily(typname: string, typcategory: string): Family {
 }
 
 const ISO_MICROS = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+/** `infinity` and `-infinity` print as themselves (to_char gives NULL for them, which would hash as nothing). */
+const finite = (c: string, expr: string) => `CASE WHEN isfinite(${c}) THEN ${expr} ELSE ${c}::text END`;
+/** Years before the common era carry ` BC` (the year alone is printed without its era). */
+const era = (c: string) => ` || CASE WHEN to_char(${c}, 'BC') = 'BC' THEN ' BC' ELSE '' END`;
 
 /** The canonical text of a non-null value (mirrors normalizeValue in normalize.ts). */
 export function normalizedExpr(col: Column): string {
@@ -45,12 +50,15 @@ export function normalizedExpr(col: Column): string {
       return `trim_scale(${c})::text`;
     case "float":
       return `trim_scale(${c}::numeric)::text`;
+    case "float4":
+      // Every real is exactly a double: at 15 digits of that double no two reals print alike.
+      return `trim_scale(${c}::float8::numeric)::text`;
     case "timestamptz":
-      return `to_char(${c} AT TIME ZONE 'UTC', ${ISO_MICROS})`;
+      return finite(c, `to_char(${c} AT TIME ZONE 'UTC', ${ISO_MICROS})${era(`${c} AT TIME ZONE 'UTC'`)}`);
     case "timestamp":
-      return `to_char(${c}, ${ISO_MICROS})`;
+      return finite(c, `to_char(${c}, ${ISO_MICROS})${era(c)}`);
     case "date":
-      return `to_char(${c}, 'YYYY-MM-DD')`;
+      return finite(c, `to_char(${c}, 'YYYY-MM-DD')${era(c)}`);
     case "json":
       return col.sqlType.endsWith("[]") ? `to_jsonb(${c})::text` : `${c}::jsonb::text`;
     case "bytes":
@@ -70,7 +78,7 @@ export function rowTextExpr(columns: readonly Column[]): string {
 
 /** The order both engines agree on: text keys byte-wise (COLLATE "C"), the rest by value. */
 export function orderExpr(col: Column): string {
-  const byValue = ["int", "numeric", "float", "uuid", "timestamptz", "timestamp", "date"];
+  const byValue = ["int", "numeric", "float", "float4", "uuid", "timestamptz", "timestamp", "date"];
   return byValue.includes(col.family) ? quoteIdent(col.name) : `(${quoteIdent(col.name)}::text COLLATE "C")`;
 }
 

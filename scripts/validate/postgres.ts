@@ -23,10 +23,24 @@ export interface Timeouts {
 }
 
 const PAGE_ROWS = 2000;
+
+/**
+ * Every setting that changes how a value prints, pinned on each connection so that two servers (and
+ * two sessions) configured differently print equal values alike: timestamps in UTC, ISO dates with the
+ * era, intervals in PostgreSQL's own style, floats at their shortest exact text, bytea in hex.
+ */
+export const PINNED_SETTINGS: Readonly<Record<string, string>> = {
+  TimeZone: "UTC",
+  DateStyle: "ISO, MDY",
+  IntervalStyle: "postgres",
+  extra_float_digits: "1",
+  bytea_output: "hex",
+};
 const KEYS_PER_LOOKUP = 500;
 
 const SHAPE_SQL = `
 SELECT a.attname AS name, format_type(a.atttypid, NULL) AS sql_type, b.typname, b.typcategory,
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
        coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) WHERE k.attnum = a.attnum), 0)::int
          AS pk_position
 FROM pg_attribute a
@@ -39,6 +53,11 @@ WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`;
 
 export class PgConnection {
+  /** Statements sent on this connection (the benchmark reports them per side). */
+  statements = 0;
+  /** `server_version_num`, read once at connect. */
+  versionNum = 0;
+
   private constructor(
     private readonly client: Client,
     readonly label: string,
@@ -62,7 +81,22 @@ export class PgConnection {
       const { reason, hint } = describeFailure(error);
       throw new ValidateError(`cannot connect to ${label}: ${reason}`, hint);
     }
-    return new PgConnection(client, label);
+    const conn = new PgConnection(client, label);
+    const pins = Object.entries(PINNED_SETTINGS)
+      .map(([k, v]) => `set_config('${k}', '${v}', false)`)
+      .join(", ");
+    try {
+      const [row] = await conn.query<{ v: string }>(
+        `SELECT ${pins}, current_setting('server_version_num') AS v`,
+        [],
+        "pinning the session's output settings",
+      );
+      conn.versionNum = Number(row.v);
+    } catch (error) {
+      await conn.close();
+      throw error;
+    }
+    return conn;
   }
 
   async query<T extends Record<string, unknown>>(
@@ -70,6 +104,7 @@ export class PgConnection {
     params: unknown[],
     doing: string,
   ): Promise<T[]> {
+    this.statements++;
     try {
       return (await this.client.query<T>(sql, params)).rows;
     } catch (error) {
@@ -84,6 +119,7 @@ export class PgConnection {
       sql_type: string;
       typname: string;
       typcategory: string;
+      typmod: number;
       pk_position: number;
     }>(SHAPE_SQL, [schema, table], `reading the columns of ${schema}.${table}`);
     if (rows.length === 0) return undefined;
@@ -91,6 +127,7 @@ export class PgConnection {
       name: r.name,
       sqlType: r.sql_type,
       family: pgFamily(r.typname, r.typcategory),
+      pg: { typname: r.typname, typmod: r.typmod },
     }));
     const primaryKey = rows
       .filter((r) => r.pk_position > 0)

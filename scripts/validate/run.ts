@@ -4,8 +4,10 @@
  */
 import { bisectTable } from "./bisect";
 import type { Database } from "./database";
+import { ValidateError } from "./errors";
 import { DifferenceSink, formatKey, keyComparator } from "./keys";
 import { compareByKey } from "./merge";
+import { NativeComparison, type ShardSlice } from "./pg-native";
 import type { Column, DifferenceKind, TableShape } from "./types";
 
 export interface CompareOptions {
@@ -17,11 +19,15 @@ export interface CompareOptions {
   readonly segmentRows: number;
   /** Leaf size when both sides checksum in the database. */
   readonly leafRows: number;
+  /** Leaf size of the comparison on the databases' own checksums. @default 4096 */
+  readonly nativeLeafRows?: number;
+  /** Check one slice of the key space (PostgreSQL on both sides). */
+  readonly shard?: { readonly index: number; readonly count: number };
   readonly onStart?: (table: string, rows: number) => void;
   readonly onProgress?: (rows: number) => void;
 }
 
-export type Method = "checksum-bisection" | "sample" | "table-checksum" | "none";
+export type Method = "native-checksum" | "checksum-bisection" | "sample" | "table-checksum" | "none";
 
 export interface TableReport {
   readonly table: string;
@@ -39,6 +45,8 @@ export interface TableReport {
   /** Things the operator must know (missing table, no primary key, …). */
   readonly notes: readonly string[];
   readonly sampled?: number;
+  /** The slice of the key space this run checked (`--shard`). */
+  readonly slice?: ShardSlice;
 }
 
 const NONE = { missing: [], extra: [], changed: [] };
@@ -57,6 +65,11 @@ function missingTable(table: string, where: string, label: string): TableReport 
     truncated: false,
     notes: [`table not found on the ${where} (${label}); hint: check the name (case-sensitive) and --schema`],
   };
+}
+
+/** Both sides PostgreSQL with the same base type per column: the row text is comparable as printed. */
+function sameTypes(a: readonly Column[], b: readonly Column[]): boolean {
+  return a.every((c, i) => c.pg !== undefined && c.pg.typname === b[i].pg?.typname);
 }
 
 /** Each side normalizes with PostgreSQL's view of the column type: D1 declared types are too loose. */
@@ -103,6 +116,62 @@ export async function compareTable(
   const keyIndex = primaryKey.map((k) => cols.sourceCols.findIndex((c) => c.name === k));
   const keyMissing = keyIndex.some((i) => i < 0);
   const keysOf = (columns: Column[]) => keyIndex.map((i) => columns[i]);
+
+  const native =
+    source.native !== undefined &&
+    target.native !== undefined &&
+    primaryKey.length > 0 &&
+    !keyMissing &&
+    opts.sample === undefined &&
+    sameTypes(cols.sourceCols, cols.targetCols);
+  if (opts.shard && !native)
+    throw new ValidateError(
+      `--shard needs both sides on PostgreSQL, a primary key and the same column types (${table} has not)`,
+      "validate this table without --shard",
+    );
+  if (native) {
+    const sink = new DifferenceSink(opts.maxDifferences);
+    const cmp = new NativeComparison(
+      source.native!(table),
+      target.native!(table),
+      keysOf(cols.sourceCols),
+      cols.sourceCols,
+      {
+        leafRows: opts.nativeLeafRows ?? 4096,
+        maxFanout: 4096,
+        compare: keyComparator(keysOf(cols.sourceCols).map((c) => c.family)),
+        sink,
+        stopAfter: opts.maxDifferences,
+        shard: opts.shard,
+        onProgress: opts.onProgress,
+      },
+    );
+    opts.onStart?.(table, 0);
+    const result = await cmp.run();
+    const format = (keys: readonly (readonly string[])[]) => keys.map((k) => formatKey(primaryKey, k));
+    return {
+      table,
+      identical:
+        result.counts.source === result.counts.target &&
+        sink.total === 0 &&
+        cols.onlySource.length === 0 &&
+        cols.onlyTarget.length === 0,
+      method: "native-checksum",
+      counts: result.counts,
+      primaryKey,
+      columnsOnlyInSource: cols.onlySource,
+      columnsOnlyInTarget: cols.onlyTarget,
+      differences: {
+        missing: format(sink.result.missing),
+        extra: format(sink.result.extra),
+        changed: format(sink.result.changed),
+      },
+      totals: { ...sink.result.totals },
+      truncated: result.truncated,
+      notes,
+      ...(result.slice ? { slice: result.slice } : {}),
+    };
+  }
 
   const src = source.table(table, keysOf(cols.sourceCols), cols.sourceCols);
   const tgt = target.table(table, keysOf(cols.targetCols), cols.targetCols);

