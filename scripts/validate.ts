@@ -161,6 +161,8 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
 
   const opened: Database[] = [];
   const reports: TableReport[] = [];
+  const started = process.hrtime.bigint();
+  let statements: { source: number; target: number } | undefined;
   const bar = progressBar(opts.progress && !opts.json && process.stderr.isTTY === true);
   let error: RunReport["error"];
   try {
@@ -194,6 +196,8 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
     if (!(e instanceof ValidateError)) throw e;
     error = { message: e.message, hint: e.hint };
   } finally {
+    if (opened.length === 2)
+      statements = { source: opened[0].statements?.() ?? 0, target: opened[1].statements?.() ?? 0 };
     await Promise.allSettled(opened.map((d) => d.close()));
   }
 
@@ -203,6 +207,11 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
     identical: !error && reports.every((t) => t.identical),
     tables: reports,
     error,
+    stats: {
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      ...(statements ? { statements } : {}),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    },
   };
   process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderText(report)) + "\n");
   if (opts.evidence && opts.stack && opts.migration) {

@@ -3,7 +3,6 @@
  * table. PostgreSQL and D1 adapters sit behind this so run.ts holds no engine-specific code.
  */
 import { D1Table, d1Shape } from "./d1";
-import { openD1 } from "./d1-connect";
 import type { Endpoint } from "./endpoint";
 import { quoteIdent } from "./pg-sql";
 import type { NativeSide } from "./pg-native";
@@ -44,6 +43,8 @@ export async function openDatabase(endpoint: Endpoint, opts: OpenOptions): Promi
       close: () => conn.close(),
     };
   }
+  // Loaded only for D1: the Cloudflare SDK alone takes most of a PostgreSQL-only run's start-up.
+  const { openD1 } = await import("./d1-connect");
   const db = await openD1(endpoint, opts.timeouts, opts.env);
   return {
     label: endpoint.label,

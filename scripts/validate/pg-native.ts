@@ -35,6 +35,8 @@ export interface NativeOptions {
   readonly compare: KeyComparator;
   readonly sink: DifferenceSink;
   readonly stopAfter: number;
+  /** The columns compared are every column of both tables, in the same order. */
+  readonly wholeRow?: boolean;
   /** This process checks one slice of the key space (`--shard i/n`). */
   readonly shard?: { readonly index: number; readonly count: number };
   readonly onProgress?: (rows: number) => void;
@@ -64,6 +66,8 @@ export type ShardSlice =
 const INT_TYPES = new Set(["int2", "int4", "int8"]);
 const NUMERIC_ORDER = new Set(["int", "numeric", "float", "float4"]);
 const PAGE_ROWS = 5000;
+/** The alias the whole-row text is read through. */
+const ROW_ALIAS = "cutover_row";
 
 /** A column as it enters the row text: itself, or a form in which equal values print alike. */
 export function rowValueExpr(c: Column, trimScale: boolean): string {
@@ -76,9 +80,20 @@ export function rowValueExpr(c: Column, trimScale: boolean): string {
   return q;
 }
 
-/** The 64-bit hash of a row's text: every column, NULLs and nesting kept apart by the record format. */
-export function rowHashExpr(columns: readonly Column[], trimScale: boolean): string {
-  return `hashtextextended(ROW(${columns.map((c) => rowValueExpr(c, trimScale)).join(", ")})::text, 0)`;
+/**
+ * The 64-bit hash of a row's text: every column, NULLs and nesting kept apart by the record format.
+ * When the columns compared are the whole row on both sides and none needs a normal form, the row
+ * itself (`cutover_row::text`, the table aliased so; a column of that name would shadow it, so it is refused) prints the same text without building a new record.
+ */
+export function rowHashExpr(columns: readonly Column[], trimScale: boolean, wholeRow = false): string {
+  const values = columns.map((c) => rowValueExpr(c, trimScale));
+  if (
+    wholeRow &&
+    values.every((v, i) => v === quoteIdent(columns[i].name)) &&
+    !columns.some((c) => c.name === ROW_ALIAS)
+  )
+    return `hashtextextended(${ROW_ALIAS}::text, 0)`;
+  return `hashtextextended(ROW(${values.join(", ")})::text, 0)`;
 }
 
 /** Order of the leaf pages and of the comparator: numbers by value, everything else byte-wise on text. */
@@ -134,7 +149,7 @@ export class NativeComparison {
   }
 
   private hashExpr(): string {
-    return rowHashExpr(this.columns, this.trimScale);
+    return rowHashExpr(this.columns, this.trimScale, this.opts.wholeRow);
   }
 
   /** `[lo, hi)` on the first key column, plus the shard's own predicate; parameters numbered from `first`. */
@@ -167,7 +182,7 @@ export class NativeComparison {
     const params = b.kind === "int" ? [String(b.lo), String(b.width)] : [toArrayLiteral(b.thresholds)];
     const rows = await side.conn.query<{ b: number; n: string; s: string }>(
       `SELECT ${bucket}::int AS b, count(*)::text AS n, sum(${this.hashExpr()})::text AS s ` +
-        `FROM ${side.table} WHERE ${where.sql} GROUP BY 1`,
+        `FROM ${side.table} ${ROW_ALIAS} WHERE ${where.sql} GROUP BY 1`,
       [...where.params, ...params],
       `checksumming key buckets of ${side.name}`,
     );
@@ -253,7 +268,7 @@ export class NativeComparison {
         params.push(...after);
       }
       const rows = await side.conn.query(
-        `SELECT ${keyText}, ${this.hashExpr()}::text AS d FROM ${side.table} WHERE ${where.sql}${keyset} ` +
+        `SELECT ${keyText}, ${this.hashExpr()}::text AS d FROM ${side.table} ${ROW_ALIAS} WHERE ${where.sql}${keyset} ` +
           `ORDER BY ${order.join(", ")} LIMIT ${PAGE_ROWS}`,
         params,
         `reading rows of ${side.name}`,

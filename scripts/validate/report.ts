@@ -8,6 +8,12 @@ export interface RunReport {
   readonly tables: readonly TableReport[];
   /** Set when the run stopped on a failure (the tables before it are still reported). */
   readonly error?: { readonly message: string; readonly hint?: string };
+  /** What the run cost: wall seconds (connect to verdict), statements sent per side, peak RSS. */
+  readonly stats?: {
+    readonly seconds: number;
+    readonly statements?: { readonly source: number; readonly target: number };
+    readonly peakRssMiB: number;
+  };
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -142,6 +142,10 @@ export async function compareTable(
         compare: keyComparator(keysOf(cols.sourceCols).map((c) => c.family)),
         sink,
         stopAfter: opts.maxDifferences,
+        wholeRow:
+          cols.sourceCols.length === sourceShape.columns.length &&
+          cols.targetCols.length === targetShape.columns.length &&
+          cols.targetCols.every((c, i) => targetShape.columns[i].name === c.name),
         shard: opts.shard,
         onProgress: opts.onProgress,
       },
