@@ -13,6 +13,9 @@ import { ValidateError } from "./validate/errors";
 import { renderText, type RunReport } from "./validate/report";
 import { compareTable, type TableReport } from "./validate/run";
 import { tablesFromStack } from "./validate/stack";
+import { mergeShardReports, parseShard, parseShardReports } from "./validate/shards";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import { loadMigration } from "../tooling/stack-file";
@@ -35,6 +38,9 @@ interface Options {
   json?: boolean;
   evidence?: boolean;
   progress: boolean;
+  shard?: string;
+  shards?: number;
+  merge?: string[];
 }
 
 function program(): Command {
@@ -94,6 +100,19 @@ function program(): Command {
       "write the verdict to evidence/<stack>/<migration>/validate.json (with --stack/--migration)",
     )
     .option("--no-progress", "no progress bar even on a terminal")
+    .option(
+      "--shard <i/n|auto>",
+      "check slice i of n of every table (0-based; auto: the Cloud Run task's CLOUD_RUN_TASK_INDEX/COUNT, one JSON line for Cloud Logging)",
+    )
+    .option(
+      "--shards <n>",
+      "run the n slices here as n processes and merge their verdicts",
+      wholeNumber("a whole number of shards, at least 2", 2),
+    )
+    .option(
+      "--merge <files...>",
+      "merge shard reports (validate --shard … --json output, or `gcloud logging read --format=json`) into one verdict",
+    )
     .addHelpText(
       "after",
       "\nExit status: 0 identical, 1 differences found, 2 could not validate.\n" +
@@ -128,7 +147,100 @@ function progressBar(enabled: boolean) {
   };
 }
 
+/** Prints the report, writes the evidence when asked, and returns the exit code. */
+function finish(opts: Options, report: RunReport, compact = false): number {
+  process.stdout.write(
+    (opts.json ? JSON.stringify(report, null, compact ? undefined : 2) : renderText(report)) + "\n",
+  );
+  if (opts.evidence && opts.stack && opts.migration) {
+    const spec = loadMigration(opts.stack, opts.migration);
+    const reports = report.tables;
+    const file = recordEvidence(process.cwd(), {
+      stack: opts.stack,
+      migration: opts.migration,
+      check: "validate",
+      position: positionLabel(positionOf(spec)),
+      passed: report.identical,
+      summary: `${reports.length} table(s) ${report.identical ? "identical" : report.error ? "not compared (error)" : "differ"}: ${reports.map((t) => `${t.table}${t.identical ? "" : " (DIFFERENT)"}`).join(", ")}`,
+      report: JSON.stringify(report),
+    });
+    process.stderr.write(`validate: evidence written to ${file}\n`);
+  }
+  return report.error ? 2 : report.identical ? 0 : 1;
+}
+
+/** `--shards n`: this command again as n processes, one slice each, merged. */
+async function runShards(opts: Options, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const n = opts.shards!;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--shards" || argv[i] === "--evidence" || argv[i] === "--json") {
+      if (argv[i] === "--shards") i++;
+      continue;
+    }
+    if (argv[i].startsWith("--shards=")) continue;
+    rest.push(argv[i]);
+  }
+  const outputs = await Promise.all(
+    Array.from(
+      { length: n },
+      (_, i) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const child = spawn(
+            process.execPath,
+            [...process.execArgv, __filename, ...rest, "--shard", `${i}/${n}`, "--json", "--no-progress"],
+            { env, stdio: ["ignore", "pipe", "pipe"] },
+          );
+          let out = "";
+          let err = "";
+          child.stdout.on("data", (d) => (out += d));
+          child.stderr.on("data", (d) => (err += d));
+          child.on("close", (code) => resolve({ code, out, err }));
+        }),
+    ),
+  );
+  const broken = outputs.find((o) => o.code !== 0 && o.code !== 1);
+  if (broken) {
+    const parsed = (() => {
+      try {
+        return JSON.parse(broken.out) as RunReport;
+      } catch {
+        return undefined;
+      }
+    })();
+    throw new ValidateError(
+      `a shard could not validate: ${parsed?.error?.message ?? broken.err.trim().split("\n").pop() ?? `exit ${broken.code}`}`,
+      parsed?.error?.hint ?? "see the message above; rerun when fixed",
+    );
+  }
+  const merged = mergeShardReports(
+    parseShardReports(outputs.map((o, i) => ({ name: `shard ${i}/${n}`, text: o.out }))),
+  );
+  return finish(opts, merged);
+}
+
 async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
+  if (opts.merge) {
+    const texts = opts.merge.map((name) => {
+      try {
+        return { name, text: readFileSync(name, "utf8") };
+      } catch {
+        throw new ValidateError(`cannot read ${name}`, "pass the shard reports' files");
+      }
+    });
+    return finish(opts, mergeShardReports(parseShardReports(texts)));
+  }
+  const shard = opts.shard !== undefined ? parseShard(opts.shard, env) : undefined;
+  if (shard && opts.evidence)
+    throw new ValidateError(
+      "--evidence records a whole verdict, not one shard's",
+      "merge the shards first: validate --merge <reports…> --evidence (or run --shards n here)",
+    );
+  if (shard && opts.sample !== undefined)
+    throw new ValidateError(
+      "--shard checks every row of a slice; --sample checks a few rows",
+      "drop one of them",
+    );
   const source = endpointFrom(opts.source, "SOURCE_DATABASE_URL", "--source", env);
   const target = endpointFrom(opts.target, "TARGET_DATABASE_URL", "--target", env);
   if (source.kind !== "postgres" && target.kind !== "postgres")
@@ -185,6 +297,7 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
           factor: 16,
           segmentRows: opts.segmentRows,
           leafRows: 256,
+          ...(shard ? { shard } : {}),
           onStart: bar?.start,
           onProgress: bar?.increment,
         }),
@@ -207,27 +320,15 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
     identical: !error && reports.every((t) => t.identical),
     tables: reports,
     error,
+    ...(shard ? { shard } : {}),
     stats: {
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       ...(statements ? { statements } : {}),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     },
   };
-  process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderText(report)) + "\n");
-  if (opts.evidence && opts.stack && opts.migration) {
-    const spec = loadMigration(opts.stack, opts.migration);
-    const file = recordEvidence(process.cwd(), {
-      stack: opts.stack,
-      migration: opts.migration,
-      check: "validate",
-      position: positionLabel(positionOf(spec)),
-      passed: report.identical,
-      summary: `${reports.length} table(s) ${report.identical ? "identical" : error ? "not compared (error)" : "differ"}: ${reports.map((t) => `${t.table}${t.identical ? "" : " (DIFFERENT)"}`).join(", ")}`,
-      report: JSON.stringify(report),
-    });
-    process.stderr.write(`validate: evidence written to ${file}\n`);
-  }
-  return error ? 2 : report.identical ? 0 : 1;
+  // One line per shard under Cloud Run: Cloud Logging keeps it as one structured entry to merge later.
+  return finish(opts, report, opts.shard === "auto");
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -240,6 +341,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const opts = cli.opts<Options>();
   try {
+    if (opts.shards !== undefined) {
+      if (opts.shard !== undefined || opts.merge)
+        throw new ValidateError("--shards runs every slice itself", "drop --shard / --merge");
+      return await runShards(opts, argv, env);
+    }
     return await run(opts, env);
   } catch (e) {
     // --json callers get the error as JSON too; the text goes to stderr through runMain either way.

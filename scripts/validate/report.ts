@@ -8,6 +8,8 @@ export interface RunReport {
   readonly tables: readonly TableReport[];
   /** Set when the run stopped on a failure (the tables before it are still reported). */
   readonly error?: { readonly message: string; readonly hint?: string };
+  /** The slice of every table this run checked (`--shard`). */
+  readonly shard?: { readonly index: number; readonly count: number };
   /** What the run cost: wall seconds (connect to verdict), statements sent per side, peak RSS. */
   readonly stats?: {
     readonly seconds: number;
