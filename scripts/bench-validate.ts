@@ -104,20 +104,21 @@ async function streaming(a: PgServer, b: PgServer): Promise<number> {
     if (i === ra.length && ra.length) [ra, i] = [await fetch(x), 0];
     if (j === rb.length && rb.length) [rb, j] = [await fetch(y), 0];
     if (!ra.length && !rb.length) break;
-    if (i >= ra.length) (differences++, j++);
-    else if (j >= rb.length) (differences++, i++);
-    else {
-      const [p, q] = [BigInt(ra[i].id), BigInt(rb[j].id)];
-      if (p === q) {
-        if (ra[i].r !== rb[j].r) differences++;
-        i++;
-        j++;
-      } else if (p < q) (differences++, i++);
-      else (differences++, j++);
+    const order =
+      i >= ra.length ? 1 : j >= rb.length ? -1 : Math.sign(Number(BigInt(ra[i].id) - BigInt(rb[j].id)));
+    if (order === 0) {
+      if (ra[i].r !== rb[j].r) differences++;
+      i++;
+      j++;
+    } else {
+      differences++;
+      if (order < 0) i++;
+      else j++;
     }
   }
   await Promise.all([x, y].map((c) => c.end()));
-  void differences;
+  if (differences !== 0)
+    throw new Error(`streaming found ${differences} differences between identical tables`);
   return seconds(start);
 }
 
