@@ -135,7 +135,23 @@ function declareMigration(
         },
         opts,
       );
-      return { component, kindOutputs: { traffic: plan.traffic, serviceUri: component.serviceUri } };
+      return {
+        component,
+        kindOutputs: {
+          traffic: plan.traffic,
+          serviceUri: component.serviceUri,
+          // What up.yml executes and merges: `gcloud run jobs execute <name> --region <region> --wait`.
+          ...(component.validationJob
+            ? {
+                validationJob: {
+                  name: component.validationJob,
+                  region: spec.cloudRun.region,
+                  project: spec.gcp.project,
+                },
+              }
+            : {}),
+        },
+      };
     }
     case "dual-write": {
       const { name, spec, plan } = planned as Extract<MigrationPlan, { spec: { kind: "dual-write" } }>;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudSqlMigration } from "../config/cloudsql";
 import type { CloudSqlPlan } from "../engine/cloudsql";
-import { managedSecretIds, revisionEnv } from "../engine/env";
+import { managedSecretIds, revisionEnv, validationEnv } from "../engine/env";
 import { AppSecret } from "./app-secret";
 import { CloudRunApp } from "./cloud-run-app";
 import { CloudSqlDatabase } from "./cloud-sql-database";
@@ -10,6 +10,7 @@ import { DmsReplication } from "./dms-replication";
 import { MigrateJob } from "./migrate-job";
 import { MigrationSpec } from "./migration-spec";
 import { Memorystore } from "./memorystore";
+import { ValidationJob } from "./validation-job";
 
 export interface CloudSqlCutoverArgs {
   /** The validated spec. */
@@ -27,6 +28,8 @@ export interface CloudSqlCutoverArgs {
 /** One `cloudsql` migration: turns the phase's desired state into resources, nothing more. */
 export class CloudSqlCutover extends pulumi.ComponentResource {
   public readonly serviceUri: pulumi.Output<string>;
+  /** The validation job's name, in the phases that declare it. */
+  public readonly validationJob?: pulumi.Output<string>;
 
   constructor(name: string, args: CloudSqlCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:migration:CloudSql", name, {}, opts);
@@ -168,6 +171,23 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
       dependencies.push(job);
     }
 
+    if (plan.validationJobName && spec.validation) {
+      const validation = new ValidationJob(
+        `${name}-validate`,
+        {
+          validation: spec.validation,
+          cloudRun: spec.cloudRun,
+          project,
+          jobName: plan.validationJobName,
+          tables: spec.source.criticalTables,
+          env: validationEnv(name, spec),
+          vpc,
+        },
+        { parent: this, dependsOn: dependencies },
+      );
+      this.validationJob = validation.job.name;
+    }
+
     const usesPrivateNetwork = plan.template.database === "cloudsql" || plan.template.redis;
     const app = new CloudRunApp(
       `${name}-app`,
@@ -182,6 +202,6 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
       { parent: this, dependsOn: usesPrivateNetwork ? dependencies : [] },
     );
     this.serviceUri = app.service.uri;
-    this.registerOutputs({ serviceUri: this.serviceUri });
+    this.registerOutputs({ serviceUri: this.serviceUri, validationJob: this.validationJob });
   }
 }

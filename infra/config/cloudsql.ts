@@ -231,6 +231,31 @@ const RedisSchema = z
   })
   .prefault({});
 
+/**
+ * The validation gate as a Cloud Run Job inside the VPC: `validate --shard auto` in parallel tasks, each
+ * one slice of every critical table, reaching the source as the app does and Cloud SQL on its private
+ * IP, with both URLs from Secret Manager. Declared in the phases gated on validation.
+ */
+const ValidationSchema = z
+  .strictObject({
+    /** An image built from this repository (its Dockerfile): the job runs `validate` in it. */
+    image: z.string().min(1),
+    /** Parallel tasks, each checking one slice of every table. @default 4 */
+    tasks: z.number().int().min(1).max(1000).default(4),
+    /** @default "1" */
+    cpu: z.string().default("1"),
+    /** @default "512Mi" (validate's peak is ~120 MiB) */
+    memory: z.string().default("512Mi"),
+    /** Longest a task may run. @default 3600 */
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(24 * 3600)
+      .default(3600),
+  })
+  .optional();
+
 /** The gate `npm run advance` applies to each canary step before taking the next one. */
 const AdvanceSchema = z
   .strictObject({
@@ -288,5 +313,6 @@ export const CloudSqlMigrationSchema = z.strictObject({
   dms: DmsSchema,
   cloudRun: CloudRunSchema,
   redis: RedisSchema,
+  validation: ValidationSchema,
 });
 export type CloudSqlMigration = z.infer<typeof CloudSqlMigrationSchema>;

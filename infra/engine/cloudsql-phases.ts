@@ -35,6 +35,11 @@ export interface CloudSqlResources {
   readonly dms: boolean;
   readonly promotion: boolean;
   readonly migrateJob: boolean;
+  /**
+   * The Cloud Run Job that validates source against Cloud SQL from inside the VPC, sharded: declared in
+   * the phases whose next step is gated on validation (with `validation.image` configured).
+   */
+  readonly validationJob: boolean;
 }
 
 /** A forward phase of kind cloudsql (rollback keeps the resources of the phase it leaves). */
@@ -99,7 +104,16 @@ const resources = (on: (keyof CloudSqlResources)[]): CloudSqlResources => ({
   dms: on.includes("dms"),
   promotion: on.includes("promotion"),
   migrateJob: on.includes("migrateJob"),
+  validationJob: on.includes("validationJob"),
 });
+
+/** The phases that gate their next step on validation say so to the operator when no job can run it. */
+const noValidationJob = (c: CloudSqlPhaseContext): string[] =>
+  c.spec.validation
+    ? []
+    : [
+        "No validation job (validation.image is not set): the validate gate must run from a machine that reaches both the source and Cloud SQL's private IP.",
+      ];
 
 const rollbackTag = (c: CloudSqlPhaseContext): TrafficEntry => ({
   revision: c.revisions.stable.name,
@@ -148,7 +162,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     ),
   },
   replicate: {
-    resources: resources(["cloudSql", "secrets", "redis", "dms"]),
+    resources: resources(["cloudSql", "secrets", "redis", "dms", "validationJob"]),
     backupsManagedByDms: true,
     promoted: false,
     templateRole: "stable",
@@ -156,12 +170,13 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     irreversible: none,
     warnings: (c) => [
       `DMS demotes ${c.spec.cloudSql.instanceName} to a replica while it runs: backups and PITR are suspended by DMS and left alone by this program until promotion.`,
+      ...noValidationJob(c),
     ],
     rollback: ALLOWED,
     back: ALLOWED,
   },
   freeze: {
-    resources: resources(["cloudSql", "secrets", "redis", "dms"]),
+    resources: resources(["cloudSql", "secrets", "redis", "dms", "validationJob"]),
     backupsManagedByDms: true,
     promoted: false,
     templateRole: "freeze",
@@ -173,6 +188,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     warnings: (c) => [
       `Writes are blocked (${c.spec.cloudRun.writeBlock.name}=${c.spec.cloudRun.writeBlock.value}): wait for DMS replication delay ≈ 0 and READY_FOR_PROMOTE before moving to promote.`,
       `The frozen revision keeps a share of traffic until the candidate reaches 100%: the write window is promote plus ${c.spec.ramp.length} ramp steps × ${c.spec.advance.bakeMinutes} min of bake ≈ ${c.spec.ramp.length * c.spec.advance.bakeMinutes} min, plus each pulumi up (npm run advance takes each step as soon as its bake passes).`,
+      ...noValidationJob(c),
     ],
     rollback: ALLOWED,
     back: ALLOWED,

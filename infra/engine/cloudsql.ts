@@ -8,7 +8,7 @@ import {
   type RevisionPlan,
   type TrafficEntry,
 } from "./cloudsql-phases";
-import { dmsJobId, migrateJobName } from "./naming";
+import { dmsJobId, migrateJobName, validationJobName } from "./naming";
 
 export {
   CLOUDSQL_ORDER,
@@ -33,6 +33,8 @@ export interface CloudSqlPlan {
   readonly promoted: boolean;
   readonly dmsJobId: string;
   readonly migrateJobName: string;
+  /** Declared when the phase has it and `validation.image` is set. */
+  readonly validationJobName?: string;
   /** The revision whose env the schema-migration job runs with: the candidate's, on Cloud SQL, writes on. */
   readonly migrateJobRevision: RevisionPlan;
   /** Memorystore instance name (config `redis.name`, else `<service>-redis`). */
@@ -74,6 +76,7 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
     promoted: row.promoted,
     dmsJobId: dmsJobId(migration, spec),
     migrateJobName: migrateJobName(spec),
+    ...(row.resources.validationJob && spec.validation ? { validationJobName: validationJobName(spec) } : {}),
     migrateJobRevision: revisions.candidate,
     redisInstanceName: spec.redis.name ?? `${spec.cloudRun.service}-redis`,
     appDatabase: spec.source.database,

@@ -43,3 +43,15 @@ export function revisionEnv(migration: string, spec: CloudSqlMigration, revision
   // Sorted so that the same revision always renders the same template (revision names are immutable).
   return vars.sort((a, b) => a.name.localeCompare(b.name));
 }
+
+/**
+ * The validation job's environment: the source as the app reaches it without a pooler (DIRECT_URL,
+ * else DATABASE_URL) and Cloud SQL's direct URL — both Secret Manager references, never values.
+ */
+export function validationEnv(migration: string, spec: CloudSqlMigration): EnvVar[] {
+  const source = spec.cloudRun.secretEnv.DIRECT_URL ?? spec.cloudRun.secretEnv.DATABASE_URL;
+  return [
+    { name: "SOURCE_DATABASE_URL", secret: source.secret, version: source.version },
+    { name: "TARGET_DATABASE_URL", secret: managedSecretIds(migration).directUrl, version: "latest" },
+  ];
+}

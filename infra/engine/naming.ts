@@ -32,6 +32,11 @@ export function migrateJobName(spec: Pick<CloudSqlMigration, "cloudRun" | "attem
   return `${spec.cloudRun.service}-migrate-a${spec.attempt}`;
 }
 
+/** Name of the Cloud Run Job that validates the copy (one per attempt). */
+export function validationJobName(spec: Pick<CloudSqlMigration, "cloudRun" | "attempt">): string {
+  return `${spec.cloudRun.service}-validate-a${spec.attempt}`;
+}
+
 /** DMS migration job id (new per attempt: type/source/destination changes force replacement anyway). */
 export function dmsJobId(migration: string, spec: Pick<CloudSqlMigration, "attempt">): string {
   return `${migration}-dms-a${spec.attempt}`;

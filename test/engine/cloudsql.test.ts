@@ -73,6 +73,7 @@ describe("cloudsql phase engine", () => {
       dms: false,
       promotion: false,
       migrateJob: false,
+      validationJob: false,
     });
     expect(at("provision").resources).toMatchObject({
       cloudSql: true,
@@ -81,7 +82,9 @@ describe("cloudsql phase engine", () => {
       redisWired: false,
       dms: false,
     });
-    expect(at("replicate").resources).toMatchObject({ dms: true, promotion: false });
+    expect(at("replicate").resources).toMatchObject({ dms: true, promotion: false, validationJob: true });
+    expect(at("freeze").resources).toMatchObject({ validationJob: true });
+    expect(at("promote").resources).toMatchObject({ validationJob: false });
     expect(at("replicate").backupsManagedByDms).toBe(true);
     expect(at("canary", { trafficPercent: 10 }).backupsManagedByDms).toBe(false);
     expect(at("promote").resources).toMatchObject({ promotion: true, migrateJob: true });
@@ -192,5 +195,19 @@ describe("the phase table's template role", () => {
   it("is the role of the revision each phase's service template declares", () => {
     for (const [label, plan] of everyPhase)
       expect([label, plan.template.role]).toEqual([label, CLOUDSQL_PHASE_TABLE[plan.basePhase].templateRole]);
+  });
+});
+
+describe("the validation job", () => {
+  it("is named per attempt in the gated phases when validation.image is set, and only then", () => {
+    expect(at("replicate").validationJobName).toBe("avvivo-api-validate-a1");
+    expect(at("freeze", { attempt: 2 }).validationJobName).toBe("avvivo-api-validate-a2");
+    expect(at("promote").validationJobName).toBeUndefined();
+    const without = { validation: undefined };
+    expect(at("freeze", without).validationJobName).toBeUndefined();
+    expect(at("freeze", without).warnings).toContain(
+      "No validation job (validation.image is not set): the validate gate must run from a machine that reaches both the source and Cloud SQL's private IP.",
+    );
+    expect(at("freeze").warnings.some((w) => w.startsWith("No validation job"))).toBe(false);
   });
 });

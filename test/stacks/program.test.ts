@@ -165,6 +165,55 @@ describe.each(STACKS)("stack %s", (stack) => {
     expect(migrate.parent).toBe(component.urn);
   });
 
+  it("declares the sharded validation job exactly in the phases whose next step is gated on validation", async () => {
+    const jobOf = async (choice: PhaseChoice) =>
+      (await synth(stack, choice)).resources.find(
+        (r) => r.type === "gcp:cloudrunv2/job:Job" && String(r.inputs.name).includes("-validate-"),
+      );
+    for (const [i, choice] of FORWARD.entries()) {
+      const next = FORWARD[i + 1];
+      const gated =
+        next !== undefined &&
+        next.phase !== choice.phase &&
+        CLOUDSQL_PHASE_TABLE[next.phase as CloudSqlBasePhase].gate === "validate";
+      expect([label(choice), Boolean(await jobOf(choice))]).toEqual([label(choice), gated]);
+    }
+    const job = (await jobOf({ phase: "freeze" }))!;
+    const spec = (readStackConfig(stack).config[CONFIG_KEY] as any).avvivo;
+    const inputs = job.inputs as any;
+    expect(inputs.name).toBe("avvivo-api-validate-a1");
+    expect(inputs.template.taskCount).toBe(spec.validation.tasks);
+    expect(inputs.template.parallelism).toBe(spec.validation.tasks);
+    const t = inputs.template.template;
+    expect(t.serviceAccount).toBe(spec.cloudRun.serviceAccount);
+    expect(t.vpcAccess.networkInterfaces[0].network).toBe(spec.cloudSql.privateNetwork);
+    const c = t.containers[0];
+    expect(c.image).toBe(spec.validation.image);
+    expect(c.args).toEqual([
+      "--tables",
+      spec.source.criticalTables.join(","),
+      "--shard",
+      "auto",
+      "--json",
+      "--no-progress",
+    ]);
+    // Both URLs by Secret Manager reference only, never a value.
+    expect(c.envs).toEqual([
+      {
+        name: "SOURCE_DATABASE_URL",
+        valueSource: {
+          secretKeyRef: { secret: spec.cloudRun.secretEnv.DIRECT_URL.secret, version: "latest" },
+        },
+      },
+      {
+        name: "TARGET_DATABASE_URL",
+        valueSource: { secretKeyRef: { secret: "avvivo-cloudsql-direct-url", version: "latest" } },
+      },
+    ]);
+    // Never run by `pulumi up` itself: up.yml executes it once the phase is applied.
+    expect(inputs.runExecutionToken).toBeUndefined();
+  });
+
   it("ignores backup settings on the instance only while DMS owns them", async () => {
     const ignored = async (phase: string) =>
       (await synth(stack, { phase })).resources.find(
