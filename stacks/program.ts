@@ -170,6 +170,8 @@ function declareMigration(
         component,
         kindOutputs: {
           flags: plan.flags,
+          // The Worker's CUTOVER_FLAGS_FLOOR binding: `wrangler deploy --var CUTOVER_FLAGS_FLOOR:<json>`.
+          ...(plan.flagsFloor ? { flagsFloor: plan.flagsFloor } : {}),
           d1: plan.d1.map((d) => d.name),
           // What the Workers' wrangler config binds: D1 ids and the flags namespace id.
           d1DatabaseIds: component.d1DatabaseIds,

@@ -48,6 +48,12 @@ export interface DualWritePlan {
   /** D1 databases declared in this phase (retired ones are absent in decommission: deleted). */
   readonly d1: readonly D1DatabasePlan[];
   readonly flags?: DualWriteFlags;
+  /**
+   * What the Workers fall back to when the flags entry cannot be used (KV error, missing, malformed, or
+   * asking for less): legacy until the final cut, the new stores from it on (the table's `cut`). It
+   * travels with the Worker's deployment as the CUTOVER_FLAGS_FLOOR binding.
+   */
+  readonly flagsFloor?: DualWriteFlags;
   /** KV key of the flags entry; the Workers module computes the same key. */
   readonly flagsKey: string;
   readonly soak?: SoakCountdown;
@@ -132,6 +138,16 @@ export function planDualWrite(
     resources: { d1: d1.length > 0, kv: flags !== undefined, flags: flags !== undefined },
     d1,
     ...(flags ? { flags } : {}),
+    ...(flags
+      ? {
+          flagsFloor: {
+            phase: spec.phase,
+            writeMode: row.cut ? "new" : "legacy",
+            readPercent: row.cut ? 100 : 0,
+            updatedAt: flags.updatedAt,
+          },
+        }
+      : {}),
     flagsKey: flagsKeyOf(migration),
     ...(soak ? { soak } : {}),
     irreversible: row.irreversible(ctx),

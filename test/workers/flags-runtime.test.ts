@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 it("without a flags entry, reads and writes go to legacy only", async () => {
-  expect(await call("GET", "/flags")).toMatchObject({ source: "fallback: flags entry missing" });
+  expect(await call("GET", "/flags")).toMatchObject({ source: "floor legacy (flags entry missing)" });
   await call("POST", "/city", { id: 1, name: "Zaragoza" });
   expect(await call("GET", "/stores?id=1")).toEqual({ legacy: { name: "Zaragoza" }, new: null });
 });
@@ -64,7 +64,7 @@ it("a malformed entry falls back to legacy", async () => {
   await call("PUT", "/__flags", "{ writeMode: dual");
   expect(await call("GET", "/flags")).toMatchObject({
     flags: { writeMode: "legacy", readPercent: 0 },
-    source: "fallback: flags entry is not JSON",
+    source: "floor legacy (flags entry is not JSON)",
   });
 });
 
@@ -108,4 +108,26 @@ it("new mode writes D1 only", async () => {
   await setFlags({ writeMode: "new", readPercent: 100 });
   await call("POST", "/city", { id: 3, name: "Bogotá" });
   expect(await call("GET", "/stores?id=3")).toEqual({ legacy: null, new: { name: "Bogotá" } });
+});
+
+it("after the final cut, the deployed floor keeps every write on the new stores, whatever KV says", async () => {
+  // No entry for matchauto-cut yet: the floor (final-cut, from the binding) decides.
+  await call("POST", "/city?migration=matchauto-cut", { id: 10, name: "Lima" });
+  expect(await call("GET", "/stores?id=10")).toEqual({ legacy: null, new: { name: "Lima" } });
+  // An entry sending writes back to legacy is refused as below the floor.
+  await call("PUT", "/__flags?migration=matchauto-cut", {
+    phase: "shadow",
+    writeMode: "legacy",
+    readPercent: 0,
+    updatedAt: "2026-03-03T00:00:00Z",
+  });
+  await call("POST", "/city?migration=matchauto-cut", { id: 11, name: "Quito" });
+  expect(await call("GET", "/stores?id=11")).toEqual({ legacy: null, new: { name: "Quito" } });
+  expect(await call("GET", "/flags?migration=matchauto-cut")).toMatchObject({
+    flags: { writeMode: "new", readPercent: 100 },
+    source: "floor new (entry (legacy, 0%) is below the deployed floor (new, 100%))",
+  });
+  const counts = await call<Record<string, number>>("GET", "/fallbacks");
+  expect(counts["flags entry missing"]).toBeGreaterThanOrEqual(1);
+  expect(counts["entry (legacy, 0%) is below the deployed floor (new, 100%)"]).toBeGreaterThanOrEqual(1);
 });
