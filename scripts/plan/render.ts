@@ -130,11 +130,17 @@ function migrationSection(m: MigrationReport): string[] {
 function kindDetails(planned: MigrationPlan): string[] {
   const plan = planned.plan as unknown as {
     flags?: Record<string, unknown>;
+    flagsFloor?: Record<string, unknown>;
     d1?: { name: string; binding: string; locationHint: string; readReplication: string; retired: boolean }[];
     soak?: { finalCutAt: string; until: string; remainingHours: number };
   };
   const lines: string[] = [];
   if (plan.flags) lines.push("  Flags (Workers KV)", `    ${JSON.stringify(plan.flags)}`);
+  if (plan.flagsFloor)
+    lines.push(
+      "  Floor the Workers fall back to (deploy them with it: CUTOVER_FLAGS_FLOOR)",
+      `    ${JSON.stringify(plan.flagsFloor)}`,
+    );
   if (plan.d1 && plan.d1.length)
     lines.push(
       "  D1 databases",

@@ -184,6 +184,14 @@ describe("npm run plan", () => {
     expect(err).not.toContain("rollbackFrom");
   });
 
+  it("prints the floor the Workers fall back to: the new stores from the final cut on", () => {
+    const { code, out } = plan(["staging", "--migration", "matchauto", "--phase", "final-cut"]);
+    expect(code).toBe(0);
+    expect(out).toContain(
+      'Floor the Workers fall back to (deploy them with it: CUTOVER_FLAGS_FLOOR)\n    {"phase":"final-cut","writeMode":"new","readPercent":100,',
+    );
+  });
+
   it("plans a dual-write rollback with --phase rollback:<from>", () => {
     const { code, out } = plan(["prod", "--migration", "matchauto", "--phase", "rollback:read-switch"]);
     expect(code).toBe(0);
