@@ -46,9 +46,18 @@ function digestOf(e: Omit<Evidence, "digest">): string {
 
 /** The command that writes a gate's evidence. */
 export function gateCommand(check: GateCheck, stack: string, migration: string): string {
-  return check === "validate"
-    ? `npm run validate -- --stack ${stack} --migration ${migration} --evidence`
-    : `npm run smoke -- <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
+  switch (check) {
+    case "validate":
+      return `npm run validate -- --stack ${stack} --migration ${migration} --evidence`;
+    case "smoke":
+      return `npm run smoke -- <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
+    case "export":
+      return `npm run d1:export -- --stack ${stack} --migration ${migration} --remote --evidence`;
+    default: {
+      const unreachable: never = check;
+      throw new Error(`unknown gate check ${String(unreachable)}`);
+    }
+  }
 }
 
 export function evidencePath(root: string, stack: string, migration: string, check: GateCheck): string {
@@ -117,7 +126,7 @@ export interface EvidenceRef {
  */
 export function committedEvidence(root: string, stack: string, migration: string): EvidenceRef[] {
   const refs: EvidenceRef[] = [];
-  for (const check of ["validate", "smoke"] as const) {
+  for (const check of ["validate", "smoke", "export"] as const) {
     const file = evidencePath(root, stack, migration, check);
     if (!existsSync(file)) continue;
     let e: Evidence;

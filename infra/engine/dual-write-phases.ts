@@ -111,12 +111,12 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     flags: { writeMode: "new", readPercent: () => 100 },
     deletesRetiredD1: true,
     cut: true,
-    irreversible: ({ spec }) =>
+    irreversible: ({ spec, migration }) =>
       spec.d1
         .filter((d) => d.retired)
         .map(
           (d) =>
-            `D1 database ${d.name} (binding ${d.binding}) is deleted with its data: Time Travel restores a database, not a deleted one. Export it first: wrangler d1 export ${d.name} --remote --output ${d.name}.sql`,
+            `D1 database ${d.name} (binding ${d.binding}) is deleted with its data: Time Travel restores a database, not a deleted one. Its export is the gate of this step: npm run d1:export -- --stack <stack> --migration ${migration} --remote --evidence`,
         ),
     warnings: ({ spec }) => [
       ...(spec.d1.some((d) => d.retired)
@@ -129,6 +129,8 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     rollback: CUT_BACK,
     back: CUT_BACK,
     records: { fact: "decommissioned" },
+    // The retired D1 databases are deleted by this step: their export comes first.
+    gate: "export",
   },
   rollback: {
     flags: { writeMode: "legacy", readPercent: () => 0 },

@@ -13,7 +13,7 @@ export const refused = (why: string): Permission => ({ ok: false, why });
 export type LedgerFactName = "promoted" | "cutoverCompleted" | "finalCut" | "decommissioned";
 
 /** A check whose passing evidence a step needs (written by `validate --evidence` / `smoke --evidence`). */
-export type GateCheck = "validate" | "smoke";
+export type GateCheck = "validate" | "smoke" | "export";
 
 /** What a phase allows next; read by `judgeTransition`. */
 export interface TransitionRow {

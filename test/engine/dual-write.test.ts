@@ -164,7 +164,7 @@ describe("planDualWrite", () => {
       );
       expect(plan.d1.map((d) => d.name)).toEqual(["matchauto-edge-staging"]);
       expect(plan.irreversible).toEqual([
-        "D1 database matchauto-geo-v0 (binding GEO_DB) is deleted with its data: Time Travel restores a database, not a deleted one. Export it first: wrangler d1 export matchauto-geo-v0 --remote --output matchauto-geo-v0.sql",
+        "D1 database matchauto-geo-v0 (binding GEO_DB) is deleted with its data: Time Travel restores a database, not a deleted one. Its export is the gate of this step: npm run d1:export -- --stack <stack> --migration matchauto --remote --evidence",
       ]);
       expect(plan.warnings.join("\n")).toContain("pulumi state unprotect");
     });

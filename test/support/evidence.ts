@@ -3,9 +3,9 @@ import { positionLabel } from "../../infra/engine/transitions";
 import { recordEvidence, type GateCheck } from "../../tooling/evidence";
 import { loadMigration } from "../../tooling/stack-file";
 
-/** Passing evidence of both gate checks, taken where the migration stands now (as validate/smoke write it). */
+/** Passing evidence of every gate check, taken where the migration stands now (as validate/smoke write it). */
 export function passAllGates(dir: string, stack: string, migration: string, at: Date): void {
   const position = positionLabel(positionOf(loadMigration(stack, migration, { dir })));
-  for (const check of ["validate", "smoke"] as GateCheck[])
+  for (const check of ["validate", "smoke", "export"] as GateCheck[])
     recordEvidence(dir, { stack, migration, check, position, passed: true, summary: "ok", report: "{}", at });
 }

@@ -1,0 +1,102 @@
+/**
+ * Decommission's gate: the retired D1 databases exported first (`npm run d1:export`, wrangler's
+ * `d1 export` against a real local D1), the export recorded as evidence, and `phase next` from
+ * final-cut refusing decommission until it is.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { evidenceProblem } from "../../tooling/evidence";
+import { applyStep } from "../../scripts/phase";
+import { scratchDir } from "../support/scratch";
+import { NOW } from "../support/stack";
+
+jest.setTimeout(300_000);
+
+const ROOT = path.resolve(__dirname, "../..");
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+const DB = "matchauto-edge-staging";
+const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
+
+/** The staging stack with matchauto at final-cut (retired marks come with the decommission change). */
+function scratchStack(): string {
+  const dir = scratchDir("d1-export");
+  fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  const text = fs
+    .readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8")
+    .replace(
+      "    matchauto:\n      kind: dual-write\n      phase: baseline\n",
+      "    matchauto:\n      kind: dual-write\n      phase: final-cut\n",
+    );
+  fs.writeFileSync(path.join(dir, "Pulumi.staging.yaml"), text);
+  return dir;
+}
+
+const run = (dir: string, script: string, args: string[]) =>
+  spawnSync(TSX, [path.join(ROOT, "scripts", script), ...args], { cwd: dir, env, encoding: "utf8" });
+
+it("exports the migration's D1 databases with their rows, records the evidence, and only then allows decommission", () => {
+  const dir = scratchStack();
+  const persistTo = path.join(dir, "d1-state");
+  const target = ["--stack", "staging", "--migration", "matchauto", "--local", "--persist-to", persistTo];
+  expect(run(dir, "d1-migrate.ts", target).status).toBe(0);
+  const insert = spawnSync(
+    process.execPath,
+    [
+      WRANGLER,
+      "d1",
+      "execute",
+      DB,
+      "--local",
+      "--persist-to",
+      persistTo,
+      "-c",
+      ".cutover/d1/local/wrangler.json",
+      "--command",
+      "INSERT INTO categories (id, slug, name, is_visible, created_at) VALUES (7, 'suv', 'SUV ''4x4''', 1, '2026-01-01T00:00:00Z')",
+    ],
+    { cwd: dir, env, encoding: "utf8" },
+  );
+  expect(insert.status).toBe(0);
+
+  // Without the export, the step that deletes the database is refused, naming the command.
+  const refused = applyStep("staging", "matchauto", "next", undefined, { dir, now: NOW });
+  expect(refused.code).toBe(1);
+  expect(refused.out).toContain(
+    "matchauto: final-cut → decommission needs passing export evidence taken at final-cut: no export evidence (evidence/staging/matchauto/export.json); hint: npm run d1:export -- --stack staging --migration matchauto --remote --evidence",
+  );
+
+  const exported = run(dir, "d1-export.ts", [...target, "--evidence"]);
+  expect([exported.status, exported.stderr]).toEqual([0, expect.stringContaining("evidence written to")]);
+  const file = path.join(dir, "exports", "staging", "matchauto", `${DB}.sql`);
+  const sql = fs.readFileSync(file, "utf8");
+  expect(sql).toContain("CREATE TABLE categories");
+  expect(sql).toContain(`INSERT INTO "categories" VALUES(7,NULL,'suv','SUV ''4x4''',`);
+  expect(exported.stdout).toMatch(
+    new RegExp(`${DB}: \\d+ tables, \\d+ rows, \\d+ bytes, sha256 [0-9a-f]{16}…`),
+  );
+  expect(
+    evidenceProblem(dir, {
+      stack: "staging",
+      migration: "matchauto",
+      check: "export",
+      position: "final-cut",
+      maxAgeHours: 24,
+      now: new Date(),
+    }),
+  ).toBeUndefined();
+
+  const allowed = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
+  expect([allowed.code, allowed.out]).toEqual([0, expect.stringContaining("final-cut → decommission")]);
+});
+
+it("says what it needs: one of --local/--remote, and --stack for --evidence", () => {
+  const dir = scratchStack();
+  const neither = run(dir, "d1-export.ts", ["--stack", "staging", "--migration", "matchauto"]);
+  expect(neither.status).toBe(2);
+  expect(neither.stderr).toContain("choose exactly one of --local");
+  const noStack = run(dir, "d1-export.ts", ["--database", DB, "--local", "--evidence"]);
+  expect(noStack.status).toBe(2);
+  expect(noStack.stderr).toContain("--evidence needs --stack and --migration");
+});
