@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
-import type { GateCheck } from "../infra/engine/phase-row";
+import { GATE_CHECKS, type GateCheck } from "../infra/engine/phase-row";
 
 export type { GateCheck };
 
@@ -77,6 +77,30 @@ export function recordEvidence(
   return file;
 }
 
+/** The committed evidence of one check, if its file is there, reads, matches its digest and is this check's. */
+export function readEvidence(
+  root: string,
+  stack: string,
+  migration: string,
+  check: GateCheck,
+): { readonly evidence: Evidence } | { readonly problem: string } {
+  const file = evidencePath(root, stack, migration, check);
+  const shown = relative(root, file);
+  if (!existsSync(file)) return { problem: `no ${check} evidence (${shown})` };
+  let e: Evidence;
+  try {
+    e = JSON.parse(readFileSync(file, "utf8")) as Evidence;
+  } catch {
+    return { problem: `${shown} is not readable JSON` };
+  }
+  const { digest, ...rest } = e;
+  if (digest !== digestOf(rest))
+    return { problem: `${shown} does not match its digest: it was edited by hand` };
+  if (e.stack !== stack || e.migration !== migration || e.check !== check)
+    return { problem: `${shown} is evidence of another check (${e.stack}/${e.migration}/${e.check})` };
+  return { evidence: e };
+}
+
 /** Why the evidence for a gate does not hold (undefined when it does). */
 export function evidenceProblem(
   root: string,
@@ -89,19 +113,9 @@ export function evidenceProblem(
     now: Date;
   },
 ): string | undefined {
-  const file = evidencePath(root, want.stack, want.migration, want.check);
-  const shown = relative(root, file);
-  if (!existsSync(file)) return `no ${want.check} evidence (${shown})`;
-  let e: Evidence;
-  try {
-    e = JSON.parse(readFileSync(file, "utf8")) as Evidence;
-  } catch {
-    return `${shown} is not readable JSON`;
-  }
-  const { digest, ...rest } = e;
-  if (digest !== digestOf(rest)) return `${shown} does not match its digest: it was edited by hand`;
-  if (e.stack !== want.stack || e.migration !== want.migration || e.check !== want.check)
-    return `${shown} is evidence of another check (${e.stack}/${e.migration}/${e.check})`;
+  const read = readEvidence(root, want.stack, want.migration, want.check);
+  if ("problem" in read) return read.problem;
+  const e = read.evidence;
   if (!e.passed) return `the last ${want.check} did not pass (${e.at}): ${e.summary}`;
   if (e.position !== want.position)
     return `the ${want.check} evidence was taken at ${e.position}, not at ${want.position}`;
@@ -125,20 +139,10 @@ export interface EvidenceRef {
  * program to hand to the ledger. No folder or no file: none.
  */
 export function committedEvidence(root: string, stack: string, migration: string): EvidenceRef[] {
-  const refs: EvidenceRef[] = [];
-  for (const check of ["validate", "smoke", "export"] as const) {
-    const file = evidencePath(root, stack, migration, check);
-    if (!existsSync(file)) continue;
-    let e: Evidence;
-    try {
-      e = JSON.parse(readFileSync(file, "utf8")) as Evidence;
-    } catch {
-      continue;
-    }
-    const { digest, ...rest } = e;
-    if (digest !== digestOf(rest) || e.stack !== stack || e.migration !== migration || e.check !== check)
-      continue;
-    refs.push({ check, position: e.position, at: e.at, passed: e.passed, digest });
-  }
-  return refs;
+  return GATE_CHECKS.flatMap((check) => {
+    const read = readEvidence(root, stack, migration, check);
+    if ("problem" in read) return [];
+    const { position, at, passed, digest } = read.evidence;
+    return [{ check, position, at, passed, digest }];
+  });
 }

@@ -15,7 +15,21 @@ export interface CloudRunAppArgs {
   /** Pinned traffic, by revision name. */
   readonly traffic: readonly TrafficEntry[];
   /** Direct VPC egress for revisions that reach Cloud SQL or Redis on private IPs. */
-  readonly vpc?: { readonly network: string; readonly subnetwork: string };
+  readonly vpc?: Vpc;
+}
+
+/** The VPC and subnet a revision or job reaches private IPs (Cloud SQL, Redis) through. */
+export interface Vpc {
+  readonly network: string;
+  readonly subnetwork: string;
+}
+
+/** Direct VPC egress: private ranges through the VPC, everything else (e.g. Supabase) directly. */
+export function directVpcEgress(vpc: Vpc) {
+  return {
+    networkInterfaces: [{ network: vpc.network, subnetwork: vpc.subnetwork }],
+    egress: "PRIVATE_RANGES_ONLY",
+  };
 }
 
 /** Renders env for a container: secrets become `valueSource.secretKeyRef`, never values. */
@@ -59,10 +73,7 @@ export class CloudRunApp extends pulumi.ComponentResource {
           ],
           ...(args.vpc
             ? {
-                vpcAccess: {
-                  networkInterfaces: [{ network: args.vpc.network, subnetwork: args.vpc.subnetwork }],
-                  egress: "PRIVATE_RANGES_ONLY",
-                },
+                vpcAccess: directVpcEgress(args.vpc),
               }
             : {}),
         },

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CloudSqlMigration } from "../config/cloudsql";
 import type { EnvVar } from "../engine/env";
 import { migrateJobScript, POST_PROMOTION_SQL } from "../engine/sequences";
-import { containerEnv } from "./cloud-run-app";
+import { containerEnv, directVpcEgress, type Vpc } from "./cloud-run-app";
 
 export interface MigrateJobArgs {
   readonly config: CloudSqlMigration["cloudRun"];
@@ -12,7 +12,7 @@ export interface MigrateJobArgs {
   readonly jobName: string;
   /** Env of the candidate revision (Cloud SQL URLs by secret reference). */
   readonly env: readonly EnvVar[];
-  readonly vpc: { readonly network: string; readonly subnetwork: string };
+  readonly vpc: Vpc;
 }
 
 /**
@@ -47,10 +47,7 @@ export class MigrateJob extends pulumi.ComponentResource {
                 envs: [...containerEnv(args.env), { name: "POST_PROMOTION_SQL", value: POST_PROMOTION_SQL }],
               },
             ],
-            vpcAccess: {
-              networkInterfaces: [{ network: args.vpc.network, subnetwork: args.vpc.subnetwork }],
-              egress: "PRIVATE_RANGES_ONLY",
-            },
+            vpcAccess: directVpcEgress(args.vpc),
           },
         },
       },

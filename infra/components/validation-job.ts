@@ -2,7 +2,7 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudSqlMigration } from "../config/cloudsql";
 import type { EnvVar } from "../engine/env";
-import { containerEnv } from "./cloud-run-app";
+import { containerEnv, directVpcEgress, type Vpc } from "./cloud-run-app";
 
 export interface ValidationJobArgs {
   readonly validation: NonNullable<CloudSqlMigration["validation"]>;
@@ -13,7 +13,7 @@ export interface ValidationJobArgs {
   readonly tables: readonly string[];
   /** SOURCE_DATABASE_URL and TARGET_DATABASE_URL, by Secret Manager reference only. */
   readonly env: readonly EnvVar[];
-  readonly vpc: { readonly network: string; readonly subnetwork: string };
+  readonly vpc: Vpc;
 }
 
 /**
@@ -53,10 +53,7 @@ export class ValidationJob extends pulumi.ComponentResource {
                 resources: { limits: { cpu: v.cpu, memory: v.memory } },
               },
             ],
-            vpcAccess: {
-              networkInterfaces: [{ network: args.vpc.network, subnetwork: args.vpc.subnetwork }],
-              egress: "PRIVATE_RANGES_ONLY",
-            },
+            vpcAccess: directVpcEgress(args.vpc),
           },
         },
       },

@@ -12,8 +12,9 @@ export const refused = (why: string): Permission => ({ ok: false, why });
 /** A fact the ledger records, once and for good, when a phase is applied. */
 export type LedgerFactName = "promoted" | "cutoverCompleted" | "finalCut" | "decommissioned";
 
-/** A check whose passing evidence a step needs (written by `validate --evidence` / `smoke --evidence`). */
-export type GateCheck = "validate" | "smoke" | "export";
+/** A check whose passing evidence a step needs (written by `validate`, `smoke` and `d1:export` with `--evidence`). */
+export const GATE_CHECKS = ["validate", "smoke", "export"] as const;
+export type GateCheck = (typeof GATE_CHECKS)[number];
 
 /** What a phase allows next; read by `judgeTransition`. */
 export interface TransitionRow {

@@ -26,13 +26,12 @@ import { synthesize, type RecordedResource } from "../../tooling/synth";
 import type { DeployedSide } from "../../tooling/deployed";
 import { diffSyntheses, type PlanDiff } from "../../tooling/plan-diff";
 import {
-  evidencePath,
   evidenceProblem,
   gateCommand,
+  readEvidence,
   type Evidence,
   type GateCheck,
 } from "../../tooling/evidence";
-import { readFileSync } from "node:fs";
 
 export interface PlanRequest {
   readonly stack: string;
@@ -306,8 +305,13 @@ function gateStatus(
   const problem = evidenceProblem(root, { ...want, maxAgeHours: planned.spec.evidenceMaxAgeHours });
   const command = gateCommand(check, stack, name);
   if (problem) return { check, at, problem, command };
-  const evidence = JSON.parse(readFileSync(evidencePath(root, stack, name, check), "utf8")) as Evidence;
-  return { check, at, evidence, command };
+  const read = readEvidence(root, stack, name, check);
+  return {
+    check,
+    at,
+    command,
+    ...("evidence" in read ? { evidence: read.evidence } : { problem: read.problem }),
+  };
 }
 
 function resolveEither(stack: StackConfig, a: string, b: string): string {

@@ -179,7 +179,7 @@ export class NativeComparison {
       b.kind === "int"
         ? `((${quoteIdent(this.key.name)}::int8 - $${n + 1}::int8) / $${n + 2}::int8)`
         : `width_bucket(${this.keyExpr}, $${n + 1}::${this.keyType}[])`;
-    const params = b.kind === "int" ? [String(b.lo), String(b.width)] : [toArrayLiteral(b.thresholds)];
+    const params = b.kind === "int" ? [String(b.lo), String(b.width)] : [b.thresholds];
     const rows = await side.conn.query<{ b: number; n: string; s: string }>(
       `SELECT ${bucket}::int AS b, count(*)::text AS n, sum(${this.hashExpr()})::text AS s ` +
         `FROM ${side.table} ${ROW_ALIAS} WHERE ${where.sql} GROUP BY 1`,
@@ -226,7 +226,7 @@ export class NativeComparison {
         : side.table;
     const [row] = await side.conn.query<{ t: string[] | null }>(
       `SELECT array_agg(DISTINCT v::text) AS t FROM unnest((SELECT percentile_disc($1::float8[]) WITHIN GROUP (ORDER BY ${this.keyExpr}) FROM ${from} WHERE ${where.sql})) AS v`,
-      [toArrayLiteral(fractions.map(String)), ...where.params],
+      [fractions, ...where.params],
       `choosing key buckets of ${side.name}`,
     );
     const values = (row?.t ?? []).filter((v) => v !== null);
@@ -234,7 +234,7 @@ export class NativeComparison {
     // Ascending in the bucket order: sort where it is defined, in the database.
     const [sorted] = await side.conn.query<{ t: string[] }>(
       `SELECT array_agg(v::text ORDER BY v${this.keyType === "text" ? ' COLLATE "C"' : ""}) AS t FROM unnest($1::${this.keyType}[]) AS v`,
-      [toArrayLiteral(values)],
+      [values],
       `ordering key buckets of ${side.name}`,
     );
     const inside = sorted.t.filter((v) => (span.lo === undefined || v !== span.lo) && v !== span.hi);
@@ -386,7 +386,6 @@ export class NativeComparison {
           sliceHi > sliceLo
             ? this.intBucketing(sliceLo, sliceHi, this.fanoutFor(share > 0n ? share : sliceHi - sliceLo))
             : undefined;
-        if (first && first.kind === "int") first = { ...first };
       }
     } else if (this.opts.shard) {
       slice = { kind: "hash", index: this.opts.shard.index, count: this.opts.shard.count };
@@ -423,9 +422,4 @@ export class NativeComparison {
       ...(slice ? { slice } : {}),
     };
   }
-}
-
-/** A PostgreSQL array literal of text elements, each quoted. */
-function toArrayLiteral(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`).join(",")}}`;
 }

@@ -152,29 +152,17 @@ export async function compareTable(
     );
     opts.onStart?.(table, 0);
     const result = await cmp.run();
-    const format = (keys: readonly (readonly string[])[]) => keys.map((k) => formatKey(primaryKey, k));
-    return {
+    return reportOf({
       table,
-      identical:
-        result.counts.source === result.counts.target &&
-        sink.total === 0 &&
-        cols.onlySource.length === 0 &&
-        cols.onlyTarget.length === 0,
       method: "native-checksum",
       counts: result.counts,
       primaryKey,
-      columnsOnlyInSource: cols.onlySource,
-      columnsOnlyInTarget: cols.onlyTarget,
-      differences: {
-        missing: format(sink.result.missing),
-        extra: format(sink.result.extra),
-        changed: format(sink.result.changed),
-      },
-      totals: { ...sink.result.totals },
+      cols,
+      sink,
       truncated: result.truncated,
       notes,
       ...(result.slice ? { slice: result.slice } : {}),
-    };
+    });
   }
 
   const src = source.table(table, keysOf(cols.sourceCols), cols.sourceCols);
@@ -222,30 +210,58 @@ export async function compareTable(
     truncated = result.truncated;
   }
 
-  const format = (keys: readonly (readonly string[])[]) => keys.map((k) => formatKey(primaryKey, k));
-  const identical =
-    sourceRows === targetRows &&
-    sink.total === 0 &&
-    !contentDiffers &&
-    cols.onlySource.length === 0 &&
-    cols.onlyTarget.length === 0;
   if (contentDiffers) notes.push("whole-table checksums differ");
-  return {
+  return reportOf({
     table,
-    identical,
     method,
     counts,
     primaryKey,
-    columnsOnlyInSource: cols.onlySource,
-    columnsOnlyInTarget: cols.onlyTarget,
-    differences: {
-      missing: format(sink.result.missing),
-      extra: format(sink.result.extra),
-      changed: format(sink.result.changed),
-    },
-    totals: { ...sink.result.totals },
+    cols,
+    sink,
     truncated,
     notes,
+    contentDiffers,
     sampled,
+  });
+}
+
+/** A table's report from what its comparison found: identical only if nothing at all differs. */
+function reportOf(r: {
+  table: string;
+  method: Method;
+  counts: { source: number; target: number };
+  primaryKey: readonly string[];
+  cols: { onlySource: string[]; onlyTarget: string[] };
+  sink: DifferenceSink;
+  truncated: boolean;
+  notes: string[];
+  contentDiffers?: boolean;
+  sampled?: number;
+  slice?: ShardSlice;
+}): TableReport {
+  const format = (keys: readonly (readonly string[])[]) => keys.map((k) => formatKey(r.primaryKey, k));
+  return {
+    table: r.table,
+    identical:
+      r.counts.source === r.counts.target &&
+      r.sink.total === 0 &&
+      !r.contentDiffers &&
+      r.cols.onlySource.length === 0 &&
+      r.cols.onlyTarget.length === 0,
+    method: r.method,
+    counts: r.counts,
+    primaryKey: r.primaryKey,
+    columnsOnlyInSource: r.cols.onlySource,
+    columnsOnlyInTarget: r.cols.onlyTarget,
+    differences: {
+      missing: format(r.sink.result.missing),
+      extra: format(r.sink.result.extra),
+      changed: format(r.sink.result.changed),
+    },
+    totals: { ...r.sink.result.totals },
+    truncated: r.truncated,
+    notes: r.notes,
+    ...(r.sampled !== undefined ? { sampled: r.sampled } : {}),
+    ...(r.slice ? { slice: r.slice } : {}),
   };
 }

@@ -9,12 +9,12 @@ import * as path from "node:path";
 import { Client } from "pg";
 import { startPostgres, type PgServer } from "../support/postgres";
 import { insertCategories, insertCities, LEGACY_SCHEMA } from "./backfill/legacy-fixture";
+import { d1Execute } from "../support/d1";
 
 jest.setTimeout(300_000); // each step spawns tsx or wrangler: slow on a busy 2-core machine
 
 const ROOT = path.resolve(__dirname, "../..");
 const TSX = path.join(ROOT, "node_modules/.bin/tsx");
-const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const DB = "matchauto-edge-staging";
 let server: PgServer;
 let persistTo: string;
@@ -41,26 +41,7 @@ const backfillArgs = ["--stack", "staging", "--migration", "matchauto", "--local
 
 /** Reads local D1 the way an operator would: wrangler d1 execute --json. */
 function d1Query(sql: string): Record<string, unknown> {
-  const r = spawnSync(
-    process.execPath,
-    [
-      WRANGLER,
-      "d1",
-      "execute",
-      DB,
-      "--local",
-      "--persist-to",
-      persistTo,
-      "-c",
-      ".cutover/d1/local/wrangler.json",
-      "--command",
-      sql,
-      "--json",
-    ],
-    { cwd: ROOT, env: env(), encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(r.stderr || r.stdout);
-  return JSON.parse(r.stdout)[0].results[0];
+  return d1Execute({ cwd: ROOT, database: DB, persistTo, env: env() }, sql)[0];
 }
 
 beforeAll(async () => {

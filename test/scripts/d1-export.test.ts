@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { evidenceProblem } from "../../tooling/evidence";
 import { applyStep } from "../../scripts/phase";
+import { d1Execute } from "../support/d1";
 import { scratchDir } from "../support/scratch";
 import { NOW } from "../support/stack";
 
@@ -15,7 +16,6 @@ jest.setTimeout(300_000);
 
 const ROOT = path.resolve(__dirname, "../..");
 const TSX = path.join(ROOT, "node_modules/.bin/tsx");
-const WRANGLER = path.join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const DB = "matchauto-edge-staging";
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 
@@ -41,24 +41,10 @@ it("exports the migration's D1 databases with their rows, records the evidence, 
   const persistTo = path.join(dir, "d1-state");
   const target = ["--stack", "staging", "--migration", "matchauto", "--local", "--persist-to", persistTo];
   expect(run(dir, "d1-migrate.ts", target).status).toBe(0);
-  const insert = spawnSync(
-    process.execPath,
-    [
-      WRANGLER,
-      "d1",
-      "execute",
-      DB,
-      "--local",
-      "--persist-to",
-      persistTo,
-      "-c",
-      ".cutover/d1/local/wrangler.json",
-      "--command",
-      "INSERT INTO categories (id, slug, name, is_visible, created_at) VALUES (7, 'suv', 'SUV ''4x4''', 1, '2026-01-01T00:00:00Z')",
-    ],
-    { cwd: dir, env, encoding: "utf8" },
+  d1Execute(
+    { cwd: dir, database: DB, persistTo, env },
+    "INSERT INTO categories (id, slug, name, is_visible, created_at) VALUES (7, 'suv', 'SUV ''4x4''', 1, '2026-01-01T00:00:00Z')",
   );
-  expect(insert.status).toBe(0);
 
   // Without the export, the step that deletes the database is refused, naming the command.
   const refused = applyStep("staging", "matchauto", "next", undefined, { dir, now: NOW });

@@ -1,11 +1,12 @@
 import { positionOf } from "../../infra/engine/plan";
 import { positionLabel } from "../../infra/engine/transitions";
-import { recordEvidence, type GateCheck } from "../../tooling/evidence";
+import { GATE_CHECKS } from "../../infra/engine/phase-row";
+import { recordEvidence } from "../../tooling/evidence";
 import { loadMigration } from "../../tooling/stack-file";
 
 /** Passing evidence of every gate check, taken where the migration stands now (as validate/smoke write it). */
 export function passAllGates(dir: string, stack: string, migration: string, at: Date): void {
   const position = positionLabel(positionOf(loadMigration(stack, migration, { dir })));
-  for (const check of ["validate", "smoke", "export"] as GateCheck[])
+  for (const check of GATE_CHECKS)
     recordEvidence(dir, { stack, migration, check, position, passed: true, summary: "ok", report: "{}", at });
 }
