@@ -10,7 +10,6 @@ import { positionOf, transitionContextOf } from "../infra/engine/plan";
 import {
   allowedSteps,
   forwardStep,
-  gateOf,
   judgeTransition,
   positionLabel,
   RAMP,
@@ -21,7 +20,7 @@ import type { Migration } from "../infra/config/schema";
 import { editMigration, type KeyEdit } from "../tooling/stack-edit";
 import { loadStack, parsePhaseToken, StackFileError } from "../tooling/stack-file";
 import { EXIT, newCommand, runMain, UsageError } from "./lib/cli";
-import { evidenceProblem, gateCommand } from "../tooling/evidence";
+import { gateStatus } from "../tooling/evidence";
 import { deployedFromOutputs, type DeployedSide } from "../tooling/deployed";
 
 /** The keys a position sets in the stack file (and those it removes). */
@@ -74,22 +73,20 @@ export function applyStep(
   const to = stepTarget(action, token, from, spec, ctx);
   const verdict = judgeTransition(from, to, ctx);
   if (!verdict.allowed) return { code: EXIT.no, out: `${verdict.message}\n${file.path} is unchanged.\n` };
-  const gate = gateOf(from, to, ctx);
-  if (gate !== undefined) {
-    const problem = evidenceProblem(dirname(file.path), {
-      stack,
-      migration,
-      check: gate,
-      position: positionLabel(from),
-      maxAgeHours: spec.evidenceMaxAgeHours,
-      now: opts.now ?? new Date(),
-    });
-    if (problem !== undefined)
-      return {
-        code: EXIT.no,
-        out: `${migration}: ${positionLabel(from)} → ${positionLabel(to)} needs passing ${gate} evidence taken at ${positionLabel(from)}: ${problem}; hint: ${gateCommand(gate, stack, migration)}, then commit evidence/ with the change\n${file.path} is unchanged.\n`,
-      };
-  }
+  const gate = gateStatus(dirname(file.path), {
+    stack,
+    migration,
+    from,
+    to,
+    ctx,
+    maxAgeHours: spec.evidenceMaxAgeHours,
+    now: opts.now ?? new Date(),
+  });
+  if (gate?.problem !== undefined)
+    return {
+      code: EXIT.no,
+      out: `${migration}: ${positionLabel(from)} → ${positionLabel(to)} needs passing ${gate.check} evidence taken at ${gate.at}: ${gate.problem}; hint: ${gate.command}, then commit evidence/ with the change\n${file.path} is unchanged.\n`,
+    };
   const before = readFileSync(file.path, "utf8");
   const after = editMigration(before, migration, editsFor(spec, from, to));
   writeFileSync(file.path, after);
@@ -185,27 +182,25 @@ export function statusOf(
     let next: MigrationStatus["next"];
     if (forward !== undefined) {
       const verdict = judgeTransition(at, forward, ctx);
-      const gate = gateOf(at, forward, ctx);
-      const evidence =
-        gate &&
-        evidenceProblem(dirname(file.path), {
-          stack,
-          migration: name,
-          check: gate,
-          position: positionLabel(at),
-          maxAgeHours: spec.evidenceMaxAgeHours,
-          now: opts.now ?? new Date(),
-        });
+      const gate = gateStatus(dirname(file.path), {
+        stack,
+        migration: name,
+        from: at,
+        to: forward,
+        ctx,
+        maxAgeHours: spec.evidenceMaxAgeHours,
+        now: opts.now ?? new Date(),
+      });
       const waitsFor = !verdict.allowed
         ? (verdict.reason ?? "")
-        : evidence
-          ? `${evidence} (${gateCommand(gate!, stack, name)})`
+        : gate?.problem
+          ? `${gate.problem} (${gate.command})`
           : (verdict.note ?? "nothing");
       next = {
         step: positionLabel(forward, forward.attempt !== at.attempt),
         waitsFor,
-        ...(gate ? { gate } : {}),
-        ...(evidence ? { evidence } : {}),
+        ...(gate ? { gate: gate.check } : {}),
+        ...(gate?.problem ? { evidence: gate.problem } : {}),
       };
     }
     out.push({

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
 import { GATE_CHECKS, type GateCheck } from "../infra/engine/phase-row";
+import { gateOf, positionLabel, type Position, type TransitionContext } from "../infra/engine/transitions";
 
 export type { GateCheck };
 
@@ -145,4 +146,45 @@ export function committedEvidence(root: string, stack: string, migration: string
     const { position, at, passed, digest } = read.evidence;
     return [{ check, position, at, passed, digest }];
   });
+}
+
+/** The data check a step needs and whether the committed evidence holds. */
+export interface GateStatus {
+  readonly check: GateCheck;
+  /** The position the evidence must have been taken at (the step being left). */
+  readonly at: string;
+  /** Why the evidence does not hold; absent when it does. */
+  readonly problem?: string;
+  /** The evidence, when it holds. */
+  readonly evidence?: Evidence;
+  /** The command that writes it. */
+  readonly command: string;
+}
+
+/**
+ * The gate of `from → to` (the phase table's, undefined when the step has none) and the committed
+ * evidence judged for it: what `phase next` enforces and what the plan, the PR summary and `status` show.
+ */
+export function gateStatus(
+  root: string,
+  step: {
+    readonly stack: string;
+    readonly migration: string;
+    readonly from: Position;
+    readonly to: Position;
+    readonly ctx: Pick<TransitionContext, "kind" | "ramp">;
+    readonly maxAgeHours: number;
+    readonly now: Date;
+  },
+): GateStatus | undefined {
+  const check = gateOf(step.from, step.to, step.ctx);
+  if (check === undefined) return undefined;
+  const at = positionLabel(step.from);
+  const command = gateCommand(check, step.stack, step.migration);
+  const problem = evidenceProblem(root, { ...step, check, position: at });
+  if (problem) return { check, at, problem, command };
+  const read = readEvidence(root, step.stack, step.migration, check);
+  return "evidence" in read
+    ? { check, at, command, evidence: read.evidence }
+    : { check, at, command, problem: read.problem };
 }

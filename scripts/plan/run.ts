@@ -6,9 +6,7 @@ import { ConfigError } from "../../infra/config/load";
 import { positionOf, transitionContextOf, type MigrationPlan } from "../../infra/engine/plan";
 import {
   BASELINE,
-  gateOf,
   judgeTransition,
-  positionLabel,
   samePosition,
   type LedgerFacts,
   type Transition,
@@ -25,13 +23,7 @@ import {
 import { synthesize, type RecordedResource } from "../../tooling/synth";
 import type { DeployedSide } from "../../tooling/deployed";
 import { diffSyntheses, type PlanDiff } from "../../tooling/plan-diff";
-import {
-  evidenceProblem,
-  gateCommand,
-  readEvidence,
-  type Evidence,
-  type GateCheck,
-} from "../../tooling/evidence";
+import { gateStatus, type GateStatus } from "../../tooling/evidence";
 
 export interface PlanRequest {
   readonly stack: string;
@@ -67,17 +59,7 @@ export interface MigrationReport {
   readonly gate?: GateStatus;
 }
 
-export interface GateStatus {
-  readonly check: GateCheck;
-  /** The position the evidence must have been taken at (the step being left). */
-  readonly at: string;
-  /** Why the evidence does not hold; absent when it does. */
-  readonly problem?: string;
-  /** The evidence, when it holds. */
-  readonly evidence?: Evidence;
-  /** The command that writes it. */
-  readonly command: string;
-}
+export type { GateStatus };
 
 export interface PlanReport {
   readonly stack: string;
@@ -192,7 +174,15 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
           )
         : undefined;
       const gate = transition?.allowed
-        ? gateStatus(dirname(stack.path), stack.stack, name, planned, transition, now)
+        ? gateStatus(dirname(stack.path), {
+            stack: stack.stack,
+            migration: name,
+            from: transition.from,
+            to: transition.to,
+            ctx: transitionContextOf(name, spec, { now, stack: stack.stack }),
+            maxAgeHours: spec.evidenceMaxAgeHours,
+            now,
+          })
         : undefined;
       return {
         name,
@@ -287,31 +277,6 @@ export function firstRunNotes(report: PlanReport, deployed?: DeployedSide): Firs
     );
   }
   return notes;
-}
-
-/** The gate of an allowed step, if the phase table gates it, with the committed evidence checked. */
-function gateStatus(
-  root: string,
-  stack: string,
-  name: string,
-  planned: MigrationPlan,
-  t: Transition,
-  now: Date,
-): GateStatus | undefined {
-  const check = gateOf(t.from, t.to, transitionContextOf(name, planned.spec, { now, stack }));
-  if (check === undefined) return undefined;
-  const at = positionLabel(t.from);
-  const want = { stack, migration: name, check, position: at, now };
-  const problem = evidenceProblem(root, { ...want, maxAgeHours: planned.spec.evidenceMaxAgeHours });
-  const command = gateCommand(check, stack, name);
-  if (problem) return { check, at, problem, command };
-  const read = readEvidence(root, stack, name, check);
-  return {
-    check,
-    at,
-    command,
-    ...("evidence" in read ? { evidence: read.evidence } : { problem: read.problem }),
-  };
 }
 
 function resolveEither(stack: StackConfig, a: string, b: string): string {
