@@ -1,78 +1,155 @@
 /**
- * `npm run backfill -- --stack staging --migration matchauto --local`
- * Copies the D1-bound tables of a dual-write migration from the legacy PostgreSQL into D1: batched
- * idempotent upserts, resumable and incremental (checkpoint table in D1), progress and a final count.
+ * `npm run backfill -- --stack staging --migration matchauto --local [--store d1|supabase] [--json]`
+ * Copies every table of a dual-write migration from the legacy PostgreSQL into its new store: tables
+ * with `store: d1` into D1 (batched idempotent upserts), tables with `store: supabase` into the new
+ * Supabase schema (streaming COPY, renamed columns from the spec). Resumable and incremental: each
+ * store keeps a checkpoint beside the data, committed with the rows it covers.
  */
+import type { Client } from "pg";
 import { connectSource } from "./backfill/source";
-import { newCommand, runMain, wholeNumber } from "./lib/cli";
+import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { progressReporter } from "./backfill/progress";
 import { backfillTable, type TableResult } from "./backfill/run";
-import { addTargetOptions, resolveTarget, type TargetOptions } from "./backfill/target-options";
+import {
+  addTargetOptions,
+  DUAL_WRITE_ONLY,
+  resolveTarget,
+  type TargetOptions,
+} from "./backfill/target-options";
 import { openLocalTarget, openRemoteTarget } from "./backfill/targets";
-import { planBackfill, sourceUrl } from "./backfill/plan";
+import { DATABASE_SECRETS, databaseUrl, planBackfill, planPgBackfill, sourceUrl } from "./backfill/plan";
+import { backfillPgTable } from "./backfill/pg-target";
+import { loadMigration } from "../tooling/stack-file";
 
 interface BackfillFlags extends TargetOptions {
   readonly tables?: string;
   readonly sourceUrl?: string;
+  readonly targetUrl?: string;
   readonly schema?: string;
   readonly primaryKey: string;
   readonly updatedAt: string;
   readonly batchRows: number;
   readonly settleSeconds: number;
   readonly full?: boolean;
+  readonly store?: "d1" | "supabase";
+  readonly json?: boolean;
 }
 
-async function main(): Promise<void> {
+interface StoreResult extends TableResult {
+  readonly store: "d1" | "supabase";
+  readonly seconds: number;
+}
+
+async function main(): Promise<number> {
   const command = newCommand("backfill")
-    .description("copy the D1 tables of a dual-write migration from the legacy PostgreSQL into D1")
-    .option("--stack <name>", "read tables, D1 databases and the legacy connection from Pulumi.<name>.yaml")
-    .option("--tables <list>", "comma-separated tables (default: every D1 table of the migration)")
+    .description(
+      "copy the tables of a dual-write migration from the legacy PostgreSQL into D1 and the new schema",
+    )
+    .option("--stack <name>", "read tables, stores and connections from Pulumi.<name>.yaml")
+    .option("--store <store>", "only the tables of this store: d1 or supabase (default: both)")
+    .option("--tables <list>", "comma-separated tables (default: every table of the migration)")
     .option("--database <name>", "D1 database (only its tables with --stack)");
   const opts = addTargetOptions(command, {
-    local: "write to",
-    remote: "write to D1 through Cloudflare's HTTP API",
+    local: "write D1 tables to",
+    remote: "write D1 tables to D1 through Cloudflare's HTTP API",
   })
     .option("--source-url <url>", "legacy PostgreSQL URL (prefer the LEGACY_DATABASE_URL variable)")
+    .option("--target-url <url>", "new Supabase PostgreSQL URL (prefer the TARGET_DATABASE_URL variable)")
     .option("--schema <name>", "source schema without --stack", "public")
     .option("--primary-key <cols>", "primary key columns without --stack", "id")
     .option("--updated-at <col>", "watermark column without --stack", "updated_at")
-    .option("--batch-rows <n>", "rows per D1 batch", wholeNumber("rows per batch, e.g. 1000"), 1000)
+    .option(
+      "--batch-rows <n>",
+      "rows per batch (one D1 batch or one COPY page)",
+      wholeNumber("rows per batch, e.g. 1000"),
+      1000,
+    )
     .option(
       "--settle-seconds <n>",
       "leave rows changed this recently for the next run",
       wholeNumber("seconds, e.g. 30", 0),
       30,
     )
-    .option("--full", "ignore the checkpoint and copy every row again")
+    .option("--full", "ignore the checkpoints and copy every row again")
+    .option("--json", "print one JSON report at the end (progress still goes to stderr)")
     .parse()
     .opts<BackfillFlags>();
+  if (opts.store !== undefined && opts.store !== "d1" && opts.store !== "supabase")
+    throw new UsageError(`--store ${opts.store} is not a store; hint: d1 or supabase`);
 
-  const target = await resolveTarget(opts);
-  const work = planBackfill(target, opts);
-  const url = sourceUrl(opts.sourceUrl, target.spec);
-  const source = await connectSource(url);
+  if (opts.stack !== undefined && opts.migration === undefined)
+    throw new UsageError(
+      `--stack ${opts.stack} needs --migration <name>: which dual-write migration of the stack to work on`,
+    );
+  if (opts.stack === undefined && opts.store === "supabase")
+    throw new UsageError(
+      "--store supabase needs --stack and --migration; hint: the new schema and the column mapping come from the stack",
+    );
+  const spec = opts.stack
+    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: DUAL_WRITE_ONLY })
+    : undefined;
+  const named = opts.tables?.split(",").map((t) => t.trim());
+  const wantD1 =
+    opts.store !== "supabase" &&
+    (!spec || spec.tables.some((t) => t.store === "d1" && (!named || named.includes(t.name))));
+  const pgWork =
+    opts.store !== "d1" && spec ? planPgBackfill(spec, opts.tables, opts.store === "supabase") : [];
+  if (wantD1 && !opts.local && !opts.remote && pgWork.length)
+    throw new UsageError(
+      "the migration has D1 tables: choose --local or --remote for them; hint: or pass --store supabase to copy only the new schema's tables",
+    );
+  const target = wantD1 ? await resolveTarget(opts) : undefined;
+  const d1Work = target ? planBackfill(target, opts, pgWork.length > 0) : [];
+  const targetUrl = pgWork.length ? databaseUrl("target", opts.targetUrl, spec) : undefined;
+  const source = await connectSource(sourceUrl(opts.sourceUrl, spec));
+  const log = (line: string) => (opts.json ? process.stderr : process.stdout).write(line + "\n");
   const started = Date.now();
-  const results: TableResult[] = [];
+  const results: StoreResult[] = [];
+  const options = (table: string) => {
+    const progress = progressReporter(table);
+    return {
+      progress,
+      run: {
+        batchRows: opts.batchRows,
+        settleSeconds: opts.settleSeconds,
+        full: opts.full,
+        onProgress: progress.update,
+      },
+    };
+  };
+  const timed = async (
+    store: "d1" | "supabase",
+    table: string,
+    work: (o: ReturnType<typeof options>["run"]) => Promise<TableResult>,
+  ) => {
+    const { progress, run } = options(table);
+    const t0 = Date.now();
+    const result = await work(run).finally(progress.stop);
+    const r = { ...result, store, seconds: (Date.now() - t0) / 1000 };
+    results.push(r);
+    log(summaryLine(r, opts.settleSeconds));
+  };
   try {
-    for (const { database, tables } of work) {
-      const d1 = target.local
-        ? await openLocalTarget(database, target.persistTo)
-        : openRemoteTarget(target.client!, target.accountId!, database);
-      process.stdout.write(`backfill → ${d1.description}\n`);
+    for (const { database, tables } of d1Work) {
+      const d1 = target!.local
+        ? await openLocalTarget(database, target!.persistTo)
+        : openRemoteTarget(target!.client!, target!.accountId!, database);
+      log(`backfill → ${d1.description}`);
       try {
-        for (const table of tables) {
-          const progress = progressReporter(table.name);
-          const result = await backfillTable(source, d1, table, {
-            batchRows: opts.batchRows,
-            settleSeconds: opts.settleSeconds,
-            full: opts.full,
-            onProgress: progress.update,
-          }).finally(progress.stop);
-          results.push(result);
-          process.stdout.write(summaryLine(result, opts.settleSeconds) + "\n");
-        }
+        for (const table of tables)
+          await timed("d1", table.name, (run) => backfillTable(source, d1, table, run));
       } finally {
         await d1.close();
+      }
+    }
+    if (pgWork.length) {
+      const pg: Client = await connectSource(targetUrl!);
+      log(`backfill → PostgreSQL schema ${pgWork[0].targetSchema}`);
+      try {
+        for (const table of pgWork)
+          await timed("supabase", table.name, (run) => backfillPgTable(source, pg, table, run));
+      } finally {
+        await pg.end();
       }
     }
   } finally {
@@ -80,14 +157,32 @@ async function main(): Promise<void> {
   }
   const copied = results.reduce((n, r) => n + r.copied, 0);
   const seconds = (Date.now() - started) / 1000;
-  process.stdout.write(
-    `total: ${copied} rows copied into ${work.length} D1 database(s) in ${seconds.toFixed(1)} s` +
-      (copied ? ` (${Math.round(copied / seconds)} rows/s)` : "") +
-      "\n",
-  );
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ copied, seconds, tables: results.map(jsonOf) }, null, 2) + "\n");
+  } else {
+    log(
+      `total: ${copied} rows copied into ${d1Work.length} D1 database(s)${pgWork.length ? " and the new schema" : ""} in ${seconds.toFixed(1)} s` +
+        (copied ? ` (${Math.round(copied / seconds)} rows/s)` : ""),
+    );
+  }
+  return 0;
 }
 
-function summaryLine(r: TableResult, settleSeconds: number): string {
+function jsonOf(r: StoreResult) {
+  return {
+    table: r.table,
+    store: r.store,
+    copied: r.copied,
+    statements: r.statements,
+    seconds: Number(r.seconds.toFixed(3)),
+    rowsPerSecond: r.seconds > 0 ? Math.round(r.copied / r.seconds) : null,
+    resumedFrom: r.resumedFrom ?? null,
+    watermark: r.watermark ?? null,
+    pending: r.pending,
+  };
+}
+
+function summaryLine(r: StoreResult, settleSeconds: number): string {
   const from = r.resumedFrom ? `after ${r.resumedFrom.updatedAt}` : "from the start";
   const pending = r.pending
     ? `; ${r.pending} changed in the last ${settleSeconds} s, left for the next run`
@@ -96,7 +191,4 @@ function summaryLine(r: TableResult, settleSeconds: number): string {
   return `  ${r.table}: ${r.copied} rows copied (${from}${upTo}; ${r.statements} statements)${pending}`;
 }
 
-runMain(main, {
-  name: "backfill",
-  secrets: () => [process.env.LEGACY_DATABASE_URL, process.env.LEGACY_DATABASE_PASSWORD],
-});
+runMain(main, { name: "backfill", secrets: () => DATABASE_SECRETS() });

@@ -68,6 +68,10 @@ const D1DatabaseSchema = z.strictObject({
   retired: z.boolean().default(false),
 });
 
+const IdentifierSchema = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, {
+  message: "expected a lower-case SQL identifier (letters, digits, _; at most 63 characters)",
+});
+
 const TableSchema = z.strictObject({
   /** Table name in the legacy schema. */
   name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "expected a table name" }),
@@ -82,6 +86,20 @@ const TableSchema = z.strictObject({
   primaryKey: z.array(z.string().min(1)).min(1).default(["id"]),
   /** Column the incremental backfill uses as watermark. @default "updated_at" */
   updatedAtColumn: z.string().min(1).default("updated_at"),
+  /** Name of the table in the new store when it was renamed. @default the legacy name */
+  targetName: IdentifierSchema.optional(),
+  /**
+   * Renamed columns, new name ← legacy name (e.g. `display_name: full_name`). Types need no entry: the
+   * new schema's column type decides, and PostgreSQL converts the legacy value's text on the way in.
+   * Columns of the new table that are not named here take the legacy column of the same name.
+   */
+  columns: z
+    .record(IdentifierSchema, IdentifierSchema)
+    .refine((m) => new Set(Object.values(m)).size === Object.values(m).length, {
+      message:
+        "expected each legacy column mapped at most once; hint: two new columns read the same legacy column",
+    })
+    .optional(),
 });
 
 /** A migration of kind `dual-write`: Workers API → new Supabase schema + Cloudflare D1 (runbook 2). */

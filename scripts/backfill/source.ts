@@ -18,12 +18,14 @@ export async function connectSource(connectionString: string): Promise<Client> {
 }
 
 export async function describeTable(client: Client, schema: string, table: string): Promise<PgColumn[]> {
+  // atthasdef: a new-store column with a default may have no legacy counterpart.
   const { rows } = await client.query<PgColumn & QueryResultRow>(
     `SELECT a.attname AS name,
             coalesce(bt.typname, t.typname) AS type,
             coalesce(bt.typcategory, t.typcategory) AS category,
             format_type(a.atttypid, a.atttypmod) AS "sqlType",
-            a.attnotnull AS "notNull"
+            a.attnotnull AS "notNull",
+            a.atthasdef AS "hasDefault"
        FROM pg_attribute a
        JOIN pg_class c ON c.oid = a.attrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -52,7 +54,7 @@ export interface KeysetQuery {
 }
 
 /** `coalesce` only where needed: rows with a NULL updated_at sort first (as -infinity) instead of vanishing. */
-function orderKey(q: KeysetQuery): string[] {
+export function orderKey(q: KeysetQuery): string[] {
   const u = quoteIdent(q.updatedAt.name);
   return [
     q.updatedAt.notNull ? u : `coalesce(${u}, '-infinity')`,
@@ -60,23 +62,34 @@ function orderKey(q: KeysetQuery): string[] {
   ];
 }
 
-/** WHERE clause and parameters for rows after `after` and not newer than the settle cutoff. */
-export function keysetFilter(q: KeysetQuery, after: Watermark | undefined, settleSeconds: number) {
+/**
+ * WHERE clause and parameters for rows after `after` and not newer than the settle cutoff. With
+ * `literal` (a client's escapeLiteral) the values are written into the SQL instead, for COPY, which
+ * takes no parameters.
+ */
+export function keysetFilter(
+  q: KeysetQuery,
+  after: Watermark | undefined,
+  settleSeconds: number,
+  literal?: (value: string) => string,
+) {
   const key = orderKey(q);
-  const params: unknown[] = [settleSeconds];
-  const clauses = [`${key[0]} <= now() - make_interval(secs => $1)`];
+  const params: unknown[] = [];
+  const bind = (value: string | number) => {
+    if (literal) return literal(String(value));
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const clauses = [`${key[0]} <= now() - make_interval(secs => ${bind(settleSeconds)}::float8)`];
   if (after) {
     const types = [q.updatedAt, ...q.primaryKey].map((c) => c.sqlType);
-    const placeholders = [after.updatedAt, ...after.key].map((v, i) => {
-      params.push(v);
-      return `$${params.length}::${types[i]}`;
-    });
+    const placeholders = [after.updatedAt, ...after.key].map((v, i) => `${bind(v)}::${types[i]}`);
     clauses.push(`(${key.join(", ")}) > (${placeholders.join(", ")})`);
   }
   return { where: clauses.join(" AND "), params, orderBy: key.join(", ") };
 }
 
-const from = (q: KeysetQuery) => `${quoteIdent(q.schema)}.${quoteIdent(q.table)}`;
+export const from = (q: KeysetQuery) => `${quoteIdent(q.schema)}.${quoteIdent(q.table)}`;
 
 export async function countAfter(
   client: Client,

@@ -14,6 +14,8 @@ export interface PgColumn {
   /** format_type() text, used to cast keyset parameters, e.g. "timestamp with time zone". */
   readonly sqlType: string;
   readonly notNull: boolean;
+  /** The column has a DEFAULT (read from the catalog; absent where a column is built by hand). */
+  readonly hasDefault?: boolean;
 }
 
 export type SqliteValue = string | null;

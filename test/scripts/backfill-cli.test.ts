@@ -37,7 +37,17 @@ function run(script: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const backfillArgs = ["--stack", "staging", "--migration", "matchauto", "--local", "--settle-seconds", "0"];
+const backfillArgs = [
+  "--stack",
+  "staging",
+  "--migration",
+  "matchauto",
+  "--store",
+  "d1",
+  "--local",
+  "--settle-seconds",
+  "0",
+];
 
 /** Reads local D1 the way an operator would: wrangler d1 execute --json. */
 function d1Query(sql: string): Record<string, unknown> {

@@ -1,7 +1,7 @@
 /** Flags and stack config → what to copy where; every operator-facing message of that step. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { planBackfill, sourceUrl } from "../../../scripts/backfill/plan";
+import { planBackfill, sourceUrl, databaseUrl } from "../../../scripts/backfill/plan";
 import { loadMigration } from "../../../tooling/stack-file";
 import { resolveTarget, type TargetOptions } from "../../../scripts/backfill/target-options";
 import { wranglerConfig } from "../../../scripts/backfill/wrangler-config";
@@ -146,8 +146,21 @@ describe("sourceUrl", () => {
 
   it("says how to provide the source", () => {
     expect(() => sourceUrl(undefined, undefined, {})).toThrow(
-      "no source database; hint: export LEGACY_DATABASE_URL=postgres://…, or with --stack export LEGACY_DATABASE_PASSWORD",
+      "no legacy database; hint: export LEGACY_DATABASE_URL=postgres://… (or pass --source-url), or with --stack export LEGACY_DATABASE_PASSWORD (value of the stack's legacy.passwordSecretKey)",
     );
+  });
+
+  it("reaches the target side through its own variables, never the legacy ones", () => {
+    const spec = loadMigration("staging", "matchauto", { dir: ROOT, kind: "dual-write" });
+    expect(databaseUrl("target", undefined, spec, { TARGET_DATABASE_PASSWORD: "s3cret" })).toBe(
+      `postgres://${spec.target.user}:s3cret@${spec.target.host}:${spec.target.port}/${spec.target.database}?sslmode=require`,
+    );
+    expect(() =>
+      databaseUrl("target", undefined, spec, {
+        LEGACY_DATABASE_URL: "postgres://l@h/db",
+        LEGACY_DATABASE_PASSWORD: "x",
+      }),
+    ).toThrow("no target database; hint: export TARGET_DATABASE_URL=postgres://… (or pass --target-url)");
   });
 });
 

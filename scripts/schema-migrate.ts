@@ -1,0 +1,63 @@
+/**
+ * `npm run schema:migrate -- --stack staging --migration matchauto [--dry-run] [--json]`
+ * Creates or brings up to date the new Supabase schema (phase `shadow`) from supabase-schema/migrations.
+ * The connection comes from TARGET_DATABASE_URL, or the stack's target with TARGET_DATABASE_PASSWORD.
+ */
+import { loadMigration } from "../tooling/stack-file";
+import { newCommand, runMain, UsageError } from "./lib/cli";
+import { DATABASE_SECRETS, databaseUrl } from "./backfill/plan";
+import { migrateSchema } from "./schema/run";
+import { DUAL_WRITE_ONLY } from "./backfill/target-options";
+
+interface Flags {
+  readonly stack?: string;
+  readonly migration?: string;
+  readonly targetUrl?: string;
+  readonly schema?: string;
+  readonly dryRun?: boolean;
+  readonly json?: boolean;
+}
+
+async function main(): Promise<number> {
+  const opts = newCommand("schema:migrate")
+    .description("apply supabase-schema/migrations to the new Supabase schema of a dual-write migration")
+    .option("--stack <name>", "read target.schema and the target connection from Pulumi.<name>.yaml")
+    .option("--migration <name>", "dual-write migration in the stack (required with --stack)")
+    .option("--target-url <url>", "target PostgreSQL URL (prefer the TARGET_DATABASE_URL variable)")
+    .option("--schema <name>", "schema without --stack")
+    .option("--dry-run", "print the SQL of the pending migrations and change nothing")
+    .option("--json", "print the result as JSON")
+    .parse()
+    .opts<Flags>();
+  if (opts.stack !== undefined && opts.migration === undefined)
+    throw new UsageError(`--stack ${opts.stack} needs --migration <name>: which dual-write migration`);
+  const spec = opts.stack
+    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: DUAL_WRITE_ONLY })
+    : undefined;
+  const schema = opts.schema ?? spec?.target.schema;
+  if (!schema)
+    throw new UsageError("no schema; hint: pass --stack <stack> --migration <name>, or --schema <name>");
+  const url = databaseUrl("target", opts.targetUrl, spec);
+  const log = (line: string) => {
+    if (!opts.json) process.stderr.write(`${line}\n`);
+  };
+  const result = await migrateSchema({ url, schema, dryRun: opts.dryRun, log });
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ schema, dryRun: Boolean(opts.dryRun), ...result }, null, 2) + "\n");
+  } else if (opts.dryRun) {
+    process.stdout.write(
+      result.applied.length
+        ? `-- ${result.applied.length} pending migration(s) for schema ${schema}; nothing was changed\n\n${result.sql}\n`
+        : `-- schema ${schema} is up to date (${result.recorded.length} migration(s) applied); nothing to do\n`,
+    );
+  } else {
+    process.stdout.write(
+      result.applied.length
+        ? `applied ${result.applied.length} migration(s) to schema ${schema}: ${result.applied.join(", ")}\n`
+        : `schema ${schema} is up to date (${result.recorded.length} migration(s) applied); nothing to do\n`,
+    );
+  }
+  return 0;
+}
+
+runMain(main, { name: "schema:migrate", secrets: () => DATABASE_SECRETS() });
