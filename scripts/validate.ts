@@ -303,6 +303,7 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
           ...(shard ? { shard } : {}),
           onStart: bar?.start,
           onProgress: bar?.increment,
+          mapping: fromStack?.mappings?.[table],
         }),
       );
       bar?.stop();

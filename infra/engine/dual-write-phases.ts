@@ -20,7 +20,33 @@ export interface DualWritePhaseRow extends TransitionRow {
   readonly cut: boolean;
   readonly irreversible: (c: DualWritePhaseContext) => readonly string[];
   readonly warnings: (c: DualWritePhaseContext) => readonly string[];
+  /** What the change capture from legacy (scripts/capture) does in this phase. */
+  readonly capture: CaptureState;
 }
+
+/**
+ * The change capture's state in a phase: `off` before shadow; `install` in shadow (triggers first, so
+ * that every change after the backfill's read is logged); `on` while legacy is written; `drain` at the
+ * final cut (legacy is no longer written: apply what is left); `removed` at decommission.
+ */
+export type CaptureState = "off" | "install" | "on" | "drain" | "removed";
+
+/** What the operator runs for each capture state (the plan prints them). */
+export const CAPTURE_STEPS: Readonly<Record<CaptureState, (migration: string) => readonly string[]>> = {
+  off: () => [],
+  install: (m) => [
+    `npm run schema:migrate -- --stack <stack> --migration ${m}`,
+    `npm run capture -- install --stack <stack> --migration ${m}   (before the first backfill)`,
+  ],
+  on: (m) => [
+    `npm run capture -- run --follow --stack <stack> --migration ${m} --remote   (keep it running; npm run capture -- status shows the lag)`,
+  ],
+  drain: (m) => [
+    `npm run capture -- run --stack <stack> --migration ${m} --remote   (until 0 pending: legacy is no longer written)`,
+    `npm run capture -- remove --stack <stack> --migration ${m}`,
+  ],
+  removed: (m) => [`npm run capture -- remove --drop-log --stack <stack> --migration ${m}`],
+};
 
 const none = () => [];
 const stackHint = (c: DualWritePhaseContext) => `--stack <stack> --migration ${c.migration}`;
@@ -34,6 +60,7 @@ const CUT_BACK = refused(
  */
 export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePhaseRow>> = {
   baseline: {
+    capture: "off",
     deletesRetiredD1: false,
     cut: false,
     irreversible: none,
@@ -42,6 +69,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     back: refused("baseline is the first phase"),
   },
   shadow: {
+    capture: "install",
     flags: { writeMode: "legacy", readPercent: () => 0 },
     deletesRetiredD1: false,
     cut: false,
@@ -55,6 +83,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     ),
   },
   backfill: {
+    capture: "on",
     flags: { writeMode: "legacy", readPercent: () => 0 },
     deletesRetiredD1: false,
     cut: false,
@@ -66,6 +95,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     back: ALLOWED,
   },
   "dual-write": {
+    capture: "on",
     flags: { writeMode: "dual", readPercent: () => 0 },
     deletesRetiredD1: false,
     cut: false,
@@ -77,6 +107,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     back: ALLOWED,
   },
   "read-switch": {
+    capture: "on",
     // The schema requires readPercent in read-switch; the first ramp step is only a type-level fallback.
     flags: { writeMode: "dual", readPercent: (s) => s.readPercent ?? s.ramp[0] },
     deletesRetiredD1: false,
@@ -94,6 +125,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     back: ALLOWED,
   },
   "final-cut": {
+    capture: "drain",
     flags: { writeMode: "new", readPercent: () => 100 },
     deletesRetiredD1: false,
     cut: true,
@@ -108,6 +140,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     records: { fact: "finalCut" },
   },
   decommission: {
+    capture: "removed",
     flags: { writeMode: "new", readPercent: () => 100 },
     deletesRetiredD1: true,
     cut: true,
@@ -133,6 +166,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     gate: "export",
   },
   rollback: {
+    capture: "on",
     flags: { writeMode: "legacy", readPercent: () => 0 },
     deletesRetiredD1: false,
     cut: false,

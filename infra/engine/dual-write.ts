@@ -1,6 +1,11 @@
 import type { DualWriteMigration, DualWritePhase } from "../config/dual-write";
 import { DAY_HOURS, HOUR_MS } from "../../contract/facts";
-import { DUAL_WRITE_PHASE_TABLE, type WriteMode } from "./dual-write-phases";
+import {
+  CAPTURE_STEPS,
+  DUAL_WRITE_PHASE_TABLE,
+  type CaptureState,
+  type WriteMode,
+} from "./dual-write-phases";
 
 export type { WriteMode } from "./dual-write-phases";
 
@@ -56,6 +61,12 @@ export interface DualWritePlan {
   readonly flagsFloor?: DualWriteFlags;
   /** KV key of the flags entry; the Workers module computes the same key. */
   readonly flagsKey: string;
+  /** The change capture from legacy into the new stores in this phase, and what to run. */
+  readonly capture: {
+    readonly state: CaptureState;
+    readonly tables: number;
+    readonly steps: readonly string[];
+  };
   readonly soak?: SoakCountdown;
   /** Steps that cannot be undone by changing config back, printed first. */
   readonly irreversible: readonly string[];
@@ -149,6 +160,7 @@ export function planDualWrite(
         }
       : {}),
     flagsKey: flagsKeyOf(migration),
+    capture: { state: row.capture, tables: spec.tables.length, steps: CAPTURE_STEPS[row.capture](migration) },
     ...(soak ? { soak } : {}),
     irreversible: row.irreversible(ctx),
     warnings,

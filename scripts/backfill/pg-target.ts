@@ -19,6 +19,7 @@ import {
   type Watermark,
 } from "./source";
 import { quoteIdent } from "./statements";
+import { withTableLock } from "./table-lock";
 import type { PgColumn } from "./types";
 import type { BackfillOptions, TableResult, TableSpec } from "./run";
 
@@ -132,8 +133,11 @@ async function requireUniqueKey(target: Client, spec: PgTableSpec, key: readonly
     );
 }
 
-/** The upsert from the staging table: renamed by position, each value cast to the new column's type. */
-export function upsertFromStage(plan: PgCopyPlan, stage: string): string {
+/**
+ * The upsert from text rows: renamed by position, each value cast to the new column's type. `rows` is a
+ * FROM item aliased `s` with text columns c0…cn and an `ord` column (the staging table, or unnest()).
+ */
+export function upsertFrom(plan: PgCopyPlan, rows: string): string {
   const names = plan.target.map((c) => quoteIdent(c.name));
   const casts = plan.target.map((c, i) => `s.c${i}::${c.sqlType}`);
   const rest = plan.target.filter((c) => !plan.targetKey.includes(c.name)).map((c) => quoteIdent(c.name));
@@ -141,7 +145,7 @@ export function upsertFromStage(plan: PgCopyPlan, stage: string): string {
   const onConflict = rest.length
     ? `DO UPDATE SET ${rest.map((n) => `${n} = excluded.${n}`).join(", ")} WHERE (${rest.map((n) => `t.${n}`).join(", ")}) IS DISTINCT FROM (${rest.map((n) => `excluded.${n}`).join(", ")})`
     : "DO NOTHING";
-  return `INSERT INTO ${table} AS t (${names.join(", ")}) SELECT ${casts.join(", ")} FROM ${stage} s ORDER BY s.ord ON CONFLICT (${plan.targetKey.map(quoteIdent).join(", ")}) ${onConflict}`;
+  return `INSERT INTO ${table} AS t (${names.join(", ")}) SELECT ${casts.join(", ")} FROM ${rows} ORDER BY s.ord ON CONFLICT (${plan.targetKey.map(quoteIdent).join(", ")}) ${onConflict}`;
 }
 
 export async function readPgCheckpoint(target: Client, spec: PgTableSpec): Promise<Watermark | undefined> {
@@ -167,7 +171,16 @@ export async function backfillPgTable(
   opts: BackfillOptions,
 ): Promise<TableResult> {
   const plan = await planPgTable(source, target, spec);
-  const q = plan.source;
+  return withTableLock(source, spec.name, () => copyPages(source, target, plan, opts));
+}
+
+async function copyPages(
+  source: Client,
+  target: Client,
+  plan: PgCopyPlan,
+  opts: BackfillOptions,
+): Promise<TableResult> {
+  const { spec, source: q } = plan;
   const resumedFrom = opts.full ? undefined : await readPgCheckpoint(target, spec);
   const total = await countAfter(source, q, resumedFrom, opts.settleSeconds);
   const stage = quoteIdent(`_cutover_stage_${spec.name}`);
@@ -180,7 +193,7 @@ export async function backfillPgTable(
   await target.query(
     `CREATE TEMP TABLE IF NOT EXISTS ${stage} (${stageColumns.join(", ")}) ON COMMIT DELETE ROWS`,
   );
-  const upsert = upsertFromStage(plan, stage);
+  const upsert = upsertFrom(plan, `${stage} s`);
   const checkpoint =
     `INSERT INTO ${qualified(spec.targetSchema, PG_CHECKPOINT_TABLE)} AS c (table_name, watermark_updated_at, watermark_key, rows_copied, checkpointed_at) ` +
     `SELECT $1::text, k0, to_jsonb(ARRAY[${key

@@ -16,6 +16,7 @@ import { buildUpserts, quoteIdent, type Statement, type StatementLimits, D1_LIMI
 import { UsageError } from "../lib/cli";
 import type { D1Target } from "./targets";
 import { toSqlite } from "./types";
+import { withTableLock } from "./table-lock";
 
 export interface TableSpec {
   readonly name: string;
@@ -128,6 +129,16 @@ export async function backfillTable(
   opts: BackfillOptions,
 ): Promise<TableResult> {
   const q = await planTable(source, target, spec);
+  return withTableLock(source, spec.name, () => copyPages(source, target, spec, q, opts));
+}
+
+async function copyPages(
+  source: Client,
+  target: D1Target,
+  spec: TableSpec,
+  q: KeysetQuery,
+  opts: BackfillOptions,
+): Promise<TableResult> {
   const resumedFrom = opts.full ? undefined : await readCheckpoint(target, spec.name);
   const total = await countAfter(source, q, resumedFrom, opts.settleSeconds);
   const shape = {

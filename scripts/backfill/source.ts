@@ -7,7 +7,7 @@ import { quoteIdent } from "./statements";
 import { selectExpression, type PgColumn } from "./types";
 
 /** Returns the text output of every type unchanged. */
-const RAW_TEXT = { getTypeParser: () => (value: string) => value };
+export const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 
 export async function connectSource(connectionString: string): Promise<Client> {
   const client = new Client({ connectionString, application_name: "cutover-backfill" });

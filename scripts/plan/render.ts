@@ -133,8 +133,14 @@ function kindDetails(planned: MigrationPlan): string[] {
     flagsFloor?: Record<string, unknown>;
     d1?: { name: string; binding: string; locationHint: string; readReplication: string; retired: boolean }[];
     soak?: { finalCutAt: string; until: string; remainingHours: number };
+    capture?: { state: string; tables: number; steps: string[] };
   };
   const lines: string[] = [];
+  if (plan.capture && plan.capture.state !== "off")
+    lines.push(
+      `  Change capture (legacy → new stores, ${plan.capture.tables} tables): ${plan.capture.state}`,
+      ...plan.capture.steps.map((s) => `    $ ${s}`),
+    );
   if (plan.flags) lines.push("  Flags (Workers KV)", `    ${JSON.stringify(plan.flags)}`);
   if (plan.flagsFloor)
     lines.push(

@@ -25,6 +25,14 @@ export interface CompareOptions {
   readonly shard?: { readonly index: number; readonly count: number };
   readonly onStart?: (table: string, rows: number) => void;
   readonly onProgress?: (rows: number) => void;
+  /** Where the table landed when the migration renamed it or its columns (a dual-write spec's mapping). */
+  readonly mapping?: TableMapping;
+}
+
+/** The table's name on the target and its renamed columns (target name → source name). */
+export interface TableMapping {
+  readonly targetName?: string;
+  readonly columns?: Readonly<Record<string, string>>;
 }
 
 export type Method = "native-checksum" | "checksum-bisection" | "sample" | "table-checksum" | "none";
@@ -73,8 +81,15 @@ function sameTypes(a: readonly Column[], b: readonly Column[]): boolean {
 }
 
 /** Each side normalizes with PostgreSQL's view of the column type: D1 declared types are too loose. */
-function pairColumns(source: TableShape, target: TableShape, sourceIsPg: boolean, targetIsPg: boolean) {
-  const targetByName = new Map(target.columns.map((c) => [c.name, c]));
+function pairColumns(
+  source: TableShape,
+  target: TableShape,
+  sourceIsPg: boolean,
+  targetIsPg: boolean,
+  renames: Readonly<Record<string, string>> = {},
+) {
+  // Keyed by the source column each target column holds: a renamed column pairs with its old name.
+  const targetByName = new Map(target.columns.map((c) => [renames[c.name] ?? c.name, c]));
   const sourceNames = new Set(source.columns.map((c) => c.name));
   const sourceCols: Column[] = [];
   const targetCols: Column[] = [];
@@ -89,7 +104,7 @@ function pairColumns(source: TableShape, target: TableShape, sourceIsPg: boolean
     sourceCols,
     targetCols,
     onlySource: source.columns.filter((c) => !targetByName.has(c.name)).map((c) => c.name),
-    onlyTarget: target.columns.filter((c) => !sourceNames.has(c.name)).map((c) => c.name),
+    onlyTarget: target.columns.filter((c) => !sourceNames.has(renames[c.name] ?? c.name)).map((c) => c.name),
   };
 }
 
@@ -99,17 +114,24 @@ export async function compareTable(
   target: Database,
   opts: CompareOptions,
 ): Promise<TableReport> {
-  const [sourceShape, targetShape] = await Promise.all([source.shape(table), target.shape(table)]);
+  const targetTable = opts.mapping?.targetName ?? table;
+  const [sourceShape, targetShape] = await Promise.all([source.shape(table), target.shape(targetTable)]);
   if (!sourceShape) return missingTable(table, "source", source.label);
-  if (!targetShape) return missingTable(table, "target", target.label);
+  if (!targetShape) return missingTable(targetTable, "target", target.label);
 
-  const cols = pairColumns(
+  const paired = pairColumns(
     sourceShape,
     targetShape,
     source.engine === "postgres",
     target.engine === "postgres",
+    opts.mapping?.columns,
   );
   const notes: string[] = [];
+  // With a migration's mapping, the new table decides what moves: legacy-only columns stay behind by design.
+  const leftBehind = opts.mapping ? paired.onlySource : [];
+  const cols = { ...paired, onlySource: opts.mapping ? [] : paired.onlySource };
+  if (leftBehind.length)
+    notes.push(`legacy columns the new table does not carry (by design): ${leftBehind.join(", ")}`);
   if (cols.onlySource.length || cols.onlyTarget.length)
     notes.push("columns differ: content compared on the columns both sides have");
   const primaryKey = sourceShape.primaryKey;
@@ -123,7 +145,10 @@ export async function compareTable(
     primaryKey.length > 0 &&
     !keyMissing &&
     opts.sample === undefined &&
-    sameTypes(cols.sourceCols, cols.targetCols);
+    sameTypes(cols.sourceCols, cols.targetCols) &&
+    // The checksum SQL names each column once for both sides: renamed columns take the streaming path.
+    cols.sourceCols.every((c, i) => c.name === cols.targetCols[i].name) &&
+    targetTable === table;
   if (opts.shard && !native)
     throw new ValidateError(
       `--shard needs both sides on PostgreSQL, a primary key and the same column types (${table} has not)`,
@@ -133,7 +158,7 @@ export async function compareTable(
     const sink = new DifferenceSink(opts.maxDifferences);
     const cmp = new NativeComparison(
       source.native!(table),
-      target.native!(table),
+      target.native!(targetTable),
       keysOf(cols.sourceCols),
       cols.sourceCols,
       {
@@ -166,7 +191,7 @@ export async function compareTable(
   }
 
   const src = source.table(table, keysOf(cols.sourceCols), cols.sourceCols);
-  const tgt = target.table(table, keysOf(cols.targetCols), cols.targetCols);
+  const tgt = target.table(targetTable, keysOf(cols.targetCols), cols.targetCols);
   const [sourceRows, targetRows] = await Promise.all([src.count(), tgt.count()]);
   const counts = { source: sourceRows, target: targetRows };
   opts.onStart?.(table, sourceRows);

@@ -3,9 +3,12 @@
  * `source.criticalTables`; a dual-write migration's tables stored where the target points.
  */
 import { loadMigration } from "../../tooling/stack-file";
+import type { TableMapping } from "./run";
 
 export interface StackSelection {
   readonly tables: string[];
+  /** Per source table, where it landed when the spec renames it or its columns. */
+  readonly mappings?: Readonly<Record<string, TableMapping>>;
   readonly sourceSchema?: string;
   readonly targetSchema?: string;
 }
@@ -22,8 +25,12 @@ export function tablesFromStack(
       return { tables: [...spec.source.criticalTables] };
     case "dual-write": {
       const store = targetEngine === "d1" ? "d1" : "supabase";
+      const tables = spec.tables.filter((t) => t.store === store);
       return {
-        tables: spec.tables.filter((t) => t.store === store).map((t) => t.name),
+        tables: tables.map((t) => t.name),
+        mappings: Object.fromEntries(
+          tables.map((t) => [t.name, { targetName: t.targetName, columns: t.columns }]),
+        ),
         sourceSchema: spec.legacy.schema,
         targetSchema: targetEngine === "postgres" ? spec.target.schema : undefined,
       };

@@ -258,3 +258,27 @@ describe("planDualWrite properties", () => {
     );
   });
 });
+
+describe("change capture per phase", () => {
+  it.each([
+    ["baseline", "off", undefined],
+    ["shadow", "install", "npm run capture -- install --stack <stack> --migration matchauto"],
+    ["backfill", "on", "npm run capture -- run --follow"],
+    ["dual-write", "on", "npm run capture -- run --follow"],
+    ["read-switch", "on", "npm run capture -- run --follow"],
+    ["final-cut", "drain", "npm run capture -- remove --stack <stack> --migration matchauto"],
+    ["decommission", "removed", "npm run capture -- remove --drop-log"],
+    ["rollback", "on", "npm run capture -- run --follow"],
+  ] as const)("%s: capture is %s", (phase, state, step) => {
+    const plan = planDualWrite("matchauto", specAt(phase), NOW, FINAL_CUT_AT);
+    expect(plan.capture.state).toBe(state);
+    expect(plan.capture.tables).toBe(7);
+    if (step === undefined) expect(plan.capture.steps).toEqual([]);
+    else expect(plan.capture.steps.join("\n")).toContain(step);
+  });
+
+  it("the schema is migrated in shadow, before capture is installed", () => {
+    const steps = planDualWrite("matchauto", specAt("shadow"), NOW).capture.steps;
+    expect(steps[0]).toBe("npm run schema:migrate -- --stack <stack> --migration matchauto");
+  });
+});

@@ -1,0 +1,285 @@
+/**
+ * `npm run capture -- <install|run|status|remove> --stack staging --migration matchauto [--local|--remote]`
+ * Change capture from the legacy PostgreSQL into the new stores, deletes included:
+ *   install  the change log and a trigger on every table of the migration (phase shadow, before the
+ *            first backfill: every change from then on is logged);
+ *   run      apply logged changes to D1 and the new schema until the log is drained (--follow: keep
+ *            going until Ctrl-C), reporting the lag;
+ *   status   pending changes per table, the lag, what was applied (--json);
+ *   remove   drop the triggers (after the final cut); --drop-log also drops the log.
+ */
+import type { Client } from "pg";
+import { loadMigration } from "../tooling/stack-file";
+import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
+import { connectSource } from "./backfill/source";
+import { DATABASE_SECRETS, databaseUrl } from "./backfill/plan";
+import {
+  addTargetOptions,
+  DUAL_WRITE_ONLY,
+  resolveTarget,
+  type TargetOptions,
+} from "./backfill/target-options";
+import { openLocalTarget, openRemoteTarget, type D1Target } from "./backfill/targets";
+import { planTable } from "./backfill/run";
+import { planPgTable } from "./backfill/pg-target";
+import type { DualWriteMigration } from "../infra/config/schema";
+import { capturedTables, installCapture, removeCapture, type CaptureTable } from "./capture/install";
+import { applyRound, backlog, type CaptureSink } from "./capture/applier";
+
+interface Flags extends TargetOptions {
+  readonly sourceUrl?: string;
+  readonly targetUrl?: string;
+  readonly follow?: boolean;
+  readonly batch: number;
+  readonly intervalMs: number;
+  readonly dropLog?: boolean;
+  readonly json?: boolean;
+  readonly store?: string;
+}
+
+const ACTIONS = ["install", "run", "status", "remove"] as const;
+type Action = (typeof ACTIONS)[number];
+
+const captureTables = (spec: DualWriteMigration): CaptureTable[] =>
+  spec.tables.map((t) => ({ schema: spec.legacy.schema, name: t.name, primaryKey: t.primaryKey }));
+
+/** The migration with only the tables of one store (--store), for status and run. */
+function ofStore(spec: DualWriteMigration, store: string | undefined): DualWriteMigration {
+  if (store === undefined) return spec;
+  if (store !== "d1" && store !== "supabase")
+    throw new UsageError(`--store ${store} is not a store; hint: d1 or supabase`);
+  return { ...spec, tables: spec.tables.filter((t) => t.store === store) };
+}
+
+/** The sink of every table: the new schema's plan (mapping) or the D1 table's. */
+async function openSinks(
+  spec: DualWriteMigration,
+  legacy: Client,
+  opts: Flags,
+  closers: (() => Promise<void>)[],
+): Promise<Map<string, CaptureSink>> {
+  const sinks = new Map<string, CaptureSink>();
+  const pgTables = spec.tables.filter((t) => t.store === "supabase");
+  if (pgTables.length) {
+    const target = await connectSource(databaseUrl("target", opts.targetUrl, spec));
+    closers.push(() => target.end());
+    for (const t of pgTables) {
+      const plan = await planPgTable(legacy, target, {
+        name: t.name,
+        schema: spec.legacy.schema,
+        primaryKey: t.primaryKey,
+        updatedAtColumn: t.updatedAtColumn,
+        targetSchema: spec.target.schema,
+        targetName: t.targetName ?? t.name,
+        columns: t.columns,
+      });
+      sinks.set(t.name, { store: "supabase", plan, client: target });
+    }
+  }
+  const d1Tables = spec.tables.filter((t) => t.store === "d1");
+  if (d1Tables.length) {
+    if (!opts.local && !opts.remote)
+      throw new UsageError(
+        "the migration has D1 tables: choose --local or --remote for them; hint: the applier writes every table's changes to its own store",
+      );
+    const resolved = await resolveTarget(opts);
+    const opened = new Map<string, D1Target>();
+    for (const db of resolved.databases) {
+      const d1 = resolved.local
+        ? await openLocalTarget(db, resolved.persistTo)
+        : openRemoteTarget(resolved.client!, resolved.accountId!, db);
+      opened.set(db.name, d1);
+      closers.push(() => d1.close());
+    }
+    for (const t of d1Tables) {
+      const target = opened.get(t.d1Database!)!;
+      const query = await planTable(legacy, target, {
+        name: t.name,
+        schema: spec.legacy.schema,
+        primaryKey: t.primaryKey,
+        updatedAtColumn: t.updatedAtColumn,
+      });
+      sinks.set(t.name, { store: "d1", query, target });
+    }
+  }
+  return sinks;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
+
+async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promise<number> {
+  const installed = await capturedTables(legacy, captureTables(spec));
+  const missing = spec.tables.filter((t) => !installed.has(t.name)).map((t) => t.name);
+  if (missing.length)
+    throw new UsageError(
+      `change capture is not installed on ${missing.join(", ")}; hint: npm run capture -- install --stack <stack> --migration <name> (at shadow, before the first backfill)`,
+    );
+  const closers: (() => Promise<void>)[] = [];
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+  };
+  process.once("SIGINT", stop).once("SIGTERM", stop);
+  const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(line + "\n");
+  const started = Date.now();
+  const totals = { changes: 0, upserts: 0, deletes: 0, rounds: 0 };
+  const latencies: number[] = [];
+  let lastReport = 0;
+  try {
+    const sinks = await openSinks(spec, legacy, opts, closers);
+    for (;;) {
+      const r = await applyRound(legacy, sinks, opts.batch);
+      totals.changes += r.changes;
+      totals.upserts += r.upserts;
+      totals.deletes += r.deletes;
+      totals.rounds += 1;
+      latencies.push(...r.latenciesMs);
+      const idle = r.changes === 0;
+      if (Date.now() - lastReport > 5000 || (idle && !opts.follow)) {
+        lastReport = Date.now();
+        const b = await backlog(legacy);
+        say(
+          `capture: ${totals.changes} changes applied (${totals.upserts} upserts, ${totals.deletes} deletes); ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s` +
+            (r.busy.length ? `; waiting for the backfill of ${r.busy.join(", ")}` : ""),
+        );
+      }
+      if (stopping || (idle && !opts.follow && r.busy.length === 0)) break;
+      if (idle || r.busy.length) await new Promise((res) => setTimeout(res, opts.intervalMs));
+    }
+  } finally {
+    process.off("SIGINT", stop).off("SIGTERM", stop);
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const after = await backlog(legacy);
+  latencies.sort((a, b) => a - b);
+  const report = {
+    ...totals,
+    seconds: Number(seconds.toFixed(3)),
+    changesPerSecond: Math.round(totals.changes / seconds),
+    applyLatencyMs: {
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? null,
+    },
+    pending: after.pending,
+    lagSeconds: Number(after.lagSeconds.toFixed(3)),
+  };
+  if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  return 0;
+}
+
+async function status(spec: DualWriteMigration, legacy: Client, json: boolean): Promise<number> {
+  const installed = await capturedTables(legacy, captureTables(spec));
+  const hasLog = (await legacy.query("SELECT to_regclass('cutover_capture.changes') IS NOT NULL AS ok"))
+    .rows[0].ok;
+  const b = hasLog
+    ? await backlog(legacy)
+    : { pending: 0, lagSeconds: 0, perTable: {} as Record<string, number> };
+  const applied = hasLog
+    ? (
+        await legacy.query(
+          "SELECT table_name, upserts::int, deletes::int, last_applied_at, last_latency_ms::int FROM cutover_capture.applied",
+        )
+      ).rows
+    : [];
+  const byTable = new Map(applied.map((a) => [a.table_name, a]));
+  const tables = spec.tables.map((t) => ({
+    table: t.name,
+    store: t.store,
+    captured: installed.has(t.name),
+    pending: b.perTable[t.name] ?? 0,
+    upserts: byTable.get(t.name)?.upserts ?? 0,
+    deletes: byTable.get(t.name)?.deletes ?? 0,
+    lastAppliedAt: byTable.get(t.name)?.last_applied_at?.toISOString() ?? null,
+  }));
+  const all = tables.every((t) => t.captured);
+  if (json) {
+    process.stdout.write(
+      JSON.stringify(
+        { installed: all, pending: b.pending, lagSeconds: Number(b.lagSeconds.toFixed(3)), tables },
+        null,
+        2,
+      ) + "\n",
+    );
+  } else {
+    process.stdout.write(
+      `change capture: ${
+        all
+          ? "installed on every table"
+          : `NOT installed on ${tables
+              .filter((t) => !t.captured)
+              .map((t) => t.table)
+              .join(", ")}`
+      }; ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s\n` +
+        tables
+          .map(
+            (t) =>
+              `  ${t.table.padEnd(16)} ${t.store.padEnd(9)} ${t.captured ? "captured" : "NOT captured"}  pending ${t.pending}  applied ${t.upserts} upserts / ${t.deletes} deletes`,
+          )
+          .join("\n") +
+        "\n",
+    );
+  }
+  return all ? 0 : 1;
+}
+
+async function main(): Promise<number> {
+  const command = newCommand("capture")
+    .description("change capture from the legacy PostgreSQL into D1 and the new schema, deletes included")
+    .argument("<action>", `one of ${ACTIONS.join(", ")}`)
+    .option("--stack <name>", "read tables, stores and connections from Pulumi.<name>.yaml");
+  const parsed = addTargetOptions(command, {
+    local: "apply D1 changes to",
+    remote: "apply D1 changes through Cloudflare's HTTP API",
+  })
+    .option("--source-url <url>", "legacy PostgreSQL URL (prefer the LEGACY_DATABASE_URL variable)")
+    .option("--target-url <url>", "new Supabase PostgreSQL URL (prefer the TARGET_DATABASE_URL variable)")
+    .option("--follow", "run: keep applying until Ctrl-C instead of stopping when the log is drained")
+    .option("--batch <n>", "run: changes per round", wholeNumber("changes, e.g. 2000"), 2000)
+    .option(
+      "--interval-ms <n>",
+      "run: pause when the log is empty",
+      wholeNumber("milliseconds, e.g. 200"),
+      200,
+    )
+    .option("--store <store>", "run, status: only the tables of this store (d1 or supabase)")
+    .option("--drop-log", "remove: also drop the change log (cutover_capture schema)")
+    .option("--json", "print the result as JSON")
+    .parse();
+  const opts = parsed.opts<Flags>();
+  const action = parsed.args[0] as Action;
+  if (!ACTIONS.includes(action))
+    throw new UsageError(`unknown action "${action}"; hint: one of ${ACTIONS.join(", ")}`);
+  if (opts.stack === undefined || opts.migration === undefined)
+    throw new UsageError(
+      "capture needs --stack <stack> --migration <name>: the tables and their stores come from the stack",
+    );
+  const spec = loadMigration(opts.stack, opts.migration, { kind: "dual-write", purpose: DUAL_WRITE_ONLY });
+  const legacy = await connectSource(databaseUrl("legacy", opts.sourceUrl, spec));
+  try {
+    switch (action) {
+      case "install":
+        await installCapture(legacy, captureTables(spec));
+        process.stdout.write(
+          `change capture installed on ${spec.tables.map((t) => `${spec.legacy.schema}.${t.name}`).join(", ")}\n`,
+        );
+        return 0;
+      case "remove":
+        await removeCapture(legacy, captureTables(spec), Boolean(opts.dropLog));
+        process.stdout.write(
+          `change capture removed${opts.dropLog ? " with its log" : " (the log stays: --drop-log removes it)"}\n`,
+        );
+        return 0;
+      case "status":
+        return await status(ofStore(spec, opts.store), legacy, Boolean(opts.json));
+      case "run":
+        return await run(ofStore(spec, opts.store), legacy, opts);
+    }
+  } finally {
+    await legacy.end();
+  }
+}
+
+runMain(main, { name: "capture", secrets: () => DATABASE_SECRETS() });
