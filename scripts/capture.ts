@@ -12,7 +12,7 @@ import type { Client } from "pg";
 import { loadMigration } from "../tooling/stack-file";
 import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { connectSource } from "./backfill/source";
-import { DATABASE_SECRETS, databaseUrl } from "./backfill/plan";
+import { DATABASE_SECRETS, databaseUrl, pgTableSpec } from "./backfill/plan";
 import {
   addTargetOptions,
   DUAL_WRITE_ONLY,
@@ -64,15 +64,7 @@ async function openSinks(
     const target = await connectSource(databaseUrl("target", opts.targetUrl, spec));
     closers.push(() => target.end());
     for (const t of pgTables) {
-      const plan = await planPgTable(legacy, target, {
-        name: t.name,
-        schema: spec.legacy.schema,
-        primaryKey: t.primaryKey,
-        updatedAtColumn: t.updatedAtColumn,
-        targetSchema: spec.target.schema,
-        targetName: t.targetName ?? t.name,
-        columns: t.columns,
-      });
+      const plan = await planPgTable(legacy, target, pgTableSpec(spec, t));
       sinks.set(t.name, { store: "supabase", plan, client: target });
     }
   }

@@ -67,6 +67,19 @@ export function planBackfill(
   return plan;
 }
 
+/** A legacy table of the migration and where it lands in the new schema (the spec's mapping). */
+export function pgTableSpec(spec: DualWriteMigration, t: DualWriteMigration["tables"][number]): PgTableSpec {
+  return {
+    name: t.name,
+    schema: spec.legacy.schema,
+    primaryKey: t.primaryKey,
+    updatedAtColumn: t.updatedAtColumn,
+    targetSchema: spec.target.schema,
+    targetName: t.targetName ?? t.name,
+    columns: t.columns,
+  };
+}
+
 /**
  * The new schema's tables (store supabase) to copy, with their mapping. `only`: the run copies nothing
  * else (--store supabase), so unknown names and an empty list are errors here.
@@ -85,17 +98,7 @@ export function planPgBackfill(
       `not a table of this migration${only ? " stored in the new schema" : ""}: ${unknown.join(", ")}; hint: one of ${known.map((t) => t.name).join(", ") || "none"}`,
     );
   }
-  const plan = pgTables
-    .filter((t) => !wanted || wanted.includes(t.name))
-    .map((t) => ({
-      name: t.name,
-      schema: spec.legacy.schema,
-      primaryKey: t.primaryKey,
-      updatedAtColumn: t.updatedAtColumn,
-      targetSchema: spec.target.schema,
-      targetName: t.targetName ?? t.name,
-      columns: t.columns,
-    }));
+  const plan = pgTables.filter((t) => !wanted || wanted.includes(t.name)).map((t) => pgTableSpec(spec, t));
   if (plan.length === 0 && only)
     throw new UsageError(
       "no tables stored in the new schema to copy; hint: mark tables with store: supabase",
