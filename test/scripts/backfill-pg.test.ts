@@ -3,10 +3,11 @@
  * re-run) then `backfill --store supabase` from a real legacy PostgreSQL into a real target PostgreSQL
  * with the stack's column mapping, killed mid-run with SIGKILL and resumed, then incremental.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { Client } from "pg";
 import { startPostgres, type PgServer } from "../support/postgres";
+import { runScript } from "../support/cli";
 import { EXPECTED_NEW, insertRelational, RELATIONAL_SCHEMA, textRows } from "./backfill/relational-fixture";
 import { backfillPgTable, planPgTable, type PgTableSpec } from "../../scripts/backfill/pg-target";
 import { connectSource } from "../../scripts/backfill/source";
@@ -26,13 +27,10 @@ const env = (): NodeJS.ProcessEnv => ({
   TARGET_DATABASE_URL: server.urlFor("target"),
 });
 
-function run(script: string, args: string[], extra: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(TSX, [path.join(ROOT, "scripts", script), ...args], {
-    cwd: ROOT,
-    env: { ...env(), ...extra },
-    encoding: "utf8",
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+/** A script as the operator runs it (the project's runScript), with this suite's connections. */
+async function run(script: string, args: string[], extra: NodeJS.ProcessEnv = {}) {
+  const r = await runScript(`scripts/${script}`, args, { ...env(), ...extra });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 const stackArgs = ["--stack", "staging", "--migration", "matchauto"];
@@ -68,7 +66,7 @@ afterAll(async () => {
 
 describe("schema:migrate", () => {
   it("--dry-run prints the pending SQL and changes nothing", async () => {
-    const r = run("schema-migrate.ts", [...stackArgs, "--dry-run"]);
+    const r = await run("schema-migrate.ts", [...stackArgs, "--dry-run"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("-- 2 pending migration(s) for schema matchauto; nothing was changed");
     expect(r.stdout).toContain("CREATE TABLE users (");
@@ -80,12 +78,12 @@ describe("schema:migrate", () => {
   });
 
   it("applies the migrations once and records them; a re-run is a no-op", async () => {
-    const first = run("schema-migrate.ts", stackArgs);
+    const first = await run("schema-migrate.ts", stackArgs);
     expect(first.stdout).toContain(
       "applied 2 migration(s) to schema matchauto: 20261202000000000_matchauto_tables, 20261202000001000_backfill_checkpoint",
     );
     expect(first.status).toBe(0);
-    const again = run("schema-migrate.ts", [...stackArgs, "--json"]);
+    const again = await run("schema-migrate.ts", [...stackArgs, "--json"]);
     expect(again.status).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({
       schema: "matchauto",
@@ -93,7 +91,7 @@ describe("schema:migrate", () => {
       applied: [],
       recorded: ["20261202000000000_matchauto_tables", "20261202000001000_backfill_checkpoint"],
     });
-    const dry = run("schema-migrate.ts", [...stackArgs, "--dry-run"]);
+    const dry = await run("schema-migrate.ts", [...stackArgs, "--dry-run"]);
     expect(dry.stdout).toContain("schema matchauto is up to date (2 migration(s) applied); nothing to do");
     const { rows } = await target.query(
       "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'matchauto'",
@@ -101,13 +99,16 @@ describe("schema:migrate", () => {
     expect(rows[0].n).toBe(7); // five tables, the checkpoint and the migrations record
   });
 
-  it("says where the target is expected when nothing names it, and never prints a password", () => {
-    const r = run("schema-migrate.ts", stackArgs, { TARGET_DATABASE_URL: "", TARGET_DATABASE_PASSWORD: "" });
+  it("says where the target is expected when nothing names it, and never prints a password", async () => {
+    const r = await run("schema-migrate.ts", stackArgs, {
+      TARGET_DATABASE_URL: "",
+      TARGET_DATABASE_PASSWORD: "",
+    });
     expect(r.stderr).toContain(
       "schema:migrate: no target database; hint: export TARGET_DATABASE_URL=postgres://… (or pass --target-url)",
     );
     expect(r.status).toBe(2);
-    const bad = run("schema-migrate.ts", stackArgs, {
+    const bad = await run("schema-migrate.ts", stackArgs, {
       TARGET_DATABASE_URL: `postgres://u:Sup3rSecretPw@127.0.0.1:${new URL(server.url).port}/nosuchdb`,
     });
     expect(bad.status).toBe(1);
@@ -163,7 +164,7 @@ describe("backfill into the new schema", () => {
     process.kill(-child.pid!, "SIGKILL");
     await new Promise((r) => child.once("exit", r));
 
-    const resumed = run("backfill.ts", [...backfillArgs, "--json"]);
+    const resumed = await run("backfill.ts", [...backfillArgs, "--json"]);
     expect(resumed.stderr).not.toContain("Error");
     expect(resumed.status).toBe(0);
     const report = JSON.parse(resumed.stdout) as {
@@ -215,20 +216,20 @@ describe("backfill into the new schema", () => {
     } finally {
       await source.end();
     }
-    const again = run("backfill.ts", [...backfillArgs, "--tables", "listings,users"]);
+    const again = await run("backfill.ts", [...backfillArgs, "--tables", "listings,users"]);
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(/listings: 1 rows copied \(after /);
     expect(again.stdout).toMatch(/users: 0 rows copied \(after /);
     await expectCopiesEqual();
   });
 
-  it("names the store and the fix when a run mixes stores without saying where D1 is", () => {
-    const r = run("backfill.ts", [...stackArgs, "--settle-seconds", "0"]);
+  it("names the store and the fix when a run mixes stores without saying where D1 is", async () => {
+    const r = await run("backfill.ts", [...stackArgs, "--settle-seconds", "0"]);
     expect(r.stderr).toContain(
       "backfill: the migration has D1 tables: choose --local or --remote for them; hint: or pass --store supabase",
     );
     expect(r.status).toBe(2);
-    const unknown = run("backfill.ts", [...backfillArgs, "--tables", "cities"]);
+    const unknown = await run("backfill.ts", [...backfillArgs, "--tables", "cities"]);
     expect(unknown.stderr).toContain(
       "not a table of this migration stored in the new schema: cities; hint: one of users, vehicles, listings, listing_photos, favorites",
     );

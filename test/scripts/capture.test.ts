@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
 import { startPostgres, type PgServer } from "../support/postgres";
+import { runScript } from "../support/cli";
 import { EXPECTED_NEW, insertRelational, RELATIONAL_SCHEMA, textRows } from "./backfill/relational-fixture";
 import { applyD1Migrations, insertCities, LEGACY_SCHEMA } from "./backfill/legacy-fixture";
 import { migrateSchema } from "../../scripts/schema/run";
@@ -36,13 +37,10 @@ const env = (): NodeJS.ProcessEnv => ({
 });
 const stackArgs = ["--stack", "staging", "--migration", "matchauto"];
 
-function run(script: string, args: string[]) {
-  const r = spawnSync(TSX, [path.join(ROOT, "scripts", script), ...args], {
-    cwd: ROOT,
-    env: env(),
-    encoding: "utf8",
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+/** A script as the operator runs it (the project's runScript), with this suite's connections. */
+async function run(script: string, args: string[], extra: NodeJS.ProcessEnv = {}) {
+  const r = await runScript(`scripts/${script}`, args, { ...env(), ...extra });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 beforeAll(async () => {
@@ -135,15 +133,15 @@ async function writeLoad(ms: number): Promise<{ inserts: number; updates: number
 }
 
 it("install, backfill, concurrent writes with the applier killed and restarted: validate finds both equal", async () => {
-  const installed = run("capture.ts", ["install", ...stackArgs]);
+  const installed = await run("capture.ts", ["install", ...stackArgs]);
   expect(installed.stdout).toContain(
     "change capture installed on public.cities, public.categories, public.users",
   );
   expect(installed.status).toBe(0);
-  const status = run("capture.ts", ["status", ...stackArgs, "--json"]);
+  const status = await run("capture.ts", ["status", ...stackArgs, "--json"]);
   expect(JSON.parse(status.stdout)).toMatchObject({ installed: true, pending: 0 });
 
-  const backfill = run("backfill.ts", [...stackArgs, "--store", "supabase", "--settle-seconds", "0"]);
+  const backfill = await run("backfill.ts", [...stackArgs, "--store", "supabase", "--settle-seconds", "0"]);
   expect(backfill.status).toBe(0);
 
   const applier: ChildProcess = spawn(
@@ -174,7 +172,7 @@ it("install, backfill, concurrent writes with the applier killed and restarted: 
   expect(counts.inserts).toBeGreaterThan(0);
   expect(out).not.toMatch(/error/i);
 
-  const drained = run("capture.ts", ["run", ...stackArgs, "--store", "supabase", "--json"]);
+  const drained = await run("capture.ts", ["run", ...stackArgs, "--store", "supabase", "--json"]);
   expect(drained.stderr).not.toMatch(/error/i);
   expect(drained.status).toBe(0);
   const report = JSON.parse(drained.stdout);
@@ -188,7 +186,7 @@ it("install, backfill, concurrent writes with the applier killed and restarted: 
     expect({ table, rows: got.length }).toEqual({ table, rows: want.length });
     expect(got).toEqual(want);
   }
-  const validate = run("validate.ts", [
+  const validate = await run("validate.ts", [
     ...stackArgs,
     "--target",
     server.urlFor("target"),
@@ -249,7 +247,7 @@ it("a TRUNCATE stops the applier with what to do, and nothing is removed from th
   const source = await connectSource(server.url);
   try {
     await legacy.query("TRUNCATE favorites");
-    const r = run("capture.ts", ["run", ...stackArgs, "--store", "supabase"]);
+    const r = await run("capture.ts", ["run", ...stackArgs, "--store", "supabase"]);
     expect(r.stderr).toContain("capture: legacy table favorites was truncated");
     expect(r.stderr).toContain("hint: truncate the table in its new store too");
     expect(r.status).toBe(2);
@@ -259,7 +257,7 @@ it("a TRUNCATE stops the applier with what to do, and nothing is removed from th
   }
 });
 
-it("refuses to run where capture was never installed, naming the tables", () => {
+it("refuses to run where capture was never installed, naming the tables", async () => {
   const r = spawnSync(
     TSX,
     [path.join(ROOT, "scripts/capture.ts"), "run", ...stackArgs, "--store", "supabase"],
