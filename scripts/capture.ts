@@ -5,10 +5,17 @@
  *            first backfill: every change from then on is logged);
  *   run      apply logged changes to D1 and the new schema until the log is drained (--follow: keep
  *            going until Ctrl-C), reporting the lag;
- *   status   pending changes per table, the lag, what was applied (--json);
+ *   status   pending changes per table, the lag, what was applied (--json); with --evidence, the lag is
+ *            read once a second for --over seconds and the verdict (installed on every table, highest lag
+ *            within captureMaxLagSeconds) is written to evidence/<stack>/<migration>/capture.json, the
+ *            evidence `dual-write → read-switch` needs;
  *   remove   drop the triggers (after the final cut); --drop-log also drops the log.
  */
 import type { Client } from "pg";
+import { setTimeout as sleep } from "node:timers/promises";
+import { positionOf } from "../infra/engine/plan";
+import { positionLabel } from "../infra/engine/transitions";
+import { recordEvidence } from "../tooling/evidence";
 import { loadMigration } from "../tooling/stack-file";
 import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { connectSource } from "./backfill/source";
@@ -35,6 +42,8 @@ interface Flags extends TargetOptions {
   readonly dropLog?: boolean;
   readonly json?: boolean;
   readonly store?: string;
+  readonly evidence?: boolean;
+  readonly over: number;
 }
 
 const ACTIONS = ["install", "run", "status", "remove"] as const;
@@ -162,13 +171,26 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
   return 0;
 }
 
-async function status(spec: DualWriteMigration, legacy: Client, json: boolean): Promise<number> {
+interface StatusOptions {
+  readonly json: boolean;
+  /** Write the verdict as gate evidence (stack and migration named), reading the lag for `over` seconds. */
+  readonly evidence?: { readonly stack: string; readonly migration: string; readonly over: number };
+}
+
+async function status(spec: DualWriteMigration, legacy: Client, opts: StatusOptions): Promise<number> {
   const installed = await capturedTables(legacy, captureTables(spec));
   const hasLog = (await legacy.query("SELECT to_regclass('cutover_capture.changes') IS NOT NULL AS ok"))
     .rows[0].ok;
-  const b = hasLog
-    ? await backlog(legacy)
-    : { pending: 0, lagSeconds: 0, perTable: {} as Record<string, number> };
+  const read = async () =>
+    hasLog ? await backlog(legacy) : { pending: 0, lagSeconds: 0, perTable: {} as Record<string, number> };
+  // The highest lag seen over the window is what the gate judges: one lucky reading is not evidence.
+  let b = await read();
+  let maxLag = b.lagSeconds;
+  for (let s = 0; s < (opts.evidence?.over ?? 0); s++) {
+    await sleep(1000);
+    b = await read();
+    maxLag = Math.max(maxLag, b.lagSeconds);
+  }
   const applied = hasLog
     ? (
         await legacy.query(
@@ -187,24 +209,25 @@ async function status(spec: DualWriteMigration, legacy: Client, json: boolean): 
     lastAppliedAt: byTable.get(t.name)?.last_applied_at?.toISOString() ?? null,
   }));
   const all = tables.every((t) => t.captured);
-  if (json) {
-    process.stdout.write(
-      JSON.stringify(
-        { installed: all, pending: b.pending, lagSeconds: Number(b.lagSeconds.toFixed(3)), tables },
-        null,
-        2,
-      ) + "\n",
-    );
+  const bound = spec.captureMaxLagSeconds;
+  const keepsUp = maxLag <= bound;
+  const report = {
+    installed: all,
+    pending: b.pending,
+    lagSeconds: Number(b.lagSeconds.toFixed(3)),
+    maxLagSeconds: Number(maxLag.toFixed(3)),
+    boundSeconds: bound,
+    keepsUp,
+    tables,
+  };
+  const missing = tables.filter((t) => !t.captured).map((t) => t.table);
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + "\n");
   } else {
     process.stdout.write(
-      `change capture: ${
-        all
-          ? "installed on every table"
-          : `NOT installed on ${tables
-              .filter((t) => !t.captured)
-              .map((t) => t.table)
-              .join(", ")}`
-      }; ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s\n` +
+      `change capture: ${all ? "installed on every table" : `NOT installed on ${missing.join(", ")}`}; ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s${
+        opts.evidence?.over ? ` (highest over ${opts.evidence.over} s: ${maxLag.toFixed(1)} s)` : ""
+      }, bound ${bound} s${keepsUp ? "" : " EXCEEDED"}\n` +
         tables
           .map(
             (t) =>
@@ -214,7 +237,22 @@ async function status(spec: DualWriteMigration, legacy: Client, json: boolean): 
         "\n",
     );
   }
-  return all ? 0 : 1;
+  const passed = all && keepsUp;
+  if (opts.evidence) {
+    const file = recordEvidence(process.cwd(), {
+      stack: opts.evidence.stack,
+      migration: opts.evidence.migration,
+      check: "capture",
+      position: positionLabel(positionOf(spec)),
+      passed,
+      summary: !all
+        ? `capture NOT installed on ${missing.join(", ")}`
+        : `capture on ${tables.length} table(s); highest lag ${maxLag.toFixed(1)} s over ${opts.evidence.over} s (bound ${bound} s)${keepsUp ? "" : " EXCEEDED"}; ${b.pending} pending`,
+      report: JSON.stringify(report),
+    });
+    process.stderr.write(`capture: evidence written to ${file}\n`);
+  }
+  return passed ? 0 : 1;
 }
 
 async function main(): Promise<number> {
@@ -238,6 +276,16 @@ async function main(): Promise<number> {
     )
     .option("--store <store>", "run, status: only the tables of this store (d1 or supabase)")
     .option("--drop-log", "remove: also drop the change log (cutover_capture schema)")
+    .option(
+      "--evidence",
+      "status: write the verdict to evidence/<stack>/<migration>/capture.json (the read-switch gate)",
+    )
+    .option(
+      "--over <seconds>",
+      "status --evidence: read the lag once a second for this long; the highest reading is judged",
+      wholeNumber("seconds, e.g. 10", 0),
+      10,
+    )
     .option("--json", "print the result as JSON")
     .parse();
   const opts = parsed.opts<Flags>();
@@ -265,7 +313,16 @@ async function main(): Promise<number> {
         );
         return 0;
       case "status":
-        return await status(ofStore(spec, opts.store), legacy, Boolean(opts.json));
+        if (opts.evidence && opts.store !== undefined)
+          throw new UsageError(
+            "--evidence records the capture of every table, not one store's; hint: drop --store",
+          );
+        return await status(ofStore(spec, opts.store), legacy, {
+          json: Boolean(opts.json),
+          ...(opts.evidence
+            ? { evidence: { stack: opts.stack, migration: opts.migration, over: opts.over } }
+            : {}),
+        });
       case "run":
         return await run(ofStore(spec, opts.store), legacy, opts);
     }

@@ -73,7 +73,7 @@ export function applyStep(
   const to = stepTarget(action, token, from, spec, ctx);
   const verdict = judgeTransition(from, to, ctx);
   if (!verdict.allowed) return { code: EXIT.no, out: `${verdict.message}\n${file.path} is unchanged.\n` };
-  const gate = gateStatus(dirname(file.path), {
+  const failing = gateStatus(dirname(file.path), {
     stack,
     migration,
     from,
@@ -81,11 +81,17 @@ export function applyStep(
     ctx,
     maxAgeHours: spec.evidenceMaxAgeHours,
     now: opts.now ?? new Date(),
-  });
-  if (gate?.problem !== undefined)
+  }).filter((g) => g.problem !== undefined);
+  if (failing.length > 0)
     return {
       code: EXIT.no,
-      out: `${migration}: ${positionLabel(from)} → ${positionLabel(to)} needs passing ${gate.check} evidence taken at ${gate.at}: ${gate.problem}; hint: ${gate.command}, then commit evidence/ with the change\n${file.path} is unchanged.\n`,
+      out:
+        failing
+          .map(
+            (g) =>
+              `${migration}: ${positionLabel(from)} → ${positionLabel(to)} needs passing ${g.check} evidence taken at ${g.at}: ${g.problem}; hint: ${g.command}, then commit evidence/ with the change`,
+          )
+          .join("\n") + `\n${file.path} is unchanged.\n`,
     };
   const before = readFileSync(file.path, "utf8");
   const after = editMigration(before, migration, editsFor(spec, from, to));
@@ -156,9 +162,9 @@ export interface MigrationStatus {
   readonly next?: {
     readonly step: string;
     readonly waitsFor: string;
-    /** The check whose passing evidence the step needs, taken where the migration stands. */
-    readonly gate?: string;
-    /** Why the committed evidence does not hold (absent when it does, or no gate). */
+    /** The checks whose passing evidence the step needs, taken where the migration stands. */
+    readonly gates?: readonly string[];
+    /** Why the committed evidence does not hold, one line per failing check (absent when it all does). */
     readonly evidence?: string;
   };
 }
@@ -182,7 +188,7 @@ export function statusOf(
     let next: MigrationStatus["next"];
     if (forward !== undefined) {
       const verdict = judgeTransition(at, forward, ctx);
-      const gate = gateStatus(dirname(file.path), {
+      const gates = gateStatus(dirname(file.path), {
         stack,
         migration: name,
         from: at,
@@ -191,16 +197,14 @@ export function statusOf(
         maxAgeHours: spec.evidenceMaxAgeHours,
         now: opts.now ?? new Date(),
       });
-      const waitsFor = !verdict.allowed
-        ? (verdict.reason ?? "")
-        : gate?.problem
-          ? `${gate.problem} (${gate.command})`
-          : (verdict.note ?? "nothing");
+      const failing = gates.filter((g) => g.problem !== undefined);
+      const problems = failing.map((g) => `${g.problem} (${g.command})`).join("; ");
+      const waitsFor = !verdict.allowed ? (verdict.reason ?? "") : problems || (verdict.note ?? "nothing");
       next = {
         step: positionLabel(forward, forward.attempt !== at.attempt),
         waitsFor,
-        ...(gate ? { gate: gate.check } : {}),
-        ...(gate?.problem ? { evidence: gate.problem } : {}),
+        ...(gates.length > 0 ? { gates: gates.map((g) => g.check) } : {}),
+        ...(failing.length > 0 ? { evidence: failing.map((g) => g.problem).join("; ") } : {}),
       };
     }
     out.push({

@@ -1,5 +1,5 @@
 /**
- * Gate evidence: what `validate` and `smoke` found, as a small file committed with the pull request
+ * Gate evidence: what `validate`, `smoke`, `d1:export` and `capture -- status` found, as a small file committed with the pull request
  * (`evidence/<stack>/<migration>/<check>.json`). `npm run phase -- … next` checks it, never trusts it:
  * its digest must match its contents, its verdict must be a pass, it must have been taken at the
  * position the migration is leaving, and it must be younger than the configured age.
@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
 import { GATE_CHECKS, type GateCheck } from "../infra/engine/phase-row";
-import { gateOf, positionLabel, type Position, type TransitionContext } from "../infra/engine/transitions";
+import { gatesOf, positionLabel, type Position, type TransitionContext } from "../infra/engine/transitions";
 
 export type { GateCheck };
 
@@ -54,6 +54,8 @@ export function gateCommand(check: GateCheck, stack: string, migration: string):
       return `npm run smoke -- <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
     case "export":
       return `npm run d1:export -- --stack ${stack} --migration ${migration} --remote --evidence`;
+    case "capture":
+      return `npm run capture -- status --stack ${stack} --migration ${migration} --evidence`;
     default: {
       const unreachable: never = check;
       throw new Error(`unknown gate check ${String(unreachable)}`);
@@ -162,7 +164,7 @@ export interface GateStatus {
 }
 
 /**
- * The gate of `from → to` (the phase table's, undefined when the step has none) and the committed
+ * The gates of `from → to` (the phase table's, none when the step has none), each with the committed
  * evidence judged for it: what `phase next` enforces and what the plan, the PR summary and `status` show.
  */
 export function gateStatus(
@@ -176,15 +178,15 @@ export function gateStatus(
     readonly maxAgeHours: number;
     readonly now: Date;
   },
-): GateStatus | undefined {
-  const check = gateOf(step.from, step.to, step.ctx);
-  if (check === undefined) return undefined;
+): GateStatus[] {
   const at = positionLabel(step.from);
-  const command = gateCommand(check, step.stack, step.migration);
-  const problem = evidenceProblem(root, { ...step, check, position: at });
-  if (problem) return { check, at, problem, command };
-  const read = readEvidence(root, step.stack, step.migration, check);
-  return "evidence" in read
-    ? { check, at, command, evidence: read.evidence }
-    : { check, at, command, problem: read.problem };
+  return gatesOf(step.from, step.to, step.ctx).map((check) => {
+    const command = gateCommand(check, step.stack, step.migration);
+    const problem = evidenceProblem(root, { ...step, check, position: at });
+    if (problem) return { check, at, problem, command };
+    const read = readEvidence(root, step.stack, step.migration, check);
+    return "evidence" in read
+      ? { check, at, command, evidence: read.evidence }
+      : { check, at, command, problem: read.problem };
+  });
 }

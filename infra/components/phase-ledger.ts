@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { stableJson } from "./stable-json";
 import {
   BASELINE,
-  gateOf,
+  gatesOf,
   judgeTransition,
   positionLabel,
   recordFacts,
@@ -44,10 +44,10 @@ export interface LedgerEntry {
   readonly to: string;
   readonly at: string;
   /**
-   * For a step the runbook gates on data: the check, and the evidence committed for it when taken at
+   * For a step the runbook gates on data: each check, and the evidence committed for it when taken at
    * the step left (absent: none was committed; the step went through without `phase next`).
    */
-  readonly gate?: { readonly check: string; readonly evidence?: Omit<GateEvidence, "check"> };
+  readonly gates?: readonly { readonly check: string; readonly evidence?: Omit<GateEvidence, "check"> }[];
 }
 
 /** What the ledger records on `up`: the deployed position and the facts, never rewritten backwards. */
@@ -88,18 +88,17 @@ function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): Led
   if (!t.allowed) throw new Error(t.message);
   const moved = positionLabel(from, true) !== positionLabel(news.position, true);
   const at = now.toISOString();
-  const check = moved ? gateOf(from, news.position, contextOf(news, now, facts)) : undefined;
-  const used = news.evidence?.find((e) => e.check === check && e.position === positionLabel(from));
-  const gate = check
-    ? {
-        gate: {
-          check,
-          ...(used
-            ? { evidence: { position: used.position, at: used.at, passed: used.passed, digest: used.digest } }
-            : {}),
-        },
-      }
-    : {};
+  const checks = moved ? gatesOf(from, news.position, contextOf(news, now, facts)) : [];
+  const gates = checks.map((check) => {
+    const used = news.evidence?.find((e) => e.check === check && e.position === positionLabel(from));
+    return {
+      check,
+      ...(used
+        ? { evidence: { position: used.position, at: used.at, passed: used.passed, digest: used.digest } }
+        : {}),
+    };
+  });
+  const gated = gates.length > 0 ? { gates } : {};
   return {
     ...news,
     deployed: news.position,
@@ -108,7 +107,7 @@ function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): Led
     history: moved
       ? [
           ...(old?.history ?? []),
-          { from: positionLabel(from, true), to: positionLabel(news.position, true), at, ...gate },
+          { from: positionLabel(from, true), to: positionLabel(news.position, true), at, ...gated },
         ].slice(-HISTORY_KEPT)
       : (old?.history ?? []),
   };

@@ -129,6 +129,12 @@ export const DualWriteMigrationSchema = z.strictObject({
   evidenceMaxAgeHours: EvidenceMaxAgeHoursSchema,
   /** Days of monitoring after the final cut before decommission. @default 7 */
   soakDays: z.number().int().min(1).max(90).default(7),
+  /**
+   * The change capture's lag (age of the oldest change not yet applied) that still counts as keeping up:
+   * `capture -- status --evidence` passes within it, and `dual-write → read-switch` needs that evidence.
+   * @default 30
+   */
+  captureMaxLagSeconds: z.number().positive().max(3600).default(30),
   cloudflare: z.strictObject({
     accountId: z
       .string()

@@ -192,7 +192,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     ],
     rollback: ALLOWED,
     back: ALLOWED,
-    gate: "validate",
+    gates: ["validate"],
   },
   promote: {
     resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
@@ -215,7 +215,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     rollback: ALLOWED,
     back: PROMOTED_BACK,
     records: { fact: "promoted" },
-    gate: "validate",
+    gates: ["validate"],
   },
   canary: {
     resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
@@ -244,7 +244,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     rollback: ALLOWED,
     back: PROMOTED_BACK,
     records: { fact: "cutoverCompleted", atLastStep: true },
-    gate: "smoke",
+    gates: ["smoke"],
   },
   stabilize: {
     resources: resources(["cloudSql", "secrets", "redis", "redisWired", "dms", "promotion", "migrateJob"]),

@@ -113,7 +113,8 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     deletesRetiredD1: false,
     cut: false,
     irreversible: none,
-    gate: "validate",
+    // Both stores equal now (validate) and the change capture keeping up (its lag within the bound).
+    gates: ["validate", "capture"],
     warnings: ({ spec }) => {
       const pct = spec.readPercent ?? spec.ramp[0];
       const next = spec.ramp.find((s) => s > pct);
@@ -163,7 +164,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     back: CUT_BACK,
     records: { fact: "decommissioned" },
     // The retired D1 databases are deleted by this step: their export comes first.
-    gate: "export",
+    gates: ["export"],
   },
   rollback: {
     capture: "on",

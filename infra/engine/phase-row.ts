@@ -12,8 +12,11 @@ export const refused = (why: string): Permission => ({ ok: false, why });
 /** A fact the ledger records, once and for good, when a phase is applied. */
 export type LedgerFactName = "promoted" | "cutoverCompleted" | "finalCut" | "decommissioned";
 
-/** A check whose passing evidence a step needs (written by `validate`, `smoke` and `d1:export` with `--evidence`). */
-export const GATE_CHECKS = ["validate", "smoke", "export"] as const;
+/**
+ * A check whose passing evidence a step needs (written with `--evidence` by `validate`, `smoke`,
+ * `d1:export` and `capture -- status`).
+ */
+export const GATE_CHECKS = ["validate", "smoke", "export", "capture"] as const;
 export type GateCheck = (typeof GATE_CHECKS)[number];
 
 /** What a phase allows next; read by `judgeTransition`. */
@@ -28,8 +31,8 @@ export interface TransitionRow {
    */
   readonly records?: { readonly fact: LedgerFactName; readonly atLastStep?: boolean };
   /**
-   * Entering this phase from the step before needs passing evidence of this check, taken at that step
-   * (the runbook's data gates). A ramp phase gates its first step only.
+   * Entering this phase from the step before needs passing evidence of each of these checks, taken at
+   * that step (the runbook's data gates). A ramp phase gates its first step only.
    */
-  readonly gate?: GateCheck;
+  readonly gates?: readonly GateCheck[];
 }

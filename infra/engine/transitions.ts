@@ -169,12 +169,12 @@ export function forwardStep(
   return i < 0 ? undefined : stepsOf(ctx.kind, ctx.ramp, from.attempt)[i + 1];
 }
 
-/** The check whose passing evidence the forward step `from → to` needs (the phase table's `gate`). */
-export function gateOf(
+/** The checks whose passing evidence the forward step `from → to` needs (the phase table's `gates`). */
+export function gatesOf(
   from: Position,
   to: Position,
   ctx: Pick<TransitionContext, "kind" | "ramp">,
-): GateCheck | undefined {
+): readonly GateCheck[] {
   const next = forwardStep(from, ctx);
   if (
     next === undefined ||
@@ -182,8 +182,8 @@ export function gateOf(
     next.phase !== to.phase ||
     next.percent !== to.percent
   )
-    return undefined;
-  return from.phase === to.phase ? undefined : rowOf(ctx.kind, to.phase)?.gate;
+    return [];
+  return from.phase === to.phase ? [] : (rowOf(ctx.kind, to.phase)?.gates ?? []);
 }
 
 /** The refusal a decommission window gives now, if any. */

@@ -12,7 +12,7 @@ import { DUAL_WRITE_ORDER, DUAL_WRITE_ROLLBACK_ORIGINS_OF_TABLE } from "../../in
 import { transitionContextOf, positionOf } from "../../infra/engine/plan";
 import {
   forwardStep,
-  gateOf,
+  gatesOf,
   positionLabel,
   RAMP,
   samePosition,
@@ -175,18 +175,14 @@ function trafficSection(report: PlanReport, before?: PlanReport): string[] {
 
 /** The gate of each migration's step: the evidence it needs, and whether the committed file holds. */
 function evidenceSection(report: PlanReport): string[] {
-  const lines = report.migrations.flatMap((m) => {
-    const g = m.gate;
-    if (!g) return [];
-    const step = code(`${g.at} → ${positionLabel(m.transition!.to)}`);
-    return g.problem
-      ? [
-          `- ❌ **${m.name}** ${step} needs passing ${g.check} evidence taken at ${code(g.at)}: ${cell(g.problem)}. Run ${code(g.command)} and commit \`evidence/\`.`,
-        ]
-      : [
-          `- ✅ **${m.name}** ${g.check} passed at ${code(g.at)} on ${g.evidence!.at} (digest checked): ${cell(g.evidence!.summary)}`,
-        ];
-  });
+  const lines = report.migrations.flatMap((m) =>
+    (m.gates ?? []).map((g) => {
+      const step = code(`${g.at} → ${positionLabel(m.transition!.to)}`);
+      return g.problem
+        ? `- ❌ **${m.name}** ${step} needs passing ${g.check} evidence taken at ${code(g.at)}: ${cell(g.problem)}. Run ${code(g.command)} and commit \`evidence/\`.`
+        : `- ✅ **${m.name}** ${g.check} passed at ${code(g.at)} on ${g.evidence!.at} (digest checked): ${cell(g.evidence!.summary)}`;
+    }),
+  );
   if (lines.length === 0) return [];
   return ["### Gate evidence", "", ...lines, ""];
 }
@@ -260,8 +256,10 @@ export function runbookDiagram(m: MigrationReport): string[] {
       ...(order[i] === ramped ? { percent: ctx.ramp.at(-1) } : {}),
     };
     const to = forwardStep(from, ctx);
-    const gate = to && gateOf(from, to, ctx);
-    lines.push(`  ${stateId(order[i])} --> ${stateId(order[i + 1])}${gate ? ` : ${gate}` : ""}`);
+    const gates = to ? gatesOf(from, to, ctx) : [];
+    lines.push(
+      `  ${stateId(order[i])} --> ${stateId(order[i + 1])}${gates.length > 0 ? ` : ${gates.join(" + ")}` : ""}`,
+    );
   }
   lines.push(`  ${stateId(order[order.length - 1])} --> [*]`);
   for (const o of origins) lines.push(`  ${stateId(o)} --> rollback`);

@@ -192,13 +192,13 @@ export function transitionLines(name: string, t: Transition): string[] {
   return lines;
 }
 
-/** The evidence line of a gated step: passing, or what is missing and the command that writes it. */
+/** The evidence lines of a gated step: each check passing, or what is missing and the command that writes it. */
 function gateLines(m: MigrationReport): string[] {
-  const g = m.gate;
-  if (!g) return [];
-  return g.problem
-    ? [`      gate: ✗ ${g.check} evidence taken at ${g.at}: ${g.problem}; hint: ${g.command}`]
-    : [`      gate: ✓ ${g.check} passed at ${g.at} on ${g.evidence!.at}: ${g.evidence!.summary}`];
+  return (m.gates ?? []).map((g) =>
+    g.problem
+      ? `      gate: ✗ ${g.check} evidence taken at ${g.at}: ${g.problem}; hint: ${g.command}`
+      : `      gate: ✓ ${g.check} passed at ${g.at} on ${g.evidence!.at}: ${g.evidence!.summary}`,
+  );
 }
 
 /** The plan as text: transitions and irreversible steps first (PR comments get truncated), then each migration. */

@@ -55,8 +55,8 @@ export interface MigrationReport {
   readonly secrets: readonly SecretWiring[];
   /** Deployed → proposed, when the deployed side is known. */
   readonly transition?: Transition;
-  /** The data check the step needs (a gated forward step) and whether the committed evidence holds. */
-  readonly gate?: GateStatus;
+  /** The data checks the step needs (a gated forward step) and whether the committed evidence holds. */
+  readonly gates?: readonly GateStatus[];
 }
 
 export type { GateStatus };
@@ -173,7 +173,7 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
             transitionContextOf(name, spec, { now, facts: known, stack: stack.stack }),
           )
         : undefined;
-      const gate = transition?.allowed
+      const gates = transition?.allowed
         ? gateStatus(dirname(stack.path), {
             stack: stack.stack,
             migration: name,
@@ -183,14 +183,14 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
             maxAgeHours: spec.evidenceMaxAgeHours,
             now,
           })
-        : undefined;
+        : [];
       return {
         name,
         planned,
         resources,
         secrets: secretWiringOf(resources),
         ...(transition ? { transition } : {}),
-        ...(gate ? { gate } : {}),
+        ...(gates.length > 0 ? { gates } : {}),
       };
     });
   return {

@@ -130,7 +130,7 @@ describe("create / update (run at up): record the position and the facts", () =>
 
   it("records with a gated step the check and the evidence committed for it (none: the entry says so)", async () => {
     const atReplicate = await upThrough([p("provision"), p("replicate")]);
-    expect(atReplicate.history.at(-1)!.gate).toBeUndefined();
+    expect(atReplicate.history.at(-1)!.gates).toBeUndefined();
     const evidence = [
       {
         check: "validate",
@@ -148,16 +148,18 @@ describe("create / update (run at up): record the position and the facts", () =>
     expect(atFreeze.history.at(-1)).toMatchObject({
       from: "replicate (attempt 1)",
       to: "freeze (attempt 1)",
-      gate: {
-        check: "validate",
-        evidence: { position: "replicate", at: "2026-11-25T13:30:00.000Z", passed: true, digest: "d1" },
-      },
+      gates: [
+        {
+          check: "validate",
+          evidence: { position: "replicate", at: "2026-11-25T13:30:00.000Z", passed: true, digest: "d1" },
+        },
+      ],
     });
     // Evidence taken at another position is not this step's: the entry names the check only.
     now = hours(1);
     const atPromote = (await provider.update!("prod/avvivo", atFreeze, { ...inputs(p("promote")), evidence }))
       .outs as LedgerState;
-    expect(atPromote.history.at(-1)!.gate).toEqual({ check: "validate" });
+    expect(atPromote.history.at(-1)!.gates).toEqual([{ check: "validate" }]);
   });
 
   it("update refuses an illegal step against the recorded state, and keeps the last history only", async () => {

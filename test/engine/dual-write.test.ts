@@ -8,6 +8,8 @@ import {
   type DualWritePhase,
 } from "../../infra/config/schema";
 import { flagsKeyOf, planDualWrite, UNRECORDED_UPDATED_AT } from "../../infra/engine/dual-write";
+import { DUAL_WRITE_ORDER, DUAL_WRITE_PHASE_TABLE } from "../../infra/engine/dual-write-phases";
+import { gatesOf, type Position } from "../../infra/engine/transitions";
 import { readStackConfig } from "../../tooling/stack-file";
 import { flagsKey, parseFlags } from "../../workers/flags/flags";
 import { EXPECTED_FLAGS } from "../support/stack";
@@ -280,5 +282,22 @@ describe("change capture per phase", () => {
   it("the schema is migrated in shadow, before capture is installed", () => {
     const steps = planDualWrite("matchauto", specAt("shadow"), NOW).capture.steps;
     expect(steps[0]).toBe("npm run schema:migrate -- --stack <stack> --migration matchauto");
+  });
+
+  it("read-switch is gated on validation and on the capture keeping up; no other forward step on capture", () => {
+    const ctx = { kind: "dual-write" as const, ramp: [10, 50, 100] };
+    const at = (phase: string, percent?: number): Position => ({
+      phase,
+      attempt: 1,
+      ...(percent === undefined ? {} : { percent }),
+    });
+    expect(gatesOf(at("dual-write"), at("read-switch", 10), ctx)).toEqual(["validate", "capture"]);
+    // The ramp's later steps and rolling back are not gated.
+    expect(gatesOf(at("read-switch", 10), at("read-switch", 50), ctx)).toEqual([]);
+    expect(gatesOf(at("read-switch", 10), at("rollback"), ctx)).toEqual([]);
+    const captureGated = DUAL_WRITE_ORDER.filter((p) =>
+      (DUAL_WRITE_PHASE_TABLE[p].gates ?? []).includes("capture"),
+    );
+    expect(captureGated).toEqual(["read-switch"]);
   });
 });

@@ -19,6 +19,9 @@ import { openLocalTarget, type D1Target } from "../../scripts/backfill/targets";
 import { backfillTable, planTable } from "../../scripts/backfill/run";
 import { applyRound, backlog } from "../../scripts/capture/applier";
 import { installCapture } from "../../scripts/capture/install";
+import { applyStep } from "../../scripts/phase";
+import { readEvidence, recordEvidence } from "../../tooling/evidence";
+import { scratchDir } from "../support/scratch";
 
 jest.setTimeout(300_000);
 
@@ -241,6 +244,73 @@ it("carries inserts, updates and deletes of a D1 table into local D1, idempotent
     await source.end();
     fs.rmSync(persistTo, { recursive: true, force: true });
   }
+});
+
+/** The staging stack with matchauto at dual-write and a capture lag bound of 1 s, in a scratch folder. */
+function dualWriteStack(): string {
+  const dir = scratchDir("capture-gate");
+  fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  const text = fs.readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8");
+  const atDualWrite = text.replace(
+    "    matchauto:\n      kind: dual-write\n      phase: baseline\n",
+    "    matchauto:\n      kind: dual-write\n      phase: dual-write\n      captureMaxLagSeconds: 1\n",
+  );
+  expect(atDualWrite).not.toBe(text);
+  fs.writeFileSync(path.join(dir, "Pulumi.staging.yaml"), atDualWrite);
+  return dir;
+}
+
+it("its lag is the read-switch gate: a backlog older than the bound fails the evidence, a drained log passes", async () => {
+  const dir = dualWriteStack();
+  const status = (over: string) =>
+    runScript(
+      "scripts/capture.ts",
+      ["status", ...stackArgs, "--evidence", "--over", over, "--json"],
+      env(),
+      dir,
+    );
+  await legacy.query(
+    "INSERT INTO users (id, email, full_name, password_hash) VALUES (900001, 'lag@example.com', 'Lag', 'x')",
+  );
+  await new Promise((r) => setTimeout(r, 1500));
+
+  const behind = await status("0");
+  expect([behind.code, behind.stderr]).toEqual([1, expect.stringContaining("capture: evidence written to")]);
+  expect(JSON.parse(behind.stdout)).toMatchObject({ installed: true, boundSeconds: 1, keepsUp: false });
+  expect(JSON.parse(behind.stdout).maxLagSeconds).toBeGreaterThan(1);
+  const failed = readEvidence(dir, "staging", "matchauto", "capture");
+  expect(failed).toMatchObject({ evidence: { passed: false, position: "dual-write" } });
+  expect((failed as any).evidence.summary).toMatch(/highest lag [\d.]+ s over 0 s \(bound 1 s\) EXCEEDED/);
+
+  // Validation alone is not enough: the step names the capture evidence and how to write it.
+  recordEvidence(dir, {
+    stack: "staging",
+    migration: "matchauto",
+    check: "validate",
+    position: "dual-write",
+    passed: true,
+    summary: "both stores identical",
+    report: "{}",
+  });
+  const refused = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
+  expect(refused.code).toBe(1);
+  expect(refused.out).toContain("matchauto: dual-write → read-switch:");
+  expect(refused.out).toContain(
+    "needs passing capture evidence taken at dual-write: the last capture did not pass",
+  );
+  expect(refused.out).toContain(
+    "hint: npm run capture -- status --stack staging --migration matchauto --evidence",
+  );
+  expect(refused.out).not.toContain("validate evidence");
+
+  const drained = await runScript("scripts/capture.ts", ["run", ...stackArgs, "--store", "supabase"], env());
+  expect(drained.code).toBe(0);
+  const keepsUp = await status("1");
+  expect(keepsUp.code).toBe(0);
+  expect(JSON.parse(keepsUp.stdout)).toMatchObject({ installed: true, pending: 0, keepsUp: true });
+  expect(readEvidence(dir, "staging", "matchauto", "capture")).toMatchObject({ evidence: { passed: true } });
+  const allowed = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
+  expect([allowed.code, allowed.out]).toEqual([0, expect.stringContaining("dual-write → read-switch")]);
 });
 
 it("a TRUNCATE stops the applier with what to do, and nothing is removed from the log", async () => {

@@ -225,7 +225,7 @@ describe("gate evidence: checked, not trusted", () => {
       file: "replicate (attempt 1)",
       next: {
         step: "freeze",
-        gate: "validate",
+        gates: ["validate"],
         evidence: "no validate evidence (evidence/prod/avvivo/validate.json)",
       },
     });

@@ -175,7 +175,7 @@ describe.each(STACKS)("stack %s", (stack) => {
       const gated =
         next !== undefined &&
         next.phase !== choice.phase &&
-        CLOUDSQL_PHASE_TABLE[next.phase as CloudSqlBasePhase].gate === "validate";
+        (CLOUDSQL_PHASE_TABLE[next.phase as CloudSqlBasePhase].gates ?? []).includes("validate");
       expect([label(choice), Boolean(await jobOf(choice))]).toEqual([label(choice), gated]);
     }
     const job = (await jobOf({ phase: "freeze" }))!;

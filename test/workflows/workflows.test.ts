@@ -60,7 +60,7 @@ describe("GitHub workflows", () => {
     expect(up).toContain('phase -- "${{ inputs.stack }}" status --deployed deployed.json');
     expect(up).toContain('npm run -s smoke -- "$url" --migration "$m"');
     // Validation where the deployed phase's next step is gated on it, before prod can follow.
-    expect(up).toContain(`select(.next.gate == "validate")`);
+    expect(up).toContain(`select((.next.gates // []) | index("validate"))`);
     expect(up).toContain(
       'npm run -s validate -- --stack "$STACK" --migration "$m" --evidence || [ $? -eq 1 ]',
     );
