@@ -163,6 +163,14 @@ function declareMigration(
           plan,
           apiToken: needsToken ? new pulumi.Config("cloudflare").requireSecret("apiToken") : "",
           protect,
+          ...(plan.resources.hyperdrive
+            ? {
+                passwords: {
+                  legacy: config.requireSecret(spec.legacy.passwordSecretKey),
+                  target: config.requireSecret(spec.target.passwordSecretKey),
+                },
+              }
+            : {}),
         },
         opts,
       );
@@ -176,6 +184,9 @@ function declareMigration(
           // What the Workers' wrangler config binds: D1 ids and the flags namespace id.
           d1DatabaseIds: component.d1DatabaseIds,
           kvNamespaceId: component.kvNamespaceId,
+          // What `npm run compare -- config --outputs` binds the comparison Worker to.
+          ...(component.hyperdriveIds ? { hyperdriveIds: component.hyperdriveIds } : {}),
+          compare: plan.compare,
         },
       };
     }

@@ -1,5 +1,5 @@
 /**
- * Gate evidence: what `validate`, `smoke`, `d1:export` and `capture -- status` found, as a small file committed with the pull request
+ * Gate evidence: what `validate`, `smoke`, `d1:export`, `capture -- status` and `compare -- status` found, as a small file committed with the pull request
  * (`evidence/<stack>/<migration>/<check>.json`). `npm run phase -- … next` checks it, never trusts it:
  * its digest must match its contents, its verdict must be a pass, it must have been taken at the
  * position the migration is leaving, and it must be younger than the configured age.
@@ -56,6 +56,8 @@ export function gateCommand(check: GateCheck, stack: string, migration: string):
       return `npm run d1:export -- --stack ${stack} --migration ${migration} --remote --evidence`;
     case "capture":
       return `npm run capture -- status --stack ${stack} --migration ${migration} --evidence`;
+    case "compare":
+      return `npm run compare -- status --stack ${stack} --migration ${migration} --remote --evidence`;
     default: {
       const unreachable: never = check;
       throw new Error(`unknown gate check ${String(unreachable)}`);

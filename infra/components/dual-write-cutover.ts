@@ -14,6 +14,11 @@ export interface DualWriteCutoverArgs {
   readonly apiToken: pulumi.Input<string>;
   /** Pulumi `protect` on stateful resources (D1 databases, KV namespace) (prod). @default false */
   readonly protect?: boolean;
+  /**
+   * The legacy and new-schema passwords (Pulumi secrets named by `passwordSecretKey`); only read when the
+   * phase declares the comparison Worker's Hyperdrive configs.
+   */
+  readonly passwords?: { readonly legacy: pulumi.Input<string>; readonly target: pulumi.Input<string> };
 }
 
 /** One `dual-write` migration: turns the phase's desired state into Cloudflare resources, nothing more. */
@@ -22,6 +27,8 @@ export class DualWriteCutover extends pulumi.ComponentResource {
   public readonly d1DatabaseIds: pulumi.Output<Record<string, string>>;
   /** Id of the flags KV namespace (absent in baseline). */
   public readonly kvNamespaceId?: pulumi.Output<string>;
+  /** Ids of the comparison Worker's Hyperdrive configs (phases where it runs). */
+  public readonly hyperdriveIds?: pulumi.Output<{ legacy: string; target: string }>;
 
   constructor(name: string, args: DualWriteCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:migration:DualWrite", name, {}, opts);
@@ -82,8 +89,41 @@ export class DualWriteCutover extends pulumi.ComponentResource {
         );
         this.kvNamespaceId = flags.namespaceId;
       }
+      if (plan.resources.hyperdrive) {
+        if (!args.passwords)
+          throw new Error(`${name}: the comparison Worker's Hyperdrive configs need the passwords`);
+        const hyperdrive = (side: "legacy" | "target") => {
+          const db = spec[side];
+          return new cloudflare.HyperdriveConfig(
+            `${name}-hyperdrive-${side}`,
+            {
+              accountId,
+              name: `cutover-${pulumi.getStack()}-${name}-${side}`,
+              origin: {
+                scheme: "postgres",
+                host: db.host,
+                port: db.port,
+                database: db.database,
+                user: db.user,
+                password: pulumi.secret(args.passwords![side]),
+              },
+              // The comparison must read what the databases hold now, never a cached answer. TLS to the
+              // origin is Hyperdrive's default (sslmode require, server certificate checked).
+              caching: { disabled: true },
+            },
+            child,
+          );
+        };
+        const legacy = hyperdrive("legacy");
+        const target = hyperdrive("target");
+        this.hyperdriveIds = pulumi.all([legacy.id, target.id]).apply(([l, t]) => ({ legacy: l, target: t }));
+      }
     }
     this.d1DatabaseIds = pulumi.output(ids);
-    this.registerOutputs({ d1DatabaseIds: this.d1DatabaseIds, kvNamespaceId: this.kvNamespaceId });
+    this.registerOutputs({
+      d1DatabaseIds: this.d1DatabaseIds,
+      kvNamespaceId: this.kvNamespaceId,
+      hyperdriveIds: this.hyperdriveIds,
+    });
   }
 }

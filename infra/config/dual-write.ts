@@ -135,6 +135,24 @@ export const DualWriteMigrationSchema = z.strictObject({
    * @default 30
    */
   captureMaxLagSeconds: z.number().positive().max(3600).default(30),
+  /**
+   * The comparison Worker (workers/compare), deployed while both stores are kept equal (dual-write,
+   * read-switch, rollback): every `cron` it compares `sample` random keys per table between legacy and the
+   * new stores. Its summary is gate evidence for `dual-write → read-switch` when younger than
+   * `maxAgeMinutes`. @default { cron: "*\/10 * * * *", sample: 200, maxAgeMinutes: 60 }
+   */
+  compare: z
+    .strictObject({
+      cron: z
+        .string()
+        .regex(/^\S+( \S+){4}$/, {
+          message: 'expected a cron expression of five fields, e.g. "*/10 * * * *"',
+        })
+        .default("*/10 * * * *"),
+      sample: z.number().int().min(1).max(5000).default(200),
+      maxAgeMinutes: z.number().int().min(1).max(1440).default(60),
+    })
+    .default({ cron: "*/10 * * * *", sample: 200, maxAgeMinutes: 60 }),
   cloudflare: z.strictObject({
     accountId: z
       .string()

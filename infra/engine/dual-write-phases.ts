@@ -22,7 +22,31 @@ export interface DualWritePhaseRow extends TransitionRow {
   readonly warnings: (c: DualWritePhaseContext) => readonly string[];
   /** What the change capture from legacy (scripts/capture) does in this phase. */
   readonly capture: CaptureState;
+  /** The comparison Worker (workers/compare) and its Hyperdrive configs in this phase. */
+  readonly compare: CompareState;
 }
+
+/**
+ * The comparison Worker's state in a phase: `on` while both stores are kept equal and legacy is the truth
+ * (dual-write, read-switch, rollback): the program declares the Hyperdrive configs it reads PostgreSQL
+ * through and the operator deploys it; `remove` at the final cut (legacy is no longer written, so the
+ * stores part by design): the Worker is deleted and the program deletes its Hyperdrive configs; `off`
+ * otherwise.
+ */
+export type CompareState = "off" | "on" | "remove";
+
+/** What the operator runs for each comparison state (the plan prints them). */
+export const COMPARE_STEPS: Readonly<Record<CompareState, (migration: string) => readonly string[]>> = {
+  off: () => [],
+  on: (m) => [
+    `pulumi stack output --json > outputs.json && npm run compare -- config --stack <stack> --migration ${m} --outputs outputs.json --out workers/compare/wrangler.<stack>.json`,
+    `npx wrangler deploy -c workers/compare/wrangler.<stack>.json   (the cron then compares a sample every run)`,
+    `npm run compare -- status --stack <stack> --migration ${m} --remote   (the last run's summary; --evidence records it for read-switch)`,
+  ],
+  remove: (m) => [
+    `npx wrangler delete --name cutover-compare-<stack>-${m}   (before this up: it deletes the Hyperdrive configs the Worker reads through)`,
+  ],
+};
 
 /**
  * The change capture's state in a phase: `off` before shadow; `install` in shadow (triggers first, so
@@ -61,6 +85,7 @@ const CUT_BACK = refused(
 export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePhaseRow>> = {
   baseline: {
     capture: "off",
+    compare: "off",
     deletesRetiredD1: false,
     cut: false,
     irreversible: none,
@@ -70,6 +95,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   shadow: {
     capture: "install",
+    compare: "off",
     flags: { writeMode: "legacy", readPercent: () => 0 },
     deletesRetiredD1: false,
     cut: false,
@@ -84,6 +110,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   backfill: {
     capture: "on",
+    compare: "off",
     flags: { writeMode: "legacy", readPercent: () => 0 },
     deletesRetiredD1: false,
     cut: false,
@@ -96,6 +123,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   "dual-write": {
     capture: "on",
+    compare: "on",
     flags: { writeMode: "dual", readPercent: () => 0 },
     deletesRetiredD1: false,
     cut: false,
@@ -108,13 +136,15 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   "read-switch": {
     capture: "on",
+    compare: "on",
     // The schema requires readPercent in read-switch; the first ramp step is only a type-level fallback.
     flags: { writeMode: "dual", readPercent: (s) => s.readPercent ?? s.ramp[0] },
     deletesRetiredD1: false,
     cut: false,
     irreversible: none,
-    // Both stores equal now (validate) and the change capture keeping up (its lag within the bound).
-    gates: ["validate", "capture"],
+    // Both stores equal now (validate), the change capture keeping up (its lag within the bound), and the
+    // comparison Worker's last sample of both stores equal (runbook 2.2).
+    gates: ["validate", "capture", "compare"],
     warnings: ({ spec }) => {
       const pct = spec.readPercent ?? spec.ramp[0];
       const next = spec.ramp.find((s) => s > pct);
@@ -127,6 +157,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   "final-cut": {
     capture: "drain",
+    compare: "remove",
     flags: { writeMode: "new", readPercent: () => 100 },
     deletesRetiredD1: false,
     cut: true,
@@ -142,6 +173,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   decommission: {
     capture: "removed",
+    compare: "off",
     flags: { writeMode: "new", readPercent: () => 100 },
     deletesRetiredD1: true,
     cut: true,
@@ -168,6 +200,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   rollback: {
     capture: "on",
+    compare: "on",
     flags: { writeMode: "legacy", readPercent: () => 0 },
     deletesRetiredD1: false,
     cut: false,

@@ -2,8 +2,10 @@ import type { DualWriteMigration, DualWritePhase } from "../config/dual-write";
 import { DAY_HOURS, HOUR_MS } from "../../contract/facts";
 import {
   CAPTURE_STEPS,
+  COMPARE_STEPS,
   DUAL_WRITE_PHASE_TABLE,
   type CaptureState,
+  type CompareState,
   type WriteMode,
 } from "./dual-write-phases";
 
@@ -33,6 +35,8 @@ export interface DualWriteResources {
   readonly kv: boolean;
   /** The flags entry inside it. */
   readonly flags: boolean;
+  /** The Hyperdrive configs the comparison Worker reads legacy and the new schema through. */
+  readonly hyperdrive: boolean;
 }
 
 /** Time left before decommission may run. */
@@ -65,6 +69,13 @@ export interface DualWritePlan {
   readonly capture: {
     readonly state: CaptureState;
     readonly tables: number;
+    readonly steps: readonly string[];
+  };
+  /** The comparison Worker in this phase, and what to run. */
+  readonly compare: {
+    readonly state: CompareState;
+    readonly cron: string;
+    readonly sample: number;
     readonly steps: readonly string[];
   };
   readonly soak?: SoakCountdown;
@@ -146,7 +157,12 @@ export function planDualWrite(
     migration,
     phase: spec.phase,
     // Every phase after baseline (rollback included) keeps the KV namespace: the Workers read it.
-    resources: { d1: d1.length > 0, kv: flags !== undefined, flags: flags !== undefined },
+    resources: {
+      d1: d1.length > 0,
+      kv: flags !== undefined,
+      flags: flags !== undefined,
+      hyperdrive: row.compare === "on",
+    },
     d1,
     ...(flags ? { flags } : {}),
     ...(flags
@@ -161,6 +177,12 @@ export function planDualWrite(
       : {}),
     flagsKey: flagsKeyOf(migration),
     capture: { state: row.capture, tables: spec.tables.length, steps: CAPTURE_STEPS[row.capture](migration) },
+    compare: {
+      state: row.compare,
+      cron: spec.compare.cron,
+      sample: spec.compare.sample,
+      steps: COMPARE_STEPS[row.compare](migration),
+    },
     ...(soak ? { soak } : {}),
     irreversible: row.irreversible(ctx),
     warnings,

@@ -14,9 +14,9 @@ export type LedgerFactName = "promoted" | "cutoverCompleted" | "finalCut" | "dec
 
 /**
  * A check whose passing evidence a step needs (written with `--evidence` by `validate`, `smoke`,
- * `d1:export` and `capture -- status`).
+ * `d1:export`, `capture -- status` and `compare -- status`).
  */
-export const GATE_CHECKS = ["validate", "smoke", "export", "capture"] as const;
+export const GATE_CHECKS = ["validate", "smoke", "export", "capture", "compare"] as const;
 export type GateCheck = (typeof GATE_CHECKS)[number];
 
 /** What a phase allows next; read by `judgeTransition`. */

@@ -134,12 +134,20 @@ function kindDetails(planned: MigrationPlan): string[] {
     d1?: { name: string; binding: string; locationHint: string; readReplication: string; retired: boolean }[];
     soak?: { finalCutAt: string; until: string; remainingHours: number };
     capture?: { state: string; tables: number; steps: string[] };
+    compare?: { state: string; cron: string; sample: number; steps: string[] };
   };
   const lines: string[] = [];
   if (plan.capture && plan.capture.state !== "off")
     lines.push(
       `  Change capture (legacy → new stores, ${plan.capture.tables} tables): ${plan.capture.state}`,
       ...plan.capture.steps.map((s) => `    $ ${s}`),
+    );
+  if (plan.compare && plan.compare.state !== "off")
+    lines.push(
+      plan.compare.state === "on"
+        ? `  Comparison Worker (${plan.compare.sample} random keys per table, cron "${plan.compare.cron}"): on`
+        : "  Comparison Worker: remove (the stores part by design from the final cut on)",
+      ...plan.compare.steps.map((s) => `    $ ${s}`),
     );
   if (plan.flags) lines.push("  Flags (Workers KV)", `    ${JSON.stringify(plan.flags)}`);
   if (plan.flagsFloor)

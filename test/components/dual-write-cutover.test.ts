@@ -12,6 +12,7 @@ const D1 = "cloudflare:index/d1Database:D1Database";
 const KV_NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace";
 const KV_ENTRY = "cloudflare:index/workersKv:WorkersKv";
 const SPEC = "pulumi-nodejs:dynamic:Resource";
+const HYPERDRIVE = "cloudflare:index/hyperdriveConfig:HyperdriveConfig";
 const STATEFUL = [D1, KV_NAMESPACE];
 const STACKS = ["staging", "prod"] as const;
 type Stack = (typeof STACKS)[number];
@@ -96,6 +97,38 @@ describe.each(rows)("$stack × $phase", ({ stack, phase }) => {
     const out = s.outputs.matchauto as Spec;
     expect(Object.keys(out.d1DatabaseIds as Spec)).toEqual([`matchauto-edge-${stack}`]);
     expect(out.kvNamespaceId).toBe("matchauto-flags-namespace-id");
+  });
+
+  it("declares the comparison Worker's Hyperdrive configs while both stores are kept equal, passwords as secrets, no cache", async () => {
+    const s = await synthAt(stack, phase);
+    const configs = find(s, HYPERDRIVE);
+    const out = s.outputs.matchauto as Spec;
+    if (!["dual-write", "read-switch", "rollback"].includes(phase)) {
+      expect(configs).toEqual([]);
+      expect(out?.hyperdriveIds).toBeUndefined();
+      return;
+    }
+    expect(configs.map((r) => r.name)).toEqual([
+      "matchauto-hyperdrive-legacy",
+      "matchauto-hyperdrive-target",
+    ]);
+    for (const [r, side] of [
+      [configs[0], "legacy"],
+      [configs[1], "target"],
+    ] as const) {
+      // The password makes the whole origin a secret in the engine's view: nothing of it is shown.
+      expect(r.inputs).toEqual({
+        accountId: "5f2c8e1a9b7d4c3e8a6f0b1d2e9c7a4b",
+        name: `cutover-${stack}-matchauto-${side}`,
+        origin: SECRET,
+        caching: { disabled: true },
+      });
+      expect(r.secretPaths).toEqual(["origin"]);
+    }
+    expect(out.hyperdriveIds).toEqual({
+      legacy: "matchauto-hyperdrive-legacy-id",
+      target: "matchauto-hyperdrive-target-id",
+    });
   });
 
   it("takes the Cloudflare token from the secret config, never as plain text", async () => {

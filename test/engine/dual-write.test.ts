@@ -39,11 +39,14 @@ describe("planDualWrite", () => {
       const expected = EXPECTED_FLAGS[phase];
       if (expected === undefined) {
         expect(plan.flags).toBeUndefined();
-        expect(plan.resources).toEqual({ d1: false, kv: false, flags: false });
+        expect(plan.resources).toEqual({ d1: false, kv: false, flags: false, hyperdrive: false });
         expect(plan.d1).toEqual([]);
       } else {
         expect(plan.flags).toMatchObject({ phase, ...expected });
-        expect(plan.resources).toEqual({ d1: true, kv: true, flags: true });
+        // The comparison Worker's Hyperdrive configs exist while both stores are kept equal, and only then.
+        const comparing = ["dual-write", "read-switch", "rollback"].includes(phase);
+        expect(plan.resources).toEqual({ d1: true, kv: true, flags: true, hyperdrive: comparing });
+        expect(plan.compare.state).toBe(comparing ? "on" : phase === "final-cut" ? "remove" : "off");
         expect(plan.d1.map((d) => d.name)).toEqual(["matchauto-edge-staging"]);
         // The Workers module must accept every value the program writes, not fall back to legacy.
         expect(parseFlags(JSON.stringify(plan.flags)).source).toBe("kv");
@@ -284,20 +287,20 @@ describe("change capture per phase", () => {
     expect(steps[0]).toBe("npm run schema:migrate -- --stack <stack> --migration matchauto");
   });
 
-  it("read-switch is gated on validation and on the capture keeping up; no other forward step on capture", () => {
+  it("read-switch is gated on validation, the capture keeping up and the comparison Worker; nothing else on those", () => {
     const ctx = { kind: "dual-write" as const, ramp: [10, 50, 100] };
     const at = (phase: string, percent?: number): Position => ({
       phase,
       attempt: 1,
       ...(percent === undefined ? {} : { percent }),
     });
-    expect(gatesOf(at("dual-write"), at("read-switch", 10), ctx)).toEqual(["validate", "capture"]);
+    expect(gatesOf(at("dual-write"), at("read-switch", 10), ctx)).toEqual(["validate", "capture", "compare"]);
     // The ramp's later steps and rolling back are not gated.
     expect(gatesOf(at("read-switch", 10), at("read-switch", 50), ctx)).toEqual([]);
     expect(gatesOf(at("read-switch", 10), at("rollback"), ctx)).toEqual([]);
-    const captureGated = DUAL_WRITE_ORDER.filter((p) =>
-      (DUAL_WRITE_PHASE_TABLE[p].gates ?? []).includes("capture"),
-    );
-    expect(captureGated).toEqual(["read-switch"]);
+    for (const check of ["capture", "compare"] as const) {
+      const gated = DUAL_WRITE_ORDER.filter((p) => (DUAL_WRITE_PHASE_TABLE[p].gates ?? []).includes(check));
+      expect([check, gated]).toEqual([check, ["read-switch"]]);
+    }
   });
 });

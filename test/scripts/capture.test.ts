@@ -282,16 +282,17 @@ it("its lag is the read-switch gate: a backlog older than the bound fails the ev
   expect(failed).toMatchObject({ evidence: { passed: false, position: "dual-write" } });
   expect((failed as any).evidence.summary).toMatch(/highest lag [\d.]+ s over 0 s \(bound 1 s\) EXCEEDED/);
 
-  // Validation alone is not enough: the step names the capture evidence and how to write it.
-  recordEvidence(dir, {
-    stack: "staging",
-    migration: "matchauto",
-    check: "validate",
-    position: "dual-write",
-    passed: true,
-    summary: "both stores identical",
-    report: "{}",
-  });
+  // Validation and the comparison Worker alone are not enough: the step names the capture evidence.
+  for (const check of ["validate", "compare"] as const)
+    recordEvidence(dir, {
+      stack: "staging",
+      migration: "matchauto",
+      check,
+      position: "dual-write",
+      passed: true,
+      summary: "both stores identical",
+      report: "{}",
+    });
   const refused = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
   expect(refused.code).toBe(1);
   expect(refused.out).toContain("matchauto: dual-write → read-switch:");
@@ -302,6 +303,7 @@ it("its lag is the read-switch gate: a backlog older than the bound fails the ev
     "hint: npm run capture -- status --stack staging --migration matchauto --evidence",
   );
   expect(refused.out).not.toContain("validate evidence");
+  expect(refused.out).not.toContain("compare evidence");
 
   const drained = await runScript("scripts/capture.ts", ["run", ...stackArgs, "--store", "supabase"], env());
   expect(drained.code).toBe(0);
