@@ -56,6 +56,8 @@ export function gateCommand(check: GateCheck, stack: string, migration: string):
       return `npm run d1:export -- --stack ${stack} --migration ${migration} --remote --evidence`;
     case "capture":
       return `npm run capture -- status --stack ${stack} --migration ${migration} --evidence`;
+    case "detached":
+      return `npm run decommission -- check --stack ${stack} --migration ${migration} --evidence`;
     case "compare":
       return `npm run compare -- status --stack ${stack} --migration ${migration} --remote --evidence`;
     default: {

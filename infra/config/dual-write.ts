@@ -161,6 +161,18 @@ export const DualWriteMigrationSchema = z.strictObject({
     kvNamespace: z.string().min(1),
     /** Workers that read the flags (documentation and the plan). */
     workers: z.array(z.string().min(1)).min(1),
+    /**
+     * Names of the bindings (secrets, vars, Hyperdrive) through which the Workers reach the legacy
+     * database, e.g. LEGACY_DATABASE_URL: decommission is refused while any Worker still has one.
+     * @default []
+     */
+    legacyBindings: z
+      .array(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+          message: "expected a binding name such as LEGACY_DATABASE_URL",
+        }),
+      )
+      .default([]),
   }),
   d1: z.array(D1DatabaseSchema).min(1),
   legacy: PostgresConnectionSchema,

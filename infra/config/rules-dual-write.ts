@@ -15,6 +15,13 @@ export const DUAL_WRITE_RULES: Rule<DualWriteMigration>[] = [
               message: `table ${t.name} is stored in D1 but d1Database ${t.d1Database === undefined ? "is missing" : `"${t.d1Database}" is not declared`}; hint: one of ${s.d1.map((d) => d.name).join(", ")}`,
             },
           ];
+        if (t.store === "d1" && s.d1.some((d) => d.name === t.d1Database && d.retired))
+          return [
+            {
+              path: ["tables", i, "d1Database"],
+              message: `table ${t.name} is still stored in D1 database ${t.d1Database}, which is marked retired: decommission would delete the store it is read from; hint: move the table to a database that stays, or do not retire ${t.d1Database}`,
+            },
+          ];
         if (t.store === "supabase" && t.d1Database !== undefined)
           return [
             {

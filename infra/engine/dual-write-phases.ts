@@ -24,6 +24,14 @@ export interface DualWritePhaseRow extends TransitionRow {
   readonly capture: CaptureState;
   /** The comparison Worker (workers/compare) and its Hyperdrive configs in this phase. */
   readonly compare: CompareState;
+  /** What is turned off on each side, in order (decommission only). */
+  readonly turnsOff?: (c: DualWritePhaseContext) => DecommissionSteps;
+}
+
+/** Decommission, step by step, per side: what is turned off and how, exports first. */
+export interface DecommissionSteps {
+  readonly newStores: readonly string[];
+  readonly legacy: readonly string[];
 }
 
 /**
@@ -192,11 +200,31 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
         : []),
       "The legacy Supabase database is not managed here: shutting it down is a separate, manual step.",
     ],
+    turnsOff: ({ spec, migration }) => {
+      const retired = spec.d1.filter((d) => d.retired);
+      const m = `--stack <stack> --migration ${migration}`;
+      return {
+        newStores: [
+          `Export every D1 database (gate): npm run d1:export -- ${m} --remote --evidence`,
+          retired.length > 0
+            ? `pulumi up deletes the retired D1 database(s) ${retired.map((d) => `${d.name} (binding ${d.binding})`).join(", ")}; the others and the flags namespace stay`
+            : "No D1 database is marked retired: every D1 database and the flags namespace stay",
+          `Drop the change log on legacy: npm run capture -- remove --drop-log ${m}`,
+        ],
+        legacy: [
+          `Check nothing reads legacy or a retired D1 database any more (gate: the flags entry, every Worker's bindings, the comparison Worker): npm run decommission -- check ${m} --evidence`,
+          `Remove the Workers' legacy bindings${spec.cloudflare.legacyBindings.length ? ` (${spec.cloudflare.legacyBindings.join(", ")})` : ""}: wrangler secret delete <name> / drop them from each Worker's wrangler config, and deploy`,
+          `Take a last dump of the legacy schema before turning it off: pg_dump --format=custom --schema=${spec.legacy.schema} --file=${migration}-legacy-final.dump "$LEGACY_DATABASE_URL"`,
+          `Turn the legacy database off (outside this stack): revoke the Workers' role on ${spec.legacy.host}, then pause or delete the legacy Supabase project once the dump is verified`,
+        ],
+      };
+    },
     rollback: CUT_BACK,
     back: CUT_BACK,
     records: { fact: "decommissioned" },
-    // The retired D1 databases are deleted by this step: their export comes first.
-    gates: ["export"],
+    // The retired D1 databases are deleted by this step: their export comes first; and nothing may still
+    // read what is turned off (no flag, Worker binding or script on legacy or a retired D1 database).
+    gates: ["export", "detached"],
   },
   rollback: {
     capture: "on",

@@ -6,6 +6,7 @@ import {
   DUAL_WRITE_PHASE_TABLE,
   type CaptureState,
   type CompareState,
+  type DecommissionSteps,
   type WriteMode,
 } from "./dual-write-phases";
 
@@ -78,6 +79,8 @@ export interface DualWritePlan {
     readonly sample: number;
     readonly steps: readonly string[];
   };
+  /** Decommission only: what is turned off on each side, step by step. */
+  readonly turnsOff?: DecommissionSteps;
   readonly soak?: SoakCountdown;
   /** Steps that cannot be undone by changing config back, printed first. */
   readonly irreversible: readonly string[];
@@ -183,6 +186,7 @@ export function planDualWrite(
       sample: spec.compare.sample,
       steps: COMPARE_STEPS[row.compare](migration),
     },
+    ...(row.turnsOff ? { turnsOff: row.turnsOff(ctx) } : {}),
     ...(soak ? { soak } : {}),
     irreversible: row.irreversible(ctx),
     warnings,

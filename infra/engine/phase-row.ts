@@ -14,9 +14,9 @@ export type LedgerFactName = "promoted" | "cutoverCompleted" | "finalCut" | "dec
 
 /**
  * A check whose passing evidence a step needs (written with `--evidence` by `validate`, `smoke`,
- * `d1:export`, `capture -- status` and `compare -- status`).
+ * `d1:export`, `capture -- status`, `compare -- status` and `decommission -- check`).
  */
-export const GATE_CHECKS = ["validate", "smoke", "export", "capture", "compare"] as const;
+export const GATE_CHECKS = ["validate", "smoke", "export", "capture", "compare", "detached"] as const;
 export type GateCheck = (typeof GATE_CHECKS)[number];
 
 /** What a phase allows next; read by `judgeTransition`. */

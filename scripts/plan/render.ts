@@ -135,6 +135,7 @@ function kindDetails(planned: MigrationPlan): string[] {
     soak?: { finalCutAt: string; until: string; remainingHours: number };
     capture?: { state: string; tables: number; steps: string[] };
     compare?: { state: string; cron: string; sample: number; steps: string[] };
+    turnsOff?: { newStores: string[]; legacy: string[] };
   };
   const lines: string[] = [];
   if (plan.capture && plan.capture.state !== "off")
@@ -148,6 +149,13 @@ function kindDetails(planned: MigrationPlan): string[] {
         ? `  Comparison Worker (${plan.compare.sample} random keys per table, cron "${plan.compare.cron}"): on`
         : "  Comparison Worker: remove (the stores part by design from the final cut on)",
       ...plan.compare.steps.map((s) => `    $ ${s}`),
+    );
+  if (plan.turnsOff)
+    lines.push(
+      "  Decommission, new stores",
+      ...plan.turnsOff.newStores.map((s, i) => `    ${i + 1}. ${s}`),
+      "  Decommission, legacy",
+      ...plan.turnsOff.legacy.map((s, i) => `    ${i + 1}. ${s}`),
     );
   if (plan.flags) lines.push("  Flags (Workers KV)", `    ${JSON.stringify(plan.flags)}`);
   if (plan.flagsFloor)

@@ -124,6 +124,26 @@ const BAD: BadCase[] = [
     hint: "mark it retired only in the decommission change",
   },
   {
+    name: "a table still stored in the D1 database being retired",
+    edit: (m) => Object.assign(m, { phase: "decommission", d1: [{ ...m.d1[0], retired: true }] }),
+    path: `${AT}.tables[0].d1Database`,
+    message:
+      "table cities is still stored in D1 database matchauto-edge-staging, which is marked retired: decommission would delete the store it is read from",
+    hint: "move the table to a database that stays, or do not retire matchauto-edge-staging",
+  },
+  {
+    name: "a comparison cron that is not five fields",
+    edit: (m) => (m.compare = { cron: "every 10 minutes please" }),
+    path: `${AT}.compare.cron`,
+    message: 'expected a cron expression of five fields, e.g. "*/10 * * * *"',
+  },
+  {
+    name: "a legacy binding that is not a binding name",
+    edit: (m) => (m.cloudflare.legacyBindings = ["legacy-url"]),
+    path: `${AT}.cloudflare.legacyBindings[0]`,
+    message: "expected a binding name such as LEGACY_DATABASE_URL",
+  },
+  {
     name: "a short Cloudflare account id",
     edit: (m) => (m.cloudflare.accountId = "5f2c8e1a9b7d"),
     path: `${AT}.cloudflare.accountId`,

@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { evidenceProblem } from "../../tooling/evidence";
+import { evidenceProblem, recordEvidence } from "../../tooling/evidence";
 import { applyStep } from "../../scripts/phase";
 import { d1Execute } from "../support/d1";
 import { scratchDir } from "../support/scratch";
@@ -73,6 +73,16 @@ it("exports the migration's D1 databases with their rows, records the evidence, 
     }),
   ).toBeUndefined();
 
+  // The other gate of the step (nothing reads the old stores) is the decommission check's, tested on its own.
+  recordEvidence(dir, {
+    stack: "staging",
+    migration: "matchauto",
+    check: "detached",
+    position: "final-cut",
+    passed: true,
+    summary: "nothing reads legacy",
+    report: "{}",
+  });
   const allowed = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
   expect([allowed.code, allowed.out]).toEqual([0, expect.stringContaining("final-cut → decommission")]);
 });
