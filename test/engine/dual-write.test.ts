@@ -282,6 +282,31 @@ describe("change capture per phase", () => {
     else expect(plan.capture.steps.join("\n")).toContain(step);
   });
 
+  it("decommission, and only it, lists what is turned off on each side: exports and checks first", () => {
+    for (const phase of DUAL_WRITE_PHASES.filter((p) => p !== "decommission"))
+      expect([phase, planDualWrite("matchauto", specAt(phase), NOW).turnsOff]).toEqual([phase, undefined]);
+    const spec = specAt("decommission");
+    const retiring = {
+      ...spec,
+      d1: [...spec.d1, { ...spec.d1[0], name: "matchauto-old", binding: "OLD_DB", retired: true }],
+      cloudflare: { ...spec.cloudflare, legacyBindings: ["LEGACY_DATABASE_URL"] },
+    };
+    const off = planDualWrite("matchauto", retiring, NOW, FINAL_CUT_AT).turnsOff!;
+    expect(off.newStores[0]).toContain(
+      "npm run d1:export -- --stack <stack> --migration matchauto --remote --evidence",
+    );
+    expect(off.newStores[1]).toBe(
+      "pulumi up deletes the retired D1 database(s) matchauto-old (binding OLD_DB); the others and the flags namespace stay",
+    );
+    expect(off.legacy[0]).toContain(
+      "npm run decommission -- check --stack <stack> --migration matchauto --evidence",
+    );
+    expect(off.legacy[1]).toContain("(LEGACY_DATABASE_URL)");
+    expect(off.legacy.findIndex((s) => s.includes("pg_dump"))).toBeLessThan(
+      off.legacy.findIndex((s) => s.includes("Turn the legacy database off")),
+    );
+  });
+
   it("the schema is migrated in shadow, before capture is installed", () => {
     const steps = planDualWrite("matchauto", specAt("shadow"), NOW).capture.steps;
     expect(steps[0]).toBe("npm run schema:migrate -- --stack <stack> --migration matchauto");
