@@ -1,0 +1,120 @@
+/**
+ * The rehearsal's load: a fixed rate of writes (and a read of each acknowledged write) through the
+ * router for as long as it runs, open loop (a slow answer does not slow the schedule), every request
+ * recorded with its time, outcome and the revision that answered.
+ */
+import * as http from "node:http";
+import { randomUUID } from "node:crypto";
+
+export interface Sample {
+  /** ms since the load started. */
+  readonly t: number;
+  readonly kind: "write" | "read";
+  /** HTTP status, or 0 when no answer came (connection error or timeout). */
+  readonly status: number;
+  readonly ms: number;
+  readonly revision?: string;
+  readonly clientId: string;
+}
+
+export interface Load {
+  readonly startedAt: number;
+  /** Every request so far. */
+  samples(): readonly Sample[];
+  /** clientIds of the writes answered 201. */
+  acknowledged(): readonly string[];
+  stop(): Promise<void>;
+}
+
+function request(
+  agent: http.Agent,
+  base: string,
+  method: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<{ status: number; revision?: string }> {
+  return new Promise((resolve) => {
+    const req = http.request(
+      new URL(path, base),
+      { method, agent, timeout: timeoutMs, headers: body ? { "content-type": "application/json" } : {} },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, revision: res.headers["x-revision"] as string }),
+        );
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => resolve({ status: 0 }));
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
+
+/** Starts `rate` writes per second against `baseUrl`, each acknowledged write read back once. */
+export function startLoad(baseUrl: string, rate: number, opts: { timeoutMs?: number } = {}): Load {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const startedAt = Date.now();
+  const samples: Sample[] = [];
+  const acked: string[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  let sent = 0;
+  let stopped = false;
+  const track = (p: Promise<void>) => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+  const one = async () => {
+    const clientId = randomUUID();
+    const t0 = Date.now();
+    const w = await request(
+      agent,
+      baseUrl,
+      "POST",
+      "/messages",
+      { clientId, conversationId: sent % 50, body: `m${sent}` },
+      timeoutMs,
+    );
+    samples.push({
+      t: t0 - startedAt,
+      kind: "write",
+      status: w.status,
+      ms: Date.now() - t0,
+      revision: w.revision,
+      clientId,
+    });
+    if (w.status !== 201) return;
+    acked.push(clientId);
+    const t1 = Date.now();
+    const r = await request(agent, baseUrl, "GET", `/messages/${clientId}`, undefined, timeoutMs);
+    samples.push({
+      t: t1 - startedAt,
+      kind: "read",
+      status: r.status,
+      ms: Date.now() - t1,
+      revision: r.revision,
+      clientId,
+    });
+  };
+  // A tick every 10 ms sends what the schedule owes: the rate holds whatever the answers do.
+  const timer = setInterval(() => {
+    if (stopped) return;
+    const due = Math.floor(((Date.now() - startedAt) / 1000) * rate);
+    while (sent < due) {
+      sent++;
+      track(one());
+    }
+  }, 10);
+  return {
+    startedAt,
+    samples: () => samples,
+    acknowledged: () => acked,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await Promise.all([...inFlight]);
+      agent.destroy();
+    },
+  };
+}
