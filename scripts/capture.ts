@@ -17,7 +17,7 @@ import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import { recordEvidence } from "../tooling/evidence";
 import { loadMigration } from "../tooling/stack-file";
-import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
+import { actionOnMigration, newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { connectSource } from "./backfill/source";
 import { DATABASE_SECRETS, databaseUrl, pgTableSpec } from "./backfill/plan";
 import {
@@ -47,7 +47,6 @@ interface Flags extends TargetOptions {
 }
 
 const ACTIONS = ["install", "run", "status", "remove"] as const;
-type Action = (typeof ACTIONS)[number];
 
 const captureTables = (spec: DualWriteMigration): CaptureTable[] =>
   spec.tables.map((t) => ({ schema: spec.legacy.schema, name: t.name, primaryKey: t.primaryKey }));
@@ -289,14 +288,13 @@ async function main(): Promise<number> {
     .option("--json", "print the result as JSON")
     .parse();
   const opts = parsed.opts<Flags>();
-  const action = parsed.args[0] as Action;
-  if (!ACTIONS.includes(action))
-    throw new UsageError(`unknown action "${action}"; hint: one of ${ACTIONS.join(", ")}`);
-  if (opts.stack === undefined || opts.migration === undefined)
-    throw new UsageError(
-      "capture needs --stack <stack> --migration <name>: the tables and their stores come from the stack",
-    );
-  const spec = loadMigration(opts.stack, opts.migration, { kind: "dual-write", purpose: DUAL_WRITE_ONLY });
+  const { action, stack, migration } = actionOnMigration(
+    parsed,
+    ACTIONS,
+    "capture",
+    "the tables and their stores come from the stack",
+  );
+  const spec = loadMigration(stack, migration, { kind: "dual-write", purpose: DUAL_WRITE_ONLY });
   const legacy = await connectSource(databaseUrl("legacy", opts.sourceUrl, spec));
   try {
     switch (action) {
@@ -319,9 +317,7 @@ async function main(): Promise<number> {
           );
         return await status(ofStore(spec, opts.store), legacy, {
           json: Boolean(opts.json),
-          ...(opts.evidence
-            ? { evidence: { stack: opts.stack, migration: opts.migration, over: opts.over } }
-            : {}),
+          ...(opts.evidence ? { evidence: { stack, migration, over: opts.over } } : {}),
         });
       case "run":
         return await run(ofStore(spec, opts.store), legacy, opts);

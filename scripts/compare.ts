@@ -19,7 +19,7 @@ import type { DualWriteMigration } from "../infra/config/schema";
 import { recordEvidence } from "../tooling/evidence";
 import { loadMigration } from "../tooling/stack-file";
 import { DATABASE_SECRETS, databaseUrl } from "./backfill/plan";
-import { newCommand, runMain, UsageError } from "./lib/cli";
+import { actionOnMigration, newCommand, runMain, UsageError } from "./lib/cli";
 import { compareWranglerConfig, idsFromOutputs, workerName } from "./compare/config";
 import { runScheduledLocally } from "./compare/local-run";
 import {
@@ -46,7 +46,6 @@ interface Flags {
 }
 
 const ACTIONS = ["config", "run", "status"] as const;
-type Action = (typeof ACTIONS)[number];
 const PURPOSE = "the comparison Worker compares the stores of a dual-write migration";
 
 function readOutputs(file: string): unknown {
@@ -129,14 +128,12 @@ async function main(): Promise<number> {
     .option("--json", "print the result as JSON")
     .parse();
   const opts = parsed.opts<Flags>();
-  const action = parsed.args[0] as Action;
-  if (!ACTIONS.includes(action))
-    throw new UsageError(`unknown action "${action}"; hint: one of ${ACTIONS.join(", ")}`);
-  if (opts.stack === undefined || opts.migration === undefined)
-    throw new UsageError(
-      "compare needs --stack <stack> --migration <name>: what to compare comes from the stack",
-    );
-  const { stack, migration } = opts;
+  const { action, stack, migration } = actionOnMigration(
+    parsed,
+    ACTIONS,
+    "compare",
+    "what to compare comes from the stack",
+  );
   const spec = loadMigration(stack, migration, { kind: "dual-write", purpose: PURPOSE });
   switch (action) {
     case "config":

@@ -36,6 +36,25 @@ export function newCommand(name: string): Command {
   return new Command(name).exitOverride().showHelpAfterError();
 }
 
+/**
+ * The action and the stack's migration of an `<action> --stack <s> --migration <m>` command, checked:
+ * an unknown action or a missing flag is a usage error saying what is expected and why.
+ */
+export function actionOnMigration<A extends string>(
+  parsed: Command,
+  actions: readonly A[],
+  command: string,
+  why: string,
+): { action: A; stack: string; migration: string } {
+  const action = parsed.args[0] as A;
+  if (!actions.includes(action))
+    throw new UsageError(`unknown action "${action}"; hint: one of ${actions.join(", ")}`);
+  const { stack, migration } = parsed.opts<{ stack?: string; migration?: string }>();
+  if (stack === undefined || migration === undefined)
+    throw new UsageError(`${command} needs --stack <stack> --migration <name>: ${why}`);
+  return { action, stack, migration };
+}
+
 /** True for the errors that mean "could not run as asked" (exit 2). */
 export function isUsageError(error: unknown): boolean {
   return (

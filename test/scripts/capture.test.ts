@@ -21,7 +21,7 @@ import { applyRound, backlog } from "../../scripts/capture/applier";
 import { installCapture } from "../../scripts/capture/install";
 import { applyStep } from "../../scripts/phase";
 import { readEvidence, recordEvidence } from "../../tooling/evidence";
-import { scratchDir } from "../support/scratch";
+import { scratchMatchauto } from "../support/stack";
 
 jest.setTimeout(300_000);
 
@@ -246,22 +246,8 @@ it("carries inserts, updates and deletes of a D1 table into local D1, idempotent
   }
 });
 
-/** The staging stack with matchauto at dual-write and a capture lag bound of 1 s, in a scratch folder. */
-function dualWriteStack(): string {
-  const dir = scratchDir("capture-gate");
-  fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-  const text = fs.readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8");
-  const atDualWrite = text.replace(
-    "    matchauto:\n      kind: dual-write\n      phase: baseline\n",
-    "    matchauto:\n      kind: dual-write\n      phase: dual-write\n      captureMaxLagSeconds: 1\n",
-  );
-  expect(atDualWrite).not.toBe(text);
-  fs.writeFileSync(path.join(dir, "Pulumi.staging.yaml"), atDualWrite);
-  return dir;
-}
-
 it("its lag is the read-switch gate: a backlog older than the bound fails the evidence, a drained log passes", async () => {
-  const dir = dualWriteStack();
+  const dir = scratchMatchauto("capture-gate", "dual-write", ["captureMaxLagSeconds: 1"]);
   const status = (over: string) =>
     runScript(
       "scripts/capture.ts",

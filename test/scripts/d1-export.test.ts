@@ -9,8 +9,7 @@ import * as path from "node:path";
 import { evidenceProblem, recordEvidence } from "../../tooling/evidence";
 import { applyStep } from "../../scripts/phase";
 import { d1Execute } from "../support/d1";
-import { scratchDir } from "../support/scratch";
-import { NOW } from "../support/stack";
+import { NOW, scratchMatchauto } from "../support/stack";
 
 jest.setTimeout(300_000);
 
@@ -20,18 +19,7 @@ const DB = "matchauto-edge-staging";
 const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" };
 
 /** The staging stack with matchauto at final-cut (retired marks come with the decommission change). */
-function scratchStack(): string {
-  const dir = scratchDir("d1-export");
-  fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-  const text = fs
-    .readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8")
-    .replace(
-      "    matchauto:\n      kind: dual-write\n      phase: baseline\n",
-      "    matchauto:\n      kind: dual-write\n      phase: final-cut\n",
-    );
-  fs.writeFileSync(path.join(dir, "Pulumi.staging.yaml"), text);
-  return dir;
-}
+const scratchStack = () => scratchMatchauto("d1-export", "final-cut");
 
 const run = (dir: string, script: string, args: string[]) =>
   spawnSync(TSX, [path.join(ROOT, "scripts", script), ...args], { cwd: dir, env, encoding: "utf8" });

@@ -4,18 +4,15 @@
  * the routes the official client calls (KV, Hyperdrive, D1 and Workers scripts), holding an account whose
  * Workers still bind legacy in every way the check knows; then the account is cleaned and the gate opens.
  */
-import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import * as path from "node:path";
 import { applyStep } from "../../scripts/phase";
 import { readEvidence, recordEvidence } from "../../tooling/evidence";
 import { runScript } from "../support/cli";
-import { scratchDir } from "../support/scratch";
+import { scratchMatchauto } from "../support/stack";
 
 jest.setTimeout(120_000);
 
-const ROOT = path.resolve(__dirname, "../..");
 const ACCOUNT = "5f2c8e1a9b7d4c3e8a6f0b1d2e9c7a4b";
 const TOKEN = "cf-token-never-printed-7e1";
 const LEGACY_HOST = "db.kwmfyzrtbnqhlpcx.supabase.co";
@@ -93,6 +90,14 @@ function handle(req: http.IncomingMessage): [number, unknown, string?] {
   return [404, { success: false, errors: [{ code: 10007, message: `no route ${p}` }] }];
 }
 
+/** A D1 binding as the settings API returns it. */
+const d1Binding = (name: string, database: keyof typeof D1_IDS): Binding => ({
+  type: "d1",
+  name,
+  id: D1_IDS[database],
+  database_id: D1_IDS[database],
+});
+
 let api: http.Server;
 let dir: string;
 
@@ -108,25 +113,22 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => api.listen(0, "127.0.0.1", r));
-  dir = scratchDir("decommission");
-  fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-  const text = fs.readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8");
   // At final-cut, with a second D1 database that the decommission change is about to retire.
-  const moved = text
-    .replace(
-      "      kind: dual-write\n      phase: baseline\n",
-      '      kind: dual-write\n      phase: final-cut\n      flagsUpdatedAt: "2026-03-01T12:00:00Z"\n',
-    )
-    .replace(
-      "        workers: [matchauto-api-staging]\n",
-      "        workers: [matchauto-api-staging]\n        legacyBindings: [LEGACY_DATABASE_URL]\n",
-    )
-    .replace(
-      "      d1:\n",
-      "      d1:\n        - { name: matchauto-old-staging, binding: OLD_DB, locationHint: wnam, readReplication: disabled }\n",
-    );
-  expect(moved.match(/final-cut|legacyBindings|matchauto-old-staging/g)).toHaveLength(3);
-  fs.writeFileSync(path.join(dir, "Pulumi.staging.yaml"), moved);
+  dir = scratchMatchauto(
+    "decommission",
+    "final-cut",
+    ['flagsUpdatedAt: "2026-03-01T12:00:00Z"'],
+    [
+      [
+        "        workers: [matchauto-api-staging]\n",
+        "        workers: [matchauto-api-staging]\n        legacyBindings: [LEGACY_DATABASE_URL]\n",
+      ],
+      [
+        "      d1:\n",
+        "      d1:\n        - { name: matchauto-old-staging, binding: OLD_DB, locationHint: wnam, readReplication: disabled }\n",
+      ],
+    ],
+  );
 });
 
 afterAll(() => {
@@ -157,18 +159,8 @@ const check = (...extra: string[]) =>
 it("names every Worker binding and script that still reads legacy or the database being retired", async () => {
   account.scripts = {
     "matchauto-api-staging": [
-      {
-        type: "d1",
-        name: "EDGE_DB",
-        id: D1_IDS["matchauto-edge-staging"],
-        database_id: D1_IDS["matchauto-edge-staging"],
-      },
-      {
-        type: "d1",
-        name: "OLD_DB",
-        id: D1_IDS["matchauto-old-staging"],
-        database_id: D1_IDS["matchauto-old-staging"],
-      },
+      d1Binding("EDGE_DB", "matchauto-edge-staging"),
+      d1Binding("OLD_DB", "matchauto-old-staging"),
       { type: "hyperdrive", name: "LEGACY_PG", id: "hd-legacy" },
       { type: "secret_text", name: "LEGACY_DATABASE_URL" },
       { type: "plain_text", name: "LEGACY_HOST_NOTE", text: `postgres host ${LEGACY_HOST}` },
@@ -241,12 +233,7 @@ it("once nothing reads them, the check passes and the gate opens", async () => {
   account.flags = { ...account.flags, writeMode: "new", readPercent: 100 };
   account.scripts = {
     "matchauto-api-staging": [
-      {
-        type: "d1",
-        name: "EDGE_DB",
-        id: D1_IDS["matchauto-edge-staging"],
-        database_id: D1_IDS["matchauto-edge-staging"],
-      },
+      d1Binding("EDGE_DB", "matchauto-edge-staging"),
       { type: "kv_namespace", name: "FLAGS", id: KV_ID },
     ],
     "unrelated-worker": [{ type: "hyperdrive", name: "OTHER", id: "hd-other" }],

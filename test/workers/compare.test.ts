@@ -15,7 +15,7 @@ import type { CompareSummary } from "../../workers/compare/spec";
 import { runScript } from "../support/cli";
 import { d1Execute } from "../support/d1";
 import { startPostgres, type PgServer } from "../support/postgres";
-import { scratchDir } from "../support/scratch";
+import { scratchMatchauto } from "../support/stack";
 import { insertCategories, insertCities, LEGACY_SCHEMA } from "../scripts/backfill/legacy-fixture";
 import { insertRelational, RELATIONAL_SCHEMA } from "../scripts/backfill/relational-fixture";
 
@@ -36,20 +36,6 @@ const env = (): NodeJS.ProcessEnv => ({
 });
 const run = (script: string, args: string[]) => runScript(`scripts/${script}`, args, env(), dir);
 
-/** The staging stack with matchauto at dual-write, sampling more keys than any table has (all of them). */
-function dualWriteStack(): string {
-  const d = scratchDir("compare");
-  fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(d, "Pulumi.yaml"));
-  const text = fs.readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8");
-  const moved = text.replace(
-    "    matchauto:\n      kind: dual-write\n      phase: baseline\n",
-    '    matchauto:\n      kind: dual-write\n      phase: dual-write\n      compare: { cron: "*/5 * * * *", sample: 1000 }\n',
-  );
-  expect(moved).not.toBe(text);
-  fs.writeFileSync(path.join(d, "Pulumi.staging.yaml"), moved);
-  return d;
-}
-
 beforeAll(async () => {
   server = await startPostgres();
   const legacy = new Client({ connectionString: server.url });
@@ -64,7 +50,8 @@ beforeAll(async () => {
     await legacy.end();
   }
   await migrateSchema({ url: server.urlFor("target"), schema: "matchauto" });
-  dir = dualWriteStack();
+  // Sampling more keys than any table has: every key is compared.
+  dir = scratchMatchauto("compare", "dual-write", ['compare: { cron: "*/5 * * * *", sample: 1000 }']);
   persistTo = path.join(dir, "state");
   const local = [...stackArgs, "--local", "--persist-to", persistTo];
   const migrated = await run("d1-migrate.ts", local);
