@@ -129,7 +129,13 @@ const server = http.createServer((req, res) => {
         : send(res, 404, { error: "no such message" });
     }
     return send(res, 404, { error: `no route ${route}` });
-  })().catch((error: unknown) => send(res, 500, { error: (error as Error).message, revision }));
+  })().catch((error: unknown) => {
+    const e = error as { code?: string; constraint?: string; message: string };
+    // A primary-key clash on insert: the sequence handed out an id that exists (not carried, not reset).
+    const kind = e.code === "23505" && e.constraint === "ChatMessage_pkey" ? "sequence-collision" : "error";
+    res.setHeader("x-error-kind", kind);
+    send(res, 500, { error: e.message, kind, revision });
+  });
 });
 
 server.listen(Number(env.PORT ?? 8080), "127.0.0.1", () => {

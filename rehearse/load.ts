@@ -15,6 +15,8 @@ export interface Sample {
   readonly ms: number;
   readonly revision?: string;
   readonly clientId: string;
+  /** The app's `x-error-kind` on a 500 (e.g. `sequence-collision`). */
+  readonly error?: string;
 }
 
 export interface Load {
@@ -33,7 +35,7 @@ function request(
   path: string,
   body: unknown,
   timeoutMs: number,
-): Promise<{ status: number; revision?: string }> {
+): Promise<{ status: number; revision?: string; error?: string }> {
   return new Promise((resolve) => {
     const req = http.request(
       new URL(path, base),
@@ -41,7 +43,11 @@ function request(
       (res) => {
         res.resume();
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, revision: res.headers["x-revision"] as string }),
+          resolve({
+            status: res.statusCode ?? 0,
+            revision: res.headers["x-revision"] as string,
+            error: res.headers["x-error-kind"] as string | undefined,
+          }),
         );
       },
     );
@@ -83,6 +89,7 @@ export function startLoad(baseUrl: string, rate: number, opts: { timeoutMs?: num
       ms: Date.now() - t0,
       revision: w.revision,
       clientId,
+      ...(w.error ? { error: w.error } : {}),
     });
     if (w.status !== 201) return;
     acked.push(clientId);

@@ -1,0 +1,460 @@
+/**
+ * The dress rehearsal of a cloudsql cutover on this machine: a local stand-in of production built from
+ * the stack file and the engine's plans, driven phase by phase under a fixed write load. Every server is
+ * real, on loopback, started here and stopped at the end (also on failure).
+ */
+import { randomBytes } from "node:crypto";
+import { Client } from "pg";
+import { CONFIG_KEY } from "../infra/config/common";
+import type { CloudSqlMigration } from "../infra/config/cloudsql";
+import { parseMigrations } from "../infra/config/load";
+import { planCloudSql, type CloudSqlPlan } from "../infra/engine/cloudsql";
+import { managedSecretIds } from "../infra/engine/env";
+import { transitionContextOf } from "../infra/engine/plan";
+import { POST_PROMOTION_SQL } from "../infra/engine/sequences";
+import { forwardStep, judgeTransition, positionLabel, type Position } from "../infra/engine/transitions";
+import { expectationFor } from "../scripts/smoke/expectations";
+import { runSmoke } from "../scripts/smoke/run";
+import { openDatabase } from "../scripts/validate/database";
+import { parseEndpoint } from "../scripts/validate/endpoint";
+import { compareTable } from "../scripts/validate/run";
+import { startPostgres } from "../tooling/local-postgres";
+import { startRedis } from "../tooling/local-redis";
+import { atPosition, readStackConfig, type StackConfig } from "../tooling/stack-file";
+import { startLoad, type Load, type Sample } from "./load";
+import { startReplication, type Replication } from "./replication";
+import { resolveEnv, startRevision, type RunningRevision } from "./revisions";
+import { startRouter, type Router } from "./router";
+import { CHAT_SCHEMA } from "./schema";
+import { readFileSync } from "node:fs";
+import { revisionEnv } from "../infra/engine/env";
+
+export interface RehearsalOptions {
+  readonly stack: string;
+  readonly migration?: string;
+  readonly dir?: string;
+  /** Rows in the source table before the run. */
+  readonly rows: number;
+  /** Writes per second for the whole run. */
+  readonly rate: number;
+  /** Seconds each phase (each canary step) is held under load. */
+  readonly bakeSeconds: number;
+  /** Roll back from this phase (instead of walking to the end) and check the service again. */
+  readonly drill?: string;
+  readonly log?: (line: string) => void;
+}
+
+/** One position held during the run. */
+export interface PhaseBand {
+  readonly position: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly writes: { readonly accepted: number; readonly refused: number; readonly errors: number };
+  readonly latencyMs: { readonly p50: number; readonly p99: number };
+  /** What was checked at this position (gates), each with its verdict. */
+  readonly checks: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
+}
+
+export interface RehearsalReport {
+  readonly stack: string;
+  readonly migration: string;
+  readonly rows: number;
+  readonly rate: number;
+  readonly durationMs: number;
+  readonly phases: readonly PhaseBand[];
+  readonly writes: {
+    readonly acknowledged: number;
+    readonly foundInFinal: number;
+    readonly lost: number;
+    readonly duplicates: number;
+    readonly refused: number;
+    readonly errors: number;
+  };
+  /** First refused write to first write accepted on the destination; freeze to 100% on the candidate. */
+  readonly window: {
+    readonly writeUnavailableMs: number | null;
+    readonly freezeToFullMs: number | null;
+    readonly firstRefusedMs: number | null;
+    readonly firstOnDestinationMs: number | null;
+  };
+  readonly sequenceCollisions: number;
+  readonly validation?: { readonly identical: boolean; readonly detail: string };
+  readonly drill?: {
+    readonly from: string;
+    /** From the rollback to the first write accepted through the router by the stable revision. */
+    readonly toStableMs: number | null;
+    readonly serviceOk: boolean;
+    /** Writes acknowledged on the destination after promotion that the source does not have. */
+    readonly writesOnlyOnDestination: number;
+  };
+  readonly samples: readonly Sample[];
+  readonly final: string;
+}
+
+const pct = (sorted: readonly number[], p: number) =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The spec of `migration` at a position, parsed the way the program parses it. */
+function specAt(file: StackConfig, migration: string, p: Position): CloudSqlMigration {
+  const moved = atPosition(file, migration, {
+    phase: p.phase,
+    percent: p.percent,
+    rollbackFrom: p.rollbackFrom,
+    attempt: p.attempt,
+  });
+  const spec = parseMigrations(moved.config[CONFIG_KEY], { now: new Date() })[migration];
+  if (spec?.kind !== "cloudsql") throw new Error(`${migration} is not a cloudsql migration`);
+  return spec;
+}
+
+/** What a running rehearsal must stop when interrupted (Ctrl-C): the command calls {@link stopRunning}. */
+const running = new Set<() => Promise<void>>();
+
+/** Stops every server and process of the rehearsals in progress. */
+export async function stopRunning(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()));
+}
+
+export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport> {
+  const log = opts.log ?? (() => undefined);
+  const file = readStackConfig(opts.stack, opts.dir);
+  const all = parseMigrations(file.config[CONFIG_KEY], { now: new Date() });
+  const migration = opts.migration ?? Object.keys(all).find((m) => all[m].kind === "cloudsql") ?? "(none)";
+  const first = all[migration];
+  if (first?.kind !== "cloudsql")
+    throw new Error(`${file.path} has no cloudsql migration "${migration}" to rehearse`);
+  const database = first.source.database;
+  const servers: { stop(): Promise<void> }[] = [];
+  const revisions = new Map<string, RunningRevision>();
+  let router: Router | undefined;
+  let load: Load | undefined;
+  const started = Date.now();
+  const teardown = async () => {
+    await load?.stop().catch(() => undefined);
+    await Promise.all([...revisions.values()].map((r) => r.stop().catch(() => undefined)));
+    await router?.close().catch(() => undefined);
+    await Promise.all(servers.map((s) => s.stop().catch(() => undefined)));
+  };
+  running.add(teardown);
+  try {
+    log(`starting the stand-in: source and destination PostgreSQL (pglogical), Redis (TLS)`);
+    const [source, destination, redis] = await Promise.all([
+      startPostgres({ pglogical: true }),
+      startPostgres({ pglogical: true }),
+      startRedis({ tls: true }),
+    ]);
+    servers.push(source, destination, redis);
+    const appUser = { user: first.cloudSql.user, password: randomBytes(12).toString("hex") };
+    const destAppUrl = destination
+      .urlFor(database)
+      .replace(`${destination.user}:${destination.password}`, `${appUser.user}:${appUser.password}`);
+    const token = randomBytes(12).toString("hex");
+    // The user's secrets point at the source; the program's own ones exist once a phase creates them.
+    const secrets: Record<string, string> = {};
+    for (const [name, ref] of Object.entries(first.cloudRun.secretEnv))
+      secrets[ref.secret] =
+        name === "DATABASE_URL" || name === "DIRECT_URL"
+          ? source.urlFor(database)
+          : name === "ADMIN_STATUS_TOKEN"
+            ? token
+            : `rehearsal-${name.toLowerCase()}`;
+    const ids = managedSecretIds(migration);
+    const createSecrets = (plan: CloudSqlPlan) => {
+      if (plan.resources.secrets) {
+        secrets[ids.databaseUrl] = destAppUrl;
+        secrets[ids.directUrl] = destAppUrl;
+      }
+      if (plan.resources.redis) {
+        secrets[ids.redisUrl] = redis.url;
+        secrets[ids.redisCa] = readFileSync(redis.caFile!, "utf8");
+      }
+    };
+
+    await withClient(source.urlFor(database), async (c) => {
+      await c.query(CHAT_SCHEMA);
+      await c.query(
+        `INSERT INTO "ChatMessage" ("clientId", "conversationId", body)
+         SELECT 'seed-' || i, i % 1000, repeat('x', 64) FROM generate_series(1, $1::int) i`,
+        [opts.rows],
+      );
+    });
+    log(`source seeded with ${opts.rows} rows`);
+
+    router = await startRouter();
+    let replication: Replication | undefined;
+    const bands: PhaseBand[] = [];
+    let validation: RehearsalReport["validation"];
+    let freezeAt: number | null = null;
+    let fullAt: number | null = null;
+    let promotedAt: number | null = null;
+
+    const apply = async (p: Position): Promise<{ spec: CloudSqlMigration; plan: CloudSqlPlan }> => {
+      const spec = specAt(file, migration, p);
+      const plan = planCloudSql(migration, spec);
+      createSecrets(plan);
+      for (const r of plan.revisions) {
+        if (!revisions.has(r.name)) revisions.set(r.name, await startRevision(migration, spec, r, secrets));
+      }
+      router!.setTraffic(plan.traffic.map((t) => ({ ...t, url: revisions.get(t.revision)!.url })));
+      return { spec, plan };
+    };
+
+    const hold = async (
+      label: string,
+      work: (spec: CloudSqlMigration, plan: CloudSqlPlan) => Promise<PhaseBand["checks"]>,
+      p: Position,
+    ) => {
+      const t0 = Date.now() - load!.startedAt;
+      const { spec, plan } = await apply(p);
+      log(`${label}: ${plan.traffic.map((t) => `${t.revision} ${t.percent}%`).join(", ")}`);
+      const checks = await work(spec, plan);
+      await new Promise((r) => setTimeout(r, opts.bakeSeconds * 1000));
+      const t1 = Date.now() - load!.startedAt;
+      const inBand = load!.samples().filter((s) => s.kind === "write" && s.t >= t0 && s.t < t1);
+      const lat = inBand
+        .filter((s) => s.status > 0)
+        .map((s) => s.ms)
+        .sort((a, b) => a - b);
+      bands.push({
+        position: label,
+        startMs: t0,
+        endMs: t1,
+        writes: {
+          accepted: inBand.filter((s) => s.status === 201).length,
+          refused: inBand.filter((s) => s.status === 503).length,
+          errors: inBand.filter((s) => s.status !== 201 && s.status !== 503).length,
+        },
+        latencyMs: { p50: pct(lat, 50), p99: pct(lat, 99) },
+        checks,
+      });
+      for (const c of checks) log(`  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);
+      return { spec, plan };
+    };
+
+    const smoke = async (url: string, phase: string) => {
+      const results = await runSmoke({
+        baseUrl: url,
+        auth: { header: "authorization", token },
+        tokenEnv: "ADMIN_STATUS_TOKEN",
+        timeoutMs: 5000,
+        expectation: expectationFor(phase as CloudSqlMigration["phase"]),
+        writeProbe: { method: "POST", path: "/system/write-probe", refusedStatus: 503 },
+      });
+      const failed = results.filter((r) => r.status === "FAIL");
+      return {
+        name: `smoke ${url}`,
+        ok: failed.length === 0,
+        detail: failed.length
+          ? failed.map((f) => `${f.name}: ${f.detail}`).join("; ")
+          : `${results.length} checks passed`,
+      };
+    };
+
+    // Baseline first, then the load for the whole walk.
+    await apply({ phase: "baseline", attempt: 1 });
+    load = startLoad(router.url, opts.rate);
+    let position: Position | undefined = { phase: "baseline", attempt: first.attempt };
+    const ctx = transitionContextOf(migration, first, { now: new Date() });
+    let last: Position = position;
+    while (position && position.phase !== "decommission") {
+      const p: Position = position;
+      const label = positionLabel(p);
+      const verdict = judgeTransition(last, p, ctx);
+      if (!verdict.allowed)
+        throw new Error(`the engine refuses ${positionLabel(last)} → ${label}: ${verdict.message}`);
+      await hold(
+        label,
+        async (spec, plan) => {
+          const checks: { name: string; ok: boolean; detail: string }[] = [];
+          if (plan.resources.dms && !replication) {
+            const t = Date.now();
+            replication = await startReplication(source, destination, database, appUser);
+            checks.push({
+              name: "replication",
+              ok: true,
+              detail: `initial copy of ${opts.rows} rows and CDC in ${Date.now() - t} ms`,
+            });
+          }
+          if (p.phase === "freeze") {
+            freezeAt = Date.now() - load!.startedAt;
+            const caught = await replication!.waitCaughtUp();
+            const src = await openDatabase(parseEndpoint(source.urlFor(database), "source"), {
+              schema: "public",
+              timeouts: { connectMs: 5000, statementMs: 60000 },
+              env: process.env,
+            });
+            const dst = await openDatabase(parseEndpoint(destination.urlFor(database), "destination"), {
+              schema: "public",
+              timeouts: { connectMs: 5000, statementMs: 60000 },
+              env: process.env,
+            });
+            try {
+              const r = await compareTable("ChatMessage", src, dst, {
+                maxDifferences: 10,
+                factor: 16,
+                segmentRows: 20000,
+                leafRows: 256,
+              });
+              validation = {
+                identical: r.identical,
+                detail: `ChatMessage ${r.counts?.source} rows, ${r.method}, caught up in ${caught} ms`,
+              };
+              checks.push({ name: "validate", ok: r.identical, detail: validation.detail });
+            } finally {
+              await src.close();
+              await dst.close();
+            }
+            const frozen = plan.revisions.find((r) => !r.writes)!;
+            checks.push(await smoke(revisions.get(frozen.name)!.url, "freeze"));
+          }
+          if (p.phase === "promote") {
+            await replication!.waitCaughtUp();
+            await replication!.promote();
+            promotedAt = Date.now() - load!.startedAt;
+            // The migrate job's first step, with the env the plan gives that job (the candidate's).
+            const env = resolveEnv(
+              revisionEnv(migration, spec, plan.migrateJobRevision),
+              secrets,
+              plan.migrateJobName,
+            );
+            await withClient(env.DIRECT_URL, (c) => c.query(POST_PROMOTION_SQL));
+            checks.push({
+              name: "post-promotion steps",
+              ok: true,
+              detail: "grant, sequences, materialized views",
+            });
+            const candidate = plan.traffic.find((t) => t.tag === "candidate")!;
+            checks.push(await smoke(revisions.get(candidate.revision)!.url, "promote"));
+          }
+          if (p.phase === "canary" && p.percent === 100) fullAt = Date.now() - load!.startedAt;
+          if (p.phase === "stabilize") {
+            const serving = plan.traffic.find((t) => t.percent === 100)!;
+            checks.push(await smoke(revisions.get(serving.revision)!.url, "stabilize"));
+          }
+          return checks;
+        },
+        p,
+      );
+      last = p;
+      if (opts.drill && p.phase === opts.drill) break;
+      position = forwardStep(p, ctx);
+    }
+
+    let drill: RehearsalReport["drill"];
+    if (opts.drill) {
+      if (last.phase !== opts.drill)
+        throw new Error(`--drill ${opts.drill}: the walk never reached that phase`);
+      const back: Position = { phase: "rollback", rollbackFrom: last.phase, attempt: last.attempt };
+      const verdict = judgeTransition(last, back, ctx);
+      if (!verdict.allowed)
+        throw new Error(`rollback from ${opts.drill} is refused by the engine: ${verdict.message}`);
+      const t = Date.now();
+      let serviceOk = false;
+      await hold(
+        positionLabel(back),
+        async (_spec, plan) => {
+          const stable = plan.traffic.find((x) => x.percent === 100)!;
+          const check = await smoke(revisions.get(stable.revision)!.url, "rollback");
+          serviceOk = check.ok;
+          return [check];
+        },
+        back,
+      );
+      // From the rollback to the first write the stable revision accepts through the router.
+      const stableName = first.cloudRun.stableRevision;
+      const since = t - load.startedAt;
+      const firstOnStable = load
+        .samples()
+        .find((x) => x.kind === "write" && x.status === 201 && x.t >= since && x.revision === stableName);
+      const toStableMs = firstOnStable ? firstOnStable.t + firstOnStable.ms - since : null;
+      const onDestination = load
+        .samples()
+        .filter(
+          (s) =>
+            s.kind === "write" &&
+            s.status === 201 &&
+            revisions.get(s.revision ?? "")?.plan.database === "cloudsql",
+        );
+      const onSource = await withClient(
+        source.urlFor(database),
+        async (c) =>
+          (
+            await c.query(`SELECT count(*)::int AS n FROM "ChatMessage" WHERE "clientId" = ANY($1)`, [
+              onDestination.map((s) => s.clientId),
+            ])
+          ).rows[0].n,
+      );
+      drill = {
+        from: opts.drill,
+        toStableMs,
+        serviceOk: serviceOk && toStableMs !== null,
+        writesOnlyOnDestination: onDestination.length - onSource,
+      };
+    }
+
+    await load.stop();
+    const samples = load.samples();
+    const acked = load.acknowledged();
+    // The final database: the destination once promoted, else still the source.
+    const finalIsDestination = promotedAt !== null && !drill;
+    const finalUrl = finalIsDestination ? destination.urlFor(database) : source.urlFor(database);
+    const found = await withClient(
+      finalUrl,
+      async (c) =>
+        (
+          await c.query(
+            `SELECT count(*)::int AS n, count(DISTINCT "clientId")::int AS d FROM "ChatMessage" WHERE "clientId" = ANY($1)`,
+            [acked],
+          )
+        ).rows[0],
+    );
+    const writes = samples.filter((s) => s.kind === "write");
+    const collisions = writes.filter((s) => s.error === "sequence-collision").length;
+    const firstRefused = writes.find((s) => s.status === 503)?.t ?? null;
+    const firstOnDestination =
+      writes.find((s) => s.status === 201 && revisions.get(s.revision ?? "")?.plan.database === "cloudsql")
+        ?.t ?? null;
+    return {
+      stack: opts.stack,
+      migration,
+      rows: opts.rows,
+      rate: opts.rate,
+      durationMs: Date.now() - started,
+      phases: bands,
+      writes: {
+        acknowledged: acked.length,
+        foundInFinal: found.n,
+        // After a rollback past promotion, the destination's writes are the plan's announced loss, not this.
+        lost: acked.length - found.d - (drill?.writesOnlyOnDestination ?? 0),
+        duplicates: found.n - found.d,
+        refused: writes.filter((s) => s.status === 503).length,
+        errors: writes.filter((s) => s.status !== 201 && s.status !== 503).length,
+      },
+      window: {
+        writeUnavailableMs:
+          firstRefused !== null && firstOnDestination !== null ? firstOnDestination - firstRefused : null,
+        freezeToFullMs: freezeAt !== null && fullAt !== null ? fullAt - freezeAt : null,
+        firstRefusedMs: firstRefused,
+        firstOnDestinationMs: firstOnDestination,
+      },
+      sequenceCollisions: collisions,
+      ...(validation ? { validation } : {}),
+      ...(drill ? { drill } : {}),
+      samples,
+      final: finalIsDestination ? "destination" : "source",
+    };
+  } finally {
+    running.delete(teardown);
+    await teardown();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * A CI-sized dress rehearsal: the whole cloudsql walk on real servers under a write load (a few
+ * thousand rows, tens of seconds), then one rollback drill through the command as an operator runs it.
+ * The stand-in reads the engine's plans, so a wrong traffic table or env shows here as lost or refused
+ * writes.
+ */
+import { rehearse, type RehearsalReport } from "../../rehearse/run";
+import { runScript } from "../support/cli";
+
+jest.setTimeout(300_000);
+
+let report: RehearsalReport;
+
+beforeAll(async () => {
+  report = await rehearse({ stack: "staging", rows: 3000, rate: 25, bakeSeconds: 1 });
+});
+
+it("walks every position of the runbook in order, each gate passing", () => {
+  expect(report.phases.map((p) => p.position)).toEqual([
+    "baseline",
+    "provision",
+    "replicate",
+    "freeze",
+    "promote",
+    "canary:10",
+    "canary:50",
+    "canary:100",
+    "stabilize",
+  ]);
+  const checks = report.phases.flatMap((p) => p.checks.map((c) => [p.position, c.name.split(" ")[0], c.ok]));
+  expect(checks).toEqual([
+    ["replicate", "replication", true],
+    ["freeze", "validate", true],
+    ["freeze", "smoke", true],
+    ["promote", "post-promotion", true],
+    ["promote", "smoke", true],
+    ["stabilize", "smoke", true],
+  ]);
+  expect(report.validation?.identical).toBe(true);
+});
+
+it("loses no acknowledged write, collides no sequence, and ends on the destination", () => {
+  expect(report.final).toBe("destination");
+  expect(report.writes.acknowledged).toBeGreaterThan(100);
+  expect(report.writes).toMatchObject({ lost: 0, duplicates: 0, errors: 0 });
+  expect(report.writes.foundInFinal).toBe(report.writes.acknowledged);
+  expect(report.sequenceCollisions).toBe(0);
+  // Writes are refused while frozen and promoting, and only then.
+  const refusing = report.phases.filter((p) => p.writes.refused > 0).map((p) => p.position);
+  expect(refusing).toEqual(expect.arrayContaining(["freeze", "promote"]));
+  expect(refusing.every((p) => ["freeze", "promote", "canary:10", "canary:50"].includes(p))).toBe(true);
+  expect(report.phases.find((p) => p.position === "stabilize")!.writes).toMatchObject({
+    refused: 0,
+    errors: 0,
+  });
+});
+
+it("measures the write-unavailability window: first refused write to first write on the destination", () => {
+  const w = report.window;
+  expect(w.firstRefusedMs).not.toBeNull();
+  expect(w.firstOnDestinationMs!).toBeGreaterThan(w.firstRefusedMs!);
+  expect(w.writeUnavailableMs).toBe(w.firstOnDestinationMs! - w.firstRefusedMs!);
+  expect(w.freezeToFullMs!).toBeGreaterThan(0);
+  const freeze = report.phases.find((p) => p.position === "freeze")!;
+  expect(w.firstRefusedMs!).toBeGreaterThanOrEqual(freeze.startMs);
+});
+
+it("the drill from canary returns a working service on the stable revision, and counts what stays on the destination", async () => {
+  const r = await runScript(
+    "scripts/rehearse.ts",
+    ["--rows", "1500", "--rate", "25", "--bake", "1", "--drill", "canary", "--json"],
+    {},
+  );
+  expect([r.code, r.stderr]).toEqual([0, expect.stringContaining("rehearse: rollback:canary")]);
+  const json = JSON.parse(r.stdout);
+  expect(Object.keys(json).sort()).toEqual(
+    [
+      "passed",
+      "stack",
+      "migration",
+      "rows",
+      "rate",
+      "durationMs",
+      "phases",
+      "writes",
+      "window",
+      "sequenceCollisions",
+      "validation",
+      "drill",
+      "samples",
+      "final",
+    ].sort(),
+  );
+  expect(json).toMatchObject({ passed: true, final: "source", writes: { lost: 0 }, sequenceCollisions: 0 });
+  expect(json.phases.at(-1).position).toBe("rollback:canary");
+  expect(json.drill).toMatchObject({ from: "canary", serviceOk: true });
+  expect(json.drill.toStableMs).toBeGreaterThanOrEqual(0);
+  expect(json.drill.writesOnlyOnDestination).toBeGreaterThanOrEqual(0);
+  expect(json.phases.at(-1).writes).toMatchObject({ refused: 0, errors: 0 });
+});
