@@ -5,7 +5,10 @@
  * applies the plan's traffic table, Redis, and a fixed write load; it prints what happened to the writes.
  * Exit 0 when no acknowledged write was lost, no sequence collided, and every gate and drill passed.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { newCommand, runMain, wholeNumber } from "./lib/cli";
+import { reportHtml, timelineSvg } from "../rehearse/timeline";
 import { rehearse, stopRunning, type RehearsalReport } from "../rehearse/run";
 
 interface Flags {
@@ -16,6 +19,7 @@ interface Flags {
   readonly bake: number;
   readonly drill?: string;
   readonly json?: boolean;
+  readonly out: string;
 }
 
 const s = (ms: number | null) => (ms === null ? "n/a" : `${(ms / 1000).toFixed(1)} s`);
@@ -74,6 +78,7 @@ async function main(): Promise<number> {
     .option("--bake <s>", "seconds each position is held under load", wholeNumber("seconds, e.g. 5"), 5)
     .option("--drill <phase>", "roll back from this phase and check the service again")
     .option("--json", "print the report as JSON")
+    .option("--out <dir>", "where the timeline (SVG), the HTML report and the full JSON go", "rehearsal")
     .parse()
     .opts<Flags>();
   const report = await rehearse({
@@ -85,12 +90,23 @@ async function main(): Promise<number> {
     ...(opts.drill ? { drill: opts.drill } : {}),
     log: (line) => process.stderr.write(`rehearse: ${line}\n`),
   });
+  const text = renderReport(report);
+  fs.mkdirSync(opts.out, { recursive: true });
+  fs.writeFileSync(path.join(opts.out, "timeline.svg"), timelineSvg(report));
+  fs.writeFileSync(path.join(opts.out, "report.html"), reportHtml(report, text));
+  fs.writeFileSync(
+    path.join(opts.out, "report.json"),
+    JSON.stringify({ passed: passed(report), ...report }) + "\n",
+  );
+  process.stderr.write(
+    `rehearse: timeline ${path.join(opts.out, "timeline.svg")}, report ${path.join(opts.out, "report.html")}\n`,
+  );
   if (opts.json) {
     const { samples, ...rest } = report;
     process.stdout.write(
       JSON.stringify({ passed: passed(report), ...rest, samples: samples.length }, null, 2) + "\n",
     );
-  } else process.stdout.write(renderReport(report));
+  } else process.stdout.write(text);
   return passed(report) ? 0 : 1;
 }
 

@@ -4,8 +4,12 @@
  * The stand-in reads the engine's plans, so a wrong traffic table or env shows here as lost or refused
  * writes.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { rehearse, type RehearsalReport } from "../../rehearse/run";
+import { perSecond, reportHtml, timelineSvg } from "../../rehearse/timeline";
 import { runScript } from "../support/cli";
+import { scratchDir } from "../support/scratch";
 
 jest.setTimeout(300_000);
 
@@ -65,10 +69,30 @@ it("measures the write-unavailability window: first refused write to first write
   expect(w.firstRefusedMs!).toBeGreaterThanOrEqual(freeze.startMs);
 });
 
+it("draws the run: a band per position, the window marked, writes accepted and refused per second", () => {
+  const svg = timelineSvg(report);
+  expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+  expect(svg.match(/class="band"/g)).toHaveLength(report.phases.length);
+  for (const p of report.phases) expect(svg).toContain(`>${p.position}</text>`);
+  const seconds = (report.window.writeUnavailableMs! / 1000).toFixed(1);
+  expect(svg).toContain(`<title>write-unavailability window: ${seconds} s</title>`);
+  const secs = perSecond(report);
+  expect(svg.match(/class="accepted"/g)).toHaveLength(secs.filter((s) => s.accepted > 0).length);
+  expect(svg.match(/class="refused"/g)).toHaveLength(secs.filter((s) => s.refused > 0).length);
+  expect(secs.reduce((n, s) => n + s.accepted, 0)).toBe(report.writes.acknowledged);
+  expect(svg).toContain('class="p99"');
+  // Every opened element is closed: the file opens in a browser.
+  expect(svg.match(/<rect\b/g)!.length).toBe(svg.match(/<rect\b[^>]*\/>|<\/rect>/g)!.length);
+  const html = reportHtml(report, "text report");
+  expect(html).toContain(svg);
+  expect(html).toContain("<strong>0 writes lost</strong>");
+});
+
 it("the drill from canary returns a working service on the stable revision, and counts what stays on the destination", async () => {
+  const out = path.join(scratchDir("rehearse"), "report");
   const r = await runScript(
     "scripts/rehearse.ts",
-    ["--rows", "1500", "--rate", "25", "--bake", "1", "--drill", "canary", "--json"],
+    ["--rows", "1500", "--rate", "25", "--bake", "1", "--drill", "canary", "--json", "--out", out],
     {},
   );
   expect([r.code, r.stderr]).toEqual([0, expect.stringContaining("rehearse: rollback:canary")]);
@@ -97,4 +121,9 @@ it("the drill from canary returns a working service on the stable revision, and 
   expect(json.drill.toStableMs).toBeGreaterThanOrEqual(0);
   expect(json.drill.writesOnlyOnDestination).toBeGreaterThanOrEqual(0);
   expect(json.phases.at(-1).writes).toMatchObject({ refused: 0, errors: 0 });
+  for (const f of ["timeline.svg", "report.html", "report.json"])
+    expect(fs.existsSync(path.join(out, f))).toBe(true);
+  expect(JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8")).samples.length).toBe(
+    json.samples,
+  );
 });
