@@ -65,6 +65,8 @@ export async function startReplication(
       `CREATE ROLE "${app.user}" LOGIN CREATEROLE PASSWORD '${app.password.replace(/'/g, "''")}'`,
     );
     await c.query(`GRANT ALL ON SCHEMA public TO "${app.user}"`);
+    // First: a source prepared for DMS has pglogical, and its dump names the extension.
+    await c.query("CREATE EXTENSION IF NOT EXISTS pglogical");
   });
   // psql, not a driver: the dump holds psql meta-commands (\restrict in current pg_dump releases).
   await new Promise<void>((resolve, reject) => {

@@ -13,6 +13,7 @@ import { managedSecretIds } from "../infra/engine/env";
 import { transitionContextOf } from "../infra/engine/plan";
 import { POST_PROMOTION_SQL } from "../infra/engine/sequences";
 import { forwardStep, judgeTransition, positionLabel, type Position } from "../infra/engine/transitions";
+import { checkSource, resolveSource } from "../scripts/preflight/source";
 import { expectationFor } from "../scripts/smoke/expectations";
 import { runSmoke } from "../scripts/smoke/run";
 import { openDatabase } from "../scripts/validate/database";
@@ -181,6 +182,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     };
 
     await withClient(source.urlFor(database), async (c) => {
+      // The runbook's source preparation for DMS: pglogical in every migrated database.
+      await c.query("CREATE EXTENSION IF NOT EXISTS pglogical");
       await c.query(CHAT_SCHEMA);
       await c.query(
         `INSERT INTO "ChatMessage" ("clientId", "conversationId", body)
@@ -276,6 +279,28 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
         label,
         async (spec, plan) => {
           const checks: { name: string; ok: boolean; detail: string }[] = [];
+          if (p.phase === "provision") {
+            // The runbook's preflight before the DMS job: the project's own source readiness checks.
+            const target = resolveSource(
+              {
+                source: source.urlFor(database),
+                destination: destination.urlFor(database),
+                stack: opts.stack,
+                sslmode: "disable",
+                databases: [database],
+              },
+              process.env,
+            )!;
+            const results = await checkSource(target, 5000);
+            const failed = results.filter((r) => r.status === "FAIL");
+            checks.push({
+              name: "preflight",
+              ok: failed.length === 0,
+              detail: failed.length
+                ? failed.map((f) => `${f.name}: ${f.detail}`).join("; ")
+                : `${results.length} source checks, ${results.filter((r) => r.status === "WARN").length} warnings`,
+            });
+          }
           if (plan.resources.dms && !replication) {
             const t = Date.now();
             replication = await startReplication(source, destination, database, appUser);

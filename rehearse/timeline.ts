@@ -147,7 +147,11 @@ export function timelineSvg(report: RehearsalReport): string {
 }
 
 /** The HTML report: the figures, the timeline, the positions. */
-export function reportHtml(report: RehearsalReport, text: string): string {
+export function reportHtml(
+  report: RehearsalReport,
+  text: string,
+  drills: readonly RehearsalReport[] = [],
+): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Rehearsal ${esc(report.stack)}/${esc(report.migration)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#1b2433}pre{background:#f5f7fa;padding:12px;overflow:auto}
@@ -156,6 +160,7 @@ export function reportHtml(report: RehearsalReport, text: string): string {
 <p class="${report.writes.lost === 0 && report.sequenceCollisions === 0 ? "ok" : "bad"}"><strong>${report.writes.lost} writes lost</strong>, ${report.sequenceCollisions} sequence collisions, ${report.writes.acknowledged} writes acknowledged; write-unavailability window ${report.window.writeUnavailableMs === null ? "n/a" : `${(report.window.writeUnavailableMs / 1000).toFixed(1)} s`}.</p>
 ${timelineSvg(report)}
 <pre>${esc(text)}</pre>
+${drills.map((d) => `<h2>Drill: rollback from ${esc(d.drill!.from)}</h2>\n${timelineSvg(d)}`).join("\n")}
 </body></html>
 `;
 }

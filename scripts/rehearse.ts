@@ -7,7 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { newCommand, runMain, wholeNumber } from "./lib/cli";
+import { CLOUDSQL_ROLLBACK_ORIGINS } from "../infra/engine/cloudsql-phases";
+import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { reportHtml, timelineSvg } from "../rehearse/timeline";
 import { rehearse, stopRunning, type RehearsalReport } from "../rehearse/run";
 
@@ -63,6 +64,42 @@ export function passed(r: RehearsalReport): boolean {
   );
 }
 
+/** A drill's outcome, as the summary lists it. */
+export interface DrillResult {
+  readonly from: string;
+  readonly toStableMs: number | null;
+  readonly serviceOk: boolean;
+  readonly writesOnlyOnDestination: number;
+  readonly acknowledged: number;
+  readonly lost: number;
+  readonly passed: boolean;
+}
+
+const drillOf = (r: RehearsalReport): DrillResult => ({
+  from: r.drill!.from,
+  toStableMs: r.drill!.toStableMs,
+  serviceOk: r.drill!.serviceOk,
+  writesOnlyOnDestination: r.drill!.writesOnlyOnDestination,
+  acknowledged: r.writes.acknowledged,
+  lost: r.writes.lost,
+  passed: passed(r),
+});
+
+export function renderDrills(drills: readonly DrillResult[]): string {
+  if (drills.length === 0) return "";
+  return (
+    [
+      "",
+      "drills (each on a fresh stand-in: walk to the phase, roll back, check the service)",
+      `  ${"FROM".padEnd(11)} ${"TO STABLE".padStart(9)} ${"SERVICE".padEnd(11)} ${"ACKED".padStart(6)} ${"LOST".padStart(5)} ${"ONLY ON DESTINATION".padStart(19)}`,
+      ...drills.map(
+        (d) =>
+          `  ${d.from.padEnd(11)} ${s(d.toStableMs).padStart(9)} ${(d.serviceOk ? "working" : "NOT WORKING").padEnd(11)} ${String(d.acknowledged).padStart(6)} ${String(d.lost).padStart(5)} ${String(d.writesOnlyOnDestination).padStart(19)}`,
+      ),
+    ].join("\n") + "\n"
+  );
+}
+
 async function main(): Promise<number> {
   const opts = newCommand("rehearse")
     .description("a dress rehearsal of the cloudsql cutover on this machine, under load")
@@ -76,27 +113,44 @@ async function main(): Promise<number> {
       50,
     )
     .option("--bake <s>", "seconds each position is held under load", wholeNumber("seconds, e.g. 5"), 5)
-    .option("--drill <phase>", "roll back from this phase and check the service again")
+    .option(
+      "--drill <phases>",
+      `after the walk, roll back from each of these phases (comma-separated, or all: ${CLOUDSQL_ROLLBACK_ORIGINS.join(", ")}) on a fresh stand-in and check the service`,
+    )
     .option("--json", "print the report as JSON")
-    .option("--out <dir>", "where the timeline (SVG), the HTML report and the full JSON go", "rehearsal")
+    .option("--out <dir>", "where the timelines (SVG), the HTML report and the full JSON go", "rehearsal")
     .parse()
     .opts<Flags>();
-  const report = await rehearse({
+  const drills =
+    opts.drill === "all" ? [...CLOUDSQL_ROLLBACK_ORIGINS] : (opts.drill?.split(",").filter(Boolean) ?? []);
+  const unknown = drills.filter((d) => !(CLOUDSQL_ROLLBACK_ORIGINS as readonly string[]).includes(d));
+  if (unknown.length)
+    throw new UsageError(
+      `--drill ${unknown.join(",")}: not a phase a rollback can leave`,
+      `one or more of ${CLOUDSQL_ROLLBACK_ORIGINS.join(", ")}, or all`,
+    );
+  const common = {
     stack: opts.stack,
     ...(opts.migration ? { migration: opts.migration } : {}),
     rows: opts.rows,
     rate: opts.rate,
     bakeSeconds: opts.bake,
-    ...(opts.drill ? { drill: opts.drill } : {}),
-    log: (line) => process.stderr.write(`rehearse: ${line}\n`),
-  });
-  const text = renderReport(report);
+  };
+  const log = (prefix: string) => (line: string) => process.stderr.write(`rehearse: ${prefix}${line}\n`);
+  const report = await rehearse({ ...common, log: log("") });
+  const drillRuns: RehearsalReport[] = [];
+  for (const d of drills) drillRuns.push(await rehearse({ ...common, drill: d, log: log(`[drill ${d}] `) }));
+  const results = drillRuns.map(drillOf);
+  const ok = passed(report) && results.every((d) => d.passed);
+  const text = renderReport(report) + renderDrills(results);
   fs.mkdirSync(opts.out, { recursive: true });
   fs.writeFileSync(path.join(opts.out, "timeline.svg"), timelineSvg(report));
-  fs.writeFileSync(path.join(opts.out, "report.html"), reportHtml(report, text));
+  for (const r of drillRuns)
+    fs.writeFileSync(path.join(opts.out, `timeline-drill-${r.drill!.from}.svg`), timelineSvg(r));
+  fs.writeFileSync(path.join(opts.out, "report.html"), reportHtml(report, text, drillRuns));
   fs.writeFileSync(
     path.join(opts.out, "report.json"),
-    JSON.stringify({ passed: passed(report), ...report }) + "\n",
+    JSON.stringify({ passed: ok, ...report, drills: drillRuns }) + "\n",
   );
   process.stderr.write(
     `rehearse: timeline ${path.join(opts.out, "timeline.svg")}, report ${path.join(opts.out, "report.html")}\n`,
@@ -104,10 +158,10 @@ async function main(): Promise<number> {
   if (opts.json) {
     const { samples, ...rest } = report;
     process.stdout.write(
-      JSON.stringify({ passed: passed(report), ...rest, samples: samples.length }, null, 2) + "\n",
+      JSON.stringify({ passed: ok, ...rest, samples: samples.length, drills: results }, null, 2) + "\n",
     );
   } else process.stdout.write(text);
-  return passed(report) ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 if (require.main === module) {

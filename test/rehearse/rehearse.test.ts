@@ -33,6 +33,7 @@ it("walks every position of the runbook in order, each gate passing", () => {
   ]);
   const checks = report.phases.flatMap((p) => p.checks.map((c) => [p.position, c.name.split(" ")[0], c.ok]));
   expect(checks).toEqual([
+    ["provision", "preflight", true],
     ["replicate", "replication", true],
     ["freeze", "validate", true],
     ["freeze", "smoke", true],
@@ -88,14 +89,17 @@ it("draws the run: a band per position, the window marked, writes accepted and r
   expect(html).toContain("<strong>0 writes lost</strong>");
 });
 
-it("the drill from canary returns a working service on the stable revision, and counts what stays on the destination", async () => {
+it("the command walks, then drills from canary: a working service on the stable revision, what stays on the destination counted", async () => {
   const out = path.join(scratchDir("rehearse"), "report");
   const r = await runScript(
     "scripts/rehearse.ts",
     ["--rows", "1500", "--rate", "25", "--bake", "1", "--drill", "canary", "--json", "--out", out],
     {},
   );
-  expect([r.code, r.stderr]).toEqual([0, expect.stringContaining("rehearse: rollback:canary")]);
+  expect([r.code, r.stderr]).toEqual([
+    0,
+    expect.stringContaining("rehearse: [drill canary] rollback:canary"),
+  ]);
   const json = JSON.parse(r.stdout);
   expect(Object.keys(json).sort()).toEqual(
     [
@@ -110,20 +114,28 @@ it("the drill from canary returns a working service on the stable revision, and 
       "window",
       "sequenceCollisions",
       "validation",
-      "drill",
+      "drills",
       "samples",
       "final",
     ].sort(),
   );
-  expect(json).toMatchObject({ passed: true, final: "source", writes: { lost: 0 }, sequenceCollisions: 0 });
-  expect(json.phases.at(-1).position).toBe("rollback:canary");
-  expect(json.drill).toMatchObject({ from: "canary", serviceOk: true });
-  expect(json.drill.toStableMs).toBeGreaterThanOrEqual(0);
-  expect(json.drill.writesOnlyOnDestination).toBeGreaterThanOrEqual(0);
-  expect(json.phases.at(-1).writes).toMatchObject({ refused: 0, errors: 0 });
-  for (const f of ["timeline.svg", "report.html", "report.json"])
+  // The walk's own report, then the drill's summary.
+  expect(json).toMatchObject({
+    passed: true,
+    final: "destination",
+    writes: { lost: 0 },
+    sequenceCollisions: 0,
+  });
+  expect(json.drills).toHaveLength(1);
+  expect(json.drills[0]).toMatchObject({ from: "canary", serviceOk: true, lost: 0, passed: true });
+  expect(json.drills[0].toStableMs).toBeGreaterThanOrEqual(0);
+  expect(json.drills[0].writesOnlyOnDestination).toBeGreaterThanOrEqual(0);
+  const full = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8"));
+  const drill = full.drills[0];
+  expect(drill.final).toBe("source");
+  expect(drill.phases.at(-1).position).toBe("rollback:canary");
+  expect(drill.phases.at(-1).writes).toMatchObject({ refused: 0, errors: 0 });
+  for (const f of ["timeline.svg", "timeline-drill-canary.svg", "report.html", "report.json"])
     expect(fs.existsSync(path.join(out, f))).toBe(true);
-  expect(JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8")).samples.length).toBe(
-    json.samples,
-  );
+  expect(full.samples.length).toBe(json.samples);
 });
