@@ -47,7 +47,7 @@ export function renderReport(r: RehearsalReport): string {
       : []),
     ...(r.drill
       ? [
-          `drill: rollback from ${r.drill.from}: first write accepted by the stable revision ${s(r.drill.toStableMs)} after the rollback, service ${r.drill.serviceOk ? "working" : "NOT working"}; ${r.drill.writesOnlyOnDestination} write(s) made on the destination after promotion are not on the source (the plan's warning; not counted as lost)`,
+          `drill: rollback from ${r.drill.from}: first write accepted by the stable revision ${r.drill.toStableMs === null ? "never" : `${r.drill.toStableMs} ms`} after the rollback, service ${r.drill.serviceOk ? "working" : "NOT working"}; ${r.drill.writesOnlyOnDestination} write(s) made on the destination after promotion are not on the source (the plan's warning; not counted as lost)`,
         ]
       : []),
   ];
@@ -94,7 +94,7 @@ export function renderDrills(drills: readonly DrillResult[]): string {
       `  ${"FROM".padEnd(11)} ${"TO STABLE".padStart(9)} ${"SERVICE".padEnd(11)} ${"ACKED".padStart(6)} ${"LOST".padStart(5)} ${"ONLY ON DESTINATION".padStart(19)}`,
       ...drills.map(
         (d) =>
-          `  ${d.from.padEnd(11)} ${s(d.toStableMs).padStart(9)} ${(d.serviceOk ? "working" : "NOT WORKING").padEnd(11)} ${String(d.acknowledged).padStart(6)} ${String(d.lost).padStart(5)} ${String(d.writesOnlyOnDestination).padStart(19)}`,
+          `  ${d.from.padEnd(11)} ${(d.toStableMs === null ? "n/a" : `${d.toStableMs} ms`).padStart(9)} ${(d.serviceOk ? "working" : "NOT WORKING").padEnd(11)} ${String(d.acknowledged).padStart(6)} ${String(d.lost).padStart(5)} ${String(d.writesOnlyOnDestination).padStart(19)}`,
       ),
     ].join("\n") + "\n"
   );
