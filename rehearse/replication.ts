@@ -13,7 +13,7 @@
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { Client } from "pg";
+import { withClient } from "./pg";
 import type { PgServer } from "../tooling/local-postgres";
 
 const exec = promisify(execFile);
@@ -30,16 +30,6 @@ export interface Replication {
 
 const dsn = (s: PgServer, database: string) =>
   `host=${s.host} port=${s.port} dbname=${database} user=${s.user} password=${s.password}`;
-
-async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /**
  * Starts replication of `database` from `source` to `destination` (both servers with pglogical), after

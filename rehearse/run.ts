@@ -4,7 +4,7 @@
  * real, on loopback, started here and stopped at the end (also on failure).
  */
 import { randomBytes } from "node:crypto";
-import { Client } from "pg";
+import { withClient } from "./pg";
 import { CONFIG_KEY } from "../infra/config/common";
 import type { CloudSqlMigration } from "../infra/config/cloudsql";
 import { parseMigrations } from "../infra/config/load";
@@ -94,16 +94,6 @@ export interface RehearsalReport {
 
 const pct = (sorted: readonly number[], p: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
-async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** The spec of `migration` at a position, parsed the way the program parses it. */
 function specAt(file: StackConfig, migration: string, p: Position): CloudSqlMigration {
