@@ -23,7 +23,7 @@ export interface Load {
   readonly startedAt: number;
   /** Every request so far. */
   samples(): readonly Sample[];
-  /** clientIds of the writes answered 201. */
+  /** Ids of the writes answered 2xx. */
   acknowledged(): readonly string[];
   stop(): Promise<void>;
 }
@@ -33,7 +33,7 @@ function request(
   base: string,
   method: string,
   path: string,
-  body: unknown,
+  body: string | undefined,
   timeoutMs: number,
 ): Promise<{ status: number; revision?: string; error?: string }> {
   return new Promise((resolve) => {
@@ -53,12 +53,40 @@ function request(
     );
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", () => resolve({ status: 0 }));
-    req.end(body ? JSON.stringify(body) : undefined);
+    req.end(body);
   });
 }
 
+/**
+ * The app's write and read, as templates where `{{id}}` is the write's unique id (what the rehearsal
+ * looks for in the final database) and `{{n}}` its sequence number.
+ */
+export interface Traffic {
+  readonly write: { readonly method: string; readonly path: string; readonly body: string };
+  /** GET path of the written record; absent: acknowledged writes are not read back. */
+  readonly read?: string;
+}
+
+/** The built-in app's routes (rehearse/app.ts). */
+export const BUILT_IN_TRAFFIC: Traffic = {
+  write: {
+    method: "POST",
+    path: "/messages",
+    body: '{"clientId":"{{id}}","conversationId":{{n}},"body":"message {{n}}"}',
+  },
+  read: "/messages/{{id}}",
+};
+
+const fill = (template: string, id: string, n: number) =>
+  template.replace(/\{\{id\}\}/g, id).replace(/\{\{n\}\}/g, String(n));
+
 /** Starts `rate` writes per second against `baseUrl`, each acknowledged write read back once. */
-export function startLoad(baseUrl: string, rate: number, opts: { timeoutMs?: number } = {}): Load {
+export function startLoad(
+  baseUrl: string,
+  rate: number,
+  opts: { timeoutMs?: number; traffic?: Traffic } = {},
+): Load {
+  const traffic = opts.traffic ?? BUILT_IN_TRAFFIC;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const startedAt = Date.now();
   const samples: Sample[] = [];
@@ -73,13 +101,14 @@ export function startLoad(baseUrl: string, rate: number, opts: { timeoutMs?: num
   };
   const one = async () => {
     const clientId = randomUUID();
+    const n = sent;
     const t0 = Date.now();
     const w = await request(
       agent,
       baseUrl,
-      "POST",
-      "/messages",
-      { clientId, conversationId: sent % 50, body: `m${sent}` },
+      traffic.write.method,
+      fill(traffic.write.path, clientId, n),
+      fill(traffic.write.body, clientId, n),
       timeoutMs,
     );
     samples.push({
@@ -91,10 +120,11 @@ export function startLoad(baseUrl: string, rate: number, opts: { timeoutMs?: num
       clientId,
       ...(w.error ? { error: w.error } : {}),
     });
-    if (w.status !== 201) return;
+    if (w.status < 200 || w.status > 299) return;
     acked.push(clientId);
+    if (!traffic.read) return;
     const t1 = Date.now();
-    const r = await request(agent, baseUrl, "GET", `/messages/${clientId}`, undefined, timeoutMs);
+    const r = await request(agent, baseUrl, "GET", fill(traffic.read, clientId, n), undefined, timeoutMs);
     samples.push({
       t: t1 - startedAt,
       kind: "read",

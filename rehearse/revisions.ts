@@ -5,13 +5,30 @@
  * a secret nothing creates.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import * as net from "node:net";
 import * as path from "node:path";
 import type { CloudSqlMigration } from "../infra/config/cloudsql";
 import type { RevisionPlan } from "../infra/engine/cloudsql";
 import { revisionEnv, type EnvVar } from "../infra/engine/env";
 
 const TSX = path.resolve(__dirname, "../node_modules/.bin/tsx");
-const APP = path.resolve(__dirname, "app.ts");
+
+/** The built-in app, as a command (`--app-cmd` replaces it with the user's own). */
+export const BUILT_IN_APP_CMD = `${TSX} ${path.resolve(__dirname, "app.ts")}`;
+/** The built-in app's schema migration (`--schema-cmd` replaces it). */
+export const BUILT_IN_SCHEMA_CMD = `${TSX} ${path.resolve(__dirname, "migrate.ts")}`;
+
+/** A free loopback port (held open until chosen, then released for the app to take). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 /** Secret id → value, as the stand-in holds them. */
 export type LocalSecrets = Readonly<Record<string, string>>;
@@ -46,51 +63,55 @@ export interface RunningRevision {
   stop(): Promise<void>;
 }
 
-/** Starts one revision of the app; resolves once it listens. */
+/** Starts one revision of the app (`appCmd`, run by /bin/sh with PORT set); resolves once it answers HTTP. */
 export async function startRevision(
   migration: string,
   spec: CloudSqlMigration,
   plan: RevisionPlan,
   secrets: LocalSecrets,
-  timeoutMs = 20_000,
+  appCmd: string = BUILT_IN_APP_CMD,
+  timeoutMs = 30_000,
 ): Promise<RunningRevision> {
   const env = resolveEnv(revisionEnv(migration, spec, plan), secrets, plan.name);
-  const child: ChildProcess = spawn(TSX, [APP], {
+  const port = await freePort();
+  const child: ChildProcess = spawn("/bin/sh", ["-c", `exec ${appCmd}`], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       ...env,
-      PORT: "0",
+      PORT: String(port),
       REHEARSAL_REVISION: plan.name,
       REHEARSAL_WRITE_BLOCK_NAME: spec.cloudRun.writeBlock.name,
       REHEARSAL_WRITE_BLOCK_VALUE: spec.cloudRun.writeBlock.value,
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
-  child.stderr!.on("data", (d) => (log += d));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`revision ${plan.name} did not start: ${log}`)),
-      timeoutMs,
-    );
-    child.stdout!.on("data", (d: Buffer) => {
-      const m = /ready \S+ (\d+)/.exec(String(d));
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`revision ${plan.name} exited (${code}) before listening: ${log}`));
-    });
-  });
+  child.stderr!.on("data", (d) => (log = (log + d).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  // Ready when it answers anything on /system/status (the contract's route; 401 without a token is fine).
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(
+        `revision ${plan.name} exited (${child.exitCode ?? child.signalCode}) before answering: ${log}`,
+      );
+    try {
+      await fetch(`${url}/system/status`, { signal: AbortSignal.timeout(1000) });
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`revision ${plan.name} did not answer on ${url} within ${timeoutMs} ms: ${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   return {
     name: plan.name,
     plan,
-    url: `http://127.0.0.1:${port}`,
+    url,
     env,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

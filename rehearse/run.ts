@@ -24,9 +24,17 @@ import { startRedis } from "../tooling/local-redis";
 import { atPosition, readStackConfig, type StackConfig } from "../tooling/stack-file";
 import { startLoad, type Load, type Sample } from "./load";
 import { startReplication, type Replication } from "./replication";
-import { resolveEnv, startRevision, type RunningRevision } from "./revisions";
+import {
+  BUILT_IN_APP_CMD,
+  BUILT_IN_SCHEMA_CMD,
+  resolveEnv,
+  startRevision,
+  type RunningRevision,
+} from "./revisions";
 import { startRouter, type Router } from "./router";
-import { CHAT_SCHEMA } from "./schema";
+import { execFile } from "node:child_process";
+import { quoteIdent } from "../scripts/validate/pg-sql";
+import { BUILT_IN_TRAFFIC, type Traffic } from "./load";
 import { readFileSync } from "node:fs";
 import { revisionEnv } from "../infra/engine/env";
 
@@ -42,7 +50,49 @@ export interface RehearsalOptions {
   readonly bakeSeconds: number;
   /** Roll back from this phase (instead of walking to the end) and check the service again. */
   readonly drill?: string;
+  /**
+   * The app to run per revision and its schema migration (`prisma migrate deploy` for the real app),
+   * the routes the load uses and where an acknowledged write lands. Default: the built-in app.
+   */
+  readonly app?: AppUnderTest;
   readonly log?: (line: string) => void;
+}
+
+/** The app the rehearsal runs, and how its writes are made and found. */
+export interface AppUnderTest {
+  /** Shell command starting one revision (PORT and the revision's env are set). */
+  readonly command: string;
+  /** Shell command creating or migrating the schema (DATABASE_URL / DIRECT_URL set). */
+  readonly schemaCommand: string;
+  /** SQL run on the source after the schema, to give it data; the built-in app seeds `rows` instead. */
+  readonly seedSql?: string;
+  readonly traffic: Traffic;
+  /** The table and column where a write's `{{id}}` lands, to find acknowledged writes. */
+  readonly ack: { readonly table: string; readonly column: string };
+}
+
+export const BUILT_IN_APP: AppUnderTest = {
+  command: BUILT_IN_APP_CMD,
+  schemaCommand: BUILT_IN_SCHEMA_CMD,
+  traffic: BUILT_IN_TRAFFIC,
+  ack: { table: "ChatMessage", column: "clientId" },
+};
+
+const accepted = (status: number) => status >= 200 && status < 300;
+
+/** Runs a shell command with `env` added; rejects with its stderr on failure. */
+function runCommand(command: string, env: Record<string, string>, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "/bin/sh",
+      ["-c", command],
+      { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024, timeout: 600_000 },
+      (error, _out, stderr) =>
+        error
+          ? reject(new Error(`${what} (${command}) failed: ${stderr.trim() || error.message}`))
+          : resolve(),
+    );
+  });
 }
 
 /** One position held during the run. */
@@ -59,6 +109,7 @@ export interface PhaseBand {
 export interface RehearsalReport {
   readonly stack: string;
   readonly migration: string;
+  /** Rows in the table writes land in, before the run. */
   readonly rows: number;
   readonly rate: number;
   readonly durationMs: number;
@@ -145,6 +196,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       startRedis({ tls: true }),
     ]);
     servers.push(source, destination, redis);
+    const sourceUrl = source.urlFor(database);
     const appUser = { user: first.cloudSql.user, password: randomBytes(12).toString("hex") };
     const destAppUrl = destination
       .urlFor(database)
@@ -155,7 +207,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     for (const [name, ref] of Object.entries(first.cloudRun.secretEnv))
       secrets[ref.secret] =
         name === "DATABASE_URL" || name === "DIRECT_URL"
-          ? source.urlFor(database)
+          ? sourceUrl
           : name === "ADMIN_STATUS_TOKEN"
             ? token
             : `rehearsal-${name.toLowerCase()}`;
@@ -171,17 +223,38 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       }
     };
 
-    await withClient(source.urlFor(database), async (c) => {
-      // The runbook's source preparation for DMS: pglogical in every migrated database.
-      await c.query("CREATE EXTENSION IF NOT EXISTS pglogical");
-      await c.query(CHAT_SCHEMA);
-      await c.query(
-        `INSERT INTO "ChatMessage" ("clientId", "conversationId", body)
-         SELECT 'seed-' || i, i % 1000, repeat('x', 64) FROM generate_series(1, $1::int) i`,
-        [opts.rows],
+    const app = opts.app ?? BUILT_IN_APP;
+    // The runbook's source preparation for DMS: pglogical in every migrated database.
+    await withClient(sourceUrl, (c) => c.query("CREATE EXTENSION IF NOT EXISTS pglogical"));
+    await runCommand(
+      app.schemaCommand,
+      { DATABASE_URL: sourceUrl, DIRECT_URL: sourceUrl },
+      "the schema command",
+    );
+    const ackTable = `${quoteIdent(app.ack.table)}`;
+    const ackColumn = quoteIdent(app.ack.column);
+    await withClient(sourceUrl, async (c) => {
+      const { rows } = await c.query(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND column_name = $2",
+        [app.ack.table, app.ack.column],
       );
+      if (rows.length === 0)
+        throw new Error(
+          `the schema command created no column ${app.ack.table}.${app.ack.column} on the source: that is where the rehearsal looks for acknowledged writes (--ack)`,
+        );
+      if (app.seedSql !== undefined) await c.query(app.seedSql);
+      else if (app === BUILT_IN_APP)
+        await c.query(
+          `INSERT INTO "ChatMessage" ("clientId", "conversationId", body)
+           SELECT 'seed-' || i, i % 1000, repeat('x', 64) FROM generate_series(1, $1::int) i`,
+          [opts.rows],
+        );
     });
-    log(`source seeded with ${opts.rows} rows`);
+    const seeded = await withClient(
+      sourceUrl,
+      async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${ackTable}`)).rows[0].n as number,
+    );
+    log(`source ready: schema applied, ${seeded} rows in ${app.ack.table}`);
 
     router = await startRouter();
     let replication: Replication | undefined;
@@ -196,7 +269,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       const plan = planCloudSql(migration, spec);
       createSecrets(plan);
       for (const r of plan.revisions) {
-        if (!revisions.has(r.name)) revisions.set(r.name, await startRevision(migration, spec, r, secrets));
+        if (!revisions.has(r.name))
+          revisions.set(r.name, await startRevision(migration, spec, r, secrets, app.command));
       }
       router!.setTraffic(plan.traffic.map((t) => ({ ...t, url: revisions.get(t.revision)!.url })));
       return { spec, plan };
@@ -223,9 +297,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
         startMs: t0,
         endMs: t1,
         writes: {
-          accepted: inBand.filter((s) => s.status === 201).length,
+          accepted: inBand.filter((s) => accepted(s.status)).length,
           refused: inBand.filter((s) => s.status === 503).length,
-          errors: inBand.filter((s) => s.status !== 201 && s.status !== 503).length,
+          errors: inBand.filter((s) => !accepted(s.status) && s.status !== 503).length,
         },
         latencyMs: { p50: pct(lat, 50), p99: pct(lat, 99) },
         checks,
@@ -255,7 +329,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
 
     // Baseline first, then the load for the whole walk.
     await apply({ phase: "baseline", attempt: 1 });
-    load = startLoad(router.url, opts.rate);
+    load = startLoad(router.url, opts.rate, { traffic: app.traffic });
     let position: Position | undefined = { phase: "baseline", attempt: first.attempt };
     const ctx = transitionContextOf(migration, first, { now: new Date() });
     let last: Position = position;
@@ -273,7 +347,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
             // The runbook's preflight before the DMS job: the project's own source readiness checks.
             const target = resolveSource(
               {
-                source: source.urlFor(database),
+                source: sourceUrl,
                 destination: destination.urlFor(database),
                 stack: opts.stack,
                 sslmode: "disable",
@@ -297,13 +371,13 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
             checks.push({
               name: "replication",
               ok: true,
-              detail: `initial copy of ${opts.rows} rows and CDC in ${Date.now() - t} ms`,
+              detail: `initial copy (${seeded} rows in ${app.ack.table}) and CDC in ${Date.now() - t} ms`,
             });
           }
           if (p.phase === "freeze") {
             freezeAt = Date.now() - load!.startedAt;
             const caught = await replication!.waitCaughtUp();
-            const src = await openDatabase(parseEndpoint(source.urlFor(database), "source"), {
+            const src = await openDatabase(parseEndpoint(sourceUrl, "source"), {
               schema: "public",
               timeouts: { connectMs: 5000, statementMs: 60000 },
               env: process.env,
@@ -314,17 +388,35 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
               env: process.env,
             });
             try {
-              const r = await compareTable("ChatMessage", src, dst, {
-                maxDifferences: 10,
-                factor: 16,
-                segmentRows: 20000,
-                leafRows: 256,
-              });
+              // The validate gate's tables: the critical ones the app has here, and where writes land.
+              const present = new Set(
+                await withClient(sourceUrl, async (c) =>
+                  (
+                    await c.query(
+                      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                    )
+                  ).rows.map((r) => r.table_name as string),
+                ),
+              );
+              const tables = [...new Set([...spec.source.criticalTables, app.ack.table])].filter((t) =>
+                present.has(t),
+              );
+              const reports = [];
+              for (const table of tables)
+                reports.push(
+                  await compareTable(table, src, dst, {
+                    maxDifferences: 10,
+                    factor: 16,
+                    segmentRows: 20000,
+                    leafRows: 256,
+                  }),
+                );
+              const identical = reports.every((r) => r.identical);
               validation = {
-                identical: r.identical,
-                detail: `ChatMessage ${r.counts?.source} rows, ${r.method}, caught up in ${caught} ms`,
+                identical,
+                detail: `${reports.map((r) => `${r.table} ${r.counts?.source} rows${r.identical ? "" : " DIFFERENT"}`).join(", ")} (${reports[0]?.method ?? "no table"}), caught up in ${caught} ms`,
               };
-              checks.push({ name: "validate", ok: r.identical, detail: validation.detail });
+              checks.push({ name: "validate", ok: identical, detail: validation.detail });
             } finally {
               await src.close();
               await dst.close();
@@ -343,10 +435,12 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
               plan.migrateJobName,
             );
             await withClient(env.DIRECT_URL, (c) => c.query(POST_PROMOTION_SQL));
+            // Then the app's own schema migration, as the migrate job runs it after the fix-ups.
+            await runCommand(app.schemaCommand, env, "the migrate job's schema command");
             checks.push({
               name: "post-promotion steps",
               ok: true,
-              detail: "grant, sequences, materialized views",
+              detail: "grant, sequences, materialized views, then the schema command",
             });
             const candidate = plan.traffic.find((t) => t.tag === "candidate")!;
             checks.push(await smoke(revisions.get(candidate.revision)!.url, "promote"));
@@ -390,21 +484,21 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       const since = t - load.startedAt;
       const firstOnStable = load
         .samples()
-        .find((x) => x.kind === "write" && x.status === 201 && x.t >= since && x.revision === stableName);
+        .find((x) => x.kind === "write" && accepted(x.status) && x.t >= since && x.revision === stableName);
       const toStableMs = firstOnStable ? firstOnStable.t + firstOnStable.ms - since : null;
       const onDestination = load
         .samples()
         .filter(
           (s) =>
             s.kind === "write" &&
-            s.status === 201 &&
+            accepted(s.status) &&
             revisions.get(s.revision ?? "")?.plan.database === "cloudsql",
         );
       const onSource = await withClient(
-        source.urlFor(database),
+        sourceUrl,
         async (c) =>
           (
-            await c.query(`SELECT count(*)::int AS n FROM "ChatMessage" WHERE "clientId" = ANY($1)`, [
+            await c.query(`SELECT count(*)::int AS n FROM ${ackTable} WHERE ${ackColumn}::text = ANY($1)`, [
               onDestination.map((s) => s.clientId),
             ])
           ).rows[0].n,
@@ -422,13 +516,13 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     const acked = load.acknowledged();
     // The final database: the destination once promoted, else still the source.
     const finalIsDestination = promotedAt !== null && !drill;
-    const finalUrl = finalIsDestination ? destination.urlFor(database) : source.urlFor(database);
+    const finalUrl = finalIsDestination ? destination.urlFor(database) : sourceUrl;
     const found = await withClient(
       finalUrl,
       async (c) =>
         (
           await c.query(
-            `SELECT count(*)::int AS n, count(DISTINCT "clientId")::int AS d FROM "ChatMessage" WHERE "clientId" = ANY($1)`,
+            `SELECT count(*)::int AS n, count(DISTINCT ${ackColumn})::int AS d FROM ${ackTable} WHERE ${ackColumn}::text = ANY($1)`,
             [acked],
           )
         ).rows[0],
@@ -437,12 +531,12 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     const collisions = writes.filter((s) => s.error === "sequence-collision").length;
     const firstRefused = writes.find((s) => s.status === 503)?.t ?? null;
     const firstOnDestination =
-      writes.find((s) => s.status === 201 && revisions.get(s.revision ?? "")?.plan.database === "cloudsql")
+      writes.find((s) => accepted(s.status) && revisions.get(s.revision ?? "")?.plan.database === "cloudsql")
         ?.t ?? null;
     return {
       stack: opts.stack,
       migration,
-      rows: opts.rows,
+      rows: seeded,
       rate: opts.rate,
       durationMs: Date.now() - started,
       phases: bands,
@@ -453,7 +547,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
         lost: acked.length - found.d - (drill?.writesOnlyOnDestination ?? 0),
         duplicates: found.n - found.d,
         refused: writes.filter((s) => s.status === 503).length,
-        errors: writes.filter((s) => s.status !== 201 && s.status !== 503).length,
+        errors: writes.filter((s) => !accepted(s.status) && s.status !== 503).length,
       },
       window: {
         writeUnavailableMs:

@@ -31,7 +31,7 @@ export function perSecond(report: RehearsalReport): Second[] {
   const lat: number[][] = out.map(() => []);
   for (const s of writes) {
     const i = Math.floor(s.t / 1000);
-    if (s.status === 201) out[i].accepted++;
+    if (s.status >= 200 && s.status < 300) out[i].accepted++;
     else if (s.status === 503) out[i].refused++;
     else out[i].errors++;
     if (s.status > 0) lat[i].push(s.ms);

@@ -10,7 +10,13 @@ import * as path from "node:path";
 import { CLOUDSQL_ROLLBACK_ORIGINS } from "../infra/engine/cloudsql-phases";
 import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { reportHtml, timelineSvg } from "../rehearse/timeline";
-import { rehearse, stopRunning, type RehearsalReport } from "../rehearse/run";
+import {
+  BUILT_IN_APP,
+  rehearse,
+  stopRunning,
+  type AppUnderTest,
+  type RehearsalReport,
+} from "../rehearse/run";
 
 interface Flags {
   readonly stack: string;
@@ -21,13 +27,67 @@ interface Flags {
   readonly drill?: string;
   readonly json?: boolean;
   readonly out: string;
+  readonly appCmd?: string;
+  readonly schemaCmd?: string;
+  readonly seedSql?: string;
+  readonly write?: string;
+  readonly writeBody?: string;
+  readonly read?: string;
+  readonly ack?: string;
+}
+
+/** The app under test: the built-in one, or the user's with every piece the rehearsal needs named. */
+export function appOf(opts: Flags): AppUnderTest {
+  const own = [opts.appCmd, opts.schemaCmd, opts.seedSql, opts.write, opts.writeBody, opts.read, opts.ack];
+  if (opts.appCmd === undefined) {
+    if (own.some((o) => o !== undefined))
+      throw new UsageError(
+        "--schema-cmd, --seed-sql, --write, --write-body, --read and --ack describe your own app",
+        "add --app-cmd <command that starts it>, or drop them to rehearse with the built-in app",
+      );
+    return BUILT_IN_APP;
+  }
+  const missing = (
+    [
+      ["--schema-cmd", opts.schemaCmd],
+      ["--write", opts.write],
+      ["--ack", opts.ack],
+    ] as const
+  ).filter(([, v]) => v === undefined);
+  if (missing.length)
+    throw new UsageError(
+      `--app-cmd needs ${missing.map(([f]) => f).join(", ")}: how its schema is made, which request writes, and where a write lands`,
+      'e.g. --schema-cmd "npx prisma migrate deploy" --write "POST /api/messages" --write-body \'{"clientId":"{{id}}","text":"hi"}\' --ack ChatMessage.clientId',
+    );
+  const write = /^([A-Z]+) (\/\S*)$/.exec(opts.write!);
+  if (!write)
+    throw new UsageError(
+      `--write ${opts.write}: expected "<METHOD> <path>"`,
+      'e.g. --write "POST /api/messages"',
+    );
+  const ack = /^([^.]+)\.([^.]+)$/.exec(opts.ack!);
+  if (!ack)
+    throw new UsageError(`--ack ${opts.ack}: expected <table>.<column>`, "e.g. --ack ChatMessage.clientId");
+  const body = opts.writeBody ?? '{"id":"{{id}}"}';
+  if (!body.includes("{{id}}"))
+    throw new UsageError("--write-body must carry {{id}}: it is how the rehearsal finds each write again");
+  return {
+    command: opts.appCmd,
+    schemaCommand: opts.schemaCmd!,
+    ...(opts.seedSql !== undefined ? { seedSql: fs.readFileSync(opts.seedSql, "utf8") } : {}),
+    traffic: {
+      write: { method: write[1], path: write[2], body },
+      ...(opts.read !== undefined ? { read: opts.read } : {}),
+    },
+    ack: { table: ack[1], column: ack[2] },
+  };
 }
 
 const s = (ms: number | null) => (ms === null ? "n/a" : `${(ms / 1000).toFixed(1)} s`);
 
 export function renderReport(r: RehearsalReport): string {
   const lines = [
-    `rehearsal of ${r.stack}/${r.migration}: ${r.rows} rows, ${r.rate} writes/s — ${s(r.durationMs)}`,
+    `rehearsal of ${r.stack}/${r.migration}: ${r.rows} rows before the run, ${r.rate} writes/s — ${s(r.durationMs)}`,
     "",
     `  ${"POSITION".padEnd(24)} ${"ACCEPTED".padStart(8)} ${"REFUSED".padStart(8)} ${"ERRORS".padStart(7)} ${"P50 ms".padStart(7)} ${"P99 ms".padStart(7)}  CHECKS`,
     ...r.phases.map(
@@ -105,7 +165,12 @@ async function main(): Promise<number> {
     .description("a dress rehearsal of the cloudsql cutover on this machine, under load")
     .option("--stack <name>", "Pulumi.<name>.yaml", "staging")
     .option("--migration <name>", "the cloudsql migration (default: the stack's first)")
-    .option("--rows <n>", "rows in the source table before the run", wholeNumber("rows, e.g. 100000"), 10_000)
+    .option(
+      "--rows <n>",
+      "built-in app: rows in its table before the run (--seed-sql seeds your own)",
+      wholeNumber("rows, e.g. 100000"),
+      10_000,
+    )
     .option(
       "--rate <n>",
       "writes per second for the whole run",
@@ -116,6 +181,25 @@ async function main(): Promise<number> {
     .option(
       "--drill <phases>",
       `after the walk, roll back from each of these phases (comma-separated, or all: ${CLOUDSQL_ROLLBACK_ORIGINS.join(", ")}) on a fresh stand-in and check the service`,
+    )
+    .option(
+      "--app-cmd <command>",
+      "your own app instead of the built-in one: the command that starts one revision (PORT is set)",
+    )
+    .option(
+      "--schema-cmd <command>",
+      "with --app-cmd: creates or migrates its schema (DATABASE_URL, DIRECT_URL set)",
+    )
+    .option("--seed-sql <file>", "with --app-cmd: SQL run on the source after the schema")
+    .option("--write <request>", 'with --app-cmd: the write, e.g. "POST /api/messages"')
+    .option(
+      "--write-body <json>",
+      "with --app-cmd: its body; {{id}} is the write's unique id, {{n}} its number",
+    )
+    .option("--read <path>", "with --app-cmd: GET path reading a write back, e.g. /api/messages/{{id}}")
+    .option(
+      "--ack <table.column>",
+      "with --app-cmd: where a write's {{id}} lands, to find acknowledged writes",
     )
     .option("--json", "print the report as JSON")
     .option("--out <dir>", "where the timelines (SVG), the HTML report and the full JSON go", "rehearsal")
@@ -130,6 +214,7 @@ async function main(): Promise<number> {
       `one or more of ${CLOUDSQL_ROLLBACK_ORIGINS.join(", ")}, or all`,
     );
   const common = {
+    app: appOf(opts),
     stack: opts.stack,
     ...(opts.migration ? { migration: opts.migration } : {}),
     rows: opts.rows,

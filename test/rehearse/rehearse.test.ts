@@ -139,3 +139,55 @@ it("the command walks, then drills from canary: a working service on the stable 
     expect(fs.existsSync(path.join(out, f))).toBe(true);
   expect(full.samples.length).toBe(json.samples);
 });
+
+it("rehearses another app with --app-cmd: its own schema command, routes, table and status codes", async () => {
+  const dir = scratchDir("rehearse-own-app");
+  const seed = path.join(dir, "seed.sql");
+  fs.writeFileSync(
+    seed,
+    "INSERT INTO orders (ref, total) SELECT gen_random_uuid(), i FROM generate_series(1, 700) i",
+  );
+  const app = "node_modules/.bin/tsx test/rehearse/fixture/orders-app.ts";
+  const r = await runScript(
+    "scripts/rehearse.ts",
+    [
+      ...["--rate", "20", "--bake", "1", "--json", "--out", path.join(dir, "out")],
+      ...["--app-cmd", app, "--schema-cmd", `${app} migrate`, "--seed-sql", seed],
+      ...["--write", "PUT /orders/{{id}}", "--write-body", '{"ref":"{{id}}"}', "--ack", "orders.ref"],
+    ],
+    {},
+  );
+  expect([r.code, r.stderr]).toEqual([
+    0,
+    expect.stringContaining("source ready: schema applied, 700 rows in orders"),
+  ]);
+  const json = JSON.parse(r.stdout);
+  expect(json).toMatchObject({
+    passed: true,
+    final: "destination",
+    writes: { lost: 0, errors: 0 },
+    sequenceCollisions: 0,
+  });
+  expect(json.writes.acknowledged).toBeGreaterThan(50);
+  expect(json.validation.detail).toMatch(/^orders 7\d\d rows/);
+});
+
+it("says what --app-cmd needs, and refuses its flags without it", async () => {
+  const partial = await runScript("scripts/rehearse.ts", ["--app-cmd", "my-app"], {});
+  expect([partial.code, partial.stderr]).toEqual([
+    2,
+    expect.stringContaining(
+      "--app-cmd needs --schema-cmd, --write, --ack: how its schema is made, which request writes, and where a write lands",
+    ),
+  ]);
+  const stray = await runScript("scripts/rehearse.ts", ["--ack", "orders.ref"], {});
+  expect([stray.code, stray.stderr]).toEqual([
+    2,
+    expect.stringContaining("hint: add --app-cmd <command that starts it>"),
+  ]);
+  const drill = await runScript("scripts/rehearse.ts", ["--drill", "decommission"], {});
+  expect([drill.code, drill.stderr]).toEqual([
+    2,
+    expect.stringContaining("--drill decommission: not a phase a rollback can leave"),
+  ]);
+});
