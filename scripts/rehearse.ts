@@ -34,6 +34,7 @@ interface Flags {
   readonly writeBody?: string;
   readonly read?: string;
   readonly ack?: string;
+  readonly maxMinutes: number;
 }
 
 /** The app under test: the built-in one, or the user's with every piece the rehearsal needs named. */
@@ -201,6 +202,12 @@ async function main(): Promise<number> {
       "--ack <table.column>",
       "with --app-cmd: where a write's {{id}} lands, to find acknowledged writes",
     )
+    .option(
+      "--max-minutes <n>",
+      "stop everything and fail if the whole run takes longer",
+      wholeNumber("minutes, e.g. 60"),
+      60,
+    )
     .option("--json", "print the report as JSON")
     .option("--out <dir>", "where the timelines (SVG), the HTML report and the full JSON go", "rehearsal")
     .parse()
@@ -221,6 +228,14 @@ async function main(): Promise<number> {
     rate: opts.rate,
     bakeSeconds: opts.bake,
   };
+  // The whole run is bounded: past the limit every server is stopped and the command fails.
+  const watchdog = setTimeout(() => {
+    process.stderr.write(
+      `rehearse: still running after ${opts.maxMinutes} min (--max-minutes): stopping the stand-in\n`,
+    );
+    void stopRunning().finally(() => process.exit(2));
+  }, opts.maxMinutes * 60_000);
+  watchdog.unref();
   const log = (prefix: string) => (line: string) => process.stderr.write(`rehearse: ${prefix}${line}\n`);
   const report = await rehearse({ ...common, log: log("") });
   const drillRuns: RehearsalReport[] = [];
