@@ -5,11 +5,11 @@
  * a secret nothing creates.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
 import * as path from "node:path";
 import type { CloudSqlMigration } from "../infra/config/cloudsql";
 import type { RevisionPlan } from "../infra/engine/cloudsql";
 import { revisionEnv, type EnvVar } from "../infra/engine/env";
+import { freePort } from "../tooling/local-postgres";
 
 const TSX = path.resolve(__dirname, "../node_modules/.bin/tsx");
 
@@ -17,18 +17,6 @@ const TSX = path.resolve(__dirname, "../node_modules/.bin/tsx");
 export const BUILT_IN_APP_CMD = `${TSX} ${path.resolve(__dirname, "app.ts")}`;
 /** The built-in app's schema migration (`--schema-cmd` replaces it). */
 export const BUILT_IN_SCHEMA_CMD = `${TSX} ${path.resolve(__dirname, "migrate.ts")}`;
-
-/** A free loopback port (held open until chosen, then released for the app to take). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Secret id → value, as the stand-in holds them. */
 export type LocalSecrets = Readonly<Record<string, string>>;
