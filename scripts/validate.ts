@@ -19,7 +19,7 @@ import { readFileSync } from "node:fs";
 import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import { loadMigration } from "../tooling/stack-file";
-import { recordEvidence } from "../tooling/evidence";
+import { readEvidence, recordEvidence } from "../tooling/evidence";
 
 interface Options {
   source?: string;
@@ -148,7 +148,18 @@ function progressBar(enabled: boolean) {
 }
 
 /** Prints the report, writes the evidence when asked, and returns the exit code. */
-function finish(opts: Options, report: RunReport, compact = false): number {
+/** A dual-write migration's committed comparison-Worker evidence, to show beside the verdict. */
+function backgroundComparison(opts: Options): Pick<RunReport, "backgroundComparison"> {
+  if (!opts.stack || !opts.migration) return {};
+  if (loadMigration(opts.stack, opts.migration).kind !== "dual-write") return {};
+  const read = readEvidence(process.cwd(), opts.stack, opts.migration, "compare");
+  if ("problem" in read) return { backgroundComparison: null };
+  const { passed, at, position, summary } = read.evidence;
+  return { backgroundComparison: { passed, at, position, summary } };
+}
+
+function finish(opts: Options, given: RunReport, compact = false): number {
+  const report: RunReport = { ...given, ...backgroundComparison(opts) };
   process.stdout.write(
     (opts.json ? JSON.stringify(report, null, compact ? undefined : 2) : renderText(report)) + "\n",
   );

@@ -10,6 +10,16 @@ export interface RunReport {
   readonly error?: { readonly message: string; readonly hint?: string };
   /** The slice of every table this run checked (`--shard`). */
   readonly shard?: { readonly index: number; readonly count: number };
+  /**
+   * A dual-write migration's background comparison (the comparison Worker's last summary, as its
+   * committed evidence says), shown beside this run's verdict; null when none is recorded.
+   */
+  readonly backgroundComparison?: {
+    readonly passed: boolean;
+    readonly at: string;
+    readonly position: string;
+    readonly summary: string;
+  } | null;
   /** What the run cost: wall seconds (connect to verdict), statements sent per side, peak RSS. */
   readonly stats?: {
     readonly seconds: number;
@@ -60,6 +70,12 @@ export function renderText(report: RunReport): string {
     lines.push(`ERROR: ${report.error.message}`);
     if (report.error.hint) lines.push(`  hint: ${report.error.hint}`);
   }
+  if (report.backgroundComparison !== undefined)
+    lines.push(
+      report.backgroundComparison === null
+        ? "background comparison: none recorded (npm run compare -- status … --evidence)"
+        : `background comparison: ${report.backgroundComparison.passed ? "pass" : "FAIL"} at ${report.backgroundComparison.position} on ${report.backgroundComparison.at}: ${report.backgroundComparison.summary}`,
+    );
   const differing = report.tables.filter((t) => !t.identical).length;
   lines.push(
     report.error

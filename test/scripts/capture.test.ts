@@ -198,6 +198,8 @@ it("install, backfill, concurrent writes with the applier killed and restarted: 
   ]);
   const verdict = JSON.parse(validate.stdout);
   expect(verdict.error).toBeUndefined();
+  // No comparison Worker evidence was committed here: validate says so rather than staying silent.
+  expect(verdict.backgroundComparison).toBeNull();
   expect(verdict.tables.map((t: { table: string; identical: boolean }) => [t.table, t.identical])).toEqual(
     Object.keys(EXPECTED_NEW).map((t) => [t, true]),
   );

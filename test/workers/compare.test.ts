@@ -132,6 +132,18 @@ it("names the planted differences: a changed row in the new schema, a row missin
   expect(readEvidence(dir, "staging", "matchauto", "compare")).toMatchObject({
     evidence: { passed: false, position: "dual-write", check: "compare" },
   });
+
+  // validate shows the Worker's verdict beside its own (the new schema's tables; user 7 differs there too).
+  const validate = await runScript(
+    "scripts/validate.ts",
+    [...stackArgs, "--target", server.urlFor("target"), "--no-progress"],
+    { ...env(), SOURCE_DATABASE_URL: server.url },
+    dir,
+  );
+  expect(validate.code).toBe(1);
+  expect(validate.stdout).toMatch(
+    /background comparison: FAIL at dual-write on \S+: comparison Worker at \S+: \d+ sampled, \d+ equal, 2 differing/,
+  );
 });
 
 it("renders the deploy config from the stack outputs, and wrangler bundles it for deploy", async () => {
