@@ -377,16 +377,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
           if (p.phase === "freeze") {
             freezeAt = Date.now() - load!.startedAt;
             const caught = await replication!.waitCaughtUp();
-            const src = await openDatabase(parseEndpoint(sourceUrl, "source"), {
-              schema: "public",
-              timeouts: { connectMs: 5000, statementMs: 60000 },
-              env: process.env,
-            });
-            const dst = await openDatabase(parseEndpoint(destination.urlFor(database), "destination"), {
-              schema: "public",
-              timeouts: { connectMs: 5000, statementMs: 60000 },
-              env: process.env,
-            });
+            const open = (url: string, label: string) =>
+              openDatabase(parseEndpoint(url, label), {
+                schema: "public",
+                timeouts: { connectMs: 5000, statementMs: 60000 },
+                env: process.env,
+              });
+            const src = await open(sourceUrl, "source");
+            const dst = await open(destination.urlFor(database), "destination");
             try {
               // The validate gate's tables: the critical ones the app has here, and where writes land.
               const present = new Set(

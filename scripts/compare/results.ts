@@ -7,6 +7,7 @@ import * as path from "node:path";
 import type Cloudflare from "cloudflare";
 import { summaryAgeMinutes, summaryKey, type CompareSummary } from "../../workers/compare/spec";
 import { UsageError } from "../lib/cli";
+import { findNamespaceId, readKvValue } from "../lib/cloudflare-kv";
 import { LOCAL_KV_ID } from "./config";
 
 interface Kv {
@@ -49,9 +50,8 @@ export async function namespaceIdByTitle(
   accountId: string,
   title: string,
 ): Promise<string> {
-  for await (const ns of client.kv.namespaces.list({ account_id: accountId })) {
-    if (ns.title === title) return ns.id;
-  }
+  const id = await findNamespaceId(client, accountId, title);
+  if (id !== undefined) return id;
   throw new UsageError(
     `KV namespace "${title}" not found in account ${accountId}; hint: it is created by pulumi up at shadow`,
   );
@@ -64,16 +64,8 @@ export async function readRemoteSummary(
   namespaceId: string,
   migration: string,
 ): Promise<CompareSummary | null> {
-  try {
-    const response = await client.kv.namespaces.values.get(summaryKey(migration), {
-      account_id: accountId,
-      namespace_id: namespaceId,
-    });
-    return JSON.parse(await response.text()) as CompareSummary;
-  } catch (error) {
-    if ((error as { status?: number }).status === 404) return null;
-    throw error;
-  }
+  const text = await readKvValue(client, accountId, namespaceId, summaryKey(migration));
+  return text === null ? null : (JSON.parse(text) as CompareSummary);
 }
 
 /** Why the summary is not passing evidence (undefined when it is). */

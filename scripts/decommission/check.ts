@@ -9,6 +9,7 @@ import type Cloudflare from "cloudflare";
 import type { DualWriteMigration } from "../../infra/config/schema";
 import { flagsKeyOf } from "../../infra/engine/dual-write";
 import { workerName } from "../compare/config";
+import { findNamespaceId, readKvValue } from "../lib/cloudflare-kv";
 
 /** One thing that still reads a store being turned off, and what to do about it. */
 export interface StillReads {
@@ -58,31 +59,20 @@ async function flagsFinding(
   migration: string,
 ): Promise<StillReads | undefined> {
   const where = `flags entry ${flagsKeyOf(migration)} (KV ${spec.cloudflare.kvNamespace})`;
-  let namespaceId: string | undefined;
-  for await (const ns of client.kv.namespaces.list({ account_id: accountId })) {
-    if (ns.title === spec.cloudflare.kvNamespace) namespaceId = ns.id;
-  }
+  const namespaceId = await findNamespaceId(client, accountId, spec.cloudflare.kvNamespace);
   if (namespaceId === undefined)
     return {
       where,
       what: "the flags namespace is not in the account, so the Workers fall back to their deployed floor",
       hint: "run pulumi up at final-cut first: its flags entry sends everything to the new stores",
     };
-  let text: string;
-  try {
-    const res = await client.kv.namespaces.values.get(flagsKeyOf(migration), {
-      account_id: accountId,
-      namespace_id: namespaceId,
-    });
-    text = await res.text();
-  } catch (error) {
-    if ((error as { status?: number }).status !== 404) throw error;
+  const text = await readKvValue(client, accountId, namespaceId, flagsKeyOf(migration));
+  if (text === null)
     return {
       where,
       what: "there is no flags entry",
       hint: "run pulumi up at final-cut: it writes the entry",
     };
-  }
   let flags: { writeMode?: string; readPercent?: number };
   try {
     flags = JSON.parse(text);

@@ -2,11 +2,10 @@
  * One side of the comparison, whatever the engine: its tables' shapes and a {@link TableSide} per
  * table. PostgreSQL and D1 adapters sit behind this so run.ts holds no engine-specific code.
  */
-import { D1Table, d1Shape } from "./d1";
 import type { Endpoint } from "./endpoint";
-import { quoteIdent } from "./pg-sql";
 import type { NativeSide } from "./pg-native";
-import { PgConnection, PgTable, type Timeouts } from "./postgres";
+import { PgConnection, type Timeouts } from "./postgres";
+import { d1Database, postgresDatabase } from "./sides";
 import type { Checksum, Column, TableShape, TableSide } from "./types";
 
 export type ComparableTable = TableSide & { tableChecksum(): Promise<Checksum> };
@@ -31,26 +30,13 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(endpoint: Endpoint, opts: OpenOptions): Promise<Database> {
-  if (endpoint.kind === "postgres") {
-    const conn = await PgConnection.open(endpoint.url, endpoint.label, opts.timeouts);
-    return {
-      label: endpoint.label,
-      engine: "postgres",
-      shape: (table) => conn.shape(opts.schema, table),
-      table: (name, keys, columns) => new PgTable(conn, opts.schema, name, keys, columns),
-      native: (name) => ({ name, conn, table: `${quoteIdent(opts.schema)}.${quoteIdent(name)}` }),
-      statements: () => conn.statements,
-      close: () => conn.close(),
-    };
-  }
+  if (endpoint.kind === "postgres")
+    return postgresDatabase(
+      await PgConnection.open(endpoint.url, endpoint.label, opts.timeouts),
+      endpoint.label,
+      opts.schema,
+    );
   // Loaded only for D1: the Cloudflare SDK alone takes most of a PostgreSQL-only run's start-up.
   const { openD1 } = await import("./d1-connect");
-  const db = await openD1(endpoint, opts.timeouts, opts.env);
-  return {
-    label: endpoint.label,
-    engine: "d1",
-    shape: (table) => d1Shape(db, table),
-    table: (name, keys, columns) => new D1Table(db, name, keys, columns),
-    close: () => db.close(),
-  };
+  return d1Database(await openD1(endpoint, opts.timeouts, opts.env), endpoint.label);
 }

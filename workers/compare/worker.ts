@@ -10,10 +10,10 @@
  */
 import { compareTable, type TableReport } from "../../scripts/validate/run";
 import type { Database } from "../../scripts/validate/database";
-import { D1Table, d1Shape, type D1Executor } from "../../scripts/validate/d1";
+import type { D1Executor } from "../../scripts/validate/d1";
 import type { SqliteValue } from "../../scripts/validate/normalize";
-import { quoteIdent } from "../../scripts/validate/pg-sql";
-import { PgConnection, PgTable } from "../../scripts/validate/postgres";
+import { PgConnection } from "../../scripts/validate/postgres";
+import { d1Database, postgresDatabase } from "../../scripts/validate/sides";
 import {
   parseCompareSpec,
   summaryKey,
@@ -50,19 +50,9 @@ interface ScheduledController {
 const KEYS_KEPT = 20;
 const TIMEOUTS = { connectMs: 10_000, statementMs: 20_000 };
 
-function pgDatabase(conn: PgConnection, label: string, schema: string): Database {
+/** D1 through the Worker's binding, as validate's D1 side reads it. */
+function d1Executor(binding: D1Binding, label: string): D1Executor {
   return {
-    label,
-    engine: "postgres",
-    shape: (table) => conn.shape(schema, table),
-    table: (name, keys, columns) => new PgTable(conn, schema, name, keys, columns),
-    native: (name) => ({ name, conn, table: `${quoteIdent(schema)}.${quoteIdent(name)}` }),
-    close: () => conn.close(),
-  };
-}
-
-function d1Database(binding: D1Binding, label: string): Database {
-  const db: D1Executor = {
     label,
     query: async (sql, params) =>
       (
@@ -72,13 +62,6 @@ function d1Database(binding: D1Binding, label: string): Database {
           .all()
       ).results,
     close: async () => undefined,
-  };
-  return {
-    label,
-    engine: "d1",
-    shape: (table) => d1Shape(db, table),
-    table: (name, keys, columns) => new D1Table(db, name, keys, columns),
-    close: () => db.close(),
   };
 }
 
@@ -107,7 +90,7 @@ export async function compareOnce(env: Env, cron: string, now = new Date()): Pro
     const hd = which === "legacy" ? env.LEGACY_DB : env.TARGET_DB;
     if (!hd) throw new Error(`no ${which === "legacy" ? "LEGACY_DB" : "TARGET_DB"} Hyperdrive binding`);
     const schema = which === "legacy" ? spec.legacySchema : spec.targetSchema;
-    const db = pgDatabase(await PgConnection.open(hd.connectionString, which, TIMEOUTS), which, schema);
+    const db = postgresDatabase(await PgConnection.open(hd.connectionString, which, TIMEOUTS), which, schema);
     opened.push(db);
     return db;
   };
@@ -122,7 +105,7 @@ export async function compareOnce(env: Env, cron: string, now = new Date()): Pro
         if (t.store === "d1") {
           const binding = t.d1Binding === undefined ? undefined : (env[t.d1Binding] as D1Binding | undefined);
           if (!binding) throw new Error(`no D1 binding ${t.d1Binding ?? "(none named)"} for ${t.name}`);
-          store = d1Database(binding, t.d1Binding!);
+          store = d1Database(d1Executor(binding, t.d1Binding!), t.d1Binding!);
         } else {
           target ??= await open("target");
           store = target;
