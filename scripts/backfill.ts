@@ -178,17 +178,30 @@ function jsonOf(r: StoreResult) {
     rowsPerSecond: r.seconds > 0 ? Math.round(r.copied / r.seconds) : null,
     resumedFrom: r.resumedFrom ?? null,
     watermark: r.watermark ?? null,
+    ahead: r.ahead,
+    heldBack: r.heldBack,
     pending: r.pending,
   };
 }
 
-function summaryLine(r: StoreResult, settleSeconds: number): string {
+function summaryLine(r: TableResult, settleSeconds: number): string {
   const from = r.resumedFrom ? `after ${r.resumedFrom.updatedAt}` : "from the start";
-  const pending = r.pending
-    ? `; ${r.pending} changed in the last ${settleSeconds} s, left for the next run`
+  const { settling, future } = r.heldBack;
+  const reasons = [
+    ...(settling
+      ? [
+          `${settling} changed in the last ${settleSeconds} s (an open transaction may still commit an older updated_at)`,
+        ]
+      : []),
+    ...(future ? [`${future} dated after the legacy clock's now`] : []),
+  ];
+  const held = reasons.length
+    ? `; held back from the watermark: ${reasons.join(", ")}; ${r.ahead} copied ahead of it, the next run reads them again`
     : "";
+  const since = r.pending - settling - future;
+  const pending = since > 0 ? `; ${since} written since, for the next run` : "";
   const upTo = r.watermark ? `, watermark ${r.watermark.updatedAt}` : "";
-  return `  ${r.table}: ${r.copied} rows copied (${from}${upTo}; ${r.statements} statements)${pending}`;
+  return `  ${r.table}: ${r.copied} rows copied (${from}${upTo}; ${r.statements} statements)${held}${pending}`;
 }
 
 runMain(main, { name: "backfill", secrets: () => DATABASE_SECRETS() });

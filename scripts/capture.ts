@@ -47,6 +47,8 @@ interface Flags extends TargetOptions {
 }
 
 const ACTIONS = ["install", "run", "status", "remove"] as const;
+/** How long a table whose changes failed waits before the applier tries it again. */
+const RETRY_MS = 5000;
 
 const captureTables = (spec: DualWriteMigration): CaptureTable[] =>
   spec.tables.map((t) => ({ schema: spec.legacy.schema, name: t.name, primaryKey: t.primaryKey }));
@@ -126,10 +128,26 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
   const totals = { changes: 0, upserts: 0, deletes: 0, rounds: 0 };
   const latencies: number[] = [];
   let lastReport = 0;
+  let lastFailure = "";
+  let failed: Awaited<ReturnType<typeof applyRound>>["failed"] = [];
+  // A table whose changes failed sits out the next rounds for a while, then is retried.
+  const failedAt = new Map<string, number>();
   try {
     const sinks = await openSinks(spec, legacy, opts, closers);
     for (;;) {
-      const r = await applyRound(legacy, sinks, opts.batch);
+      const resting = new Set([...failedAt].filter(([, at]) => Date.now() - at < RETRY_MS).map(([t]) => t));
+      const r = await applyRound(legacy, sinks, opts.batch, resting);
+      for (const f of r.failed) failedAt.set(f.table, Date.now());
+      for (const t of sinks.keys())
+        if (!resting.has(t) && !r.failed.some((f) => f.table === t)) failedAt.delete(t);
+      failed = [...failed.filter((f) => resting.has(f.table)), ...r.failed];
+      const failure = failed.map((f) => `${f.table}: ${f.error}`).join("; ");
+      if (failure && failure !== lastFailure)
+        for (const f of r.failed)
+          process.stderr.write(
+            `capture: ${f.pending} change(s) of ${f.table} could not be applied and stay in the log: ${f.error}\n`,
+          );
+      lastFailure = failure;
       totals.changes += r.changes;
       totals.upserts += r.upserts;
       totals.deletes += r.deletes;
@@ -144,8 +162,13 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
             (r.busy.length ? `; waiting for the backfill of ${r.busy.join(", ")}` : ""),
         );
       }
-      if (stopping || (idle && !opts.follow && r.busy.length === 0)) break;
-      if (idle || r.busy.length) await new Promise((res) => setTimeout(res, opts.intervalMs));
+      if (
+        stopping ||
+        (idle && !opts.follow && r.busy.length === 0 && (resting.size === 0 || r.failed.length > 0))
+      )
+        break;
+      if (idle || r.busy.length || r.failed.length)
+        await new Promise((res) => setTimeout(res, opts.intervalMs));
     }
   } finally {
     process.off("SIGINT", stop).off("SIGTERM", stop);
@@ -165,9 +188,14 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
     },
     pending: after.pending,
     lagSeconds: Number(after.lagSeconds.toFixed(3)),
+    failed,
   };
   if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
-  return 0;
+  if (failed.length)
+    process.stderr.write(
+      `capture: stopped with ${failed.reduce((n, f) => n + f.pending, 0)} change(s) of ${failed.map((f) => f.table).join(", ")} left in the log; hint: fix the cause above and run again (nothing was dropped)\n`,
+    );
+  return failed.length ? 1 : 0;
 }
 
 interface StatusOptions {

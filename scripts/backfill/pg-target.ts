@@ -13,14 +13,17 @@ import {
   countAfter,
   describeTable,
   from,
+  heldBack,
   keysetFilter,
   orderKey,
+  runWindow,
   type KeysetQuery,
+  type Side,
   type Watermark,
 } from "./source";
 import { quoteIdent } from "./statements";
 import { withTableLock } from "./table-lock";
-import type { PgColumn } from "./types";
+import { canonicalExpression, type PgColumn } from "./types";
 import type { BackfillOptions, TableResult, TableSpec } from "./run";
 
 /** A legacy table and where it lands in the new schema. */
@@ -182,7 +185,8 @@ async function copyPages(
 ): Promise<TableResult> {
   const { spec, source: q } = plan;
   const resumedFrom = opts.full ? undefined : await readPgCheckpoint(target, spec);
-  const total = await countAfter(source, q, resumedFrom, opts.settleSeconds);
+  const window = await runWindow(source, opts.settleSeconds);
+  const total = await countAfter(source, q, resumedFrom);
   const stage = quoteIdent(`_cutover_stage_${spec.name}`);
   const key = orderKey(q);
   const stageColumns = [
@@ -202,40 +206,62 @@ async function copyPages(
       .join(", ")}]::text[]), $2::bigint, now() FROM ${stage} ORDER BY ord DESC LIMIT 1 ` +
     `ON CONFLICT (table_name) DO UPDATE SET watermark_updated_at = excluded.watermark_updated_at, watermark_key = excluded.watermark_key, ` +
     `rows_copied = c.rows_copied + excluded.rows_copied, checkpointed_at = excluded.checkpointed_at RETURNING watermark_updated_at AS u, watermark_key AS k`;
+  const last = `SELECT k0 AS u, to_jsonb(ARRAY[${key
+    .slice(1)
+    .map((_, i) => `k${i + 1}`)
+    .join(", ")}]::text[]) AS k FROM ${stage} ORDER BY ord DESC LIMIT 1`;
 
-  let after = resumedFrom;
-  let copied = 0;
   let statements = 0;
   opts.onProgress?.(0, total);
-  for (;;) {
-    const f = keysetFilter(q, after, opts.settleSeconds, (v) => source.escapeLiteral(v));
-    const select = [
-      `row_number() OVER (ORDER BY ${f.orderBy})`,
-      ...key.map((k, i) => `${k}::text AS k${i}`),
-      ...q.columns.map((c) => quoteIdent(c.name)),
-    ];
-    const read = `COPY (SELECT ${select.join(", ")} FROM ${from(q)} WHERE ${f.where} ORDER BY ${f.orderBy} LIMIT ${Math.floor(opts.batchRows)}) TO STDOUT`;
-    await target.query("BEGIN");
-    try {
-      await pipeline(source.query(copyTo(read)), target.query(copyFrom(`COPY ${stage} FROM STDIN`)));
-      const { rows: count } = await target.query(`SELECT count(*)::int AS n FROM ${stage}`);
-      const n = count[0].n as number;
-      if (n === 0) {
-        await target.query("ROLLBACK");
-        break;
+  /** Copies one side of the cutoff page by page; only the settled side moves the checkpoint. */
+  const copy = async (side: Side, start: Watermark | undefined, done: number) => {
+    let at = start;
+    let copied = 0;
+    for (;;) {
+      const f = keysetFilter(q, at, window, side, (v) => source.escapeLiteral(v));
+      const select = [
+        `row_number() OVER (ORDER BY ${f.orderBy})`,
+        ...key.map((k, i) => `${k}::text AS k${i}`),
+        ...q.columns.map((c) => canonicalExpression(c, quoteIdent(c.name))),
+      ];
+      const read = `COPY (SELECT ${select.join(", ")} FROM ${from(q)} WHERE ${f.where} ORDER BY ${f.orderBy} LIMIT ${Math.floor(opts.batchRows)}) TO STDOUT`;
+      await target.query("BEGIN");
+      try {
+        await pipeline(source.query(copyTo(read)), target.query(copyFrom(`COPY ${stage} FROM STDIN`)));
+        const { rows: count } = await target.query(`SELECT count(*)::int AS n FROM ${stage}`);
+        const n = count[0].n as number;
+        if (n === 0) {
+          await target.query("ROLLBACK");
+          break;
+        }
+        await target.query(upsert);
+        const { rows } =
+          side === "settled" ? await target.query(checkpoint, [spec.name, n]) : await target.query(last);
+        await target.query("COMMIT");
+        at = { updatedAt: String(rows[0].u), key: rows[0].k as string[] };
+        copied += n;
+        statements += side === "settled" ? 3 : 2;
+        opts.onProgress?.(done + copied, Math.max(total, done + copied));
+      } catch (error) {
+        await target.query("ROLLBACK").catch(() => undefined);
+        throw error;
       }
-      await target.query(upsert);
-      const { rows } = await target.query(checkpoint, [spec.name, n]);
-      await target.query("COMMIT");
-      after = { updatedAt: String(rows[0].u), key: rows[0].k as string[] };
-      copied += n;
-      statements += 3;
-      opts.onProgress?.(copied, Math.max(total, copied));
-    } catch (error) {
-      await target.query("ROLLBACK").catch(() => undefined);
-      throw error;
     }
-  }
-  const pending = await countAfter(source, q, after, 0);
-  return { table: spec.name, copied, statements, resumedFrom, watermark: after, pending };
+    return { at, copied };
+  };
+  const settled = await copy("settled", resumedFrom, 0);
+  const held = await heldBack(source, q, settled.at, window);
+  const ahead =
+    held.settling + held.future ? await copy("beyond", settled.at, settled.copied) : { copied: 0 };
+  const pending = await countAfter(source, q, settled.at);
+  return {
+    table: spec.name,
+    copied: settled.copied,
+    ahead: ahead.copied,
+    statements,
+    resumedFrom,
+    watermark: settled.at,
+    heldBack: held,
+    pending,
+  };
 }

@@ -7,8 +7,12 @@ import type { Client } from "pg";
 import {
   countAfter,
   describeTable,
+  heldBack,
   readPage,
+  runWindow,
+  type HeldBack,
   type KeysetQuery,
+  type Side,
   type SourcePage,
   type Watermark,
 } from "./source";
@@ -29,7 +33,10 @@ export interface TableSpec {
 export interface BackfillOptions {
   /** Rows per page (one D1 batch). */
   readonly batchRows: number;
-  /** Rows changed more recently than this stay for the next run (open transactions may still commit older updated_at values). */
+  /**
+   * Rows changed more recently than this are held back from the watermark (an open transaction may still
+   * commit an older updated_at): they are copied ahead of it and read again by the next run.
+   */
   readonly settleSeconds: number;
   /** Ignore the checkpoint and copy every row again (upserts keep it idempotent). */
   readonly full?: boolean;
@@ -39,11 +46,16 @@ export interface BackfillOptions {
 
 export interface TableResult {
   readonly table: string;
+  /** Rows copied by the keyset pass (the watermark moved past them). */
   readonly copied: number;
+  /** Rows past the cutoff copied ahead of the watermark (see heldBack): the next run reads them again. */
+  readonly ahead: number;
   readonly statements: number;
   readonly resumedFrom?: Watermark;
   readonly watermark?: Watermark;
-  /** Rows newer than the settle cutoff, left for the next run. */
+  /** Why the watermark stopped before some rows (all of them copied ahead). */
+  readonly heldBack: HeldBack;
+  /** Rows after the watermark when the run ended: held back, or written since. */
   readonly pending: number;
 }
 
@@ -140,40 +152,55 @@ async function copyPages(
   opts: BackfillOptions,
 ): Promise<TableResult> {
   const resumedFrom = opts.full ? undefined : await readCheckpoint(target, spec.name);
-  const total = await countAfter(source, q, resumedFrom, opts.settleSeconds);
-  const shape = {
-    table: spec.name,
-    columns: q.columns.map((c) => c.name),
-    primaryKey: spec.primaryKey,
-    updatedAtColumn: spec.updatedAtColumn,
-  };
+  const window = await runWindow(source, opts.settleSeconds);
+  const total = await countAfter(source, q, resumedFrom);
+  const shape = { table: spec.name, columns: q.columns.map((c) => c.name), primaryKey: spec.primaryKey };
   const where = (c: string) => `${spec.name}.${c}`;
-  let after = resumedFrom;
-  let copied = 0;
   let statements = 0;
   opts.onProgress?.(0, total);
 
-  const fetchPage = (from: Watermark | undefined) => {
-    const page = readPage(source, q, from, opts.settleSeconds, opts.batchRows);
-    page.catch(() => undefined); // awaited below; this only silences the prefetch while D1 works
-    return page;
+  /** Copies one side of the cutoff page by page; only the settled side moves the checkpoint. */
+  const copy = async (side: Side, start: Watermark | undefined, done: number) => {
+    const fetchPage = (from: Watermark | undefined) => {
+      const page = readPage(source, q, from, window, side, opts.batchRows);
+      page.catch(() => undefined); // awaited below; this only silences the prefetch while D1 works
+      return page;
+    };
+    let at = start;
+    let copied = 0;
+    let next: Promise<SourcePage> = fetchPage(at);
+    for (;;) {
+      const page = await next;
+      if (page.rows.length === 0 || !page.last) break;
+      next = fetchPage(page.last); // read the following page while D1 writes this one
+      const mapped = page.rows.map((row) =>
+        row.map((v, i) => toSqlite(q.columns[i], v, where(q.columns[i].name))),
+      );
+      const upserts = buildUpserts(shape, mapped, opts.limits ?? D1_LIMITS);
+      const checkpoint =
+        side === "settled" ? [checkpointStatement(spec.name, page.last, page.rows.length)] : [];
+      await target.batch([...upserts, ...checkpoint]);
+      at = page.last;
+      copied += page.rows.length;
+      statements += upserts.length;
+      opts.onProgress?.(done + copied, Math.max(total, done + copied));
+    }
+    await next.catch(() => undefined);
+    return { at, copied };
   };
-  let next: Promise<SourcePage> = fetchPage(after);
-  for (;;) {
-    const page = await next;
-    if (page.rows.length === 0 || !page.last) break;
-    next = fetchPage(page.last); // read the following page while D1 writes this one
-    const mapped = page.rows.map((row) =>
-      row.map((v, i) => toSqlite(q.columns[i], v, where(q.columns[i].name))),
-    );
-    const upserts = buildUpserts(shape, mapped, opts.limits ?? D1_LIMITS);
-    await target.batch([...upserts, checkpointStatement(spec.name, page.last, page.rows.length)]);
-    after = page.last;
-    copied += page.rows.length;
-    statements += upserts.length;
-    opts.onProgress?.(copied, Math.max(total, copied));
-  }
-  await next.catch(() => undefined);
-  const pending = await countAfter(source, q, after, 0);
-  return { table: spec.name, copied, statements, resumedFrom, watermark: after, pending };
+  const settled = await copy("settled", resumedFrom, 0);
+  const held = await heldBack(source, q, settled.at, window);
+  const ahead =
+    held.settling + held.future ? await copy("beyond", settled.at, settled.copied) : { copied: 0 };
+  const pending = await countAfter(source, q, settled.at);
+  return {
+    table: spec.name,
+    copied: settled.copied,
+    ahead: ahead.copied,
+    statements,
+    resumedFrom,
+    watermark: settled.at,
+    heldBack: held,
+    pending,
+  };
 }

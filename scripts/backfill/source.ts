@@ -13,7 +13,11 @@ export async function connectSource(connectionString: string): Promise<Client> {
   const client = new Client({ connectionString, application_name: "cutover-backfill" });
   await client.connect();
   // Fixed output formats: the type mapping and the watermark rely on them.
-  await client.query("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1");
+  // IntervalStyle and bytea_output too: a server or role configured otherwise would print another text,
+  // and validate (which pins the same ones) would then see a difference that is only a print style.
+  await client.query(
+    "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'",
+  );
   return client;
 }
 
@@ -63,14 +67,40 @@ export function orderKey(q: KeysetQuery): string[] {
 }
 
 /**
- * WHERE clause and parameters for rows after `after` and not newer than the settle cutoff. With
+ * The time bounds of one run, read once from the legacy clock: rows changed after `cutoff` (now minus
+ * the settle window) are held back from the watermark, because a transaction still open may commit an
+ * updated_at older than them; rows dated after `now` are in the future and would otherwise wait for it.
+ */
+export interface RunWindow {
+  readonly cutoff: string;
+  readonly now: string;
+}
+
+export async function runWindow(client: Client, settleSeconds: number): Promise<RunWindow> {
+  const { rows } = await client.query({
+    text: "SELECT (now() - make_interval(secs => $1::float8))::text AS cutoff, now()::text AS now",
+    values: [settleSeconds],
+    types: RAW_TEXT,
+  });
+  return { cutoff: rows[0].cutoff, now: rows[0].now };
+}
+
+/**
+ * Which side of the cutoff a read takes: `settled` rows (up to it, the keyset pass that moves the
+ * watermark), rows `beyond` it (copied ahead of the watermark, read again by the next run), or `all`.
+ */
+export type Side = "settled" | "beyond" | "all";
+
+/**
+ * WHERE clause and parameters for rows after `after` on one side of the window's cutoff. With
  * `literal` (a client's escapeLiteral) the values are written into the SQL instead, for COPY, which
  * takes no parameters.
  */
 export function keysetFilter(
   q: KeysetQuery,
   after: Watermark | undefined,
-  settleSeconds: number,
+  window: RunWindow | undefined,
+  side: Side,
   literal?: (value: string) => string,
 ) {
   const key = orderKey(q);
@@ -80,13 +110,15 @@ export function keysetFilter(
     params.push(value);
     return `$${params.length}`;
   };
-  const clauses = [`${key[0]} <= now() - make_interval(secs => ${bind(settleSeconds)}::float8)`];
+  const clauses: string[] = [];
+  if (window && side !== "all")
+    clauses.push(`${key[0]} ${side === "settled" ? "<=" : ">"} ${bind(window.cutoff)}::timestamptz`);
   if (after) {
     const types = [q.updatedAt, ...q.primaryKey].map((c) => c.sqlType);
     const placeholders = [after.updatedAt, ...after.key].map((v, i) => `${bind(v)}::${types[i]}`);
     clauses.push(`(${key.join(", ")}) > (${placeholders.join(", ")})`);
   }
-  return { where: clauses.join(" AND "), params, orderBy: key.join(", ") };
+  return { where: clauses.join(" AND ") || "true", params, orderBy: key.join(", ") };
 }
 
 export const from = (q: KeysetQuery) => `${quoteIdent(q.schema)}.${quoteIdent(q.table)}`;
@@ -95,15 +127,42 @@ export async function countAfter(
   client: Client,
   q: KeysetQuery,
   after: Watermark | undefined,
-  settleSeconds: number,
+  window?: RunWindow,
+  side: Side = "all",
 ): Promise<number> {
-  const f = keysetFilter(q, after, settleSeconds);
+  const f = keysetFilter(q, after, window, side);
   const { rows } = await client.query({
     text: `SELECT count(*) AS n FROM ${from(q)} WHERE ${f.where}`,
     values: f.params,
     types: RAW_TEXT,
   });
   return Number(rows[0].n);
+}
+
+/** Rows after the watermark that the keyset pass held back, and why. */
+export interface HeldBack {
+  /** Changed within the settle window: the next run takes them once they settle. */
+  readonly settling: number;
+  /** Dated after the legacy clock's now: they would wait for that date. */
+  readonly future: number;
+}
+
+export async function heldBack(
+  client: Client,
+  q: KeysetQuery,
+  after: Watermark | undefined,
+  window: RunWindow,
+): Promise<HeldBack> {
+  const f = keysetFilter(q, after, window, "beyond");
+  const u = orderKey(q)[0];
+  const { rows } = await client.query({
+    text:
+      `SELECT count(*) FILTER (WHERE ${u} <= $${f.params.length + 1}::timestamptz) AS settling, ` +
+      `count(*) FILTER (WHERE ${u} > $${f.params.length + 1}::timestamptz) AS future FROM ${from(q)} WHERE ${f.where}`,
+    values: [...f.params, window.now],
+    types: RAW_TEXT,
+  });
+  return { settling: Number(rows[0].settling), future: Number(rows[0].future) };
 }
 
 /** One page: the selected columns (raw text) plus the row's keyset position. */
@@ -116,10 +175,11 @@ export async function readPage(
   client: Client,
   q: KeysetQuery,
   after: Watermark | undefined,
-  settleSeconds: number,
+  window: RunWindow,
+  side: Side,
   limit: number,
 ): Promise<SourcePage> {
-  const f = keysetFilter(q, after, settleSeconds);
+  const f = keysetFilter(q, after, window, side);
   const select = q.columns.map((c) => selectExpression(c, quoteIdent(c.name)));
   // The keyset columns travel again as raw text at the end: the watermark must be PostgreSQL's own value.
   const keys = orderKey(q).map((k, i) => `${k}::text AS "__k${i}"`);

@@ -29,11 +29,15 @@ export interface UpsertShape {
   readonly table: string;
   readonly columns: readonly string[];
   readonly primaryKey: readonly string[];
-  /** Rows only overwrite a D1 row that is not newer (a dual write may have landed first). */
-  readonly updatedAtColumn: string;
 }
 
-/** Splits rows into as few upserts as the limits allow, in order. NULLs are inlined, not bound. */
+/**
+ * Splits rows into as few upserts as the limits allow, in order. NULLs are inlined, not bound. Each row
+ * replaces the D1 row of its key whatever either updated_at says: the row read from legacy is the truth
+ * (a "newer wins" guard would keep a stale row after a key swap, a re-insert with an older timestamp or
+ * a corrected clock). A dual write that lands meanwhile is logged by the change capture, whose applier
+ * runs after the backfill releases the table and writes legacy's state again.
+ */
 export function buildUpserts(
   shape: UpsertShape,
   rows: readonly (readonly SqliteValue[])[],
@@ -44,12 +48,9 @@ export function buildUpserts(
   const updates = shape.columns
     .filter((c) => !shape.primaryKey.includes(c))
     .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
-  const u = quoteIdent(shape.updatedAtColumn);
   const tail =
     ` ON CONFLICT (${shape.primaryKey.map(quoteIdent).join(", ")}) DO ` +
-    (updates.length
-      ? `UPDATE SET ${updates.join(", ")} WHERE ${t}.${u} IS NULL OR excluded.${u} >= ${t}.${u}`
-      : "NOTHING");
+    (updates.length ? `UPDATE SET ${updates.join(", ")}` : "NOTHING");
   const fixedBytes = Buffer.byteLength(head) + Buffer.byteLength(tail);
 
   const statements: Statement[] = [];

@@ -41,9 +41,14 @@ export const TYPE_MAPPING: readonly { pg: string; sqlite: string; how: string }[
   { pg: "timestamptz", sqlite: "TEXT", how: "UTC, fixed width: 2026-03-01T12:00:00.000000Z" },
   { pg: "timestamp", sqlite: "TEXT", how: "fixed width, no zone: 2026-03-01T12:00:00.000000" },
   {
-    pg: "date, time, interval, uuid, text, varchar, char, enums",
+    pg: "date, time, interval, uuid, text, varchar, enums",
     sqlite: "TEXT",
     how: "PostgreSQL's text, unchanged (any Unicode)",
+  },
+  {
+    pg: "char(n)",
+    sqlite: "TEXT",
+    how: "without its trailing blanks, as PostgreSQL's char → text cast gives it (they carry no meaning in char(n))",
   },
   {
     pg: "json, jsonb",
@@ -57,14 +62,26 @@ export const TYPE_MAPPING: readonly { pg: string; sqlite: string; how: string }[
 
 const TIMESTAMP = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(\+00)?$/;
 
-/** The SELECT expression for a column: arrays and composites leave PostgreSQL as JSON text. */
+/**
+ * The canonical text of a column's value, for every path that copies or compares it: char(n) loses its
+ * trailing blanks (PostgreSQL's own char → text cast, under which 'SP' and 'SP ' are equal), so the
+ * backfill, the change capture and validate agree whatever the new store's type; the rest is the type's
+ * own output.
+ */
+export function canonicalExpression(column: PgColumn, quoted: string): string {
+  return column.type === "bpchar" ? `${quoted}::text` : quoted;
+}
+
+/** The SELECT expression for a column going to D1: arrays and composites leave PostgreSQL as JSON text. */
 export function selectExpression(column: PgColumn, quoted: string): string {
   if (column.type === "bytea") {
     throw new TypeMappingError(
       `column ${column.name} is bytea, which D1's HTTP API cannot bind; hint: leave it out of the D1 table, or store encode(${column.name}, 'base64') in a text column`,
     );
   }
-  return column.category === "A" || column.category === "C" ? `to_jsonb(${quoted})::text` : quoted;
+  return column.category === "A" || column.category === "C"
+    ? `to_jsonb(${quoted})::text`
+    : canonicalExpression(column, quoted);
 }
 
 function timestampText(raw: string, withZone: boolean, where: string): string {

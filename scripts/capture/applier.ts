@@ -7,12 +7,17 @@
  * Commit order: a change is taken only once its transaction and every older one have ended (txid below
  * the snapshot's xmin); two changes of one key are ordered by the row lock their writers took, so the
  * log's order per key is commit order, and the state read afterwards includes both.
+ *
+ * Legacy is the truth: each target row is made equal to the legacy row whatever either updated_at says
+ * (a key swap, a re-insert with an older or NULL timestamp and a clock moved back all keep their
+ * change). A table whose changes cannot be applied keeps them in the log (the lag grows and says so);
+ * the other tables go on.
  */
 import type { Client } from "pg";
 import { quoteIdent } from "../backfill/statements";
 import { buildUpserts, D1_LIMITS, type Statement } from "../backfill/statements";
 import { RAW_TEXT, type KeysetQuery } from "../backfill/source";
-import { selectExpression, toSqlite } from "../backfill/types";
+import { canonicalExpression, selectExpression, toSqlite, type PgColumn } from "../backfill/types";
 import { upsertFrom, type PgCopyPlan } from "../backfill/pg-target";
 import type { D1Target } from "../backfill/targets";
 import { tableLockKey } from "../backfill/table-lock";
@@ -31,6 +36,8 @@ export interface RoundResult {
   readonly deletes: number;
   /** Tables left for a later round because a backfill holds them. */
   readonly busy: string[];
+  /** Tables whose changes could not be applied this round: they stay in the log. */
+  readonly failed: { readonly table: string; readonly pending: number; readonly error: string }[];
   /** Capture-to-apply time of each applied change, in ms. */
   readonly latenciesMs: number[];
 }
@@ -65,16 +72,21 @@ export async function backlog(legacy: Client): Promise<Backlog> {
   };
 }
 
-/** One round: take up to `limit` finished changes, apply them, remove them from the log. */
+/**
+ * One round: take up to `limit` finished changes, apply them, remove them from the log. Tables in `skip`
+ * (whose changes failed a moment ago) sit the round out, so that they cannot hold the others back.
+ */
 export async function applyRound(
   legacy: Client,
   sinks: ReadonlyMap<string, CaptureSink>,
   limit: number,
+  skip: ReadonlySet<string> = new Set(),
 ): Promise<RoundResult> {
   // Tables a backfill is copying are left alone; the lock is tried, never waited for.
   const free: string[] = [];
   const busy: string[] = [];
   for (const table of sinks.keys()) {
+    if (skip.has(table)) continue;
     const { rows } = await legacy.query(`SELECT pg_try_advisory_lock(${tableLockKey("$1")}) AS ok`, [table]);
     (rows[0].ok ? free : busy).push(table);
   }
@@ -95,10 +107,20 @@ export async function applyRound(
     if (unknown) throw new Error(`change ${unknown.seq} is for ${unknown.table_name}, which has no sink`);
     let upserts = 0;
     let deletes = 0;
+    const failed: RoundResult["failed"][number][] = [];
+    const done: Change[] = [];
     const byTable = new Map<string, Change[]>();
     for (const c of rows) byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), c]);
     for (const [table, changes] of byTable) {
-      const applied = await applyTable(legacy, sinks.get(table)!, changes);
+      let applied: { upserts: number; deletes: number };
+      try {
+        applied = await applyTable(legacy, sinks.get(table)!, changes);
+      } catch (error) {
+        // Left in the log: a later round retries, and the lag shows what is waiting.
+        failed.push({ table, pending: changes.length, error: (error as Error).message });
+        continue;
+      }
+      done.push(...changes);
       upserts += applied.upserts;
       deletes += applied.deletes;
       await legacy.query("BEGIN");
@@ -119,11 +141,12 @@ export async function applyRound(
     }
     const now = Date.now();
     return {
-      changes: rows.length,
+      changes: done.length,
       upserts,
       deletes,
       busy,
-      latenciesMs: rows.map((c) => now - Number(c.captured_ms)),
+      failed,
+      latenciesMs: done.map((c) => now - Number(c.captured_ms)),
     };
   } finally {
     for (const table of free) await legacy.query(`SELECT pg_advisory_unlock(${tableLockKey("$1")})`, [table]);
@@ -170,6 +193,30 @@ async function currentRows(
   };
 }
 
+/**
+ * The keys of rows gone from legacy, in the form each store holds them: the trigger logs a key as
+ * to_jsonb prints it (a char(n) padded, a timestamp in ISO 'T' form, a boolean as true), while the rows
+ * were written in the copy's canonical form; PostgreSQL re-prints each key through the same expression
+ * the copy used, so a delete finds the row the copy wrote.
+ */
+async function canonicalKeys(
+  legacy: Client,
+  primaryKey: readonly PgColumn[],
+  keys: readonly string[][],
+  expression: (column: PgColumn, quoted: string) => string,
+): Promise<(string | null)[][]> {
+  const alias = primaryKey.map((_, i) => `k${i}`).join(", ");
+  const result = await legacy.query({
+    text:
+      `SELECT ${primaryKey.map((c, i) => expression(c, `u.k${i}::${c.sqlType}`)).join(", ")} ` +
+      `FROM unnest(${primaryKey.map((_, i) => `$${i + 1}::text[]`).join(", ")}) WITH ORDINALITY AS u(${alias}, ord) ORDER BY ord`,
+    values: primaryKey.map((_, i) => keys.map((k) => k[i])),
+    types: RAW_TEXT,
+    rowMode: "array",
+  });
+  return result.rows as (string | null)[][];
+}
+
 async function applyTable(
   legacy: Client,
   sink: CaptureSink,
@@ -179,12 +226,15 @@ async function applyTable(
   if (sink.store === "supabase") {
     const { plan, client } = sink;
     const q = plan.source;
-    const { rows, gone } = await currentRows(
+    const { rows, gone: goneKeys } = await currentRows(
       legacy,
       q,
-      q.columns.map((c) => quoteIdent(c.name)),
+      q.columns.map((c) => canonicalExpression(c, quoteIdent(c.name))),
       keys,
     );
+    const gone = goneKeys.length
+      ? await canonicalKeys(legacy, q.primaryKey, goneKeys, canonicalExpression)
+      : [];
     const columns = plan.target.map((_, i) => `c${i}`);
     await client.query("BEGIN");
     try {
@@ -213,22 +263,31 @@ async function applyTable(
   }
   const { query: q, target } = sink;
   const select = q.columns.map((c) => selectExpression(c, quoteIdent(c.name)));
-  const { rows, gone } = await currentRows(legacy, q, select, keys);
+  const { rows, gone: goneKeys } = await currentRows(legacy, q, select, keys);
   const where = (c: string) => `${q.table}.${c}`;
+  const gone = goneKeys.length
+    ? (await canonicalKeys(legacy, q.primaryKey, goneKeys, selectExpression)).map((k) =>
+        k.map((v, i) => toSqlite(q.primaryKey[i], v, where(q.primaryKey[i].name))),
+      )
+    : [];
   const mapped = rows.map((row) => row.map((v, i) => toSqlite(q.columns[i], v, where(q.columns[i].name))));
   const statements: Statement[] = buildUpserts(
     {
       table: q.table,
       columns: q.columns.map((c) => c.name),
       primaryKey: q.primaryKey.map((c) => c.name),
-      updatedAtColumn: q.updatedAt.name,
     },
     mapped,
     D1_LIMITS,
   );
-  const pk = q.primaryKey.map((c) => `${quoteIdent(c.name)} = ?`).join(" AND ");
-  for (const key of gone)
-    statements.push({ sql: `DELETE FROM ${quoteIdent(q.table)} WHERE ${pk}`, params: key });
+  for (const key of gone) {
+    // A NULL key part cannot be bound (D1 binds strings): it is written as IS NULL.
+    const pk = q.primaryKey.map((c, i) => `${quoteIdent(c.name)} ${key[i] === null ? "IS NULL" : "= ?"}`);
+    statements.push({
+      sql: `DELETE FROM ${quoteIdent(q.table)} WHERE ${pk.join(" AND ")}`,
+      params: key.filter((v): v is string => v !== null),
+    });
+  }
   if (statements.length) await target.batch(statements);
   return { upserts: rows.length, deletes: gone.length };
 }

@@ -77,6 +77,9 @@ export function rowValueExpr(c: Column, trimScale: boolean): string {
   if (t === "float4" || t === "float8") return `(${q} + 0::${t})`;
   // Unconstrained numeric keeps the scale it was given: 1.0 and 1.00 are equal values.
   if (t === "numeric" && (c.pg?.typmod ?? -1) < 0 && trimScale) return `trim_scale(${q})`;
+  // char(n) prints padded to its own n: 'SP' in char(2) and char(3) are equal values, and the copy's
+  // canonical form (backfill/types.ts) has no trailing blanks, as the char → text cast gives it.
+  if (t === "bpchar") return `${q}::text`;
   return q;
 }
 

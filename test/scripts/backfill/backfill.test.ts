@@ -110,6 +110,11 @@ it("copies every row and maps each type", async () => {
     created_at: "2025-02-01T10:00:00.000000",
     updated_at: null,
   });
+  // char(2) 'D' is stored padded by PostgreSQL; it reaches D1 without the blank, as char → text gives it.
+  expect(await d1.all("SELECT state_code FROM cities WHERE id IN (36, 37) ORDER BY id")).toEqual([
+    { state_code: "D" },
+    { state_code: "SP" },
+  ]);
   const [unicode] = await d1.all("SELECT name FROM cities WHERE id = 7");
   expect(unicode.name).toBe("🏎️‍🔥 x̃ 7");
   const [multiline] = await d1.all("SELECT description FROM categories WHERE id = 3");

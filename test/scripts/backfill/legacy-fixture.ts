@@ -62,7 +62,8 @@ export async function insertCities(
     `INSERT INTO cities (id, slug, name, state_code, country_code, latitude, longitude, population, is_active,
                          delivery_fee, metadata, tier, created_at, updated_at)
      SELECT i, 'city-' || i, ($3::text[])[1 + i % cardinality($3::text[])] || ' ' || i,
-            CASE WHEN i % 5 = 0 THEN NULL ELSE 'SP' END, 'BR',
+            -- 'D' is padded to 'D ' by char(2): every path must carry it as 'D'.
+            CASE WHEN i % 5 = 0 THEN NULL WHEN i % 5 = 1 THEN 'D' ELSE 'SP' END, 'BR',
             -23.5505 + i * 0.000001, -46.6333, CASE WHEN i % 7 = 0 THEN NULL ELSE i * 1000 END, i % 3 <> 0,
             (i * 1.0001)::numeric(12, 4),
             jsonb_build_object('ddd', i % 100, 'tags', jsonb_build_array('ñ', i), 'pad', repeat('é', CASE WHEN i % 100 = 0 THEN $5::int ELSE $4::int END)),

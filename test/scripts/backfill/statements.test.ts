@@ -5,16 +5,14 @@ const shape = {
   table: "cities",
   columns: ["id", "name", "updated_at"],
   primaryKey: ["id"],
-  updatedAtColumn: "updated_at",
 };
 
 describe("buildUpserts", () => {
-  it("writes an idempotent upsert that never overwrites a newer D1 row, with NULLs inlined", () => {
+  it("writes an idempotent upsert that replaces the row of its key whatever its updated_at, with NULLs inlined", () => {
     const [s] = buildUpserts(shape, [["1", null, "2026-01-01T00:00:00.000000Z"]]);
     expect(s.sql).toBe(
       'INSERT INTO "cities" ("id", "name", "updated_at") VALUES (?, NULL, ?) ON CONFLICT ("id") DO UPDATE SET ' +
-        '"name" = excluded."name", "updated_at" = excluded."updated_at" ' +
-        'WHERE "cities"."updated_at" IS NULL OR excluded."updated_at" >= "cities"."updated_at"',
+        '"name" = excluded."name", "updated_at" = excluded."updated_at"',
     );
     expect(s.params).toEqual(["1", "2026-01-01T00:00:00.000000Z"]);
   });
