@@ -13,18 +13,16 @@ import {
   countAfter,
   describeTable,
   from,
-  heldBack,
   keysetFilter,
   orderKey,
   runWindow,
   type KeysetQuery,
-  type Side,
   type Watermark,
 } from "./source";
 import { quoteIdent } from "./statements";
 import { withTableLock } from "./table-lock";
 import { canonicalExpression, type PgColumn } from "./types";
-import type { BackfillOptions, TableResult, TableSpec } from "./run";
+import { twoPasses, type BackfillOptions, type CopySide, type TableResult, type TableSpec } from "./run";
 
 /** A legacy table and where it lands in the new schema. */
 export interface PgTableSpec extends TableSpec {
@@ -214,7 +212,7 @@ async function copyPages(
   let statements = 0;
   opts.onProgress?.(0, total);
   /** Copies one side of the cutoff page by page; only the settled side moves the checkpoint. */
-  const copy = async (side: Side, start: Watermark | undefined, done: number) => {
+  const copy: CopySide = async (side, start, done) => {
     let at = start;
     let copied = 0;
     for (;;) {
@@ -249,19 +247,5 @@ async function copyPages(
     }
     return { at, copied };
   };
-  const settled = await copy("settled", resumedFrom, 0);
-  const held = await heldBack(source, q, settled.at, window);
-  const ahead =
-    held.settling + held.future ? await copy("beyond", settled.at, settled.copied) : { copied: 0 };
-  const pending = await countAfter(source, q, settled.at);
-  return {
-    table: spec.name,
-    copied: settled.copied,
-    ahead: ahead.copied,
-    statements,
-    resumedFrom,
-    watermark: settled.at,
-    heldBack: held,
-    pending,
-  };
+  return twoPasses(source, q, spec.name, window, resumedFrom, copy, () => statements);
 }

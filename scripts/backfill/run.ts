@@ -12,6 +12,7 @@ import {
   runWindow,
   type HeldBack,
   type KeysetQuery,
+  type RunWindow,
   type Side,
   type SourcePage,
   type Watermark,
@@ -160,7 +161,7 @@ async function copyPages(
   opts.onProgress?.(0, total);
 
   /** Copies one side of the cutoff page by page; only the settled side moves the checkpoint. */
-  const copy = async (side: Side, start: Watermark | undefined, done: number) => {
+  const copy: CopySide = async (side, start, done) => {
     const fetchPage = (from: Watermark | undefined) => {
       const page = readPage(source, q, from, window, side, opts.batchRows);
       page.catch(() => undefined); // awaited below; this only silences the prefetch while D1 works
@@ -188,16 +189,39 @@ async function copyPages(
     await next.catch(() => undefined);
     return { at, copied };
   };
+  return twoPasses(source, q, spec.name, window, resumedFrom, copy, () => statements);
+}
+
+/** One side of the cutoff copied page by page from `start`; `done` rows were copied before it. */
+export type CopySide = (
+  side: Side,
+  start: Watermark | undefined,
+  done: number,
+) => Promise<{ at: Watermark | undefined; copied: number }>;
+
+/**
+ * A run's two passes, for either store: the settled keyset pass that moves the watermark, then the rows
+ * held back past the cutoff (settling or future-dated) copied ahead of it, so that none is hidden.
+ */
+export async function twoPasses(
+  source: Client,
+  q: KeysetQuery,
+  table: string,
+  window: RunWindow,
+  resumedFrom: Watermark | undefined,
+  copy: CopySide,
+  statements: () => number,
+): Promise<TableResult> {
   const settled = await copy("settled", resumedFrom, 0);
   const held = await heldBack(source, q, settled.at, window);
   const ahead =
     held.settling + held.future ? await copy("beyond", settled.at, settled.copied) : { copied: 0 };
   const pending = await countAfter(source, q, settled.at);
   return {
-    table: spec.name,
+    table,
     copied: settled.copied,
     ahead: ahead.copied,
-    statements,
+    statements: statements(),
     resumedFrom,
     watermark: settled.at,
     heldBack: held,
