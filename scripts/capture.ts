@@ -12,10 +12,9 @@
  *   remove   drop the triggers (after the final cut); --drop-log also drops the log.
  */
 import type { Client } from "pg";
-import { setTimeout as sleep } from "node:timers/promises";
 import { positionOf } from "../infra/engine/plan";
-import { positionLabel } from "../infra/engine/transitions";
-import { recordEvidence } from "../tooling/evidence";
+import { DUAL_WRITE_PHASE_TABLE } from "../infra/engine/dual-write-phases";
+import type { DualWritePhase } from "../infra/config/dual-write";
 import { loadMigration } from "../tooling/stack-file";
 import { actionOnMigration, newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { connectSource } from "./backfill/source";
@@ -30,8 +29,9 @@ import { openLocalTarget, openRemoteTarget, type D1Target } from "./backfill/tar
 import { planTable } from "./backfill/run";
 import { planPgTable } from "./backfill/pg-target";
 import type { DualWriteMigration } from "../infra/config/schema";
-import { capturedTables, installCapture, removeCapture, type CaptureTable } from "./capture/install";
+import { capturedTables, captureTables, installCapture, removeCapture } from "./capture/install";
 import { applyRound, backlog, type CaptureSink } from "./capture/applier";
+import { status } from "./capture/status";
 
 interface Flags extends TargetOptions {
   readonly sourceUrl?: string;
@@ -49,9 +49,6 @@ interface Flags extends TargetOptions {
 const ACTIONS = ["install", "run", "status", "remove"] as const;
 /** How long a table whose changes failed waits before the applier tries it again. */
 const RETRY_MS = 5000;
-
-const captureTables = (spec: DualWriteMigration): CaptureTable[] =>
-  spec.tables.map((t) => ({ schema: spec.legacy.schema, name: t.name, primaryKey: t.primaryKey }));
 
 /** The migration with only the tables of one store (--store), for status and run. */
 function ofStore(spec: DualWriteMigration, store: string | undefined): DualWriteMigration {
@@ -117,6 +114,13 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
     throw new UsageError(
       `change capture is not installed on ${missing.join(", ")}; hint: npm run capture -- install --stack <stack> --migration <name> (at shadow, before the first backfill)`,
     );
+  // The phase table says whether the final cut has happened: from then on the new stores are the truth
+  // for rows they changed after a change still in the log (capture/after-cut.ts).
+  const afterCut = DUAL_WRITE_PHASE_TABLE[positionOf(spec).phase as DualWritePhase].cut;
+  if (afterCut)
+    process.stderr.write(
+      "capture: after the final cut: a row the new store changed after its legacy change is kept as it is\n",
+    );
   const closers: (() => Promise<void>)[] = [];
   let stopping = false;
   const stop = () => {
@@ -125,7 +129,7 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
   process.once("SIGINT", stop).once("SIGTERM", stop);
   const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(line + "\n");
   const started = Date.now();
-  const totals = { changes: 0, upserts: 0, deletes: 0, rounds: 0 };
+  const totals = { changes: 0, upserts: 0, deletes: 0, kept: 0, rounds: 0 };
   const latencies: number[] = [];
   let lastReport = 0;
   let lastFailure = "";
@@ -136,7 +140,7 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
     const sinks = await openSinks(spec, legacy, opts, closers);
     for (;;) {
       const resting = new Set([...failedAt].filter(([, at]) => Date.now() - at < RETRY_MS).map(([t]) => t));
-      const r = await applyRound(legacy, sinks, opts.batch, resting);
+      const r = await applyRound(legacy, sinks, opts.batch, { skip: resting, afterCut });
       for (const f of r.failed) failedAt.set(f.table, Date.now());
       for (const t of sinks.keys())
         if (!resting.has(t) && !r.failed.some((f) => f.table === t)) failedAt.delete(t);
@@ -151,6 +155,7 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
       totals.changes += r.changes;
       totals.upserts += r.upserts;
       totals.deletes += r.deletes;
+      totals.kept += r.kept;
       totals.rounds += 1;
       latencies.push(...r.latenciesMs);
       const idle = r.changes === 0;
@@ -158,7 +163,7 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
         lastReport = Date.now();
         const b = await backlog(legacy);
         say(
-          `capture: ${totals.changes} changes applied (${totals.upserts} upserts, ${totals.deletes} deletes); ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s` +
+          `capture: ${totals.changes} changes applied (${totals.upserts} upserts, ${totals.deletes} deletes${afterCut ? `; ${totals.kept} rows kept: the new store changed them after the cut` : ""}); ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s` +
             (r.busy.length ? `; waiting for the backfill of ${r.busy.join(", ")}` : ""),
         );
       }
@@ -196,90 +201,6 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
       `capture: stopped with ${failed.reduce((n, f) => n + f.pending, 0)} change(s) of ${failed.map((f) => f.table).join(", ")} left in the log; hint: fix the cause above and run again (nothing was dropped)\n`,
     );
   return failed.length ? 1 : 0;
-}
-
-interface StatusOptions {
-  readonly json: boolean;
-  /** Write the verdict as gate evidence (stack and migration named), reading the lag for `over` seconds. */
-  readonly evidence?: { readonly stack: string; readonly migration: string; readonly over: number };
-}
-
-async function status(spec: DualWriteMigration, legacy: Client, opts: StatusOptions): Promise<number> {
-  const installed = await capturedTables(legacy, captureTables(spec));
-  const hasLog = (await legacy.query("SELECT to_regclass('cutover_capture.changes') IS NOT NULL AS ok"))
-    .rows[0].ok;
-  const read = async () =>
-    hasLog ? await backlog(legacy) : { pending: 0, lagSeconds: 0, perTable: {} as Record<string, number> };
-  // The highest lag seen over the window is what the gate judges: one lucky reading is not evidence.
-  let b = await read();
-  let maxLag = b.lagSeconds;
-  for (let s = 0; s < (opts.evidence?.over ?? 0); s++) {
-    await sleep(1000);
-    b = await read();
-    maxLag = Math.max(maxLag, b.lagSeconds);
-  }
-  const applied = hasLog
-    ? (
-        await legacy.query(
-          "SELECT table_name, upserts::int, deletes::int, last_applied_at, last_latency_ms::int FROM cutover_capture.applied",
-        )
-      ).rows
-    : [];
-  const byTable = new Map(applied.map((a) => [a.table_name, a]));
-  const tables = spec.tables.map((t) => ({
-    table: t.name,
-    store: t.store,
-    captured: installed.has(t.name),
-    pending: b.perTable[t.name] ?? 0,
-    upserts: byTable.get(t.name)?.upserts ?? 0,
-    deletes: byTable.get(t.name)?.deletes ?? 0,
-    lastAppliedAt: byTable.get(t.name)?.last_applied_at?.toISOString() ?? null,
-  }));
-  const all = tables.every((t) => t.captured);
-  const bound = spec.captureMaxLagSeconds;
-  const keepsUp = maxLag <= bound;
-  const report = {
-    installed: all,
-    pending: b.pending,
-    lagSeconds: Number(b.lagSeconds.toFixed(3)),
-    maxLagSeconds: Number(maxLag.toFixed(3)),
-    boundSeconds: bound,
-    keepsUp,
-    tables,
-  };
-  const missing = tables.filter((t) => !t.captured).map((t) => t.table);
-  if (opts.json) {
-    process.stdout.write(JSON.stringify(report, null, 2) + "\n");
-  } else {
-    process.stdout.write(
-      `change capture: ${all ? "installed on every table" : `NOT installed on ${missing.join(", ")}`}; ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s${
-        opts.evidence?.over ? ` (highest over ${opts.evidence.over} s: ${maxLag.toFixed(1)} s)` : ""
-      }, bound ${bound} s${keepsUp ? "" : " EXCEEDED"}\n` +
-        tables
-          .map(
-            (t) =>
-              `  ${t.table.padEnd(16)} ${t.store.padEnd(9)} ${t.captured ? "captured" : "NOT captured"}  pending ${t.pending}  applied ${t.upserts} upserts / ${t.deletes} deletes`,
-          )
-          .join("\n") +
-        "\n",
-    );
-  }
-  const passed = all && keepsUp;
-  if (opts.evidence) {
-    const file = recordEvidence(process.cwd(), {
-      stack: opts.evidence.stack,
-      migration: opts.evidence.migration,
-      check: "capture",
-      position: positionLabel(positionOf(spec)),
-      passed,
-      summary: !all
-        ? `capture NOT installed on ${missing.join(", ")}`
-        : `capture on ${tables.length} table(s); highest lag ${maxLag.toFixed(1)} s over ${opts.evidence.over} s (bound ${bound} s)${keepsUp ? "" : " EXCEEDED"}; ${b.pending} pending`,
-      report: JSON.stringify(report),
-    });
-    process.stderr.write(`capture: evidence written to ${file}\n`);
-  }
-  return passed ? 0 : 1;
 }
 
 async function main(): Promise<number> {

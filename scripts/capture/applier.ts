@@ -15,13 +15,14 @@
  */
 import type { Client } from "pg";
 import { quoteIdent } from "../backfill/statements";
-import { buildUpserts, D1_LIMITS, type Statement } from "../backfill/statements";
 import { RAW_TEXT, type KeysetQuery } from "../backfill/source";
 import { canonicalExpression, selectExpression, toSqlite, type PgColumn } from "../backfill/types";
-import { upsertFrom, type PgCopyPlan } from "../backfill/pg-target";
+import type { PgCopyPlan } from "../backfill/pg-target";
 import type { D1Target } from "../backfill/targets";
 import { tableLockKey } from "../backfill/table-lock";
 import { CAPTURE_SCHEMA } from "./install";
+import type { Candidate } from "./after-cut";
+import { applyToD1, applyToPg, type Applied } from "./write";
 import { UsageError } from "../lib/cli";
 
 /** Where one legacy table's changes go. */
@@ -34,6 +35,8 @@ export interface RoundResult {
   readonly changes: number;
   readonly upserts: number;
   readonly deletes: number;
+  /** After the final cut: rows the new store changed after their legacy change, kept as they are. */
+  readonly kept: number;
   /** Tables left for a later round because a backfill holds them. */
   readonly busy: string[];
   /** Tables whose changes could not be applied this round: they stay in the log. */
@@ -55,6 +58,15 @@ interface Change {
   readonly op: string;
   readonly key: string[];
   readonly captured_ms: string;
+  /** UTC, microseconds: `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
+  readonly captured_at: string;
+}
+
+export interface RoundOptions {
+  /** Tables whose changes failed a moment ago: they sit the round out, so they cannot hold the others back. */
+  readonly skip?: ReadonlySet<string>;
+  /** The final cut has happened: rows the new store changed after their change are kept (after-cut.ts). */
+  readonly afterCut?: boolean;
 }
 
 const LOG = `${CAPTURE_SCHEMA}.changes`;
@@ -72,15 +84,12 @@ export async function backlog(legacy: Client): Promise<Backlog> {
   };
 }
 
-/**
- * One round: take up to `limit` finished changes, apply them, remove them from the log. Tables in `skip`
- * (whose changes failed a moment ago) sit the round out, so that they cannot hold the others back.
- */
+/** One round: take up to `limit` finished changes, apply them, remove them from the log. */
 export async function applyRound(
   legacy: Client,
   sinks: ReadonlyMap<string, CaptureSink>,
   limit: number,
-  skip: ReadonlySet<string> = new Set(),
+  { skip = new Set(), afterCut = false }: RoundOptions = {},
 ): Promise<RoundResult> {
   // Tables a backfill is copying are left alone; the lock is tried, never waited for.
   const free: string[] = [];
@@ -92,7 +101,8 @@ export async function applyRound(
   }
   try {
     const { rows } = await legacy.query<Change>(
-      `SELECT seq::text, table_name, op, key, (extract(epoch FROM captured_at) * 1000)::bigint::text AS captured_ms
+      `SELECT seq::text, table_name, op, key, (extract(epoch FROM captured_at) * 1000)::bigint::text AS captured_ms,
+              to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS captured_at
          FROM ${LOG}
         WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) AND table_name = ANY ($1::text[])
         ORDER BY seq LIMIT $2`,
@@ -107,14 +117,15 @@ export async function applyRound(
     if (unknown) throw new Error(`change ${unknown.seq} is for ${unknown.table_name}, which has no sink`);
     let upserts = 0;
     let deletes = 0;
+    let kept = 0;
     const failed: RoundResult["failed"][number][] = [];
     const done: Change[] = [];
     const byTable = new Map<string, Change[]>();
     for (const c of rows) byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), c]);
     for (const [table, changes] of byTable) {
-      let applied: { upserts: number; deletes: number };
+      let applied: Applied;
       try {
-        applied = await applyTable(legacy, sinks.get(table)!, changes);
+        applied = await applyTable(legacy, sinks.get(table)!, changes, afterCut);
       } catch (error) {
         // Left in the log: a later round retries, and the lag shows what is waiting.
         failed.push({ table, pending: changes.length, error: (error as Error).message });
@@ -123,6 +134,7 @@ export async function applyRound(
       done.push(...changes);
       upserts += applied.upserts;
       deletes += applied.deletes;
+      kept += applied.kept;
       await legacy.query("BEGIN");
       try {
         await legacy.query(`DELETE FROM ${LOG} WHERE seq = ANY ($1::bigint[])`, [changes.map((c) => c.seq)]);
@@ -144,6 +156,7 @@ export async function applyRound(
       changes: done.length,
       upserts,
       deletes,
+      kept,
       busy,
       failed,
       latenciesMs: done.map((c) => now - Number(c.captured_ms)),
@@ -153,15 +166,18 @@ export async function applyRound(
   }
 }
 
-/** The distinct keys of a table's changes, last change last. */
-function distinctKeys(changes: readonly Change[]): string[][] {
+/** The distinct keys of a table's changes (last change last), and when each key's last change was captured. */
+function distinctKeys(changes: readonly Change[]): { keys: string[][]; capturedAt: Map<string, string> } {
   const byKey = new Map<string, string[]>();
+  const capturedAt = new Map<string, string>();
   for (const c of changes) {
     const id = JSON.stringify(c.key);
     byKey.delete(id);
     byKey.set(id, c.key);
+    // Fixed-width UTC text: the greater string is the later time.
+    if ((capturedAt.get(id) ?? "") < c.captured_at) capturedAt.set(id, c.captured_at);
   }
-  return [...byKey.values()];
+  return { keys: [...byKey.values()], capturedAt };
 }
 
 /** Reads the current legacy rows of `keys`; returns the rows (select order) and the keys that are gone. */
@@ -170,7 +186,7 @@ async function currentRows(
   q: KeysetQuery,
   select: readonly string[],
   keys: readonly string[][],
-): Promise<{ rows: (string | null)[][]; gone: string[][] }> {
+): Promise<{ rows: (string | null)[][]; rowKeys: string[][]; gone: string[][] }> {
   const pk = q.primaryKey.map((c) => quoteIdent(c.name));
   const unnest = q.primaryKey.map((_, i) => `$${i + 1}::text[]`).join(", ");
   const casts = q.primaryKey.map((c, i) => `u.k${i}::${c.sqlType}`).join(", ");
@@ -189,6 +205,7 @@ async function currentRows(
   const present = new Set(all.map((r) => JSON.stringify(r.slice(width))));
   return {
     rows: all.map((r) => r.slice(0, width)),
+    rowKeys: all.map((r) => r.slice(width) as string[]),
     gone: keys.filter((k) => !present.has(JSON.stringify(k))),
   };
 }
@@ -221,73 +238,37 @@ async function applyTable(
   legacy: Client,
   sink: CaptureSink,
   changes: readonly Change[],
-): Promise<{ upserts: number; deletes: number }> {
-  const keys = distinctKeys(changes);
-  if (sink.store === "supabase") {
-    const { plan, client } = sink;
-    const q = plan.source;
-    const { rows, gone: goneKeys } = await currentRows(
-      legacy,
-      q,
-      q.columns.map((c) => canonicalExpression(c, quoteIdent(c.name))),
-      keys,
-    );
-    const gone = goneKeys.length
-      ? await canonicalKeys(legacy, q.primaryKey, goneKeys, canonicalExpression)
-      : [];
-    const columns = plan.target.map((_, i) => `c${i}`);
-    await client.query("BEGIN");
-    try {
-      if (rows.length) {
-        const unnest = `unnest(${columns.map((_, i) => `$${i + 1}::text[]`).join(", ")}) WITH ORDINALITY AS s(${columns.join(", ")}, ord)`;
-        await client.query(
-          upsertFrom(plan, unnest),
-          columns.map((_, i) => rows.map((r) => r[i])),
-        );
-      }
-      if (gone.length) {
-        const keyColumns = plan.targetKey.map((k) => plan.target.find((c) => c.name === k)!);
-        const casts = keyColumns.map((c, i) => `d.k${i}::${c.sqlType}`).join(", ");
-        await client.query(
-          `DELETE FROM ${quoteIdent(plan.spec.targetSchema)}.${quoteIdent(plan.spec.targetName)} WHERE (${plan.targetKey.map(quoteIdent).join(", ")}) IN ` +
-            `(SELECT ${casts} FROM unnest(${keyColumns.map((_, i) => `$${i + 1}::text[]`).join(", ")}) AS d(${keyColumns.map((_, i) => `k${i}`).join(", ")}))`,
-          keyColumns.map((_, i) => gone.map((k) => k[i])),
-        );
-      }
-      await client.query("COMMIT");
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    }
-    return { upserts: rows.length, deletes: gone.length };
-  }
-  const { query: q, target } = sink;
-  const select = q.columns.map((c) => selectExpression(c, quoteIdent(c.name)));
-  const { rows, gone: goneKeys } = await currentRows(legacy, q, select, keys);
+  afterCut: boolean,
+): Promise<Applied> {
+  const { keys, capturedAt } = distinctKeys(changes);
+  const q = sink.store === "supabase" ? sink.plan.source : sink.query;
+  const d1 = sink.store === "d1";
   const where = (c: string) => `${q.table}.${c}`;
-  const gone = goneKeys.length
-    ? (await canonicalKeys(legacy, q.primaryKey, goneKeys, selectExpression)).map((k) =>
-        k.map((v, i) => toSqlite(q.primaryKey[i], v, where(q.primaryKey[i].name))),
+  const expression = d1 ? selectExpression : canonicalExpression;
+  const current = await currentRows(
+    legacy,
+    q,
+    q.columns.map((c) => expression(c, quoteIdent(c.name))),
+    keys,
+  );
+  const toStore = (row: (string | null)[], columns: readonly PgColumn[]) =>
+    d1 ? row.map((v, i) => toSqlite(columns[i], v, where(columns[i].name))) : row;
+  const rows = current.rows.map((r) => toStore(r, q.columns));
+  const gone = current.gone.length
+    ? (await canonicalKeys(legacy, q.primaryKey, current.gone, expression)).map((k) =>
+        toStore(k, q.primaryKey),
       )
     : [];
-  const mapped = rows.map((row) => row.map((v, i) => toSqlite(q.columns[i], v, where(q.columns[i].name))));
-  const statements: Statement[] = buildUpserts(
-    {
-      table: q.table,
-      columns: q.columns.map((c) => c.name),
-      primaryKey: q.primaryKey.map((c) => c.name),
-    },
-    mapped,
-    D1_LIMITS,
-  );
-  for (const key of gone) {
-    // A NULL key part cannot be bound (D1 binds strings): it is written as IS NULL.
-    const pk = q.primaryKey.map((c, i) => `${quoteIdent(c.name)} ${key[i] === null ? "IS NULL" : "= ?"}`);
-    statements.push({
-      sql: `DELETE FROM ${quoteIdent(q.table)} WHERE ${pk.join(" AND ")}`,
-      params: key.filter((v): v is string => v !== null),
-    });
-  }
-  if (statements.length) await target.batch(statements);
-  return { upserts: rows.length, deletes: gone.length };
+  // Each candidate's key in the store's form, and when its last change was captured (after the cut).
+  const keyAt = q.primaryKey.map((k) => q.columns.findIndex((c) => c.name === k.name));
+  const candidates: Candidate[] = [
+    ...rows.map((r, i) => ({
+      key: keyAt.map((j) => r[j]),
+      capturedAt: capturedAt.get(JSON.stringify(current.rowKeys[i]))!,
+    })),
+    ...gone.map((k, i) => ({ key: k, capturedAt: capturedAt.get(JSON.stringify(current.gone[i]))! })),
+  ];
+  return sink.store === "supabase"
+    ? applyToPg(sink.plan, sink.client, rows, gone, afterCut ? candidates : undefined)
+    : applyToD1(q, sink.target, rows, gone, afterCut ? candidates : undefined);
 }

@@ -11,6 +11,7 @@
  */
 import type { Client } from "pg";
 import { quoteIdent } from "../backfill/statements";
+import type { DualWriteMigration } from "../../infra/config/schema";
 
 export const CAPTURE_SCHEMA = "cutover_capture";
 
@@ -66,6 +67,10 @@ export interface CaptureTable {
   readonly name: string;
   readonly primaryKey: readonly string[];
 }
+
+/** The tables of a migration, as the capture installs its triggers on them. */
+export const captureTables = (spec: DualWriteMigration): CaptureTable[] =>
+  spec.tables.map((t) => ({ schema: spec.legacy.schema, name: t.name, primaryKey: t.primaryKey }));
 
 const TRIGGER = "cutover_capture";
 

@@ -303,6 +303,22 @@ it("its lag is the read-switch gate: a backlog older than the bound fails the ev
   expect([allowed.code, allowed.out]).toEqual([0, expect.stringContaining("dual-write → read-switch")]);
 });
 
+it("after the final cut (the stack's phase), the applier says it keeps rows the new store changed since", async () => {
+  const dir = scratchMatchauto("capture-cut", "final-cut");
+  await legacy.query("UPDATE users SET full_name = 'Late', updated_at = now() WHERE id = 1");
+  const r = await runScript(
+    "scripts/capture.ts",
+    ["run", ...stackArgs, "--store", "supabase", "--json"],
+    env(),
+    dir,
+  );
+  expect(r.stderr).toContain(
+    "capture: after the final cut: a row the new store changed after its legacy change is kept as it is",
+  );
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ pending: 0, kept: 0, upserts: 1 });
+});
+
 it("a TRUNCATE stops the applier with what to do, and nothing is removed from the log", async () => {
   const source = await connectSource(server.url);
   try {

@@ -217,6 +217,42 @@ describe("change capture makes each target row equal to legacy, whatever the tim
   });
 });
 
+describe("after the final cut, the drain keeps what the new stores changed since", () => {
+  it("a row the new store rewrote after its legacy change is kept; the other changes are applied", async () => {
+    await reset(`INSERT INTO $T VALUES ('SP', 1, 'A', 'v1', '2025-01-01'), ('SP', 2, 'B', 'v1', '2025-01-01'),
+                                      ('SP', 3, 'C', 'v1', '2025-01-01'), ('SP', 4, 'D', 'v1', '2025-01-01')`);
+    await backfillTable(legacy, d1, d1Spec, { batchRows: 10, settleSeconds: 0 });
+    await backfillPgTable(legacy, target, pgSpec, { batchRows: 10, settleSeconds: 0 });
+    // Legacy writes from just before the cut, still in the log …
+    await write(
+      `UPDATE $T SET note = 'legacy late', updated_at = now() WHERE id IN (1, 3); DELETE FROM $T WHERE id IN (2, 4)`,
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    // … then the Workers, writing only the new stores, rewrite rows 1 and 2.
+    const now = new Date().toISOString().replace("Z", "000Z");
+    await d1.batch([
+      { sql: `UPDATE ${D1_TABLE} SET note = 'post-cut', updated_at = ? WHERE id IN (1, 2)`, params: [now] },
+    ]);
+    await target.query(
+      `UPDATE matchauto.${PG_TABLE} SET note = 'post-cut', updated_at = now() WHERE id IN (1, 2)`,
+    );
+
+    const r = await applyRound(legacy, await sinks(), 50, { afterCut: true });
+    expect(r).toMatchObject({ failed: [], changes: 8, kept: 4, upserts: 2, deletes: 2 });
+    expect((await actualD1()).map((row) => [row[1], row[3]])).toEqual([
+      ["1", "post-cut"],
+      ["2", "post-cut"],
+      ["3", "legacy late"],
+    ]);
+    expect((await pgRows(target, `matchauto.${PG_TABLE}`)).map((row) => [row[1], row[3]])).toEqual([
+      ["1", "post-cut"],
+      ["2", "post-cut"],
+      ["3", "legacy late"],
+    ]);
+    expect((await backlog(legacy)).pending).toBe(0);
+  });
+});
+
 describe("the backfill never hides a row", () => {
   it("rows dated in the future or still settling are copied ahead of the watermark, reported and counted as pending", async () => {
     await reset(
