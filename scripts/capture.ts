@@ -30,7 +30,7 @@ import { planTable } from "./backfill/run";
 import { planPgTable } from "./backfill/pg-target";
 import type { DualWriteMigration } from "../infra/config/schema";
 import { capturedTables, captureTables, installCapture, removeCapture } from "./capture/install";
-import { applyRound, backlog, type CaptureSink } from "./capture/applier";
+import { applyRound, backlog, type CaptureSink, type RoundResult } from "./capture/applier";
 import { status } from "./capture/status";
 
 interface Flags extends TargetOptions {
@@ -132,26 +132,21 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
   const totals = { changes: 0, upserts: 0, deletes: 0, kept: 0, rounds: 0 };
   const latencies: number[] = [];
   let lastReport = 0;
-  let lastFailure = "";
-  let failed: Awaited<ReturnType<typeof applyRound>>["failed"] = [];
-  // A table whose changes failed sits out the next rounds for a while, then is retried.
-  const failedAt = new Map<string, number>();
+  // A table whose changes failed sits out the next rounds for RETRY_MS, then is tried again; its last
+  // failure is what the report names.
+  const failing = new Map<string, { at: number; failure: RoundResult["failed"][number] }>();
   try {
     const sinks = await openSinks(spec, legacy, opts, closers);
     for (;;) {
-      const resting = new Set([...failedAt].filter(([, at]) => Date.now() - at < RETRY_MS).map(([t]) => t));
+      const now = Date.now();
+      const resting = new Set([...failing].filter(([, f]) => now - f.at < RETRY_MS).map(([t]) => t));
       const r = await applyRound(legacy, sinks, opts.batch, { skip: resting, afterCut });
-      for (const f of r.failed) failedAt.set(f.table, Date.now());
-      for (const t of sinks.keys())
-        if (!resting.has(t) && !r.failed.some((f) => f.table === t)) failedAt.delete(t);
-      failed = [...failed.filter((f) => resting.has(f.table)), ...r.failed];
-      const failure = failed.map((f) => `${f.table}: ${f.error}`).join("; ");
-      if (failure && failure !== lastFailure)
-        for (const f of r.failed)
-          process.stderr.write(
-            `capture: ${f.pending} change(s) of ${f.table} could not be applied and stay in the log: ${f.error}\n`,
-          );
-      lastFailure = failure;
+      for (const t of sinks.keys()) if (!resting.has(t)) failing.delete(t);
+      for (const f of r.failed) failing.set(f.table, { at: Date.now(), failure: f });
+      for (const f of r.failed)
+        process.stderr.write(
+          `capture: ${f.pending} change(s) of ${f.table} could not be applied and stay in the log: ${f.error}\n`,
+        );
       totals.changes += r.changes;
       totals.upserts += r.upserts;
       totals.deletes += r.deletes;
@@ -169,6 +164,7 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
       }
       if (
         stopping ||
+        // Without --follow: stop once nothing moves, a failing table having had its retry.
         (idle && !opts.follow && r.busy.length === 0 && (resting.size === 0 || r.failed.length > 0))
       )
         break;
@@ -193,14 +189,14 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
     },
     pending: after.pending,
     lagSeconds: Number(after.lagSeconds.toFixed(3)),
-    failed,
+    failed: [...failing.values()].map((f) => f.failure),
   };
   if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
-  if (failed.length)
+  if (report.failed.length)
     process.stderr.write(
-      `capture: stopped with ${failed.reduce((n, f) => n + f.pending, 0)} change(s) of ${failed.map((f) => f.table).join(", ")} left in the log; hint: fix the cause above and run again (nothing was dropped)\n`,
+      `capture: stopped with ${report.failed.reduce((n, f) => n + f.pending, 0)} change(s) of ${report.failed.map((f) => f.table).join(", ")} left in the log; hint: fix the cause above and run again (nothing was dropped)\n`,
     );
-  return failed.length ? 1 : 0;
+  return report.failed.length ? 1 : 0;
 }
 
 async function main(): Promise<number> {

@@ -303,6 +303,25 @@ it("its lag is the read-switch gate: a backlog older than the bound fails the ev
   expect([allowed.code, allowed.out]).toEqual([0, expect.stringContaining("dual-write → read-switch")]);
 });
 
+it("a change the new schema refuses stays in the log: run exits 1 naming the table, and a later run applies it", async () => {
+  await target.query("ALTER TABLE matchauto.users ADD CONSTRAINT no_x CHECK (display_name <> 'X')");
+  try {
+    await legacy.query("UPDATE users SET full_name = 'X', updated_at = now() WHERE id = 2");
+    const r = await run("capture.ts", ["run", ...stackArgs, "--store", "supabase", "--json"]);
+    expect(r.stderr).toContain("capture: 1 change(s) of users could not be applied and stay in the log:");
+    expect(r.stderr).toContain('violates check constraint "no_x"');
+    expect(r.stderr).toContain("hint: fix the cause above and run again (nothing was dropped)");
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ pending: 1, failed: [{ table: "users", pending: 1 }] });
+  } finally {
+    await target.query("ALTER TABLE matchauto.users DROP CONSTRAINT no_x");
+  }
+  const again = await run("capture.ts", ["run", ...stackArgs, "--store", "supabase", "--json"]);
+  expect([again.status, JSON.parse(again.stdout).pending]).toEqual([0, 0]);
+  const { rows } = await target.query("SELECT display_name FROM matchauto.users WHERE id = 2");
+  expect(rows).toEqual([{ display_name: "X" }]);
+});
+
 it("after the final cut (the stack's phase), the applier says it keeps rows the new store changed since", async () => {
   const dir = scratchMatchauto("capture-cut", "final-cut");
   await legacy.query("UPDATE users SET full_name = 'Late', updated_at = now() WHERE id = 1");
