@@ -1,0 +1,164 @@
+/**
+ * `npm run replication -- start|status|stop` — the `replication: logical` path's steps. The program runs
+ * them as Cloud Run Jobs inside the VPC (start at `replicate`, stop at `promote`); an operator runs
+ * `status` from a machine that reaches both databases, or any step again by hand (each is idempotent).
+ * Exit 0 done (status: every table streaming); 1 refused or not ready; 2 bad input.
+ */
+import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
+import { maskText, secretsOfUrl } from "./lib/mask";
+import {
+  ReplicationError,
+  startLogical,
+  statusLogical,
+  stopLogical,
+  waitReady,
+  type LogicalOptions,
+  type LogicalStatus,
+} from "./replication/logical";
+
+const ACTIONS = ["start", "status", "stop"] as const;
+type Action = (typeof ACTIONS)[number];
+
+const program = newCommand("replication")
+  .description(
+    "Logical replication from the source to Cloud SQL (config replication: logical): start creates the " +
+      "publications and the subscription, status shows the copy and the lag, stop (the promotion) waits for " +
+      "a marker written after the freeze, moves the sequences and drops the replication.",
+  )
+  .argument("<action>", ACTIONS.join(" | "))
+  .requiredOption("--name <name>", "publication, subscription and slot name, e.g. cutover_avvivo_a1")
+  .option("--source <url>", "source as the migration role (default: env SOURCE_DATABASE_URL)")
+  .option("--target <url>", "Cloud SQL database (default: env TARGET_DATABASE_URL)")
+  .option(
+    "--subscriber-connection <conninfo>",
+    "how Cloud SQL reaches the source (default: env SUBSCRIBER_CONNECTION, else --source with sslmode=require)",
+  )
+  .option("--schemas <list>", "schemas to replicate, comma-separated", "public")
+  .option("--wait", "start: return once every table is copied and streaming")
+  .option(
+    "--timeout <s>",
+    "longest wait of --wait and of stop's catch-up, in seconds",
+    wholeNumber("seconds"),
+    600,
+  )
+  .option("--json", "print one JSON document")
+  .addHelpText(
+    "after",
+    "\nThe source role must own the replicated tables and have REPLICATION (no superuser needed); the\n" +
+      "target user must be allowed to create subscriptions (a Cloud SQL user of cloudsqlsuperuser).\n" +
+      "URLs and passwords are never printed.",
+  );
+
+interface Opts {
+  name: string;
+  source?: string;
+  target?: string;
+  subscriberConnection?: string;
+  schemas: string;
+  wait?: boolean;
+  timeout: number;
+  json?: boolean;
+}
+
+function required(value: string | undefined, env: string, flag: string): string {
+  if (!value)
+    throw new UsageError(
+      `no ${flag.slice(2)} database: pass ${flag} <url> or set ${env}`,
+      `e.g. ${env}=postgres://user:…@host:5432/postgres`,
+    );
+  if (!/^postgres(ql)?:\/\//.test(value))
+    throw new UsageError(
+      `${flag} must be a postgres:// URL`,
+      "the password goes in the URL or PGPASSWORD; it is never printed",
+    );
+  return value;
+}
+
+function describe(status: LogicalStatus): string {
+  const ready = status.tables.filter((t) => t.state === "ready").length;
+  const lines = [
+    `subscription ${status.subscription ? (status.enabled ? "enabled" : "DISABLED") : "absent"}, publication ${status.publication ? "present" : "absent"}`,
+    `tables: ${ready} of ${status.tables.length} streaming${status.tables
+      .filter((t) => t.state !== "ready")
+      .slice(0, 10)
+      .map((t) => `; ${t.table} ${t.state}`)
+      .join("")}`,
+    `lag: ${status.lagBytes === null ? "no slot" : `${status.lagBytes} bytes`}; errors: ${status.errors}`,
+  ];
+  if (status.insertOnly.length)
+    lines.push(
+      `insert-only (no replica identity: updates and deletes do not arrive): ${status.insertOnly.join(", ")}`,
+    );
+  return lines.join("\n") + "\n";
+}
+
+async function main(): Promise<number> {
+  program.parse();
+  const action = program.args[0] as Action;
+  if (!ACTIONS.includes(action))
+    throw new UsageError(`unknown action "${action}"`, `one of ${ACTIONS.join(", ")}`);
+  const o = program.opts<Opts>();
+  const env = process.env;
+  const opts: LogicalOptions = {
+    name: o.name,
+    source: required(o.source ?? env.SOURCE_DATABASE_URL, "SOURCE_DATABASE_URL", "--source"),
+    destination: required(o.target ?? env.TARGET_DATABASE_URL, "TARGET_DATABASE_URL", "--target"),
+    ...((o.subscriberConnection ?? env.SUBSCRIBER_CONNECTION)
+      ? { subscriberConnection: o.subscriberConnection ?? env.SUBSCRIBER_CONNECTION }
+      : {}),
+    schemas: o.schemas
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
+  const print = (text: string, doc: unknown) =>
+    process.stdout.write(o.json ? JSON.stringify(doc, null, 2) + "\n" : text);
+  try {
+    if (action === "start") {
+      const started = await startLogical(opts);
+      const status = o.wait
+        ? await waitReady(opts, { timeoutMs: o.timeout * 1000 })
+        : await statusLogical(opts);
+      print(
+        `${started.subscriptionCreated ? "replication started" : "replication was already started"}` +
+          `${started.schemaCopied ? " (schema copied)" : ""}\n${describe(status)}`,
+        { action, ...started, status },
+      );
+      return o.wait && !status.ready ? 1 : 0;
+    }
+    if (action === "status") {
+      const status = await statusLogical(opts);
+      print(describe(status), { action, ...status });
+      return status.ready ? 0 : 1;
+    }
+    const stopped = await stopLogical(opts, { catchUpTimeoutMs: o.timeout * 1000 });
+    print(
+      stopped.stopped
+        ? `replication stopped at ${stopped.marker} after ${stopped.waitedMs} ms of catch-up; ${stopped.sequences} sequence(s) moved; Cloud SQL is on its own\n`
+        : "replication was already stopped: nothing to do\n",
+      { action, ...stopped },
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof ReplicationError) {
+      const text = `replication ${action}: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`;
+      process.stderr.write(maskText(text, secrets()));
+      return 1;
+    }
+    throw error;
+  }
+}
+
+function secrets(): string[] {
+  const o = program.opts<Partial<Opts>>();
+  return [
+    ...secretsOfUrl(process.env.SOURCE_DATABASE_URL),
+    ...secretsOfUrl(process.env.TARGET_DATABASE_URL),
+    ...secretsOfUrl(process.env.SUBSCRIBER_CONNECTION),
+    ...secretsOfUrl(o.source),
+    ...secretsOfUrl(o.target),
+    ...secretsOfUrl(o.subscriberConnection),
+  ];
+}
+
+runMain(main, { name: "replication", secrets });
