@@ -1,7 +1,13 @@
-# The validation job's image (config `validation.image`): `validate --shard auto` in Cloud Run Job tasks.
+# The jobs' image (config `validation.image`): `validate --shard auto` in Cloud Run Job tasks, and the
+# replication jobs of `replication: logical` (which override the entrypoint with scripts/replication.ts).
 # Build and push it with the stack's registry, e.g.:
 #   gcloud builds submit --tag us-west2-docker.pkg.dev/<project>/avvivo/cutover-validate:<tag>
 FROM node:20-bookworm-slim
+# pg_dump and psql for `replication: logical` (its start job copies the schema). Debian bookworm ships
+# the PostgreSQL 15 client; pg_dump must be at least the source's major version, so a newer source
+# needs the PGDG client of that version here.
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Install scripts skipped: the job needs neither the local servers nor wrangler's runtime.

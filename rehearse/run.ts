@@ -365,7 +365,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
                 : `${results.length} source checks, ${results.filter((r) => r.status === "WARN").length} warnings`,
             });
           }
-          if (plan.resources.dms && !replication) {
+          if (plan.resources.replication && !replication) {
             const t = Date.now();
             replication = await startReplication(source, destination, database, appUser);
             checks.push({

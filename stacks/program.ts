@@ -123,13 +123,16 @@ function declareMigration(
   switch (planned.spec.kind) {
     case "cloudsql": {
       const { name, spec, plan } = planned as Extract<MigrationPlan, { spec: { kind: "cloudsql" } }>;
-      const needsToken = plan.resources.promotion;
+      // The DMS path's promotion calls the DMS API; the logical path's stop is a job the program runs.
+      const dms = plan.replication === "dms";
+      const needsToken = plan.resources.promotion && dms;
       const component = new CloudSqlCutover(
         name,
         {
           spec,
           plan,
-          sourcePassword: plan.resources.dms ? config.requireSecret(sourcePasswordKeyOf(name, spec)) : "",
+          sourcePassword:
+            plan.resources.replication && dms ? config.requireSecret(sourcePasswordKeyOf(name, spec)) : "",
           accessToken: needsToken ? gcp.organizations.getClientConfigOutput().accessToken : "",
           protect,
         },

@@ -7,6 +7,7 @@ import { CloudRunApp } from "./cloud-run-app";
 import { CloudSqlDatabase } from "./cloud-sql-database";
 import { DmsPromotion } from "./dms-promotion";
 import { DmsReplication } from "./dms-replication";
+import { LogicalReplication } from "./logical-replication";
 import { MigrateJob } from "./migrate-job";
 import { MigrationSpec } from "./migration-spec";
 import { Memorystore } from "./memorystore";
@@ -115,8 +116,27 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
       );
     }
 
-    let promotion: DmsPromotion | undefined;
-    if (plan.resources.dms && sql) {
+    // What the schema migration waits for: the promotion (DMS) or the replication's stop (logical).
+    let promotion: pulumi.Resource | undefined;
+    if (plan.resources.replication && sql && plan.logical && spec.validation) {
+      const logical = new LogicalReplication(
+        `${name}-logical`,
+        {
+          cloudRun: spec.cloudRun,
+          logical: spec.logical,
+          project,
+          image: spec.validation.image,
+          replicationName: plan.logical.name,
+          startJob: plan.logical.startJob,
+          stopJob: plan.logical.stopJob,
+          stop: plan.resources.promotion,
+          env: validationEnv(name, spec),
+          vpc,
+        },
+        { parent: this, dependsOn: dependencies },
+      );
+      promotion = logical.stopJob;
+    } else if (plan.resources.replication && sql) {
       const dms = new DmsReplication(
         `${name}-dms`,
         {

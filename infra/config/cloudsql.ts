@@ -38,6 +38,32 @@ export const ROLLBACK_ORIGINS = CLOUDSQL_PHASES.filter(
   ...Exclude<CloudSqlPhase, "baseline" | "decommission" | "rollback">[],
 ];
 
+/**
+ * How data reaches Cloud SQL. `dms`: Database Migration Service, which needs pglogical on the source (a
+ * self-managed PostgreSQL, Cloud SQL, RDS). `logical`: PostgreSQL's own publication on the source and a
+ * subscription on Cloud SQL, for sources that offer no pglogical and no superuser (Supabase).
+ */
+export const REPLICATION_MODES = ["dms", "logical"] as const;
+export type ReplicationMode = (typeof REPLICATION_MODES)[number];
+
+/** Settings of `replication: logical` (ignored with dms). */
+const LogicalSchema = z
+  .strictObject({
+    /** Schemas published and copied (Supabase's own auth, storage… stay behind). @default ["public"] */
+    schemas: z
+      .array(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: "expected a PostgreSQL schema name" }),
+      )
+      .min(1)
+      .default(["public"]),
+    /**
+     * Longest wait at promote for Cloud SQL to confirm the source position taken after the freeze, in
+     * seconds; past it nothing is stopped and the step fails. @default 300
+     */
+    catchUpTimeoutSeconds: z.number().int().min(10).max(3600).default(300),
+  })
+  .prefault({});
+
 const GcpSchema = z.strictObject({
   /** GCP project id. */
   project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: "expected a GCP project id" }),
@@ -307,6 +333,13 @@ export const CloudSqlMigrationSchema = z.strictObject({
     "cutoverCompletedAt is no longer read: the phase ledger records when the candidate reached 100% (stack output <migration>.ledger.facts.cutoverCompleted) and judges the observation window from it; hint: remove this key",
   ),
   advance: AdvanceSchema,
+  /** How data reaches Cloud SQL: `dms` or `logical` (see REPLICATION_MODES). @default "dms" */
+  replication: z
+    .enum(REPLICATION_MODES, {
+      message: `expected one of ${REPLICATION_MODES.join(", ")}; hint: npm run preflight:cloud -- --source <url> says which one this source supports`,
+    })
+    .default("dms"),
+  logical: LogicalSchema,
   gcp: GcpSchema,
   source: SourceSchema,
   cloudSql: CloudSqlSchema,

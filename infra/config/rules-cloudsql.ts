@@ -20,6 +20,14 @@ const RESERVED_ENV = /^(PORT|K_SERVICE|K_REVISION|K_CONFIGURATION|X_GOOGLE_.*)$/
 /** Cross-field rules of kind `cloudsql`. */
 export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
   {
+    when: (s) =>
+      check(
+        s.replication === "logical" && s.validation === undefined,
+        ["validation", "image"],
+        "replication: logical runs its steps (start at replicate, stop at promote) as Cloud Run Jobs in the image built from this repository; hint: set validation.image (see the Dockerfile)",
+      ),
+  },
+  {
     when: (s) => {
       const { min, max } = LOG_RETENTION_RANGE[s.cloudSql.edition];
       const days = s.cloudSql.backups.logRetentionDays;

@@ -17,7 +17,11 @@ export interface SecretConfigKey {
 export function secretConfigKeysOf(name: string, spec: Migration): SecretConfigKey[] {
   switch (spec.kind) {
     case "cloudsql":
-      return [{ key: `cutover:${sourcePasswordKeyOf(name, spec)}`, path: ["source", "passwordSecretKey"] }];
+      // Only DMS's connection profile takes the password; the logical path's jobs read the app's own
+      // source URL from Secret Manager.
+      return spec.replication === "dms"
+        ? [{ key: `cutover:${sourcePasswordKeyOf(name, spec)}`, path: ["source", "passwordSecretKey"] }]
+        : [];
     case "dual-write":
       return [
         { key: `cutover:${spec.legacy.passwordSecretKey}`, path: ["legacy", "passwordSecretKey"] },

@@ -1,5 +1,6 @@
 import type { CloudSqlMigration, CloudSqlPhase } from "../config/cloudsql";
-import { dmsJobId, migrateJobName, revisionName, type RevisionRole } from "./naming";
+import { migrateJobName, revisionName, type RevisionRole } from "./naming";
+import { REPLICATION_PATHS } from "./replication-paths";
 import { ALLOWED, refused, type TransitionRow } from "./phase-row";
 import { POST_PROMOTION_STEPS } from "./sequences";
 
@@ -32,7 +33,8 @@ export interface CloudSqlResources {
   readonly redis: boolean;
   /** Redis URL secret and the REDIS_* env reach the serving revision. */
   readonly redisWired: boolean;
-  readonly dms: boolean;
+  /** The replication the config chooses (DMS job, or publication and subscription) is declared. */
+  readonly replication: boolean;
   readonly promotion: boolean;
   readonly migrateJob: boolean;
   /**
@@ -55,9 +57,12 @@ export interface CloudSqlPhaseContext {
 /** Everything one forward phase means: the one place a cloudsql phase's meaning lives. */
 export interface CloudSqlPhaseRow extends TransitionRow {
   readonly resources: CloudSqlResources;
-  /** DMS has demoted the destination: backups and PITR are DMS's to suspend, Pulumi must not fight it. */
+  /**
+   * On a path that demotes the destination (DMS), the replication service owns its backups and PITR in
+   * this phase and Pulumi must not fight it; the plan applies it only on such a path.
+   */
   readonly backupsManagedByDms: boolean;
-  /** DMS promotion has happened by this phase. */
+  /** The promotion (DMS's, or the logical path's stop) has happened by this phase. */
   readonly promoted: boolean;
   /** The revision the service template declares (whose writes flag smoke checks). */
   readonly templateRole: RevisionPlan["role"];
@@ -101,7 +106,7 @@ const resources = (on: (keyof CloudSqlResources)[]): CloudSqlResources => ({
   secrets: on.includes("secrets"),
   redis: on.includes("redis"),
   redisWired: on.includes("redisWired"),
-  dms: on.includes("dms"),
+  replication: on.includes("replication"),
   promotion: on.includes("promotion"),
   migrateJob: on.includes("migrateJob"),
   validationJob: on.includes("validationJob"),
@@ -129,7 +134,7 @@ const servesStable = (c: CloudSqlPhaseContext) => ({
 });
 
 const PROMOTED_BACK = refused(
-  "DMS promotion has happened: Cloud SQL is a standalone primary and the source misses every write made since, so an earlier phase cannot be put back by value (the frozen share would read a stale source); use rollback, which sends all traffic to the stable revision and says what stays behind",
+  "promotion has happened: Cloud SQL is a standalone primary and the source misses every write made since, so an earlier phase cannot be put back by value (the frozen share would read a stale source); use rollback, which sends all traffic to the stable revision and says what stays behind",
 );
 const WRITES_ON_CLOUDSQL =
   "Writes served by Cloud SQL revisions land only in Cloud SQL: the source does not receive them, so a rollback leaves them behind.";
@@ -162,21 +167,18 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     ),
   },
   replicate: {
-    resources: resources(["cloudSql", "secrets", "redis", "dms", "validationJob"]),
+    resources: resources(["cloudSql", "secrets", "redis", "replication", "validationJob"]),
     backupsManagedByDms: true,
     promoted: false,
     templateRole: "stable",
     serving: servesStable,
     irreversible: none,
-    warnings: (c) => [
-      `DMS demotes ${c.spec.cloudSql.instanceName} to a replica while it runs: backups and PITR are suspended by DMS and left alone by this program until promotion.`,
-      ...noValidationJob(c),
-    ],
+    warnings: (c) => [REPLICATION_PATHS[c.spec.replication].replicating(c), ...noValidationJob(c)],
     rollback: ALLOWED,
     back: ALLOWED,
   },
   freeze: {
-    resources: resources(["cloudSql", "secrets", "redis", "dms", "validationJob"]),
+    resources: resources(["cloudSql", "secrets", "redis", "replication", "validationJob"]),
     backupsManagedByDms: true,
     promoted: false,
     templateRole: "freeze",
@@ -186,7 +188,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     }),
     irreversible: none,
     warnings: (c) => [
-      `Writes are blocked (${c.spec.cloudRun.writeBlock.name}=${c.spec.cloudRun.writeBlock.value}): wait for DMS replication delay ≈ 0 and READY_FOR_PROMOTE before moving to promote.`,
+      `Writes are blocked (${c.spec.cloudRun.writeBlock.name}=${c.spec.cloudRun.writeBlock.value}): ${REPLICATION_PATHS[c.spec.replication].caughtUp(c)} before moving to promote.`,
       `The frozen revision keeps a share of traffic until the candidate reaches 100%: the write window is promote plus ${c.spec.ramp.length} ramp steps × ${c.spec.advance.bakeMinutes} min of bake ≈ ${c.spec.ramp.length * c.spec.advance.bakeMinutes} min, plus each pulumi up (npm run advance takes each step as soon as its bake passes).`,
       ...noValidationJob(c),
     ],
@@ -195,7 +197,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     gates: ["validate"],
   },
   promote: {
-    resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
+    resources: resources(["cloudSql", "secrets", "redis", "replication", "promotion", "migrateJob"]),
     backupsManagedByDms: true,
     promoted: true,
     templateRole: "candidate",
@@ -208,7 +210,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
       ],
     }),
     irreversible: (c) => [
-      `DMS promotion of job ${dmsJobId(c.migration, c.spec)}: Cloud SQL becomes a standalone primary and replication from the source stops for good (a retry needs attempt ${c.spec.attempt + 1}); the same step turns automated backups and PITR back on (${c.spec.cloudSql.backups.retainedBackups} backups, ${c.spec.cloudSql.backups.logRetentionDays} days of logs).`,
+      REPLICATION_PATHS[c.spec.replication].promotion(c),
       `Job ${migrateJobName(c.spec)} runs once against Cloud SQL, before any traffic: ${POST_PROMOTION_STEPS.map((s) => s.name).join("; ")}; then \`${c.spec.cloudRun.migrateCommand.join(" ")}\`. Schema changes are not rolled back.`,
     ],
     warnings: none,
@@ -218,7 +220,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     gates: ["validate"],
   },
   canary: {
-    resources: resources(["cloudSql", "secrets", "redis", "dms", "promotion", "migrateJob"]),
+    resources: resources(["cloudSql", "secrets", "redis", "replication", "promotion", "migrateJob"]),
     backupsManagedByDms: false,
     promoted: true,
     templateRole: "candidate",
@@ -247,7 +249,15 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     gates: ["smoke"],
   },
   stabilize: {
-    resources: resources(["cloudSql", "secrets", "redis", "redisWired", "dms", "promotion", "migrateJob"]),
+    resources: resources([
+      "cloudSql",
+      "secrets",
+      "redis",
+      "redisWired",
+      "replication",
+      "promotion",
+      "migrateJob",
+    ]),
     backupsManagedByDms: false,
     promoted: true,
     templateRole: "redis",
@@ -263,15 +273,13 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     promoted: true,
     templateRole: "redis",
     serving: (c) => ({ template: c.revisions.redis, traffic: allTo(c.revisions.redis) }),
-    irreversible: (c) => [
-      `DMS job ${dmsJobId(c.migration, c.spec)} and its connection profiles are deleted and the rollback tag is dropped: returning to the source is no longer a config change.`,
-    ],
+    irreversible: (c) => [REPLICATION_PATHS[c.spec.replication].teardown(c)],
     warnings: none,
     rollback: refused(
-      "the DMS job is gone and the source has received no write since the promotion (at least the whole observation window): sending traffic back to it would serve stale data and lose those writes; fix forward, or restore Cloud SQL to a point in time (PITR)",
+      "replication is gone and the source has received no write since the promotion (at least the whole observation window): sending traffic back to it would serve stale data and lose those writes; fix forward, or restore Cloud SQL to a point in time (PITR)",
     ),
     back: refused(
-      "decommission deleted the DMS job and dropped the rollback tag; the earlier phases cannot be rebuilt by value",
+      "decommission deleted the replication and dropped the rollback tag; the earlier phases cannot be rebuilt by value",
     ),
     records: { fact: "decommissioned" },
   },

@@ -8,7 +8,8 @@ import {
   type RevisionPlan,
   type TrafficEntry,
 } from "./cloudsql-phases";
-import { dmsJobId, migrateJobName, validationJobName } from "./naming";
+import { dmsJobId, migrateJobName, replicationJobNames, replicationName, validationJobName } from "./naming";
+import { REPLICATION_PATHS } from "./replication-paths";
 
 export {
   CLOUDSQL_ORDER,
@@ -26,12 +27,20 @@ export interface CloudSqlPlan {
   /** For rollback: the phase whose resources are kept. Otherwise equal to `phase`. */
   readonly basePhase: CloudSqlBasePhase;
   readonly attempt: number;
+  /** How data reaches Cloud SQL (config `replication`). */
+  readonly replication: CloudSqlMigration["replication"];
   readonly resources: CloudSqlResources;
   /** DMS has demoted the destination: backups and PITR are DMS's to suspend, Pulumi must not fight it. */
   readonly backupsManagedByDms: boolean;
   /** DMS promotion has been declared (in this phase or an earlier one). */
   readonly promoted: boolean;
   readonly dmsJobId: string;
+  /** `replication: logical`: the publication, subscription and slot name, and the jobs that start and stop it. */
+  readonly logical?: {
+    readonly name: string;
+    readonly startJob: string;
+    readonly stopJob: string;
+  };
   readonly migrateJobName: string;
   /** Declared when the phase has it and `validation.image` is set. */
   readonly validationJobName?: string;
@@ -71,10 +80,20 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
     phase: spec.phase,
     basePhase,
     attempt: spec.attempt,
+    replication: spec.replication,
     resources: row.resources,
-    backupsManagedByDms: row.backupsManagedByDms,
+    backupsManagedByDms: row.backupsManagedByDms && REPLICATION_PATHS[spec.replication].demotesDestination,
     promoted: row.promoted,
     dmsJobId: dmsJobId(migration, spec),
+    ...(spec.replication === "logical"
+      ? {
+          logical: {
+            name: replicationName(migration, spec),
+            startJob: replicationJobNames(spec).start,
+            stopJob: replicationJobNames(spec).stop,
+          },
+        }
+      : {}),
     migrateJobName: migrateJobName(spec),
     ...(row.resources.validationJob && spec.validation ? { validationJobName: validationJobName(spec) } : {}),
     migrateJobRevision: revisions.candidate,

@@ -41,3 +41,19 @@ export function validationJobName(spec: Pick<CloudSqlMigration, "cloudRun" | "at
 export function dmsJobId(migration: string, spec: Pick<CloudSqlMigration, "attempt">): string {
   return `${migration}-dms-a${spec.attempt}`;
 }
+
+/**
+ * Name of the publication, subscription and slot of `replication: logical` (one per attempt):
+ * PostgreSQL identifiers, so lowercase with underscores.
+ */
+export function replicationName(migration: string, spec: Pick<CloudSqlMigration, "attempt">): string {
+  return `cutover_${migration.toLowerCase().replace(/[^a-z0-9]/g, "_")}_a${spec.attempt}`;
+}
+
+/** Names of the Cloud Run Jobs that start and stop logical replication (one pair per attempt). */
+export function replicationJobNames(spec: Pick<CloudSqlMigration, "cloudRun" | "attempt">) {
+  return {
+    start: `${spec.cloudRun.service}-repl-start-a${spec.attempt}`,
+    stop: `${spec.cloudRun.service}-repl-stop-a${spec.attempt}`,
+  } as const;
+}

@@ -5,6 +5,10 @@ import { withClient, type PgEndpoint } from "./postgres";
 export interface DatabaseFacts {
   readonly name: string;
   readonly pglogicalInstalled: boolean;
+  /** The role may create in the database (CREATE PUBLICATION needs it). */
+  readonly canCreate: boolean;
+  /** Tables of the replicated schemas the role does not own (a publication FOR TABLE needs ownership). */
+  readonly tablesNotOwned: readonly string[];
   readonly sizeBytes: number;
   readonly tablesWithoutPk: readonly string[];
   readonly unloggedTables: readonly string[];
@@ -24,10 +28,22 @@ export interface DestinationFacts {
   readonly availableExtensions: readonly string[];
 }
 
+/** The connecting role's attributes. */
+export interface RoleFacts {
+  readonly name: string;
+  readonly superuser: boolean;
+  /** May open replication connections (a subscription's connection to the source needs it). */
+  readonly replication: boolean;
+}
+
 export interface SourceFacts {
   /** `server_version_num`, e.g. 150018 for 15.18. */
   readonly serverVersionNum: number;
+  /** Settings the role may read: a non-superuser may not see `shared_preload_libraries` (absent then). */
   readonly settings: Readonly<Record<string, string>>;
+  /** pglogical is in `pg_available_extensions`: the server could have it at all. */
+  readonly pglogicalAvailable: boolean;
+  readonly role: RoleFacts;
   readonly usedReplicationSlots: number;
   readonly activeWalSenders: number;
   /** Every non-template database on the server. */
@@ -74,13 +90,27 @@ async function names(client: Client, sql: string): Promise<string[]> {
   return (await client.query<{ name: string }>(sql)).rows.map((r) => r.name);
 }
 
-async function readDatabase(client: Client, name: string): Promise<DatabaseFacts> {
+async function readDatabase(
+  client: Client,
+  name: string,
+  schemas: readonly string[],
+): Promise<DatabaseFacts> {
   const scalar = async (sql: string) => (await client.query(sql)).rows[0].v;
   return {
     name,
     pglogicalInstalled: await scalar(
       "select exists(select 1 from pg_extension where extname = 'pglogical') as v",
     ),
+    canCreate: await scalar("select has_database_privilege(current_database(), 'CREATE') as v"),
+    tablesNotOwned: (
+      await client.query<{ name: string }>(
+        `select format('%I.%I', n.nspname, c.relname) as name from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+          where c.relkind in ('r', 'p') and not c.relispartition and n.nspname = any($1)
+            and not pg_has_role(c.relowner, 'USAGE') order by 1`,
+        [schemas],
+      )
+    ).rows.map((r) => r.name),
     sizeBytes: Number(await scalar("select pg_database_size(current_database()) as v")),
     tablesWithoutPk: await names(client, QUERIES.tablesWithoutPk),
     unloggedTables: await names(client, QUERIES.unloggedTables),
@@ -108,6 +138,8 @@ export async function readSourceFacts(
   endpoint: PgEndpoint,
   migratedDatabases: readonly string[],
   timeoutMs: number,
+  /** Schemas the logical path publishes. @default ["public"] */
+  schemas: readonly string[] = ["public"],
 ): Promise<SourceFacts> {
   const server = await withClient(endpoint, timeoutMs, async (client) => {
     const rows = (
@@ -120,6 +152,17 @@ export async function readSourceFacts(
     return {
       serverVersionNum: Number((await client.query("show server_version_num")).rows[0].server_version_num),
       settings: Object.fromEntries(rows.map((r) => [r.name, r.setting])),
+      pglogicalAvailable: (
+        await client.query(
+          "select exists(select 1 from pg_available_extensions where name = 'pglogical') as v",
+        )
+      ).rows[0].v as boolean,
+      role: (
+        await client.query<RoleFacts>(
+          `select rolname as name, rolsuper as superuser, rolreplication as replication
+             from pg_roles where rolname = current_user`,
+        )
+      ).rows[0],
       usedReplicationSlots: await count("select count(*) as n from pg_replication_slots"),
       activeWalSenders: await count("select count(*) as n from pg_stat_replication"),
       databases: (
@@ -131,7 +174,9 @@ export async function readSourceFacts(
   });
   const perDatabase: DatabaseFacts[] = [];
   for (const name of migratedDatabases.filter((d) => server.databases.includes(d))) {
-    perDatabase.push(await withClient(endpoint, timeoutMs, (client) => readDatabase(client, name), name));
+    perDatabase.push(
+      await withClient(endpoint, timeoutMs, (client) => readDatabase(client, name, schemas), name),
+    );
   }
   return { ...server, perDatabase };
 }

@@ -7,7 +7,7 @@ import { secretsOfUrl } from "../lib/mask";
 import { fail, ok, skip, type CheckResult } from "../lib/verdict";
 import { checkPostgresConnectivity, describeEndpoint, describePgError, type PgEndpoint } from "./postgres";
 import { readDestinationFacts, readSourceFacts, type DestinationFacts } from "./source-facts";
-import { evaluateSource } from "./source-rules";
+import { evaluateSource, type ReplicationMode } from "./source-rules";
 import { loadMigration } from "../../tooling/stack-file";
 import { UsageError } from "../lib/cli";
 
@@ -22,6 +22,10 @@ export interface SourceTarget {
   readonly destination?: PgEndpoint;
   /** How DMS reaches the source (config `dms.connectivity`); static IPs need an IPv4 address. */
   readonly connectivity: "static-ip" | "vpc-peering";
+  /** The path the migration's config chooses; absent with --source (both are judged). */
+  readonly replication?: ReplicationMode;
+  /** Schemas the logical path publishes (config `logical.schemas`). */
+  readonly schemas?: readonly string[];
   /** Values to mask in every output line. */
   readonly secrets: readonly string[];
 }
@@ -111,6 +115,8 @@ function fromConfig(req: SourceRequest & { migration: string }, env: NodeJS.Proc
     migratedDatabases: req.databases?.length ? req.databases : migration.dms.databases,
     destinationVersion: migration.cloudSql.databaseVersion,
     connectivity: migration.dms.connectivity,
+    replication: migration.replication,
+    schemas: migration.logical.schemas,
     ...destinationOf(req),
     secrets: [password, ...secretsOfUrl(req.destination)],
   };
@@ -147,9 +153,12 @@ function destinationOf(req: SourceRequest): { destination?: PgEndpoint } {
 export async function checkIpv4(
   host: string,
   connectivity: SourceTarget["connectivity"],
+  replication?: ReplicationMode,
 ): Promise<CheckResult> {
   const name = "IPv4 address";
-  if (connectivity !== "static-ip") return skip(name, `dms.connectivity is ${connectivity}`);
+  // Cloud SQL's subscription reaches the source from Google's network, as DMS's static IPs do.
+  if (connectivity !== "static-ip" && replication !== "logical")
+    return skip(name, `dms.connectivity is ${connectivity}`);
   try {
     // An IP literal is its own answer (the resolver would echo an IPv6 literal back as is).
     if (isIP(host) === 4) return ok(name, host);
@@ -159,7 +168,9 @@ export async function checkIpv4(
   } catch {
     return fail(
       name,
-      `${host} has no IPv4 address; DMS (static-IP connectivity) reaches the source over IPv4: enable Supabase's IPv4 add-on, or use the session pooler host (IPv4) on port 5432`,
+      replication === "logical"
+        ? `${host} has no IPv4 address; Cloud SQL's subscription reaches the source over IPv4 and cannot use a pooler: enable Supabase's IPv4 add-on`
+        : `${host} has no IPv4 address; DMS (static-IP connectivity) reaches the source over IPv4: enable Supabase's IPv4 add-on, or use the session pooler host (IPv4) on port 5432`,
     );
   }
 }
@@ -168,7 +179,7 @@ export async function checkIpv4(
 export async function checkSource(target: SourceTarget, timeoutMs: number): Promise<CheckResult[]> {
   const connectivity = await checkPostgresConnectivity("Source connectivity", target.endpoint, timeoutMs);
   if (connectivity.status === "FAIL") return [connectivity];
-  const ipv4 = await checkIpv4(target.host, target.connectivity);
+  const ipv4 = await checkIpv4(target.host, target.connectivity, target.replication);
   let destination: DestinationFacts | undefined;
   if (target.destination) {
     try {
@@ -185,7 +196,7 @@ export async function checkSource(target: SourceTarget, timeoutMs: number): Prom
     }
   }
   try {
-    const facts = await readSourceFacts(target.endpoint, target.migratedDatabases, timeoutMs);
+    const facts = await readSourceFacts(target.endpoint, target.migratedDatabases, timeoutMs, target.schemas);
     return [connectivity, ipv4, ...evaluateSource(target, facts, destination)];
   } catch (error) {
     const where = describeEndpoint(target.endpoint);

@@ -47,7 +47,7 @@ describe("check (runs at preview): the file's position against the last applied 
 
   it.each([
     [p("replicate"), p("promote"), "it skips freeze"],
-    [p("canary", { percent: 50 }), p("freeze"), "DMS promotion has happened"],
+    [p("canary", { percent: 50 }), p("freeze"), "promotion has happened"],
     [
       p("decommission"),
       p("rollback", { rollbackFrom: "decommission" }),

@@ -70,7 +70,7 @@ describe("cloudsql phase engine", () => {
       secrets: false,
       redis: false,
       redisWired: false,
-      dms: false,
+      replication: false,
       promotion: false,
       migrateJob: false,
       validationJob: false,
@@ -80,9 +80,13 @@ describe("cloudsql phase engine", () => {
       secrets: true,
       redis: true,
       redisWired: false,
-      dms: false,
+      replication: false,
     });
-    expect(at("replicate").resources).toMatchObject({ dms: true, promotion: false, validationJob: true });
+    expect(at("replicate").resources).toMatchObject({
+      replication: true,
+      promotion: false,
+      validationJob: true,
+    });
     expect(at("freeze").resources).toMatchObject({ validationJob: true });
     expect(at("promote").resources).toMatchObject({ validationJob: false });
     expect(at("replicate").backupsManagedByDms).toBe(true);
@@ -90,7 +94,7 @@ describe("cloudsql phase engine", () => {
     expect(at("promote").resources).toMatchObject({ promotion: true, migrateJob: true });
     expect(at("stabilize").resources.redisWired).toBe(true);
     expect(at("decommission").resources).toMatchObject({
-      dms: false,
+      replication: false,
       promotion: false,
       cloudSql: true,
       redis: true,
@@ -209,5 +213,62 @@ describe("the validation job", () => {
       "No validation job (validation.image is not set): the validate gate must run from a machine that reaches both the source and Cloud SQL's private IP.",
     );
     expect(at("freeze").warnings.some((w) => w.startsWith("No validation job"))).toBe(false);
+  });
+});
+
+describe("the two replication paths share one phase table", () => {
+  const logical = (phase: CloudSqlMigration["phase"], extra: Partial<CloudSqlMigration> = {}) =>
+    at(phase, { replication: "logical", ...extra });
+
+  it("defaults to dms, as stacks declared before the logical path existed", () => {
+    expect(base.replication).toBe("dms");
+    expect(base.logical).toEqual({ schemas: ["public"], catchUpTimeoutSeconds: 300 });
+    expect(at("replicate").logical).toBeUndefined();
+  });
+
+  it("declares the same resources, traffic and gates in every phase; only the backups owner differs", () => {
+    for (const [label, dms] of everyPhase) {
+      const spec = {
+        ...base,
+        ...(dms.phase === "canary"
+          ? { trafficPercent: dms.traffic.find((t) => t.tag === "candidate")?.percent }
+          : {}),
+        ...(dms.phase === "rollback" ? { rollbackFrom: dms.basePhase as never } : {}),
+      };
+      const other = planCloudSql("avvivo", { ...spec, phase: dms.phase, replication: "logical" });
+      expect([label, other.resources, other.traffic, other.promoted]).toEqual([
+        label,
+        dms.resources,
+        dms.traffic,
+        dms.promoted,
+      ]);
+      expect([label, other.backupsManagedByDms]).toEqual([label, false]);
+    }
+    expect(at("replicate").backupsManagedByDms).toBe(true);
+  });
+
+  it("names the publication, subscription and jobs per attempt, and says what each step does", () => {
+    expect(logical("replicate", { attempt: 2 }).logical).toEqual({
+      name: "cutover_avvivo_a2",
+      startJob: "avvivo-api-repl-start-a2",
+      stopJob: "avvivo-api-repl-stop-a2",
+    });
+    expect(logical("replicate").warnings[0]).toMatch(
+      /^Cloud SQL subscribes to publication cutover_avvivo_a1 on .* \(schemas public\): it stays a primary with backups and PITR/,
+    );
+    expect(logical("freeze").warnings[0]).toContain(
+      "wait until `npm run replication -- status --name cutover_avvivo_a1` says every table is streaming",
+    );
+    expect(logical("promote").irreversible[0]).toMatch(
+      /^Replication cutover_avvivo_a1 stops for good once Cloud SQL confirms the source position taken after the freeze \(at most 300 s, else nothing is stopped\)/,
+    );
+    expect(logical("decommission").irreversible[0]).toContain(
+      "The replication jobs of attempt 1 are deleted",
+    );
+    for (const p of ["replicate", "freeze", "promote", "decommission"] as const)
+      expect([p, [...logical(p).warnings, ...logical(p).irreversible].join(" ")]).not.toEqual([
+        p,
+        expect.stringContaining("DMS"),
+      ]);
   });
 });

@@ -82,7 +82,7 @@ const refusals: {
     kind: "cloudsql",
     from: p("canary", { percent: 50 }),
     to: p("replicate"),
-    says: ["canary:50 → replicate is refused", "DMS promotion has happened", "use rollback"],
+    says: ["canary:50 → replicate is refused", "promotion has happened", "use rollback"],
   },
   {
     what: "freeze put back after promotion",

@@ -137,6 +137,8 @@ describe("DMS source rules", () => {
   const db = (over: Partial<DatabaseFacts> = {}): DatabaseFacts => ({
     name: "postgres",
     pglogicalInstalled: true,
+    canCreate: true,
+    tablesNotOwned: [],
     sizeBytes: 5 * 1024 * 1024 * 1024,
     tablesWithoutPk: [],
     unloggedTables: [],
@@ -155,6 +157,8 @@ describe("DMS source rules", () => {
       max_replication_slots: "5",
       max_wal_senders: "5",
     },
+    pglogicalAvailable: true,
+    role: { name: "postgres", superuser: true, replication: true },
     usedReplicationSlots: 1,
     activeWalSenders: 1,
     databases: ["postgres"],
@@ -225,12 +229,107 @@ describe("DMS source rules", () => {
 
   it("fails when the postgres database is missing", () => {
     const result = evaluateSource(
-      { ...ctx, migratedDatabases: ["app"] },
+      { ...ctx, migratedDatabases: ["app"], replication: "dms" as const },
       facts({ databases: ["app"], perDatabase: [db({ name: "app" })] }),
     );
     expect(result.find((r) => r.name === "postgres database")).toMatchObject({
       status: "FAIL",
       detail: "missing; DMS connects to it (CREATE DATABASE postgres)",
+    });
+  });
+
+  describe("replication paths", () => {
+    // What a Supabase project shows its postgres role: no superuser, REPLICATION, no pglogical to have,
+    // shared_preload_libraries unreadable.
+    const supabase = facts({
+      settings: { wal_level: "logical", max_replication_slots: "10", max_wal_senders: "10" },
+      pglogicalAvailable: false,
+      role: { name: "postgres", superuser: false, replication: true },
+      perDatabase: [db({ pglogicalInstalled: false })],
+    });
+    const row = (results: ReturnType<typeof evaluateSource>, name: string) =>
+      results.find((r) => r.name === name);
+
+    it("without a config: says which paths this source supports, and warns about the other's needs", () => {
+      const results = evaluateSource(ctx, supabase);
+      expect(row(results, "Replication paths")).toMatchObject({
+        status: "OK",
+        detail: "dms: not possible (pglogical is not available on this server); logical: possible",
+      });
+      expect(row(results, "pglogical available")).toMatchObject({
+        status: "WARN",
+        detail: expect.stringContaining("this server cannot have pglogical"),
+      });
+      expect(row(results, "Role may replicate")).toMatchObject({
+        status: "OK",
+        detail: "postgres: REPLICATION",
+      });
+      expect(results.filter((r) => r.status === "FAIL")).toEqual([]);
+    });
+
+    it("with replication: dms, fails and names the path that works; never tells to install what cannot be", () => {
+      const results = evaluateSource({ ...ctx, replication: "dms" }, supabase);
+      expect(row(results, "Replication paths")).toMatchObject({
+        status: "FAIL",
+        detail:
+          "dms: not possible (pglogical is not available on this server); logical: possible; the config chooses dms: set replication: logical (the other path works from this source)",
+      });
+      expect(row(results, "pglogical available")?.status).toBe("FAIL");
+      expect(row(results, "pglogical preloaded")).toBeUndefined();
+      expect(results.map((r) => r.detail ?? "").join("\n")).not.toContain("add pglogical and restart");
+      expect(row(results, "Role may replicate")).toBeUndefined();
+    });
+
+    it("with replication: logical, judges the role and the tables and leaves pglogical out", () => {
+      const ready = evaluateSource({ ...ctx, replication: "logical" }, supabase);
+      expect(row(ready, "Replication paths")?.status).toBe("OK");
+      expect(row(ready, "pglogical available")).toBeUndefined();
+      expect(row(ready, "postgres database")).toBeUndefined();
+      const blocked = evaluateSource(
+        { ...ctx, replication: "logical" },
+        facts({
+          ...supabase,
+          role: { name: "migrator", superuser: false, replication: false },
+          perDatabase: [db({ canCreate: false, tablesNotOwned: ["auth.users", 'public."Shop"'] })],
+        }),
+      );
+      expect(row(blocked, "Replication paths")).toMatchObject({
+        status: "FAIL",
+        detail: expect.stringContaining(
+          "logical: not possible (role migrator has no REPLICATION; role migrator may not CREATE in the database; 2 table(s) not owned by migrator)",
+        ),
+      });
+      expect(row(blocked, "Role may replicate")).toMatchObject({
+        status: "FAIL",
+        detail: expect.stringContaining("migrator has no REPLICATION attribute"),
+      });
+      expect(row(blocked, "Role may publish")).toMatchObject({ status: "FAIL", objects: ["postgres"] });
+      expect(row(blocked, "Tables owned")).toMatchObject({
+        status: "FAIL",
+        objects: ["auth.users", 'public."Shop"'],
+        detail: expect.stringContaining("ALTER TABLE … OWNER TO migrator"),
+      });
+    });
+
+    it("the logical path refuses a pooler: a subscription needs the direct host", () => {
+      const pooled = { ...ctx, host: "aws-0-us-west-1.pooler.supabase.com", replication: "logical" as const };
+      expect(checkDirectConnection(pooled)).toMatchObject({
+        status: "FAIL",
+        detail: expect.stringContaining("a subscription needs the direct host"),
+      });
+      expect(row(evaluateSource(pooled, supabase), "Replication paths")).toMatchObject({
+        status: "FAIL",
+        detail: expect.stringContaining("logical: not possible (the connection goes through a pooler)"),
+      });
+    });
+
+    it("no path: fails and says why for each", () => {
+      const none = facts({ ...supabase, settings: { ...supabase.settings, wal_level: "replica" } });
+      expect(row(evaluateSource(ctx, none), "Replication paths")).toMatchObject({
+        status: "FAIL",
+        detail:
+          "dms: not possible (wal_level is replica; pglogical is not available on this server); logical: not possible (wal_level is replica); no path can start from this source",
+      });
     });
   });
 });

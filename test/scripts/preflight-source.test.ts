@@ -95,7 +95,7 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
       /^Generated columns: WARN: 1 column\(s\) not carried.*: public\."Reel"\.area$/,
     );
     expect(line("Large objects")).toBe(
-      "Large objects: WARN: not migrated by DMS (move them to bytea or object storage): postgres: 1",
+      "Large objects: WARN: not replicated (move them to bytea or object storage): postgres: 1",
     );
     expect(line("Materialized views")).toMatch(
       /^Materialized views: WARN: 1 view\(s\) arrive empty.*: public\.shop_stats$/,
@@ -115,14 +115,16 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
       SOURCE_URL: plain.url,
     });
     expect(run.stdout).toContain(
-      "wal_level: FAIL: is replica; DMS needs logical (set wal_level=logical and restart)",
+      "wal_level: FAIL: is replica; replication needs logical (set wal_level=logical and restart)",
     );
+    // This server has no pglogical at all: preflight says so and never asks to preload it.
     expect(run.stdout).toContain(
-      "pglogical preloaded: FAIL: shared_preload_libraries is ''; add pglogical and restart",
+      "Replication paths: FAIL: dms: not possible (wal_level is replica; pglogical is not available on this server); logical: not possible (wal_level is replica); no path can start from this source",
     );
-    expect(run.stdout).toContain(
-      "pglogical installed: FAIL: not created in 2 database(s), run CREATE EXTENSION pglogical there: postgres, app",
+    expect(run.stdout).toMatch(
+      /^pglogical available: WARN: not in pg_available_extensions: this server cannot have pglogical/m,
     );
+    expect(run.stdout).not.toContain("add pglogical and restart");
     expect(run.stdout).toContain(
       "Migrated databases: FAIL: not found on the source (check dms.databases): shop",
     );
@@ -314,6 +316,12 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
         "::1 has no IPv4 address; DMS (static-IP connectivity) reaches the source over IPv4: enable Supabase's IPv4 add-on, or use the session pooler host (IPv4) on port 5432",
     });
     expect((await checkIpv4("::1", "vpc-peering")).status).toBe("SKIP");
+    // Cloud SQL's subscription needs IPv4 whatever DMS's connectivity setting says.
+    expect(await checkIpv4("::1", "vpc-peering", "logical")).toMatchObject({
+      status: "FAIL",
+      detail:
+        "::1 has no IPv4 address; Cloud SQL's subscription reaches the source over IPv4 and cannot use a pooler: enable Supabase's IPv4 add-on",
+    });
   });
 
   it("reports a source that dies between checks as a failure, not a crash", async () => {
@@ -326,5 +334,85 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
     expect(run.stdout).not.toContain("wal_level");
     expect(run.code).toBe(1);
     await doomed.stop();
+  });
+});
+
+describe("preflight:cloud on a source laid out like Supabase (no superuser, no pglogical)", () => {
+  const ROLE_PASSWORD = "Supa-Role-6610";
+  let supa: PgServer;
+  let asRole: string;
+
+  beforeAll(async () => {
+    // The embedded build has no pglogical to offer, as Supabase has none.
+    supa = await startPostgres({ logical: true });
+    await exec(
+      supa.url,
+      `create role supa login replication password '${ROLE_PASSWORD}';
+       grant create on database postgres to supa; grant create on schema public to supa;
+       create schema auth; create table auth.users (id uuid primary key);
+       create table public.audit (id int primary key);`,
+    );
+    const u = new URL(supa.url);
+    u.username = "supa";
+    u.password = ROLE_PASSWORD;
+    asRole = u.toString();
+    await exec(asRole, 'create table "Shop" (id serial primary key, name text)');
+    const doc = parse(fs.readFileSync(path.join(stackDir, "Pulumi.local.yaml"), "utf8"));
+    Object.assign(doc.config["cutover:migrations"].avvivo.source, { port: supa.port, user: "supa" });
+    doc.config["cutover:migrations"].avvivo.replication = "logical";
+    // The embedded server is PostgreSQL 17: the destination must be as new.
+    doc.config["cutover:migrations"].avvivo.cloudSql.databaseVersion = "POSTGRES_17";
+    fs.writeFileSync(path.join(stackDir, "Pulumi.supa.yaml"), stringify(doc));
+    doc.config["cutover:migrations"].avvivo.replication = "dms";
+    fs.writeFileSync(path.join(stackDir, "Pulumi.supadms.yaml"), stringify(doc));
+  });
+
+  afterAll(async () => {
+    await supa?.stop();
+  });
+
+  const line = (out: string, name: string) => out.split("\n").find((l) => l.startsWith(`${name}: `));
+
+  it("without a config: neither path while a replicated table belongs to another role, and says which", async () => {
+    const run = await preflight(["--source", asRole], { DATABASE_URL: supa.url });
+    expect(line(run.stdout, "Replication paths")).toBe(
+      "Replication paths: FAIL: dms: not possible (pglogical is not available on this server); logical: not possible (1 table(s) not owned by supa); no path can start from this source",
+    );
+    expect(line(run.stdout, "Tables owned")).toMatch(
+      /^Tables owned: WARN: 1 table\(s\) of the replicated schemas belong to another role; .*OWNER TO supa.*: public\.audit$/,
+    );
+    expect(line(run.stdout, "Role may replicate")).toBe("Role may replicate: OK (supa: REPLICATION)");
+    // Supabase's own schemas are not replicated: auth.users is not named.
+    expect(run.stdout).not.toContain("auth.users");
+    expect(run.code).toBe(1);
+    expect(run.stdout + run.stderr).not.toContain(ROLE_PASSWORD);
+  });
+
+  it("with replication: logical in the config: ready once the role owns the tables; pglogical is not asked for", async () => {
+    await exec(supa.url, "alter table public.audit owner to supa");
+    const args = ["--migration", "avvivo", "--stack", "supa", "--sslmode", "disable"];
+    const run = await preflight(args, { DATABASE_URL: supa.url, SOURCE_PASSWORD: ROLE_PASSWORD }, stackDir);
+    expect(line(run.stdout, "Replication paths")).toBe(
+      "Replication paths: OK (dms: not possible (pglogical is not available on this server); logical: possible; the config chooses logical)",
+    );
+    expect(run.stdout).not.toMatch(/^pglogical/m);
+    expect(line(run.stdout, "Tables owned")).toBe(
+      "Tables owned: OK (every replicated table belongs to supa)",
+    );
+    expect([run.code, run.stdout.split("\n").filter((l) => /: FAIL/.test(l))]).toEqual([0, []]);
+  });
+
+  it("with replication: dms in the config: fails, and names the path that works instead", async () => {
+    const args = ["--migration", "avvivo", "--stack", "supadms", "--sslmode", "disable"];
+    const run = await preflight(args, { DATABASE_URL: supa.url, SOURCE_PASSWORD: ROLE_PASSWORD }, stackDir);
+    expect(line(run.stdout, "Replication paths")).toBe(
+      "Replication paths: FAIL: dms: not possible (pglogical is not available on this server); logical: possible; the config chooses dms: set replication: logical (the other path works from this source)",
+    );
+    expect(line(run.stdout, "pglogical available")).toMatch(
+      /^pglogical available: FAIL: .*set replication: logical$/,
+    );
+    expect(run.stdout).not.toContain("add pglogical and restart");
+    expect(run.code).toBe(1);
+    expect(run.stdout + run.stderr).not.toContain(ROLE_PASSWORD);
   });
 });

@@ -40,7 +40,7 @@ const WHY: { what: string; name: Name; deployed: Position[]; proposed: Position;
     name: "avvivo",
     deployed: [p("provision"), p("replicate"), p("freeze"), p("promote")],
     proposed: p("replicate"),
-    says: "avvivo: promote → replicate is refused: promote cannot go back by value: DMS promotion has happened",
+    says: "avvivo: promote → replicate is refused: promote cannot go back by value: promotion has happened",
   },
   {
     what: "read-switch:50 by value after the final cut",
