@@ -52,6 +52,8 @@ export interface CloudSqlPhaseContext {
   readonly spec: CloudSqlMigration;
   readonly migration: string;
   readonly revisions: Readonly<Record<RevisionPlan["role"], RevisionPlan>>;
+  /** The write window projected for this spec (`projectWindow`), in one line; computed when asked. */
+  readonly window: () => string;
 }
 
 /** Everything one forward phase means: the one place a cloudsql phase's meaning lives. */
@@ -189,7 +191,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     irreversible: none,
     warnings: (c) => [
       `Writes are blocked (${c.spec.cloudRun.writeBlock.name}=${c.spec.cloudRun.writeBlock.value}): ${REPLICATION_PATHS[c.spec.replication].caughtUp(c)} before moving to promote.`,
-      `The frozen revision keeps a share of traffic until the candidate reaches 100%: the write window is promote plus ${c.spec.ramp.length} ramp steps × ${c.spec.advance.bakeMinutes} min of bake ≈ ${c.spec.ramp.length * c.spec.advance.bakeMinutes} min, plus each pulumi up (npm run advance takes each step as soon as its bake passes).`,
+      `Write window projected for these settings: ${c.window()}. The frozen revision refuses writes on its share until the candidate serves 100% (npm run rehearse measures the gates' work; docs/platform-facts.md gives the modelled delays).`,
       ...noValidationJob(c),
     ],
     rollback: ALLOWED,

@@ -10,6 +10,7 @@ import {
 } from "./cloudsql-phases";
 import { dmsJobId, migrateJobName, replicationJobNames, replicationName, validationJobName } from "./naming";
 import { REPLICATION_PATHS } from "./replication-paths";
+import { describeProjection, projectWindow } from "./window";
 
 export {
   CLOUDSQL_ORDER,
@@ -72,7 +73,12 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
     spec.phase === "rollback" ? (spec.rollbackFrom ?? "provision") : spec.phase;
   const row = CLOUDSQL_PHASE_TABLE[basePhase];
   const revisions = revisionsOf(spec);
-  const ctx: CloudSqlPhaseContext = { spec, migration, revisions };
+  const ctx: CloudSqlPhaseContext = {
+    spec,
+    migration,
+    revisions,
+    window: () => describeProjection(projectWindow(migration, spec)),
+  };
   const serving = row.serving(ctx);
   const base = {
     kind: "cloudsql" as const,
