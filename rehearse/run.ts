@@ -37,6 +37,14 @@ import { quoteIdent } from "../scripts/validate/pg-sql";
 import { BUILT_IN_TRAFFIC, type Traffic } from "./load";
 import { readFileSync } from "node:fs";
 import { revisionEnv } from "../infra/engine/env";
+import {
+  PLATFORM_DELAYS,
+  projectWindow,
+  type PlatformDelays,
+  type WindowProjection,
+} from "../infra/engine/window";
+import { prepareLogicalDestination, prepareSupabaseLikeSource, startLogicalReplication } from "./logical";
+import { observeWindow, type ObservedWindow } from "./window";
 
 export interface RehearsalOptions {
   readonly stack: string;
@@ -50,6 +58,15 @@ export interface RehearsalOptions {
   readonly bakeSeconds: number;
   /** Roll back from this phase (instead of walking to the end) and check the service again. */
   readonly drill?: string;
+  /** The replication path to rehearse. @default the stack's `replication` */
+  readonly replication?: CloudSqlMigration["replication"];
+  /**
+   * How long the DMS stand-in's promotion takes, in seconds (DMS documents several minutes).
+   * @default PLATFORM_DELAYS.dmsPromoteSeconds
+   */
+  readonly dmsPromoteSeconds?: number;
+  /** The platform delays the production projection adds (the local run has none of them). */
+  readonly delays?: Partial<PlatformDelays>;
   /**
    * The app to run per revision and its schema migration (`prisma migrate deploy` for the real app),
    * the routes the load uses and where an acknowledged write lands. Default: the built-in app.
@@ -122,13 +139,12 @@ export interface RehearsalReport {
     readonly refused: number;
     readonly errors: number;
   };
-  /** First refused write to first write accepted on the destination; freeze to 100% on the candidate. */
-  readonly window: {
-    readonly writeUnavailableMs: number | null;
-    readonly freezeToFullMs: number | null;
-    readonly firstRefusedMs: number | null;
-    readonly firstOnDestinationMs: number | null;
-  };
+  /** The replication path rehearsed. */
+  readonly replication: CloudSqlMigration["replication"];
+  /** The window as the requests saw it here: all writes refused, some writes refused, per position. */
+  readonly window: ObservedWindow;
+  /** The same walk with the platform's modelled delays and this run's measured gate work. */
+  readonly projection: WindowProjection & { readonly delays: PlatformDelays };
   readonly sequenceCollisions: number;
   readonly validation?: { readonly identical: boolean; readonly detail: string };
   readonly drill?: {
@@ -172,9 +188,12 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
   const file = readStackConfig(opts.stack, opts.dir);
   const all = parseMigrations(file.config[CONFIG_KEY], { now: new Date() });
   const migration = opts.migration ?? Object.keys(all).find((m) => all[m].kind === "cloudsql") ?? "(none)";
-  const first = all[migration];
-  if (first?.kind !== "cloudsql")
+  const declared = all[migration];
+  if (declared?.kind !== "cloudsql")
     throw new Error(`${file.path} has no cloudsql migration "${migration}" to rehearse`);
+  const mode = opts.replication ?? declared.replication;
+  const first: CloudSqlMigration = { ...declared, replication: mode };
+  const logical = mode === "logical";
   const database = first.source.database;
   const servers: { stop(): Promise<void> }[] = [];
   const revisions = new Map<string, RunningRevision>();
@@ -189,15 +208,20 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
   };
   running.add(teardown);
   try {
-    log(`starting the stand-in: source and destination PostgreSQL (pglogical), Redis (TLS)`);
+    log(
+      logical
+        ? "starting the stand-in: a Supabase-like source (no superuser, no pglogical) and a destination PostgreSQL, Redis (TLS)"
+        : "starting the stand-in: source and destination PostgreSQL (pglogical, as DMS needs), Redis (TLS)",
+    );
     const [source, destination, redis] = await Promise.all([
-      startPostgres({ pglogical: true }),
-      startPostgres({ pglogical: true }),
+      startPostgres(logical ? { logical: true, system: true } : { pglogical: true }),
+      startPostgres(logical ? { logical: true, system: true } : { pglogical: true }),
       startRedis({ tls: true }),
     ]);
     servers.push(source, destination, redis);
-    const sourceUrl = source.urlFor(database);
+    const sourceUrl = logical ? await prepareSupabaseLikeSource(source, database) : source.urlFor(database);
     const appUser = { user: first.cloudSql.user, password: randomBytes(12).toString("hex") };
+    if (logical) await prepareLogicalDestination(destination, database, appUser);
     const destAppUrl = destination
       .urlFor(database)
       .replace(`${destination.user}:${destination.password}`, `${appUser.user}:${appUser.password}`);
@@ -225,7 +249,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
 
     const app = opts.app ?? BUILT_IN_APP;
     // The runbook's source preparation for DMS: pglogical in every migrated database.
-    await withClient(sourceUrl, (c) => c.query("CREATE EXTENSION IF NOT EXISTS pglogical"));
+    if (!logical) await withClient(sourceUrl, (c) => c.query("CREATE EXTENSION IF NOT EXISTS pglogical"));
     await runCommand(
       app.schemaCommand,
       { DATABASE_URL: sourceUrl, DIRECT_URL: sourceUrl },
@@ -263,9 +287,11 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     let freezeAt: number | null = null;
     let fullAt: number | null = null;
     let promotedAt: number | null = null;
+    // The gates' work, measured, for the production projection.
+    const measured: { freezeGateSeconds?: number; promoteWorkSeconds?: number; smokeSeconds?: number } = {};
 
     const apply = async (p: Position): Promise<{ spec: CloudSqlMigration; plan: CloudSqlPlan }> => {
-      const spec = specAt(file, migration, p);
+      const spec: CloudSqlMigration = { ...specAt(file, migration, p), replication: mode };
       const plan = planCloudSql(migration, spec);
       createSecrets(plan);
       for (const r of plan.revisions) {
@@ -355,7 +381,10 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
               },
               process.env,
             )!;
-            const results = await checkSource(target, 5000);
+            const results = await checkSource(
+              { ...target, replication: mode, schemas: spec.logical.schemas },
+              5000,
+            );
             const failed = results.filter((r) => r.status === "FAIL");
             checks.push({
               name: "preflight",
@@ -367,7 +396,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
           }
           if (plan.resources.replication && !replication) {
             const t = Date.now();
-            replication = await startReplication(source, destination, database, appUser);
+            replication = plan.logical
+              ? await startLogicalReplication({
+                  name: plan.logical.name,
+                  sourceUrl,
+                  destinationUrl: destAppUrl,
+                  binDir: source.binDir,
+                })
+              : await startReplication(source, destination, database, appUser);
             checks.push({
               name: "replication",
               ok: true,
@@ -376,6 +412,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
           }
           if (p.phase === "freeze") {
             freezeAt = Date.now() - load!.startedAt;
+            const gateStarted = Date.now();
             const caught = await replication!.waitCaughtUp();
             const open = (url: string, label: string) =>
               openDatabase(parseEndpoint(url, label), {
@@ -415,6 +452,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
                 detail: `${reports.map((r) => `${r.table} ${r.counts?.source} rows${r.identical ? "" : " DIFFERENT"}`).join(", ")} (${reports[0]?.method ?? "no table"}), caught up in ${caught} ms`,
               };
               checks.push({ name: "validate", ok: identical, detail: validation.detail });
+              measured.freezeGateSeconds = (Date.now() - gateStarted) / 1000;
             } finally {
               await src.close();
               await dst.close();
@@ -423,7 +461,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
             checks.push(await smoke(revisions.get(frozen.name)!.url, "freeze"));
           }
           if (p.phase === "promote") {
+            const promoteStarted = Date.now();
             await replication!.waitCaughtUp();
+            // DMS's promote operation takes minutes (its documented term); the logical stop does not.
+            if (!logical)
+              await new Promise((r) =>
+                setTimeout(r, (opts.dmsPromoteSeconds ?? PLATFORM_DELAYS.dmsPromoteSeconds) * 1000),
+              );
+            const workStarted = Date.now();
             await replication!.promote();
             promotedAt = Date.now() - load!.startedAt;
             // The migrate job's first step, with the env the plan gives that job (the candidate's).
@@ -438,10 +483,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
             checks.push({
               name: "post-promotion steps",
               ok: true,
-              detail: "grant, sequences, materialized views, then the schema command",
+              detail: `${logical ? "replication stopped at its marker" : `DMS promote (${Math.round((workStarted - promoteStarted) / 1000)} s)`}, grant, sequences, materialized views, then the schema command`,
             });
+            // The platform's promote is a modelled term of the projection, not measured work.
+            measured.promoteWorkSeconds = (Date.now() - workStarted) / 1000;
             const candidate = plan.traffic.find((t) => t.tag === "candidate")!;
+            const smokeStarted = Date.now();
             checks.push(await smoke(revisions.get(candidate.revision)!.url, "promote"));
+            measured.smokeSeconds = (Date.now() - smokeStarted) / 1000;
           }
           if (p.phase === "canary" && p.percent === 100) fullAt = Date.now() - load!.startedAt;
           if (p.phase === "stabilize") {
@@ -527,10 +576,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     );
     const writes = samples.filter((s) => s.kind === "write");
     const collisions = writes.filter((s) => s.error === "sequence-collision").length;
-    const firstRefused = writes.find((s) => s.status === 503)?.t ?? null;
-    const firstOnDestination =
-      writes.find((s) => accepted(s.status) && revisions.get(s.revision ?? "")?.plan.database === "cloudsql")
-        ?.t ?? null;
+    const window = observeWindow(
+      samples,
+      (s) => revisions.get(s.revision ?? "")?.plan.database === "cloudsql",
+      bands,
+      { freezeAt, fullAt },
+    );
+    const delays = { ...PLATFORM_DELAYS, ...opts.delays };
+    const projection = { ...projectWindow(migration, first, measured, delays), delays };
     return {
       stack: opts.stack,
       migration,
@@ -547,13 +600,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
         refused: writes.filter((s) => s.status === 503).length,
         errors: writes.filter((s) => !accepted(s.status) && s.status !== 503).length,
       },
-      window: {
-        writeUnavailableMs:
-          firstRefused !== null && firstOnDestination !== null ? firstOnDestination - firstRefused : null,
-        freezeToFullMs: freezeAt !== null && fullAt !== null ? fullAt - freezeAt : null,
-        firstRefusedMs: firstRefused,
-        firstOnDestinationMs: firstOnDestination,
-      },
+      replication: mode,
+      window,
+      projection,
       sequenceCollisions: collisions,
       ...(validation ? { validation } : {}),
       ...(drill ? { drill } : {}),

@@ -90,16 +90,21 @@ export function timelineSvg(report: RehearsalReport): string {
     parts.push(
       `<line x1="${x(p.startMs).toFixed(1)}" y1="${M.top}" x2="${x(p.startMs).toFixed(1)}" y2="${M.top + plotH}" stroke="#33415c" stroke-opacity="0.5" stroke-dasharray="2 3"/>`,
     );
-  // The write-unavailability window.
+  // The two windows: some writes refused (outer, lighter), all writes refused (inner).
   const w = report.window;
-  if (w.firstRefusedMs !== null && w.firstOnDestinationMs !== null) {
-    const x0 = x(w.firstRefusedMs);
-    const x1 = x(w.firstOnDestinationMs);
+  const band = (from: number, to: number, cls: string, label: string, opacity: number, y: number) => {
+    const x0 = x(from);
+    const x1 = x(to);
+    const seconds = ((to - from) / 1000).toFixed(1);
     parts.push(
-      `<rect class="window" x="${x0.toFixed(1)}" y="${M.top}" width="${(x1 - x0).toFixed(1)}" height="${plotH}" fill="#d62728" fill-opacity="0.18" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5 3"><title>write-unavailability window: ${((w.firstOnDestinationMs - w.firstRefusedMs) / 1000).toFixed(1)} s</title></rect>`,
-      `<text x="${((x0 + x1) / 2).toFixed(1)}" y="${M.top + 16}" text-anchor="middle" fill="#b31b1b" font-weight="700" font-size="12">write-unavailability ${((w.firstOnDestinationMs - w.firstRefusedMs) / 1000).toFixed(1)} s</text>`,
+      `<rect class="${cls}" x="${x0.toFixed(1)}" y="${M.top}" width="${(x1 - x0).toFixed(1)}" height="${plotH}" fill="#d62728" fill-opacity="${opacity}" stroke="#d62728" stroke-width="1.5" stroke-dasharray="5 3"><title>${label}: ${seconds} s</title></rect>`,
+      `<text x="${((x0 + x1) / 2).toFixed(1)}" y="${M.top + y}" text-anchor="middle" fill="#b31b1b" font-weight="700" font-size="12">${label} ${seconds} s</text>`,
     );
-  }
+  };
+  if (w.firstRefusedMs !== null && w.allAcceptedMs !== null)
+    band(w.firstRefusedMs, w.allAcceptedMs, "window-some", "some writes refused", 0.08, 32);
+  if (w.firstRefusedMs !== null && w.firstOnDestinationMs !== null)
+    band(w.firstRefusedMs, w.firstOnDestinationMs, "window", "all writes refused", 0.18, 16);
   // p99 latency per second.
   const pts = secs
     .map((s, i) =>
@@ -147,6 +152,8 @@ export function timelineSvg(report: RehearsalReport): string {
 }
 
 /** The HTML report: the figures, the timeline, the positions. */
+const secondsOf = (ms: number | null) => (ms === null ? "n/a" : `${(ms / 1000).toFixed(1)} s`);
+
 export function reportHtml(
   report: RehearsalReport,
   text: string,
@@ -157,7 +164,7 @@ export function reportHtml(
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#1b2433}pre{background:#f5f7fa;padding:12px;overflow:auto}
 .ok{color:#2c7a2c}.bad{color:#b32020}</style></head><body>
 <h1>Rehearsal of ${esc(report.stack)}/${esc(report.migration)}</h1>
-<p class="${report.writes.lost === 0 && report.sequenceCollisions === 0 ? "ok" : "bad"}"><strong>${report.writes.lost} writes lost</strong>, ${report.sequenceCollisions} sequence collisions, ${report.writes.acknowledged} writes acknowledged; write-unavailability window ${report.window.writeUnavailableMs === null ? "n/a" : `${(report.window.writeUnavailableMs / 1000).toFixed(1)} s`}.</p>
+<p class="${report.writes.lost === 0 && report.sequenceCollisions === 0 ? "ok" : "bad"}"><strong>${report.writes.lost} writes lost</strong>, ${report.sequenceCollisions} sequence collisions, ${report.writes.acknowledged} writes acknowledged; all writes refused ${secondsOf(report.window.allRefusedMs)}, some writes refused ${secondsOf(report.window.someRefusedMs)} here; projected in production ${Math.round(report.projection.allRefusedSeconds)} s and ${Math.round(report.projection.someRefusedSeconds)} s.</p>
 ${timelineSvg(report)}
 <pre>${esc(text)}</pre>
 ${drills.map((d) => `<h2>Drill: rollback from ${esc(d.drill!.from)}</h2>\n${timelineSvg(d)}`).join("\n")}

@@ -10,6 +10,8 @@ import * as path from "node:path";
 import { CLOUDSQL_ROLLBACK_ORIGINS } from "../infra/engine/cloudsql-phases";
 import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { reportHtml, timelineSvg } from "../rehearse/timeline";
+import { describeProjection, formatSeconds, PLATFORM_DELAYS } from "../infra/engine/window";
+import { REPLICATION_MODES, type ReplicationMode } from "../infra/config/cloudsql";
 import {
   BUILT_IN_APP,
   rehearse,
@@ -35,6 +37,10 @@ interface Flags {
   readonly read?: string;
   readonly ack?: string;
   readonly maxMinutes: number;
+  readonly replication?: string;
+  readonly promoteDelay?: number;
+  readonly upSeconds?: number;
+  readonly convergenceSeconds?: number;
 }
 
 /** The app under test: the built-in one, or the user's with every piece the rehearsal needs named. */
@@ -99,7 +105,14 @@ export function renderReport(r: RehearsalReport): string {
     ),
     "",
     `writes: ${r.writes.acknowledged} acknowledged, ${r.writes.foundInFinal} found in the final database (${r.final}), ${r.writes.lost} LOST, ${r.writes.duplicates} duplicates; ${r.writes.refused} refused (503), ${r.writes.errors} errors`,
-    `write-unavailability window: ${s(r.window.writeUnavailableMs)} (first refused write at ${s(r.window.firstRefusedMs)}, first write accepted on the destination at ${s(r.window.firstOnDestinationMs)}); freeze → 100% on the candidate: ${s(r.window.freezeToFullMs)}`,
+    `replication: ${r.replication}`,
+    `write window here: all writes refused ${s(r.window.allRefusedMs)} (first refused write at ${s(r.window.firstRefusedMs)}, first write accepted on the destination at ${s(r.window.firstOnDestinationMs)}); some writes refused ${s(r.window.someRefusedMs)} (every write accepted from ${s(r.window.allAcceptedMs)}); freeze → 100% on the candidate: ${s(r.window.freezeToFullMs)}`,
+    `refused writes by position: ${r.window.refusedByPosition.map((p) => `${p.position} ${p.refused}`).join(", ") || "none"}`,
+    `projected in production: ${describeProjection(r.projection)}`,
+    ...r.projection.terms.map(
+      (t) =>
+        `  ${t.refusing === "all" ? "all " : "some"}  ${t.position.padEnd(11)} ${t.term.padEnd(20)} ${formatSeconds(t.seconds).padStart(10)}  ${t.bound}`,
+    ),
     `sequence collisions after promotion: ${r.sequenceCollisions}`,
     ...(r.validation
       ? [
@@ -208,6 +221,25 @@ async function main(): Promise<number> {
       wholeNumber("minutes, e.g. 60"),
       60,
     )
+    .option(
+      "--replication <path>",
+      "dms or logical (default: the stack's replication); logical stands in for Supabase (no superuser, no pglogical)",
+    )
+    .option(
+      "--promote-delay <s>",
+      `how long the DMS stand-in's promotion takes (default ${PLATFORM_DELAYS.dmsPromoteSeconds}: DMS documents several minutes)`,
+      wholeNumber("seconds, e.g. 300", 0),
+    )
+    .option(
+      "--up-seconds <s>",
+      `the projection's pulumi up per position (default ${PLATFORM_DELAYS.upSeconds}; measure it on staging)`,
+      wholeNumber("seconds, e.g. 90", 0),
+    )
+    .option(
+      "--convergence-seconds <s>",
+      `the projection's traffic convergence per change (default ${PLATFORM_DELAYS.convergenceSeconds})`,
+      wholeNumber("seconds, e.g. 30", 0),
+    )
     .option("--json", "print the report as JSON")
     .option("--out <dir>", "where the timelines (SVG), the HTML report and the full JSON go", "rehearsal")
     .parse()
@@ -220,8 +252,19 @@ async function main(): Promise<number> {
       `--drill ${unknown.join(",")}: not a phase a rollback can leave`,
       `one or more of ${CLOUDSQL_ROLLBACK_ORIGINS.join(", ")}, or all`,
     );
+  if (opts.replication !== undefined && !(REPLICATION_MODES as readonly string[]).includes(opts.replication))
+    throw new UsageError(
+      `--replication ${opts.replication}: not a replication path`,
+      `one of ${REPLICATION_MODES.join(", ")}`,
+    );
   const common = {
     app: appOf(opts),
+    ...(opts.replication ? { replication: opts.replication as ReplicationMode } : {}),
+    ...(opts.promoteDelay !== undefined ? { dmsPromoteSeconds: opts.promoteDelay } : {}),
+    delays: {
+      ...(opts.upSeconds !== undefined ? { upSeconds: opts.upSeconds } : {}),
+      ...(opts.convergenceSeconds !== undefined ? { convergenceSeconds: opts.convergenceSeconds } : {}),
+    },
     stack: opts.stack,
     ...(opts.migration ? { migration: opts.migration } : {}),
     rows: opts.rows,

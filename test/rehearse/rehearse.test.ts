@@ -16,7 +16,8 @@ jest.setTimeout(300_000);
 let report: RehearsalReport;
 
 beforeAll(async () => {
-  report = await rehearse({ stack: "staging", rows: 3000, rate: 25, bakeSeconds: 1 });
+  // The DMS stand-in's promotion takes 2 s here (DMS's documented minutes are the projection's term).
+  report = await rehearse({ stack: "staging", rows: 3000, rate: 25, bakeSeconds: 1, dmsPromoteSeconds: 2 });
 });
 
 it("walks every position of the runbook in order, each gate passing", () => {
@@ -60,14 +61,35 @@ it("loses no acknowledged write, collides no sequence, and ends on the destinati
   });
 });
 
-it("measures the write-unavailability window: first refused write to first write on the destination", () => {
+it("measures both windows from the recorded requests, and projects the production window", () => {
   const w = report.window;
-  expect(w.firstRefusedMs).not.toBeNull();
+  const writes = report.samples.filter((x) => x.kind === "write");
+  const refused = writes.filter((x) => x.status === 503);
+  expect(w.firstRefusedMs).toBe(refused[0].t);
   expect(w.firstOnDestinationMs!).toBeGreaterThan(w.firstRefusedMs!);
-  expect(w.writeUnavailableMs).toBe(w.firstOnDestinationMs! - w.firstRefusedMs!);
+  expect(w.allRefusedMs).toBe(w.firstOnDestinationMs! - w.firstRefusedMs!);
+  // Some writes are refused until the first accepted write after the last refused one.
+  const lastRefused = Math.max(...refused.map((x) => x.t));
+  expect(writes.some((x) => x.status === 503 && x.t > w.allAcceptedMs!)).toBe(false);
+  expect(w.allAcceptedMs!).toBeGreaterThan(lastRefused);
+  expect(w.someRefusedMs).toBe(w.allAcceptedMs! - w.firstRefusedMs!);
+  expect(w.someRefusedMs!).toBeGreaterThanOrEqual(w.allRefusedMs!);
+  expect(w.refusedByPosition.reduce((n, p) => n + p.refused, 0)).toBe(refused.length);
   expect(w.freezeToFullMs!).toBeGreaterThan(0);
   const freeze = report.phases.find((p) => p.position === "freeze")!;
   expect(w.firstRefusedMs!).toBeGreaterThanOrEqual(freeze.startMs);
+  // The promote band holds the stand-in's DMS promotion.
+  const promote = report.phases.find((p) => p.position === "promote")!;
+  expect(promote.endMs - promote.startMs).toBeGreaterThanOrEqual(2000);
+  // The projection: the platform's modelled terms plus this run's measured gate work.
+  const p = report.projection;
+  expect(p.missing).toEqual([]);
+  expect(p.terms.find((t) => t.term === "DMS promote")?.seconds).toBe(p.delays.dmsPromoteSeconds);
+  const gate = p.terms.find((t) => t.term === "freeze gate")!;
+  expect(gate.seconds).toBeGreaterThan(0);
+  expect(gate.bound).toMatch(/^measured/);
+  expect(p.allRefusedSeconds).toBeGreaterThan(p.delays.dmsPromoteSeconds);
+  expect(p.someRefusedSeconds).toBeGreaterThan(p.allRefusedSeconds);
 });
 
 it("draws the run: a band per position, the window marked, writes accepted and refused per second", () => {
@@ -75,8 +97,9 @@ it("draws the run: a band per position, the window marked, writes accepted and r
   expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
   expect(svg.match(/class="band"/g)).toHaveLength(report.phases.length);
   for (const p of report.phases) expect(svg).toContain(`>${p.position}</text>`);
-  const seconds = (report.window.writeUnavailableMs! / 1000).toFixed(1);
-  expect(svg).toContain(`<title>write-unavailability window: ${seconds} s</title>`);
+  const seconds = (ms: number | null) => (ms! / 1000).toFixed(1);
+  expect(svg).toContain(`<title>all writes refused: ${seconds(report.window.allRefusedMs)} s</title>`);
+  expect(svg).toContain(`<title>some writes refused: ${seconds(report.window.someRefusedMs)} s</title>`);
   const secs = perSecond(report);
   expect(svg.match(/class="accepted"/g)).toHaveLength(secs.filter((s) => s.accepted > 0).length);
   expect(svg.match(/class="refused"/g)).toHaveLength(secs.filter((s) => s.refused > 0).length);
@@ -93,7 +116,10 @@ it("the command walks, then drills from canary: a working service on the stable 
   const out = path.join(scratchDir("rehearse"), "report");
   const r = await runScript(
     "scripts/rehearse.ts",
-    ["--rows", "1500", "--rate", "25", "--bake", "1", "--drill", "canary", "--json", "--out", out],
+    [
+      ...["--rows", "1500", "--rate", "25", "--bake", "1", "--drill", "canary", "--json", "--out", out],
+      ...["--promote-delay", "0"],
+    ],
     {},
   );
   expect([r.code, r.stderr]).toEqual([
@@ -112,6 +138,8 @@ it("the command walks, then drills from canary: a working service on the stable 
       "phases",
       "writes",
       "window",
+      "replication",
+      "projection",
       "sequenceCollisions",
       "validation",
       "drills",
@@ -151,7 +179,7 @@ it("rehearses another app with --app-cmd: its own schema command, routes, table 
   const r = await runScript(
     "scripts/rehearse.ts",
     [
-      ...["--rate", "20", "--bake", "1", "--json", "--out", path.join(dir, "out")],
+      ...["--rate", "20", "--bake", "1", "--json", "--out", path.join(dir, "out"), "--promote-delay", "0"],
       ...["--app-cmd", app, "--schema-cmd", `${app} migrate`, "--seed-sql", seed],
       ...["--write", "PUT /orders/{{id}}", "--write-body", '{"ref":"{{id}}"}', "--ack", "orders.ref"],
     ],
@@ -194,4 +222,46 @@ it("says what --app-cmd needs, and refuses its flags without it", async () => {
     2,
     expect.stringContaining("--drill decommission: not a phase a rollback can leave"),
   ]);
+});
+
+describe("the logical path, from a Supabase-like source", () => {
+  let logical: RehearsalReport;
+  beforeAll(async () => {
+    logical = await rehearse({
+      stack: "staging",
+      rows: 3000,
+      rate: 25,
+      bakeSeconds: 1,
+      replication: "logical",
+    });
+  });
+
+  it("walks the same positions with every gate passing, on a source without superuser or pglogical", () => {
+    expect(logical.replication).toBe("logical");
+    expect(logical.phases.map((p) => p.position)).toEqual(report.phases.map((p) => p.position));
+    const failed = logical.phases.flatMap((p) =>
+      p.checks.filter((c) => !c.ok).map((c) => `${p.position} ${c.name}: ${c.detail}`),
+    );
+    expect(failed).toEqual([]);
+    const promote = logical.phases.find((p) => p.position === "promote")!;
+    expect(promote.checks.find((c) => c.name === "post-promotion steps")?.detail).toMatch(
+      /^replication stopped at its marker/,
+    );
+    expect(logical.validation?.identical).toBe(true);
+  });
+
+  it("loses no write, collides no sequence, ends on the destination", () => {
+    expect(logical.final).toBe("destination");
+    expect(logical.writes).toMatchObject({ lost: 0, duplicates: 0, errors: 0 });
+    expect(logical.writes.foundInFinal).toBe(logical.writes.acknowledged);
+    expect(logical.sequenceCollisions).toBe(0);
+  });
+
+  it("projects no DMS promotion: a stop job instead, and a shorter full window than the DMS path's", () => {
+    const terms = logical.projection.terms.map((t) => t.term);
+    expect(terms).not.toContain("DMS promote");
+    expect(terms).toContain("stop job start");
+    expect(logical.projection.allRefusedSeconds).toBeLessThan(report.projection.allRefusedSeconds);
+    expect(logical.window.someRefusedMs!).toBeGreaterThanOrEqual(logical.window.allRefusedMs!);
+  });
 });
