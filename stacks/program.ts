@@ -10,6 +10,8 @@ import { dependOn, PhaseLedger } from "../infra/components/phase-ledger";
 import { committedEvidence } from "../tooling/evidence";
 import { planMigration, positionOf, transitionContextOf, type MigrationPlan } from "../infra/engine/plan";
 import type { LedgerFacts } from "../infra/engine/transitions";
+import type { LedgerRepair } from "../infra/engine/ledger-health";
+import type { Migration } from "../infra/config/schema";
 
 const { getConfig, isConfigSecret } = runtimeConfig as typeof runtimeConfig & {
   isConfigSecret(key: string): boolean;
@@ -85,6 +87,7 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
       position: positionOf(spec),
       ramp,
       windowHours,
+      ...repairOf(spec),
       ...evidenceOf(opts.evidenceDir ?? process.cwd(), name),
     });
     const gated = { transformations: [dependOn(ledger)] };
@@ -105,6 +108,23 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
     };
   }
   return { outputs, migrations };
+}
+
+/** The stated repair of a damaged ledger (config `ledgerRepair`), as the ledger reads it. */
+function repairOf(spec: Migration): { repair?: LedgerRepair } {
+  const r = spec.ledgerRepair;
+  if (r === undefined) return {};
+  return {
+    repair: {
+      position: {
+        phase: r.phase,
+        attempt: r.attempt,
+        ...(r.percent !== undefined ? { percent: r.percent } : {}),
+        ...(r.rollbackFrom !== undefined ? { rollbackFrom: r.rollbackFrom } : {}),
+      },
+      reason: r.reason,
+    },
+  };
 }
 
 /** The committed gate evidence the ledger records with a gated step (nothing when none is committed). */

@@ -3,6 +3,7 @@
 // phase tables and transitions (plain data and functions) — nothing that reads files or the network.
 import * as pulumi from "@pulumi/pulumi";
 import { stableJson } from "./stable-json";
+import { damagedMessage, ledgerDamage, positionDamage, type LedgerRepair } from "../engine/ledger-health";
 import {
   BASELINE,
   gatesOf,
@@ -27,6 +28,8 @@ export interface LedgerInputs {
   readonly windowHours: number;
   /** The gate evidence committed with the stack file (digests checked by the program). */
   readonly evidence?: readonly GateEvidence[];
+  /** What was really deployed, when the recorded state is damaged (config `ledgerRepair`). */
+  readonly repair?: LedgerRepair;
 }
 
 /** A gate check's committed evidence, as the program reads it (`tooling/evidence.ts`). */
@@ -48,6 +51,8 @@ export interface LedgerEntry {
    * the step left (absent: none was committed; the step went through without `phase next`).
    */
   readonly gates?: readonly { readonly check: string; readonly evidence?: Omit<GateEvidence, "check"> }[];
+  /** A repair of a damaged state: the reason the operator gave. */
+  readonly repair?: string;
 }
 
 /** What the ledger records on `up`: the deployed position and the facts, never rewritten backwards. */
@@ -62,15 +67,95 @@ export interface LedgerState extends LedgerInputs {
 export const HISTORY_KEPT = 20;
 const STATE_KEYS = ["deployed", "appliedAt", "facts", "history"] as const;
 
-function contextOf(i: LedgerInputs, now: Date, facts?: LedgerFacts): TransitionContext {
+/**
+ * The ramp and window the step is judged with: the deployed ones. A change that lowers them takes
+ * effect for the steps after it, never for the step it comes with.
+ */
+function settingsOf(old: Partial<LedgerInputs> | undefined, news: LedgerInputs) {
+  const ramp =
+    Array.isArray(old?.ramp) && old.ramp.length > 0 && old.ramp.every((n) => typeof n === "number")
+      ? old.ramp
+      : news.ramp;
+  const windowHours =
+    typeof old?.windowHours === "number" && Number.isFinite(old.windowHours) && old.windowHours > 0
+      ? old.windowHours
+      : news.windowHours;
+  return { ramp, windowHours };
+}
+
+function contextOf(
+  i: LedgerInputs,
+  now: Date,
+  facts?: LedgerFacts,
+  settings: { ramp: readonly number[]; windowHours: number } = i,
+): TransitionContext {
   return {
     kind: i.kind,
     migration: i.migration,
-    ramp: i.ramp,
-    windowHours: i.windowHours,
+    ramp: settings.ramp,
+    windowHours: settings.windowHours,
     now,
     facts,
     stack: i.stack,
+  };
+}
+
+/** Unreadable recorded times restart at the repair: a window never passes on a time nobody can read. */
+function restartUnreadable(facts: LedgerFacts | undefined, at: string): LedgerFacts {
+  const ok = (t: unknown) => typeof t === "string" && Number.isFinite(Date.parse(t));
+  const f = facts ?? {};
+  return {
+    ...(f.promoted ? { promoted: f.promoted.map((p) => (ok(p?.at) ? p : { ...p, at })) } : {}),
+    ...(f.cutoverCompleted
+      ? { cutoverCompleted: ok(f.cutoverCompleted.at) ? f.cutoverCompleted : { ...f.cutoverCompleted, at } }
+      : {}),
+    ...(f.finalCut ? { finalCut: ok(f.finalCut.at) ? f.finalCut : { at } } : {}),
+    ...(f.decommissioned ? { decommissioned: ok(f.decommissioned.at) ? f.decommissioned : { at } } : {}),
+  };
+}
+
+/**
+ * The position and facts a step is judged from: the recorded ones when they can be trusted; a damaged
+ * state refuses every step unless the stack file states a repair, which is checked and recorded.
+ */
+function trustedStart(
+  old: LedgerState | undefined,
+  news: LedgerInputs,
+  now: Date,
+): { from: Position; facts: LedgerFacts; repaired?: LedgerEntry } {
+  const at = now.toISOString();
+  if (old === undefined) {
+    if (news.repair)
+      throw new Error(
+        `${news.migration}: ledgerRepair is set but the ledger has no recorded state to repair; hint: remove ledgerRepair from the stack file`,
+      );
+    return { from: BASELINE, facts: {} };
+  }
+  const { ramp } = settingsOf(old, news);
+  const damage = ledgerDamage(old, news.kind, ramp);
+  if (damage === undefined) {
+    if (news.repair)
+      throw new Error(
+        `${news.migration}: ledgerRepair is set but the ledger's recorded state is sound (deployed ${positionLabel(old.deployed, true)}); hint: remove ledgerRepair from the stack file`,
+      );
+    return { from: old.deployed, facts: old.facts ?? {} };
+  }
+  if (!news.repair) throw new Error(damagedMessage(news.migration, damage));
+  const facts = restartUnreadable(old.facts, at);
+  const still = ledgerDamage({ deployed: news.repair.position, facts }, news.kind, ramp);
+  if (still)
+    throw new Error(
+      `${news.migration}: ledgerRepair does not give a state the ledger can trust: ${still}; nothing was changed`,
+    );
+  return {
+    from: news.repair.position,
+    facts,
+    repaired: {
+      from: `(damaged: ${damage})`,
+      to: positionLabel(news.repair.position, true),
+      at,
+      repair: news.repair.reason,
+    },
   };
 }
 
@@ -82,13 +167,13 @@ function inputsOf(state: Partial<LedgerState>): Partial<LedgerInputs> {
 
 /** Applies `news` on top of what is deployed (refusing an illegal step), recording the facts. */
 function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): LedgerState {
-  const from = old?.deployed ?? BASELINE;
-  const facts = old?.facts ?? {};
-  const t = judgeTransition(from, news.position, contextOf(news, now, facts));
+  const { from, facts, repaired } = trustedStart(old, news, now);
+  const ctx = contextOf(news, now, facts, settingsOf(old, news));
+  const t = judgeTransition(from, news.position, ctx);
   if (!t.allowed) throw new Error(t.message);
   const moved = positionLabel(from, true) !== positionLabel(news.position, true);
   const at = now.toISOString();
-  const checks = moved ? gatesOf(from, news.position, contextOf(news, now, facts)) : [];
+  const checks = moved ? gatesOf(from, news.position, ctx) : [];
   const gates = checks.map((check) => {
     const used = news.evidence?.find((e) => e.check === check && e.position === positionLabel(from));
     return {
@@ -99,17 +184,19 @@ function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): Led
     };
   });
   const gated = gates.length > 0 ? { gates } : {};
+  const history = [...(old?.history ?? []), ...(repaired ? [repaired] : [])];
   return {
     ...news,
     deployed: news.position,
-    appliedAt: moved || old === undefined ? at : old.appliedAt,
-    facts: moved ? recordFacts(facts, news.position, contextOf(news, now, facts)) : facts,
-    history: moved
+    appliedAt: moved || old === undefined || repaired ? at : old.appliedAt,
+    facts: moved ? recordFacts(facts, news.position, ctx) : facts,
+    history: (moved
       ? [
-          ...(old?.history ?? []),
+          ...history,
           { from: positionLabel(from, true), to: positionLabel(news.position, true), at, ...gated },
-        ].slice(-HISTORY_KEPT)
-      : (old?.history ?? []),
+        ]
+      : history
+    ).slice(-HISTORY_KEPT),
   };
 }
 
@@ -122,18 +209,29 @@ function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): Led
 export function makeLedgerProvider(clock: () => Date = () => new Date()): pulumi.dynamic.ResourceProvider {
   return {
     async check(olds: Partial<LedgerInputs>, news: LedgerInputs): Promise<pulumi.dynamic.CheckResult> {
-      const from = olds?.position ?? BASELINE;
-      const t = judgeTransition(from, news.position, contextOf(news, clock()));
+      const fresh = olds === undefined || Object.keys(olds).length === 0;
+      const settings = settingsOf(fresh ? undefined : olds, news);
+      let from: Position = BASELINE;
+      if (!fresh) {
+        const damage = positionDamage(olds.position, news.kind, settings.ramp);
+        // A damaged record is judged by diff, against the full state, with the repair if one is stated.
+        if (damage !== undefined && news.repair === undefined)
+          return {
+            inputs: news,
+            failures: [{ property: "position", reason: damagedMessage(news.migration, damage) }],
+          };
+        if (damage !== undefined) return { inputs: news, failures: [] };
+        from = olds.position as Position;
+      }
+      if (news.repair) return { inputs: news, failures: [] };
+      const t = judgeTransition(from, news.position, contextOf(news, clock(), undefined, settings));
       return { inputs: news, failures: t.allowed ? [] : [{ property: "position", reason: t.message ?? "" }] };
     },
 
     async diff(_id: string, olds: LedgerState, news: LedgerInputs): Promise<pulumi.dynamic.DiffResult> {
-      const t = judgeTransition(
-        olds.deployed ?? BASELINE,
-        news.position,
-        contextOf(news, clock(), olds.facts ?? {}),
-      );
       // A thrown error fails the preview with this message (check could not see the recorded times).
+      const { from, facts } = trustedStart(olds, news, clock());
+      const t = judgeTransition(from, news.position, contextOf(news, clock(), facts, settingsOf(olds, news)));
       if (!t.allowed) throw new Error(t.message);
       return {
         changes: stableJson(inputsOf(olds)) !== stableJson(news),

@@ -6,6 +6,7 @@ import {
   PemCertificateSchema,
   PortSchema,
   EvidenceMaxAgeHoursSchema,
+  LedgerRepairSchema,
   RampSchema,
   retiredKey,
   SecretConfigKeySchema,
@@ -333,6 +334,8 @@ export const CloudSqlMigrationSchema = z.strictObject({
     "cutoverCompletedAt is no longer read: the phase ledger records when the candidate reached 100% (stack output <migration>.ledger.facts.cutoverCompleted) and judges the observation window from it; hint: remove this key",
   ),
   advance: AdvanceSchema,
+  /** A repair of a damaged phase ledger (see LedgerRepairSchema); only for one `pulumi up`. */
+  ledgerRepair: LedgerRepairSchema,
   /** How data reaches Cloud SQL: `dms` or `logical` (see REPLICATION_MODES). @default "dms" */
   replication: z
     .enum(REPLICATION_MODES, {

@@ -81,3 +81,24 @@ export const EvidenceMaxAgeHoursSchema = z
   .min(1)
   .max(24 * 30)
   .default(24);
+
+/**
+ * What was really deployed, stated by the operator when the phase ledger's recorded state is damaged
+ * (the ledger refuses every step until then). Applied by one `pulumi up` and recorded in the ledger's
+ * history; refused when the ledger is not damaged, so it must be removed afterwards.
+ */
+export const LedgerRepairSchema = z
+  .strictObject({
+    phase: z.string().min(1),
+    /** The ramp step, when the phase is the ramp phase. */
+    percent: z.number().int().min(0).max(100).optional(),
+    /** The phase a rollback left, when the phase is rollback. */
+    rollbackFrom: z.string().min(1).optional(),
+    /** @default 1 */
+    attempt: z.number().int().min(1).max(99).default(1),
+    /** Why the ledger lost its state and how what runs was checked: kept in the ledger's history. */
+    reason: z
+      .string()
+      .min(10, { message: "expected a reason of at least 10 characters: it is kept in the ledger" }),
+  })
+  .optional();

@@ -3,6 +3,7 @@ import {
   EvidenceMaxAgeHoursSchema,
   HostSchema,
   InstantSchema,
+  LedgerRepairSchema,
   PortSchema,
   RampSchema,
   retiredKey,
@@ -116,6 +117,8 @@ export const DualWriteMigrationSchema = z.strictObject({
   readPercent: z.number().int().min(0).max(100).optional(),
   /** Read ramp. @default [10, 50, 100] */
   ramp: RampSchema.default([10, 50, 100]),
+  /** A repair of a damaged phase ledger (see LedgerRepairSchema); only for one `pulumi up`. */
+  ledgerRepair: LedgerRepairSchema,
   /** No longer read: the phase ledger records the time of the final cut. Refused with that hint. */
   finalCutAt: retiredKey(
     "finalCutAt is no longer read: the phase ledger records when the final cut was applied (stack output <migration>.ledger.facts.finalCut) and judges the soak from it; hint: remove this key",

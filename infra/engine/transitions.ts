@@ -196,6 +196,8 @@ function windowBlocks(ctx: TransitionContext): string | undefined {
       : [`the ${ctx.windowHours / DAY_HOURS}-day soak`, "the final cut", "final-cut"];
   if (end === "missing")
     return `the ledger has no record of when ${since}, so ${what} cannot have passed; stay in ${stay}`;
+  if (!Number.isFinite(end))
+    return `the ledger's record of when ${since} cannot be read, so ${what} cannot be judged to have passed; stay in ${stay}`;
   const left = end - ctx.now.getTime();
   return left > 0
     ? `${what} after ${since} ends at ${new Date(end).toISOString()} (${formatDuration(left)} left); stay in ${stay} until then`

@@ -244,3 +244,142 @@ it("the provider serializes for the Pulumi engine (its closure holds no I/O)", a
   expect(serialized.text).toContain("judgeTransition");
   expect(serialized.text).not.toMatch(/require\("(fs|node:fs|child_process|node:child_process)"\)/);
 });
+
+describe("a damaged ledger fails closed, and is repaired only by an explicit, recorded statement", () => {
+  const damaged = (over: Partial<LedgerState>): LedgerState => ({
+    ...inputs(p("canary", { percent: 50 })),
+    deployed: p("canary", { percent: 50 }),
+    appliedAt: "2026-11-25T10:00:00.000Z",
+    facts: { promoted: [{ attempt: 1, at: "2026-11-25T09:00:00.000Z" }] },
+    history: [],
+    ...over,
+  });
+  const refusal = async (state: LedgerState, to: LedgerInputs) => {
+    const errors: string[] = [];
+    await provider.diff!("prod/avvivo", state, to).catch((e: Error) => errors.push(e.message));
+    await provider.update!("prod/avvivo", state, to).catch((e: Error) => errors.push(e.message));
+    return errors;
+  };
+
+  it.each([
+    [
+      "a canary without its percent",
+      damaged({ deployed: { phase: "canary", attempt: 1 } }),
+      p("baseline"),
+      "the recorded canary has no ramp step",
+    ],
+    [
+      "a lost position after promotion",
+      damaged({ deployed: undefined as unknown as Position }),
+      p("provision"),
+      "no recorded position",
+    ],
+    [
+      "a position before the recorded promotion",
+      damaged({ deployed: p("replicate") }),
+      p("freeze"),
+      "the ledger records attempt 1 promoted at 2026-11-25T09:00:00.000Z, yet its position is replicate",
+    ],
+    [
+      "an unreadable time",
+      damaged({
+        deployed: p("stabilize"),
+        facts: {
+          promoted: [{ attempt: 1, at: "2026-11-20T09:00:00.000Z" }],
+          cutoverCompleted: { attempt: 1, at: "yesterday-ish" },
+        },
+      }),
+      p("decommission"),
+      'unreadable recorded time(s): cutoverCompleted.at = "yesterday-ish"',
+    ],
+  ])("%s: every step is refused, with the way out", async (_label, state, to, damage) => {
+    const errors = await refusal(state, inputs(to));
+    expect(errors).toHaveLength(2);
+    for (const e of errors) {
+      expect(e).toContain("the phase ledger's recorded state cannot be trusted");
+      expect(e).toContain(damage);
+      expect(e).toContain("cutover:migrations.avvivo.ledgerRepair");
+    }
+  });
+
+  it("check at preview refuses from a damaged previous position too", async () => {
+    const r = await provider.check!(inputs({ phase: "canary", attempt: 1 }), inputs(p("baseline")));
+    expect(r.failures![0].reason).toContain("the recorded canary has no ramp step");
+  });
+
+  it("a repair states what runs: recorded with its reason, unreadable windows restart at the repair", async () => {
+    const state = damaged({
+      deployed: p("stabilize"),
+      facts: {
+        promoted: [{ attempt: 1, at: "2026-11-20T09:00:00.000Z" }],
+        cutoverCompleted: { attempt: 1, at: "yesterday-ish" },
+      },
+    });
+    const repair = { position: p("stabilize"), reason: "state edited by hand; traffic checked with gcloud" };
+    const repaired = (await provider.update!("prod/avvivo", state, { ...inputs(p("stabilize")), repair }))
+      .outs as LedgerState;
+    expect(repaired.deployed).toEqual(p("stabilize"));
+    expect(repaired.facts.cutoverCompleted).toEqual({ attempt: 1, at: now.toISOString() });
+    expect(repaired.history.at(-1)).toEqual({
+      from:
+        'damaged: unreadable recorded time(s): cutoverCompleted.at = "yesterday-ish"'.replace(/^/, "(") + ")",
+      to: "stabilize (attempt 1)",
+      at: now.toISOString(),
+      repair: repair.reason,
+    });
+    // The window counts from the repair: decommission stays refused for the whole 48 h.
+    now = hours(47);
+    const early = await refusal(repaired, inputs(p("decommission")));
+    expect(early[0]).toContain("the 48 h observation window after the candidate reached 100% ends at");
+    // Once sound, a repair still in the file is refused: it must be removed.
+    const again = await refusal(repaired, { ...inputs(p("stabilize")), repair });
+    expect(again[0]).toContain("ledgerRepair is set but the ledger's recorded state is sound");
+  });
+
+  it("a repair that still contradicts the record is refused", async () => {
+    const state = damaged({ deployed: undefined as unknown as Position });
+    const repair = { position: p("replicate"), reason: "guessing without looking at anything" };
+    const errors = await refusal(state, { ...inputs(p("replicate")), repair });
+    expect(errors[0]).toContain(
+      "ledgerRepair does not give a state the ledger can trust: the ledger records attempt 1 promoted",
+    );
+  });
+});
+
+describe("windows and the ramp are judged with the deployed values", () => {
+  it("lowering observeHours and decommissioning in the same change is refused", async () => {
+    const state = await upThrough(
+      ["provision", "replicate", "freeze", "promote"]
+        .map((x) => p(x))
+        .concat(
+          [10, 50, 100].map((percent) => p("canary", { percent })),
+          [p("stabilize")],
+        ),
+    );
+    now = hours(2);
+    const shorter = { ...inputs(p("decommission")), windowHours: 1 };
+    const errors: string[] = [];
+    await provider.diff!("prod/avvivo", state, shorter).catch((e: Error) => errors.push(e.message));
+    expect(errors[0]).toContain("the 48 h observation window");
+    const check = await provider.check!(inputs(p("stabilize")), shorter);
+    expect(check.failures).toEqual([]);
+    // Lowered on its own first, it counts for the next step.
+    const lowered = (
+      await provider.update!("prod/avvivo", state, { ...inputs(p("stabilize")), windowHours: 1 })
+    ).outs as LedgerState;
+    await expect(provider.diff!("prod/avvivo", lowered, shorter)).resolves.toBeDefined();
+  });
+
+  it("shortening the ramp and taking the step it shortens in the same change is refused", async () => {
+    const state = await upThrough(
+      ["provision", "replicate", "freeze", "promote"].map((x) => p(x)).concat([p("canary", { percent: 10 })]),
+    );
+    const jump = { ...inputs(p("canary", { percent: 100 })), ramp: [10, 100] };
+    const errors: string[] = [];
+    await provider.diff!("prod/avvivo", state, jump).catch((e: Error) => errors.push(e.message));
+    expect(errors[0]).toContain("it skips canary:50");
+    expect((await provider.check!(inputs(p("canary", { percent: 10 })), jump)).failures![0].reason).toContain(
+      "it skips canary:50",
+    );
+  });
+});

@@ -243,6 +243,30 @@ describe("the program", () => {
     expect(declared).toBe(0);
   });
 
+  it("hands a stated ledger repair to the ledger, and refuses one without a reason", async () => {
+    const stack = withPhase(readStackConfig("staging"), "avvivo", { phase: "provision" });
+    const migrations = structuredClone(stack.config[CONFIG_KEY]) as Record<string, any>;
+    migrations.avvivo.ledgerRepair = { phase: "provision", reason: "state lost in a failed import; checked" };
+    const s = await synthesize(() => program(NOW), {
+      stack: "staging",
+      config: { ...stack.config, [CONFIG_KEY]: migrations },
+      secretKeys: stack.secretKeys,
+    });
+    const ledger = s.resources.find((r) => r.name === "avvivo-ledger")!;
+    expect(ledger.inputs.repair).toEqual({
+      position: { phase: "provision", attempt: 1 },
+      reason: "state lost in a failed import; checked",
+    });
+    migrations.avvivo.ledgerRepair = { phase: "provision", reason: "x" };
+    await expect(
+      synthesize(() => program(NOW), {
+        stack: "staging",
+        config: { ...stack.config, [CONFIG_KEY]: migrations },
+        secretKeys: stack.secretKeys,
+      }),
+    ).rejects.toThrow(/cutover:migrations\.avvivo\.ledgerRepair\.reason[\s\S]*at least 10 characters/);
+  });
+
   it("keeps two cloudsql migrations of one stack apart", async () => {
     const stack = readStackConfig("staging");
     const migrations = structuredClone(stack.config[CONFIG_KEY]) as Record<string, any>;
