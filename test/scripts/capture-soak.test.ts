@@ -1,0 +1,205 @@
+/**
+ * The change applier rides out database restarts: `capture run --follow` under a write load while the
+ * new schema's server, then the legacy server, are restarted. It reconnects with backoff, says so, and
+ * every change arrives: both stores end equal row for row. A server that stays down makes it give up
+ * after --give-up-after with exit 2, naming what it could not reach.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import * as path from "node:path";
+import { Client } from "pg";
+import { startPostgres, type PgServer } from "../support/postgres";
+import { runScript } from "../support/cli";
+import { EXPECTED_NEW, insertRelational, RELATIONAL_SCHEMA, textRows } from "./backfill/relational-fixture";
+import { insertCities, LEGACY_SCHEMA } from "./backfill/legacy-fixture";
+import { migrateSchema } from "../../scripts/schema/run";
+
+jest.setTimeout(300_000);
+
+const ROOT = path.resolve(__dirname, "../..");
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+const USERS = 300;
+const stackArgs = ["--stack", "staging", "--migration", "matchauto", "--store", "supabase"];
+let legacyServer: PgServer;
+let targetServer: PgServer;
+
+const env = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  LEGACY_DATABASE_URL: legacyServer.url,
+  TARGET_DATABASE_URL: targetServer.urlFor("target"),
+  SOURCE_DATABASE_URL: legacyServer.url,
+});
+
+async function q(url: string, sql: string, params: unknown[] = []) {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+beforeAll(async () => {
+  [legacyServer, targetServer] = await Promise.all([startPostgres(), startPostgres()]);
+  const legacy = new Client({ connectionString: legacyServer.url });
+  await legacy.connect();
+  await legacy.query(LEGACY_SCHEMA + ";" + RELATIONAL_SCHEMA);
+  await insertCities(legacy, 1, 20);
+  await insertRelational(legacy, USERS);
+  await legacy.end();
+  await q(targetServer.url, "CREATE DATABASE target");
+  await migrateSchema({ url: targetServer.urlFor("target"), schema: "matchauto" });
+});
+
+afterAll(async () => {
+  await Promise.all([legacyServer?.stop(), targetServer?.stop()]);
+});
+
+/** Updates and inserts from two connections that reconnect when the legacy server restarts. */
+function startLoad(): { stop: () => Promise<number> } {
+  let running = true;
+  let committed = 0;
+  let nextId = 2_000_000;
+  const worker = async (w: number) => {
+    let pg: Client | undefined;
+    for (let i = 0; running; i++) {
+      try {
+        if (!pg) {
+          pg = new Client({ connectionString: legacyServer.url });
+          pg.on("error", () => undefined);
+          await pg.connect();
+        }
+        const id = 1 + ((i * 7919 + w * 104729) % USERS);
+        if (i % 3 === 0) {
+          const u = nextId++;
+          await pg.query(
+            "INSERT INTO users (id, email, full_name, password_hash) VALUES ($1, $2, 'Soak', 'h')",
+            [u, `soak${u}@example.com`],
+          );
+        } else {
+          await pg.query("UPDATE users SET full_name = full_name || '.', updated_at = now() WHERE id = $1", [
+            id,
+          ]);
+        }
+        committed += 1;
+      } catch {
+        await pg?.end().catch(() => undefined);
+        pg = undefined;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await pg?.end().catch(() => undefined);
+  };
+  const done = Promise.all([0, 1].map(worker));
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return committed;
+    },
+  };
+}
+
+/** The applier as a child process; `ready` resolves once it has reported its first round. */
+function startApplier(extra: string[] = []): {
+  child: ChildProcess;
+  output: () => string;
+  ready: Promise<void>;
+} {
+  const child = spawn(
+    TSX,
+    [path.join(ROOT, "scripts/capture.ts"), "run", ...stackArgs, "--follow", "--interval-ms", "50", ...extra],
+    { cwd: ROOT, env: env(), detached: true },
+  );
+  let out = "";
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (markReady = r));
+  const take = (d: Buffer) => {
+    out += d.toString();
+    if (out.includes("changes applied")) markReady();
+  };
+  child.stdout!.on("data", take);
+  child.stderr!.on("data", take);
+  return { child, output: () => out, ready };
+}
+
+const exitOf = (child: ChildProcess) =>
+  new Promise<number | null>((r) =>
+    child.exitCode !== null ? r(child.exitCode) : child.once("exit", (code) => r(code)),
+  );
+
+it("reconnects after the new schema's server and then the legacy server restart, and loses no change", async () => {
+  expect((await runScript("scripts/capture.ts", ["install", ...stackArgs.slice(0, 4)], env())).code).toBe(0);
+  const backfill = await runScript("scripts/backfill.ts", [...stackArgs, "--settle-seconds", "0"], env());
+  expect(backfill.code).toBe(0);
+
+  const applier = startApplier();
+  const load = startLoad();
+  await applier.ready;
+  await new Promise((r) => setTimeout(r, 1000));
+  await targetServer.restart(1500);
+  await new Promise((r) => setTimeout(r, 2000));
+  await legacyServer.restart(1500);
+  await new Promise((r) => setTimeout(r, 2000));
+  const committed = await load.stop();
+  expect(committed).toBeGreaterThan(100);
+
+  // Drained: nothing pending in the log.
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const [{ n }] = await q(legacyServer.url, "SELECT count(*)::int AS n FROM cutover_capture.changes");
+    if (n === 0) break;
+    if (Date.now() > until) throw new Error(`${n} changes still pending\n${applier.output()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  process.kill(-applier.child.pid!, "SIGINT");
+  const code = await exitOf(applier.child);
+  const out = applier.output();
+  expect(out).toMatch(
+    /capture: connection to the legacy database and the new stores lost \(.+\); reconnecting in \d+ ms \(attempt 1\)/,
+  );
+  expect(
+    out.match(/capture: reconnected to the legacy database and the new stores after [0-9.]+ s/g)!.length,
+  ).toBeGreaterThanOrEqual(2);
+  expect(out).not.toMatch(/Unhandled|at .*\.ts:\d+/);
+  // Ctrl-C is a clean stop (0); tsx, which wraps the command here, reports a SIGINT it relayed as 130.
+  expect([0, 130]).toContain(code);
+
+  // Every change arrived: the stores are equal row for row (users took every write of the load).
+  for (const table of ["users", "vehicles", "listings"]) {
+    const { legacy: l, target: t } = EXPECTED_NEW[table];
+    const legacy = new Client({ connectionString: legacyServer.url });
+    const target = new Client({ connectionString: targetServer.urlFor("target") });
+    await legacy.connect();
+    await target.connect();
+    await legacy.query("SET TIME ZONE 'UTC'");
+    await target.query("SET TIME ZONE 'UTC'");
+    try {
+      const want = await textRows(legacy, l);
+      const got = await textRows(target, t);
+      expect({ table, rows: got.length }).toEqual({ table, rows: want.length });
+      expect(got).toEqual(want);
+    } finally {
+      await legacy.end();
+      await target.end();
+    }
+  }
+});
+
+it("gives up after --give-up-after when a server stays down: exit 2, naming it, nothing dropped from the log", async () => {
+  const applier = startApplier(["--give-up-after", "3"]);
+  await applier.ready;
+  await q(legacyServer.url, "UPDATE users SET full_name = 'pending' WHERE id = 1");
+  await targetServer.kill();
+  const code = await exitOf(applier.child);
+  const out = applier.output();
+  expect([code, out]).toEqual([2, expect.any(String)]);
+  expect(out).toMatch(
+    /capture: gave up reconnecting to the legacy database and the new stores after \d+ s: .+/,
+  );
+  expect(out).toContain("hint: bring the database back and run the command again");
+  expect(out).not.toMatch(/Unhandled/);
+  const [{ n }] = await q(legacyServer.url, "SELECT count(*)::int AS n FROM cutover_capture.changes");
+  expect(n).toBeGreaterThan(0);
+  await targetServer.restart();
+});
