@@ -15,8 +15,9 @@ import {
   type LogicalOptions,
   type LogicalStatus,
 } from "./replication/logical";
+import { freezeSource, thawSource } from "./replication/source-freeze";
 
-const ACTIONS = ["start", "status", "stop"] as const;
+const ACTIONS = ["start", "status", "stop", "freeze-source", "thaw-source"] as const;
 type Action = (typeof ACTIONS)[number];
 
 const program = newCommand("replication")
@@ -26,7 +27,8 @@ const program = newCommand("replication")
       "a marker written after the freeze, moves the sequences and drops the replication.",
   )
   .argument("<action>", ACTIONS.join(" | "))
-  .requiredOption("--name <name>", "publication, subscription and slot name, e.g. cutover_avvivo_a1")
+  .option("--name <name>", "publication, subscription and slot name, e.g. cutover_avvivo_a1")
+  .option("--role <role>", "freeze-source, thaw-source: the role the app connects to the source as")
   .option("--source <url>", "source as the migration role (default: env SOURCE_DATABASE_URL)")
   .option("--target <url>", "Cloud SQL database (default: env TARGET_DATABASE_URL)")
   .option(
@@ -50,7 +52,8 @@ const program = newCommand("replication")
   );
 
 interface Opts {
-  name: string;
+  name?: string;
+  role?: string;
   source?: string;
   target?: string;
   subscriberConnection?: string;
@@ -99,6 +102,13 @@ async function main(): Promise<number> {
     throw new UsageError(`unknown action "${action}"`, `one of ${ACTIONS.join(", ")}`);
   const o = program.opts<Opts>();
   const env = process.env;
+  if (action === "freeze-source" || action === "thaw-source")
+    return sourceFreezeAction(
+      action,
+      o,
+      required(o.source ?? env.SOURCE_DATABASE_URL, "SOURCE_DATABASE_URL", "--source"),
+    );
+  if (o.name === undefined) throw new UsageError(`${action} needs --name`, "e.g. --name cutover_avvivo_a1");
   const opts: LogicalOptions = {
     name: o.name,
     source: required(o.source ?? env.SOURCE_DATABASE_URL, "SOURCE_DATABASE_URL", "--source"),
@@ -137,6 +147,43 @@ async function main(): Promise<number> {
         ? `replication stopped at ${stopped.marker} after ${stopped.waitedMs} ms of catch-up; ${stopped.sequences} sequence(s) moved; Cloud SQL is on its own\n`
         : "replication was already stopped: nothing to do\n",
       { action, ...stopped },
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof ReplicationError) {
+      const text = `replication ${action}: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`;
+      process.stderr.write(maskText(text, secrets()));
+      return 1;
+    }
+    throw error;
+  }
+}
+
+/** freeze-source / thaw-source: the app's role read-only on the source, proven, then the marker. */
+async function sourceFreezeAction(
+  action: "freeze-source" | "thaw-source",
+  o: Opts,
+  source: string,
+): Promise<number> {
+  if (o.role === undefined)
+    throw new UsageError(`${action} needs --role <role>`, "the role the app connects to the source as");
+  try {
+    if (action === "thaw-source") {
+      await thawSource(source, o.role);
+      process.stdout.write(
+        o.json
+          ? JSON.stringify({ action, role: o.role }) + "\n"
+          : `${o.role} may write to the source again\n`,
+      );
+      return 0;
+    }
+    const f = await freezeSource(source, o.role);
+    process.stdout.write(
+      o.json
+        ? JSON.stringify({ action, ...f }, null, 2) + "\n"
+        : `${f.role} is read-only on the source (${f.ended} session(s) ended, a new session checked); marker ${f.marker}` +
+            (f.otherWriters.length ? `\nnot frozen, with sessions open: ${f.otherWriters.join(", ")}` : "") +
+            "\n",
     );
     return 0;
   } catch (error) {

@@ -130,6 +130,8 @@ async function withBoth<T>(
 ): Promise<T> {
   const timeout = opts.timeoutMs ?? 30_000;
   const source = await connect(opts.source, timeout, "source");
+  // The app's role may be frozen read-only on the source (freezeSource): these steps still write DDL.
+  await source.query("SET default_transaction_read_only = off");
   try {
     const destination = await connect(opts.destination, timeout, "destination");
     try {

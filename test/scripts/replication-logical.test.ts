@@ -12,6 +12,7 @@ import {
   waitReady,
   type LogicalOptions,
 } from "../../scripts/replication/logical";
+import { freezeSource, thawSource } from "../../scripts/replication/source-freeze";
 import { runScript } from "../support/cli";
 import { startPostgres, type PgServer } from "../support/postgres";
 
@@ -142,9 +143,45 @@ it("streams changes: updates, deletes and inserts arrive; the insert-only table 
   ]);
 });
 
+it("freezes the app's role on the source, proven before the marker; the stop still works; a thaw gives writes back", async () => {
+  // A session of the app that is mid-transaction when the freeze comes cannot commit afterwards.
+  const app = new Client({ connectionString: opts.source });
+  app.on("error", () => undefined);
+  await app.connect();
+  await app.query("BEGIN");
+  await app.query(`insert into "Shop" (name) values ('in flight')`);
+  const frozen = await freezeSource(opts.source, "supa_admin");
+  expect(frozen).toMatchObject({ role: "supa_admin", ended: 1 });
+  expect(frozen.marker).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+  await expect(app.query("COMMIT")).rejects.toThrow();
+  await app.end().catch(() => undefined);
+  // Every new session of the role is read-only: the app's writes are refused by the source itself.
+  await expect(q(opts.source, `insert into "Shop" (name) values ('after the freeze')`)).rejects.toThrow(
+    /read-only transaction/,
+  );
+  expect(
+    await q(
+      opts.source,
+      `select count(*)::int as n from "Shop" where name in ('in flight', 'after the freeze')`,
+    ),
+  ).toEqual([{ n: 0 }]);
+  // Idempotent.
+  expect((await freezeSource(opts.source, "supa_admin")).ended).toBe(0);
+  await thawSource(opts.source, "supa_admin");
+  await q(opts.source, `insert into "Shop" (name) values ('thawed')`);
+  await q(opts.source, `delete from "Shop" where name = 'thawed'`);
+  await expect(freezeSource(opts.source, "nobody_here")).rejects.toThrow(
+    /role nobody_here does not exist on the source/,
+  );
+  await expect(freezeSource(opts.source, "bad name;")).rejects.toThrow(/is not a PostgreSQL role name/);
+});
+
 it("stops at the promotion: waits for the marker, moves the sequences, drops subscription, slot and publications; a re-run does nothing", async () => {
   await q(opts.source, `insert into "Shop" (name) select 'late ' || i from generate_series(1, 50) i`);
+  // As at the promotion: the source frozen first; the stop's own DDL still runs.
+  await freezeSource(opts.source, "supa_admin");
   const stop = await stopLogical(opts);
+  await thawSource(opts.source, "supa_admin");
   expect(stop.stopped).toBe(true);
   expect(stop.marker).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
   expect(stop.sequences).toBe(1);
@@ -250,6 +287,24 @@ describe("npm run replication", () => {
     expect(again.stdout).toContain("subscription absent, publication absent");
     for (const r of [started, status, stopped, again])
       expect(r.stdout + r.stderr).not.toContain(ROLE_PASSWORD);
+  });
+
+  it("freeze-source and thaw-source as the promotion job runs them", async () => {
+    const env = { SOURCE_DATABASE_URL: opts.source };
+    const frozen = await cli(["freeze-source", "--role", "supa_admin", "--json"], env);
+    expect(frozen.code).toBe(0);
+    expect(JSON.parse(frozen.stdout)).toMatchObject({ action: "freeze-source", role: "supa_admin" });
+    await expect(q(opts.source, `insert into "Shop" (name) values ('x')`)).rejects.toThrow(/read-only/);
+    const thawed = await cli(["thaw-source", "--role", "supa_admin"], env);
+    expect([thawed.code, thawed.stdout]).toEqual([0, "supa_admin may write to the source again\n"]);
+    const noRole = await cli(["freeze-source"], env);
+    expect([noRole.code, noRole.stderr]).toEqual([
+      2,
+      expect.stringContaining("freeze-source needs --role <role>"),
+    ]);
+    const noName = await cli(["status"], { ...env, TARGET_DATABASE_URL: opts.destination });
+    expect([noName.code, noName.stderr]).toEqual([2, expect.stringContaining("status needs --name")]);
+    for (const r of [frozen, thawed]) expect(r.stdout + r.stderr).not.toContain(ROLE_PASSWORD);
   });
 
   it("bad input: exit 2 with what is expected; a refused step exits 1 without the password", async () => {
