@@ -7,7 +7,15 @@
  */
 import type { Client } from "pg";
 import { connectSource } from "./backfill/source";
-import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
+import {
+  addConnectionBounds,
+  boundsOf,
+  newCommand,
+  runMain,
+  UsageError,
+  wholeNumber,
+  type ConnectionFlags,
+} from "./lib/cli";
 import { progressReporter } from "./backfill/progress";
 import { backfillTable, type TableResult } from "./backfill/run";
 import {
@@ -49,7 +57,7 @@ async function main(): Promise<number> {
     .option("--store <store>", "only the tables of this store: d1 or supabase (default: both)")
     .option("--tables <list>", "comma-separated tables (default: every table of the migration)")
     .option("--database <name>", "D1 database (only its tables with --stack)");
-  const opts = addTargetOptions(command, {
+  const withOptions = addTargetOptions(command, {
     local: "write D1 tables to",
     remote: "write D1 tables to D1 through Cloudflare's HTTP API",
   })
@@ -71,9 +79,8 @@ async function main(): Promise<number> {
       30,
     )
     .option("--full", "ignore the checkpoints and copy every row again")
-    .option("--json", "print one JSON report at the end (progress still goes to stderr)")
-    .parse()
-    .opts<BackfillFlags>();
+    .option("--json", "print one JSON report at the end (progress still goes to stderr)");
+  const opts = addConnectionBounds(withOptions).parse().opts<BackfillFlags & ConnectionFlags>();
   if (opts.store !== undefined && opts.store !== "d1" && opts.store !== "supabase")
     throw new UsageError(`--store ${opts.store} is not a store; hint: d1 or supabase`);
 
@@ -101,7 +108,7 @@ async function main(): Promise<number> {
   const target = wantD1 ? await resolveTarget(opts) : undefined;
   const d1Work = target ? planBackfill(target, opts, pgWork.length > 0) : [];
   const targetUrl = pgWork.length ? databaseUrl("target", opts.targetUrl, spec) : undefined;
-  const source = await connectSource(sourceUrl(opts.sourceUrl, spec));
+  const source = await connectSource(sourceUrl(opts.sourceUrl, spec), boundsOf(opts, "legacy"));
   const log = (line: string) => (opts.json ? process.stderr : process.stdout).write(line + "\n");
   const started = Date.now();
   const results: StoreResult[] = [];
@@ -143,7 +150,7 @@ async function main(): Promise<number> {
       }
     }
     if (pgWork.length) {
-      const pg: Client = await connectSource(targetUrl!);
+      const pg: Client = await connectSource(targetUrl!, boundsOf(opts, "target"));
       log(`backfill → PostgreSQL schema ${pgWork[0].targetSchema}`);
       try {
         for (const table of pgWork)

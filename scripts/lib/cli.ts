@@ -26,6 +26,21 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * A connection that could not be made, or a server that stopped answering, within its bound: the
+ * message names the side, the bound and the flag. Before any work it means "could not run" (exit 2).
+ */
+export class BoundedConnectionError extends Error {
+  constructor(
+    message: string,
+    /** True when nothing ran: the connection itself could not be made. */
+    readonly beforeWork: boolean,
+  ) {
+    super(message);
+    this.name = "BoundedConnectionError";
+  }
+}
+
 export const EXIT = { ok: 0, no: 1, usage: 2 } as const;
 
 /**
@@ -59,6 +74,7 @@ export function actionOnMigration<A extends string>(
 export function isUsageError(error: unknown): boolean {
   return (
     error instanceof UsageError ||
+    (error instanceof BoundedConnectionError && error.beforeWork) ||
     error instanceof StackFileError ||
     error instanceof ConfigError ||
     error instanceof CommanderError
@@ -114,4 +130,39 @@ const drained = (stream: NodeJS.WriteStream) => new Promise<void>((done) => stre
 async function exitFlushed(code: number): Promise<never> {
   await Promise.all([drained(process.stdout), drained(process.stderr)]);
   process.exit(code);
+}
+
+/** The two bounds of a database connection, as options (seconds), shared by the long-running commands. */
+export function addConnectionBounds(command: Command): Command {
+  return command
+    .option(
+      "--connect-timeout <s>",
+      "longest wait for a database to accept a connection",
+      wholeNumber("seconds, e.g. 10"),
+      10,
+    )
+    .option(
+      "--query-timeout <s>",
+      "longest wait for a database's reply to one statement (a server that went silent)",
+      wholeNumber("seconds, e.g. 300"),
+      300,
+    );
+}
+
+/** The bounds of a side from those options, for `connectSource`. */
+export function boundsOf(
+  opts: { connectTimeout?: number; queryTimeout?: number },
+  side: string,
+): { side: string; connectTimeoutMs?: number; queryTimeoutMs?: number } {
+  return {
+    side,
+    ...(opts.connectTimeout !== undefined ? { connectTimeoutMs: opts.connectTimeout * 1000 } : {}),
+    ...(opts.queryTimeout !== undefined ? { queryTimeoutMs: opts.queryTimeout * 1000 } : {}),
+  };
+}
+
+/** The parsed connection bounds (seconds). */
+export interface ConnectionFlags {
+  readonly connectTimeout?: number;
+  readonly queryTimeout?: number;
 }

@@ -1,0 +1,90 @@
+/**
+ * Every database connection of the long-running commands is bounded: a host that accepts TCP and never
+ * answers ends the command within --connect-timeout (exit 2, naming the side and the flag), and a server
+ * that goes silent mid-run ends a statement within --query-timeout. The silent server is a real
+ * PostgreSQL frozen with SIGSTOP, and a bare TCP listener that never speaks.
+ */
+import * as net from "node:net";
+import { connectSource } from "../../scripts/backfill/source";
+import { runScript } from "../support/cli";
+import { startPostgres, type PgServer } from "../support/postgres";
+
+jest.setTimeout(120_000);
+
+let blackHole: net.Server;
+let port: number;
+const sockets: net.Socket[] = [];
+let server: PgServer;
+
+beforeAll(async () => {
+  blackHole = net.createServer((socket) => sockets.push(socket)); // accepts, never answers
+  await new Promise<void>((r) => blackHole.listen(0, "127.0.0.1", () => r()));
+  port = (blackHole.address() as net.AddressInfo).port;
+  server = await startPostgres();
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => blackHole.close(r));
+  server?.resume();
+  await server?.stop();
+});
+
+const silentUrl = () => `postgres://app:Silent-Pass-88@127.0.0.1:${port}/legacy`;
+
+it.each([
+  [
+    "backfill",
+    [
+      "scripts/backfill.ts",
+      [
+        ...["--stack", "staging", "--migration", "matchauto", "--store", "supabase"],
+        "--connect-timeout",
+        "1",
+      ],
+    ],
+  ],
+  [
+    "capture status",
+    [
+      "scripts/capture.ts",
+      ["status", "--stack", "staging", "--migration", "matchauto", "--connect-timeout", "1"],
+    ],
+  ],
+] as const)(
+  "%s against a host that never answers: exit 2 within the bound, naming the side and the flag",
+  async (_name, [script, args]) => {
+    const started = Date.now();
+    const r = await runScript(script, [...args], {
+      LEGACY_DATABASE_URL: silentUrl(),
+      SOURCE_DATABASE_URL: silentUrl(),
+      TARGET_DATABASE_URL: silentUrl(),
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `the legacy database at 127.0.0.1:${port} did not answer within 1 s (connect timeout; --connect-timeout)`,
+    );
+    expect(r.stderr).not.toContain("Silent-Pass-88");
+    // tsx start-up plus the 1 s bound, well below what a hang would take.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  },
+);
+
+it("a server that goes silent mid-run: the statement ends within --query-timeout, naming the side", async () => {
+  const client = await connectSource(server.url, { side: "target", queryTimeoutMs: 1500 });
+  try {
+    server.pause();
+    const started = Date.now();
+    await expect(client.query("SELECT 1")).rejects.toThrow(
+      `the target database at 127.0.0.1:${server.port} gave no reply within 1.5 s (query timeout; --query-timeout)`,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+  } finally {
+    server.resume();
+    await client.end().catch(() => undefined);
+  }
+  // The paused server answers again once resumed.
+  const again = await connectSource(server.url, { side: "target" });
+  expect((await again.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+  await again.end();
+});
