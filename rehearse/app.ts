@@ -150,3 +150,6 @@ const stop = () => {
 };
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
+// Started through a wrapper (tsx): if the wrapper is killed outright, this process must not outlive it.
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && stop(), 500).unref();

@@ -10,6 +10,7 @@ import type { CloudSqlMigration } from "../infra/config/cloudsql";
 import type { RevisionPlan } from "../infra/engine/cloudsql";
 import { revisionEnv, type EnvVar } from "../infra/engine/env";
 import { freePort } from "../tooling/local-postgres";
+import { reapOnDeath } from "../tooling/reaper";
 
 const TSX = path.resolve(__dirname, "../node_modules/.bin/tsx");
 
@@ -66,6 +67,7 @@ export async function startRevision(
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
       ...env,
       PORT: String(port),
       REHEARSAL_REVISION: plan.name,
@@ -74,6 +76,8 @@ export async function startRevision(
     },
     stdio: ["ignore", "ignore", "pipe"],
   });
+  // If the rehearsal itself is SIGKILLed, the revision goes with it.
+  const reaper = reapOnDeath({ pids: child.pid ? [child.pid] : [] });
   let log = "";
   child.stderr!.on("data", (d) => (log = (log + d).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -91,6 +95,7 @@ export async function startRevision(
     } catch {
       if (Date.now() > deadline) {
         child.kill("SIGKILL");
+        reaper.cancel();
         throw new Error(`revision ${plan.name} did not answer on ${url} within ${timeoutMs} ms: ${log}`);
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -108,6 +113,7 @@ export async function startRevision(
         await exited;
         clearTimeout(killer);
       }
+      reaper.cancel();
     },
   };
 }

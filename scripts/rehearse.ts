@@ -308,11 +308,29 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
-  // Ctrl-C or a kill: every server and app process is stopped before leaving.
-  for (const signal of ["SIGINT", "SIGTERM"] as const)
-    process.once(signal, () => {
-      process.stderr.write(`rehearse: ${signal}: stopping the stand-in\n`);
-      void stopRunning().finally(() => process.exit(130));
-    });
+  // Ctrl-C, a kill, a closed terminal, or the wrapper that started this process gone: every server and
+  // app process is stopped before leaving. Further signals while stopping are ignored (a second Ctrl-C
+  // must not cut the cleanup short); the servers' reapers cover a SIGKILL.
+  let stopping = false;
+  const stopAll = (why: string, code: number) => {
+    if (stopping) {
+      process.stderr.write(`rehearse: ${why}: already stopping the stand-in\n`);
+      return;
+    }
+    stopping = true;
+    process.stderr.write(`rehearse: ${why}: stopping the stand-in\n`);
+    void stopRunning().finally(() => process.exit(code));
+  };
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const)
+    process.on(signal, () => stopAll(signal, code));
+  const parent = process.ppid;
+  setInterval(
+    () => process.ppid !== parent && stopAll("the process that started it exited", 143),
+    500,
+  ).unref();
   runMain(main, { name: "rehearse" });
 }

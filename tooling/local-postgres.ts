@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
+import { reapOnDeath } from "./reaper";
 
 export interface StartPostgresOptions {
   /** `wal_level=logical` plus replication slots and WAL senders. */
@@ -311,9 +312,10 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     return c;
   };
   let child = launch();
-  // A crashed test run must not leave servers behind.
+  // A crashed test run must not leave servers behind: on exit in-process, on a SIGKILL by the reaper.
   const onExit = () => signalGroup(child, "SIGKILL");
   process.once("exit", onExit);
+  const reaper = reapOnDeath({ pidFiles: [path.join(dataDir, "postmaster.pid")], dirs: [root] });
 
   const url = `postgres://${user}:${encodeURIComponent(password)}@${host}:${port}/postgres`;
   let removed = false;
@@ -329,6 +331,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   const stop = async () => {
     await shutdown();
     process.removeListener("exit", onExit);
+    reaper.cancel();
     if (!removed) {
       removed = true;
       removeRoot();

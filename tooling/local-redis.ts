@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
+import { reapOnDeath } from "./reaper";
 import { freePort } from "./local-postgres";
 
 export interface StartRedisOptions {
@@ -149,6 +150,8 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
   child.stderr?.on("data", keep);
   const onExit = () => child.kill("SIGKILL");
   process.once("exit", onExit);
+  // Its folder holds the TLS private key: removed even if this process is SIGKILLed.
+  const reaper = reapOnDeath({ pids: child.pid ? [child.pid] : [], dirs: [dir] });
 
   let removed = false;
   const stop = async () => {
@@ -157,6 +160,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       await exited(child);
     }
     process.removeListener("exit", onExit);
+    reaper.cancel();
     if (!removed) {
       removed = true;
       fs.rmSync(dir, { recursive: true, force: true });
