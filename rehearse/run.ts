@@ -39,6 +39,7 @@ import { readFileSync } from "node:fs";
 import { revisionEnv } from "../infra/engine/env";
 import {
   PLATFORM_DELAYS,
+  projectOneStep,
   projectWindow,
   type PlatformDelays,
   type WindowProjection,
@@ -145,6 +146,8 @@ export interface RehearsalReport {
   readonly window: ObservedWindow;
   /** The same walk with the platform's modelled delays and this run's measured gate work. */
   readonly projection: WindowProjection & { readonly delays: PlatformDelays };
+  /** Other walks projected with the same measured work, side by side. */
+  readonly alternatives?: readonly { readonly name: string; readonly projection: WindowProjection }[];
   readonly sequenceCollisions: number;
   readonly validation?: { readonly identical: boolean; readonly detail: string };
   readonly drill?: {
@@ -584,6 +587,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     );
     const delays = { ...PLATFORM_DELAYS, ...opts.delays };
     const projection = { ...projectWindow(migration, first, measured, delays), delays };
+    // The option measured beside it: the same run's work with the writes moved in one step.
+    const oneStep = projectOneStep(migration, first, measured, delays);
     return {
       stack: opts.stack,
       migration,
@@ -603,6 +608,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       replication: mode,
       window,
       projection,
+      ...(oneStep
+        ? { alternatives: [{ name: "writes in one step (ramp: [100])", projection: oneStep }] }
+        : {}),
       sequenceCollisions: collisions,
       ...(validation ? { validation } : {}),
       ...(drill ? { drill } : {}),

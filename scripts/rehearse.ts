@@ -109,6 +109,7 @@ export function renderReport(r: RehearsalReport): string {
     `write window here: all writes refused ${s(r.window.allRefusedMs)} (first refused write at ${s(r.window.firstRefusedMs)}, first write accepted on the destination at ${s(r.window.firstOnDestinationMs)}); some writes refused ${s(r.window.someRefusedMs)} (every write accepted from ${s(r.window.allAcceptedMs)}); freeze → 100% on the candidate: ${s(r.window.freezeToFullMs)}`,
     `refused writes by position: ${r.window.refusedByPosition.map((p) => `${p.position} ${p.refused}`).join(", ") || "none"}`,
     `projected in production: ${describeProjection(r.projection)}`,
+    ...(r.alternatives ?? []).map((a) => `projected with ${a.name}: ${describeProjection(a.projection)}`),
     ...r.projection.terms.map(
       (t) =>
         `  ${t.refusing === "all" ? "all " : "some"}  ${t.position.padEnd(11)} ${t.term.padEnd(20)} ${formatSeconds(t.seconds).padStart(10)}  ${t.bound}`,

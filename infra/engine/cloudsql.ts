@@ -10,7 +10,7 @@ import {
 } from "./cloudsql-phases";
 import { dmsJobId, migrateJobName, replicationJobNames, replicationName, validationJobName } from "./naming";
 import { REPLICATION_PATHS } from "./replication-paths";
-import { describeProjection, projectWindow } from "./window";
+import { describeProjection, projectOneStep, projectWindow } from "./window";
 
 export {
   CLOUDSQL_ORDER,
@@ -77,7 +77,13 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
     spec,
     migration,
     revisions,
-    window: () => describeProjection(projectWindow(migration, spec)),
+    window: () => {
+      const oneStep = projectOneStep(migration, spec);
+      return (
+        describeProjection(projectWindow(migration, spec)) +
+        (oneStep ? ` (with ramp: [100], writes in one step: ${describeProjection(oneStep)})` : "")
+      );
+    },
   };
   const serving = row.serving(ctx);
   const base = {

@@ -179,3 +179,17 @@ export function describeProjection(w: WindowProjection): string {
   const missing = w.missing.length ? `, plus ${w.missing.join(" and ")}` : "";
   return `all writes refused ≈ ${formatSeconds(w.allRefusedSeconds)}, some writes refused ≈ ${formatSeconds(w.someRefusedSeconds)}${missing}`;
 }
+
+/**
+ * The same projection with the writes moved in one step (`ramp: [100]`): the frozen share refuses
+ * writes only until the candidate serves everything. Undefined when the stack already does that.
+ */
+export function projectOneStep(
+  migration: string,
+  spec: CloudSqlMigration,
+  measured: MeasuredWork = {},
+  delays: PlatformDelays = PLATFORM_DELAYS,
+): WindowProjection | undefined {
+  if (spec.ramp.length === 1) return undefined;
+  return projectWindow(migration, { ...spec, ramp: [100] }, measured, delays);
+}

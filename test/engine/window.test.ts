@@ -3,6 +3,7 @@ import { parseMigrations } from "../../infra/config/load";
 import { planCloudSql } from "../../infra/engine/cloudsql";
 import {
   describeProjection,
+  projectOneStep,
   formatSeconds,
   PLATFORM_DELAYS,
   projectWindow,
@@ -86,6 +87,25 @@ describe("the write window, term by term", () => {
     expect(warning).toContain(`some writes refused ≈ ${formatSeconds(w.someRefusedSeconds)}`);
     expect(warning).toContain(
       "plus the freeze gate (replication caught up, then validation) and the promotion's work",
+    );
+  });
+
+  it("measures the one-step option beside the ramp: the partial window shrinks to the full one", () => {
+    const ramp = projectWindow("avvivo", spec(), {}, D);
+    const oneStep = projectOneStep("avvivo", spec(), {}, D)!;
+    expect(oneStep).toEqual(projectWindow("avvivo", spec({ ramp: [100] }), {}, D));
+    expect(oneStep.someRefusedSeconds).toBe(oneStep.allRefusedSeconds);
+    // No bakes with a frozen share: the partial window loses every bake and the steps between.
+    expect(ramp.someRefusedSeconds - oneStep.someRefusedSeconds).toBe(
+      (base.ramp.length - 1) * (base.advance.bakeMinutes * 60 + D.upSeconds + D.convergenceSeconds),
+    );
+    expect(projectOneStep("avvivo", spec({ ramp: [100] }), {}, D)).toBeUndefined();
+    const warning = planCloudSql("avvivo", spec({ phase: "freeze" })).warnings.find((w) =>
+      w.startsWith("Write window projected"),
+    )!;
+    const defaults = projectOneStep("avvivo", spec())!;
+    expect(warning).toContain(
+      `(with ramp: [100], writes in one step: all writes refused ≈ ${formatSeconds(defaults.allRefusedSeconds)}`,
     );
   });
 

@@ -90,6 +90,11 @@ it("measures both windows from the recorded requests, and projects the productio
   expect(gate.bound).toMatch(/^measured/);
   expect(p.allRefusedSeconds).toBeGreaterThan(p.delays.dmsPromoteSeconds);
   expect(p.someRefusedSeconds).toBeGreaterThan(p.allRefusedSeconds);
+  // The option beside it, from the same measured work: writes moved in one step.
+  const [oneStep] = report.alternatives!;
+  expect(oneStep.name).toBe("writes in one step (ramp: [100])");
+  expect(oneStep.projection.someRefusedSeconds).toBe(oneStep.projection.allRefusedSeconds);
+  expect(oneStep.projection.someRefusedSeconds).toBeLessThan(p.someRefusedSeconds);
 });
 
 it("draws the run: a band per position, the window marked, writes accepted and refused per second", () => {
@@ -140,6 +145,7 @@ it("the command walks, then drills from canary: a working service on the stable 
       "window",
       "replication",
       "projection",
+      "alternatives",
       "sequenceCollisions",
       "validation",
       "drills",
