@@ -6,6 +6,7 @@
  * store keeps a checkpoint beside the data, committed with the rows it covers.
  */
 import type { Client } from "pg";
+import { isConnectionLoss, reconnectWithBackoff, watchLoss } from "./lib/reconnect";
 import { connectSource } from "./backfill/source";
 import {
   addConnectionBounds,
@@ -30,6 +31,7 @@ import { backfillPgTable } from "./backfill/pg-target";
 import { loadMigration } from "../tooling/stack-file";
 
 interface BackfillFlags extends TargetOptions {
+  readonly giveUpAfter: number;
   readonly tables?: string;
   readonly sourceUrl?: string;
   readonly targetUrl?: string;
@@ -78,6 +80,12 @@ async function main(): Promise<number> {
       wholeNumber("seconds, e.g. 30", 0),
       30,
     )
+    .option(
+      "--give-up-after <seconds>",
+      "how long to keep reconnecting when a database restarts mid-copy before giving up (exit 2)",
+      wholeNumber("seconds, e.g. 300"),
+      300,
+    )
     .option("--full", "ignore the checkpoints and copy every row again")
     .option("--json", "print one JSON report at the end (progress still goes to stderr)");
   const opts = addConnectionBounds(withOptions).parse().opts<BackfillFlags & ConnectionFlags>();
@@ -108,7 +116,53 @@ async function main(): Promise<number> {
   const target = wantD1 ? await resolveTarget(opts) : undefined;
   const d1Work = target ? planBackfill(target, opts, pgWork.length > 0) : [];
   const targetUrl = pgWork.length ? databaseUrl("target", opts.targetUrl, spec) : undefined;
-  const source = await connectSource(sourceUrl(opts.sourceUrl, spec), boundsOf(opts, "legacy"));
+  const openLegacy = () => connectSource(sourceUrl(opts.sourceUrl, spec), boundsOf(opts, "legacy"));
+  let source = await openLegacy();
+  let sourceLost = watchLoss(source);
+  let reconnects = 0;
+  /**
+   * One table's copy, again from its checkpoint when a database restarts under it: the connections are
+   * reopened with backoff (bounded by --give-up-after) and the copy resumes where it committed.
+   */
+  const resilient = async <T>(
+    table: string,
+    work: () => Promise<T>,
+    reopenTarget?: () => Promise<() => string | undefined>,
+    targetLost?: () => string | undefined,
+  ): Promise<T> => {
+    let lostTarget = targetLost;
+    for (;;) {
+      try {
+        return await work();
+      } catch (error) {
+        const why =
+          sourceLost() ?? lostTarget?.() ?? (isConnectionLoss(error) ? (error as Error).message : undefined);
+        if (why === undefined) throw error;
+        reconnects += 1;
+        await source.end().catch(() => undefined);
+        await reconnectWithBackoff(
+          `the databases of ${table}`,
+          why,
+          async () => {
+            const next = await openLegacy();
+            try {
+              const lost = reopenTarget ? await reopenTarget() : undefined;
+              source = next;
+              sourceLost = watchLoss(next);
+              lostTarget = lost;
+            } catch (e) {
+              await next.end().catch(() => undefined);
+              throw e;
+            }
+          },
+          {
+            giveUpMs: opts.giveUpAfter * 1000,
+            say: (line) => process.stderr.write(`backfill: ${line}; ${table} resumes from its checkpoint\n`),
+          },
+        );
+      }
+    }
+  };
   const log = (line: string) => (opts.json ? process.stderr : process.stdout).write(line + "\n");
   const started = Date.now();
   const results: StoreResult[] = [];
@@ -144,24 +198,45 @@ async function main(): Promise<number> {
       log(`backfill → ${d1.description}`);
       try {
         for (const table of tables)
-          await timed("d1", table.name, (run) => backfillTable(source, d1, table, run));
+          await timed("d1", table.name, (run) =>
+            resilient(table.name, () => backfillTable(source, d1, table, run)),
+          );
       } finally {
         await d1.close();
       }
     }
     if (pgWork.length) {
-      const pg: Client = await connectSource(targetUrl!, boundsOf(opts, "target"));
+      const openTarget = () => connectSource(targetUrl!, boundsOf(opts, "target"));
+      let pg: Client = await openTarget();
+      let pgLost = watchLoss(pg);
+      const reopenTarget = async () => {
+        await pg.end().catch(() => undefined);
+        pg = await openTarget();
+        pgLost = watchLoss(pg);
+        return pgLost;
+      };
       log(`backfill → PostgreSQL schema ${pgWork[0].targetSchema}`);
       try {
         for (const table of pgWork)
-          await timed("supabase", table.name, (run) => backfillPgTable(source, pg, table, run));
+          await timed("supabase", table.name, (run) =>
+            resilient(
+              table.name,
+              () => backfillPgTable(source, pg, table, run),
+              reopenTarget,
+              () => pgLost(),
+            ),
+          );
       } finally {
-        await pg.end();
+        await pg.end().catch(() => undefined);
       }
     }
   } finally {
-    await source.end();
+    await source.end().catch(() => undefined);
   }
+  if (reconnects)
+    process.stderr.write(
+      `backfill: ${reconnects} reconnect(s): rows copied before a loss were committed with their checkpoint and are not counted again\n`,
+    );
   const copied = results.reduce((n, r) => n + r.copied, 0);
   const seconds = (Date.now() - started) / 1000;
   if (opts.json) {

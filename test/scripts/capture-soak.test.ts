@@ -203,3 +203,52 @@ it("gives up after --give-up-after when a server stays down: exit 2, naming it, 
   expect(n).toBeGreaterThan(0);
   await targetServer.restart();
 });
+
+it("backfill rides out a restart of the legacy server mid-copy and resumes from its checkpoint", async () => {
+  await targetServer.restart().catch(() => undefined); // up again after the previous test's kill
+  await q(
+    legacyServer.url,
+    `INSERT INTO users (id, email, full_name, password_hash)
+     SELECT 3000000 + i, 'bulk' || i || '@example.com', 'Bulk', 'h' FROM generate_series(1, 30000) i`,
+  );
+  const child = spawn(
+    TSX,
+    [
+      path.join(ROOT, "scripts/backfill.ts"),
+      ...stackArgs,
+      ...["--tables", "users", "--full", "--batch-rows", "20", "--settle-seconds", "0"],
+    ],
+    { cwd: ROOT, env: env(), detached: true },
+  );
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  // Restart once the copy is well under way (its progress says how far).
+  const started = Date.now();
+  const copied = () => Math.max(0, ...[...out.matchAll(/users: (\d+)\//g)].map((m) => Number(m[1])));
+  while (copied() < 400 && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 20));
+  await legacyServer.restart(1000);
+  const code = await exitOf(child);
+  expect(out).toMatch(/backfill: connection to the databases of users lost \(.+\); reconnecting in \d+ ms/);
+  expect(out).toMatch(
+    /backfill: reconnected to the databases of users after [0-9.]+ s; users resumes from its checkpoint/,
+  );
+  expect(out).not.toMatch(/Unhandled/);
+  expect(code).toBe(0);
+  const { legacy: l, target: t } = EXPECTED_NEW.users;
+  const legacy = new Client({ connectionString: legacyServer.url });
+  const target = new Client({ connectionString: targetServer.urlFor("target") });
+  await legacy.connect();
+  await target.connect();
+  await legacy.query("SET TIME ZONE 'UTC'");
+  await target.query("SET TIME ZONE 'UTC'");
+  try {
+    const want = await textRows(legacy, l);
+    const got = await textRows(target, t);
+    expect(got.length).toBe(want.length);
+    expect(got).toEqual(want);
+  } finally {
+    await legacy.end();
+    await target.end();
+  }
+});
