@@ -4,6 +4,8 @@
  * status` says where each migration stands and what it waits for. Exit 0 done, 1 step refused (file
  * untouched), 2 usage, stack file or config error.
  */
+import { CLOUDSQL_PHASES } from "../infra/config/cloudsql";
+import { DUAL_WRITE_PHASES } from "../infra/config/dual-write";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { positionOf, transitionContextOf } from "../infra/engine/plan";
@@ -39,6 +41,13 @@ function editsFor(spec: Migration, from: Position, to: Position): KeyEdit[] {
 function targetOf(token: string, from: Position, spec: Migration): Position {
   const [base, attempt] = token.split("@");
   const choice = parsePhaseToken(base);
+  // A phase the kind does not have is bad input (exit 2), not a refused step (exit 1).
+  const phases: readonly string[] = spec.kind === "cloudsql" ? CLOUDSQL_PHASES : DUAL_WRITE_PHASES;
+  if (!phases.includes(choice.phase))
+    throw new UsageError(
+      `"${token}": ${choice.phase} is not a phase of kind ${spec.kind}`,
+      `one of ${phases.join(", ")}`,
+    );
   if (attempt !== undefined && !/^[1-9][0-9]*$/.test(attempt))
     throw new UsageError(`"${token}": the attempt after @ must be a whole number, e.g. replicate@2`);
   return {

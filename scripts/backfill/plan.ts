@@ -1,3 +1,4 @@
+import { secretsOfUrl } from "../lib/mask";
 import type { DualWriteMigration } from "../../infra/config/schema";
 import type { TableSpec } from "./run";
 import type { PgTableSpec } from "./pg-target";
@@ -115,7 +116,18 @@ export type PostgresSide = keyof typeof SIDES;
 
 /** The variables holding a side's URL or password: masked in every error. */
 export const DATABASE_SECRETS = (env = process.env) =>
-  Object.values(SIDES).flatMap((s) => [env[s.url], env[s.password]]);
+  Object.values(SIDES).flatMap((s) => [...urlSecrets(env[s.url]), env[s.password]]);
+
+/**
+ * What to mask of a URL variable: its password; and the whole value when it is not a URL but long
+ * enough to be a password pasted in the wrong place (a short word such as "base" would otherwise mask
+ * itself inside every "database" of a message).
+ */
+function urlSecrets(value: string | undefined): string[] {
+  if (!value) return [];
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return secretsOfUrl(value);
+  return value.length >= 8 ? [value] : [];
+}
 
 /**
  * A side's connection: the flag, else <SIDE>_DATABASE_URL, else the stack's host for that side with

@@ -35,6 +35,18 @@ export async function connectSource(connectionString: string, bounds: ConnectBou
   const side = bounds.side ?? "database";
   const connectMs = bounds.connectTimeoutMs ?? DEFAULT_BOUNDS.connectTimeoutMs;
   const queryMs = bounds.queryTimeoutMs ?? DEFAULT_BOUNDS.queryTimeoutMs;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(connectionString);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || !/^postgres(ql)?:$/.test(parsed.protocol))
+    throw new BoundedConnectionError(
+      `the ${side} database URL is not a postgres:// URL; hint: postgres://<user>:<password>@<host>:5432/<database>`,
+      true,
+      false,
+    );
   const client = new Client({
     connectionString,
     application_name: "cutover-backfill",
@@ -45,12 +57,24 @@ export async function connectSource(connectionString: string, bounds: ConnectBou
     await client.connect();
   } catch (error) {
     await client.end().catch(() => undefined);
-    const message = (error as Error).message;
-    if (/timeout/i.test(message))
+    const e = error as Error & { code?: string };
+    const at = where(connectionString);
+    if (/timeout/i.test(e.message))
       throw new BoundedConnectionError(
-        `the ${side} database at ${where(connectionString)} did not answer within ${connectMs / 1000} s (connect timeout; --connect-timeout)`,
+        `the ${side} database at ${at} did not answer within ${connectMs / 1000} s (connect timeout; --connect-timeout)`,
         true,
       );
+    const user = decodeURIComponent(parsed.username || "(none)");
+    const known: Record<string, string> = {
+      ENOTFOUND: `the ${side} database host ${parsed.hostname} was not found (DNS); check the ${side} URL`,
+      EAI_AGAIN: `the ${side} database host ${parsed.hostname} could not be resolved now (DNS); check the network`,
+      ECONNREFUSED: `the ${side} database at ${at} refused the connection; is the server up and is this its port?`,
+      "28P01": `the ${side} database at ${at} refused the password of user ${user}; check the ${side} URL or password variable`,
+      "28000": `the ${side} database at ${at} does not let user ${user} in (pg_hba or role); check the ${side} URL`,
+      "3D000": `the ${side} database at ${at} has no database ${decodeURIComponent(parsed.pathname.slice(1))}; check the ${side} URL`,
+    };
+    const transient = e.code === "ECONNREFUSED" || e.code === "EAI_AGAIN";
+    if (e.code && known[e.code]) throw new BoundedConnectionError(known[e.code], true, transient);
     throw error;
   }
   // A query that outlives its bound rejects with "Query read timeout": say which side and which bound.

@@ -35,6 +35,8 @@ export class BoundedConnectionError extends Error {
     message: string,
     /** True when nothing ran: the connection itself could not be made. */
     readonly beforeWork: boolean,
+    /** A server that may come back (a timeout, a refused connection): worth reconnecting to. */
+    readonly transient = true,
   ) {
     super(message);
     this.name = "BoundedConnectionError";

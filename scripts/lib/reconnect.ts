@@ -29,7 +29,8 @@ export function isConnectionLoss(error: unknown): boolean {
   if (e === undefined || e === null) return false;
   if (e.code && LOSS_CODES.has(e.code)) return true;
   // A connect timeout (a server still starting, a network that has not come back) is a loss too.
-  if ((e as { name?: string }).name === "BoundedConnectionError") return true;
+  if ((e as { name?: string }).name === "BoundedConnectionError")
+    return (e as { transient?: boolean }).transient !== false;
   if (typeof e.message === "string" && LOSS_MESSAGES.test(e.message)) return true;
   return e.cause !== undefined && isConnectionLoss(e.cause);
 }

@@ -88,3 +88,26 @@ it("a server that goes silent mid-run: the statement ends within --query-timeout
   expect((await again.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
   await again.end();
 });
+
+it("bad endpoints say which side and what is wrong, exit 2, and never mask ordinary words", async () => {
+  const cases: [NodeJS.ProcessEnv, string][] = [
+    [{ LEGACY_DATABASE_URL: "base" }, "the legacy database URL is not a postgres:// URL"],
+    [
+      { LEGACY_DATABASE_URL: "postgres://app:Nope-Pass-77@no-such-host.invalid:5432/legacy" },
+      "the legacy database host no-such-host.invalid was not found (DNS); check the legacy URL",
+    ],
+    [
+      { LEGACY_DATABASE_URL: server.url.replace(/:[^:@/]+@/, ":Wrong-Pass-77@") },
+      `the legacy database at 127.0.0.1:${server.port} refused the password of user postgres`,
+    ],
+  ];
+  for (const [env, message] of cases) {
+    const r = await runScript(
+      "scripts/backfill.ts",
+      ["--stack", "staging", "--migration", "matchauto", "--store", "supabase"],
+      { ...env, TARGET_DATABASE_URL: server.urlFor("target") },
+    );
+    expect([r.code, r.stderr]).toEqual([2, expect.stringContaining(message)]);
+    expect(r.stderr).not.toMatch(/Nope-Pass-77|Wrong-Pass-77|data\*\*\*/);
+  }
+});

@@ -254,5 +254,12 @@ describe("npm run phase (CLI)", () => {
       "phase: expected an action after the migration: next, set <phase> or rollback",
     );
     expect(usage.stderr).toContain("hint: npm run phase -- prod avvivo next");
+    // A phase the kind does not have is bad input, like plan's: exit 2, the phases named, nothing changed.
+    const before = readFileSync(file, "utf8");
+    const unknown = run(["prod", "avvivo", "set", "warp"], dir);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('phase: "warp": warp is not a phase of kind cloudsql');
+    expect(unknown.stderr).toContain("hint: one of baseline, provision, replicate");
+    expect(readFileSync(file, "utf8")).toBe(before);
   });
 });
