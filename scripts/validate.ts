@@ -163,7 +163,10 @@ function finish(opts: Options, given: RunReport, compact = false): number {
   process.stdout.write(
     (opts.json ? JSON.stringify(report, null, compact ? undefined : 2) : renderText(report)) + "\n",
   );
-  if (opts.evidence && opts.stack && opts.migration) {
+  // Evidence is a verdict: a run that could not validate writes none (and leaves an earlier one as it is).
+  if (opts.evidence && report.error)
+    process.stderr.write("validate: no evidence written: the validation did not finish\n");
+  if (opts.evidence && opts.stack && opts.migration && !report.error) {
     const spec = loadMigration(opts.stack, opts.migration);
     const reports = report.tables;
     const file = recordEvidence(process.cwd(), {
@@ -319,6 +322,13 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
       );
       bar?.stop();
     }
+    // A table the source does not have cannot be validated: bad input, not a difference.
+    const absent = reports.filter((t) => t.missingOnSource);
+    if (absent.length)
+      throw new ValidateError(
+        `could not validate ${absent.map((t) => t.table).join(", ")}: not found on the source (${source.label})`,
+        "check the names (case-sensitive) and --schema; without --tables, --stack and --migration validate the migration's critical tables",
+      );
   } catch (e) {
     bar?.stop();
     if (!(e instanceof ValidateError)) throw e;

@@ -39,6 +39,8 @@ export type Method = "native-checksum" | "checksum-bisection" | "sample" | "tabl
 
 export interface TableReport {
   readonly table: string;
+  /** The table is not on the source: nothing to validate (the run cannot give a verdict). */
+  readonly missingOnSource?: true;
   readonly identical: boolean;
   readonly method: Method;
   readonly counts?: { readonly source: number; readonly target: number };
@@ -63,6 +65,7 @@ const ZERO = { missing: 0, extra: 0, changed: 0 };
 function missingTable(table: string, where: string, label: string): TableReport {
   return {
     table,
+    ...(where === "source" ? { missingOnSource: true } : {}),
     identical: false,
     method: "none",
     primaryKey: [],

@@ -87,6 +87,11 @@ describe("npm run validate — PostgreSQL ↔ PostgreSQL", () => {
   });
 
   it("prints one verdict line per table and the keys in text mode", async () => {
+    // A table only the target has, or none has, cannot be validated: exit 2, the tables named.
+    const absent = await runValidate([...urls(), "--tables", "Shop,Stream,Nope"]);
+    expect(absent.code).toBe(2);
+    expect(absent.stdout).toMatch(/ERROR: could not validate Stream, Nope: not found on the source/);
+    expect(absent.stdout).toContain("Result: FAILED (validation did not finish)");
     const r = await runValidate([...urls(), "--tables", "Shop,ChatMessage,AuditLog,Stream,Nope"]);
     expect(r.stdout).toContain(
       "Shop: DIFFERENT (rows 100000 = 100000; 1 missing on target, 1 extra on target, 1 changed)",
@@ -102,8 +107,7 @@ describe("npm run validate — PostgreSQL ↔ PostgreSQL", () => {
     expect(r.stdout).toContain("  note: no primary key: compared by a whole-table checksum only");
     expect(r.stdout).toContain("Stream: DIFFERENT (table not found on the source");
     expect(r.stdout).toContain("Nope: DIFFERENT (table not found on the source");
-    expect(r.stdout).toContain("Result: DIFFERENT (4 of 5 tables differ)");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
   });
 
   it("checks a random sample with --sample", async () => {
@@ -149,6 +153,19 @@ describe("npm run validate — PostgreSQL ↔ PostgreSQL", () => {
       summary: "1 table(s) identical: Reel",
     });
     noSecrets(JSON.stringify(written));
+    // A run that could not validate (a target that refuses the connection) leaves the passing file alone.
+    const before = fs.readFileSync(path.join(dir, "evidence/staging/avvivo/validate.json"), "utf8");
+    const broken = await runValidate(
+      [
+        ...["--source", urls()[1], "--target", "postgres://u:Bad-Pass-31@127.0.0.1:1/none"],
+        ...["--stack", "staging", "--migration", "avvivo", "--tables", "Reel", "--evidence"],
+      ],
+      {},
+      dir,
+    );
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain("validate: no evidence written: the validation did not finish");
+    expect(fs.readFileSync(path.join(dir, "evidence/staging/avvivo/validate.json"), "utf8")).toBe(before);
     const differ = await runValidate(
       [...urls(), "--stack", "staging", "--migration", "avvivo", "--tables", "Shop", "--evidence"],
       {},
