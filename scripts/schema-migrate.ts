@@ -4,12 +4,19 @@
  * The connection comes from TARGET_DATABASE_URL, or the stack's target with TARGET_DATABASE_PASSWORD.
  */
 import { loadMigration } from "../tooling/stack-file";
-import { newCommand, runMain, UsageError } from "./lib/cli";
+import {
+  addConnectionBounds,
+  boundsOf,
+  newCommand,
+  runMain,
+  UsageError,
+  type ConnectionFlags,
+} from "./lib/cli";
 import { DATABASE_SECRETS, databaseUrl } from "./backfill/plan";
 import { migrateSchema } from "./schema/run";
 import { DUAL_WRITE_ONLY } from "./backfill/target-options";
 
-interface Flags {
+interface Flags extends ConnectionFlags {
   readonly stack?: string;
   readonly migration?: string;
   readonly targetUrl?: string;
@@ -19,16 +26,15 @@ interface Flags {
 }
 
 async function main(): Promise<number> {
-  const opts = newCommand("schema:migrate")
+  const command = newCommand("schema:migrate")
     .description("apply supabase-schema/migrations to the new Supabase schema of a dual-write migration")
     .option("--stack <name>", "read target.schema and the target connection from Pulumi.<name>.yaml")
     .option("--migration <name>", "dual-write migration in the stack (required with --stack)")
     .option("--target-url <url>", "target PostgreSQL URL (prefer the TARGET_DATABASE_URL variable)")
     .option("--schema <name>", "schema without --stack")
     .option("--dry-run", "print the SQL of the pending migrations and change nothing")
-    .option("--json", "print the result as JSON")
-    .parse()
-    .opts<Flags>();
+    .option("--json", "print the result as JSON");
+  const opts = addConnectionBounds(command).parse().opts<Flags>();
   if (opts.stack !== undefined && opts.migration === undefined)
     throw new UsageError(`--stack ${opts.stack} needs --migration <name>: which dual-write migration`);
   const spec = opts.stack
@@ -41,7 +47,13 @@ async function main(): Promise<number> {
   const log = (line: string) => {
     if (!opts.json) process.stderr.write(`${line}\n`);
   };
-  const result = await migrateSchema({ url, schema, dryRun: opts.dryRun, log });
+  const result = await migrateSchema({
+    url,
+    schema,
+    dryRun: opts.dryRun,
+    log,
+    bounds: boundsOf(opts, "target"),
+  });
   if (opts.json) {
     process.stdout.write(JSON.stringify({ schema, dryRun: Boolean(opts.dryRun), ...result }, null, 2) + "\n");
   } else if (opts.dryRun) {

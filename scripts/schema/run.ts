@@ -5,7 +5,7 @@
  * that is rolled back, so it prints the pending SQL and leaves the database exactly as it was.
  */
 import * as path from "node:path";
-import { Client } from "pg";
+import { connectSource, type ConnectBounds } from "../backfill/source";
 import { runner } from "node-pg-migrate";
 
 export const SCHEMA_MIGRATIONS_DIR = path.resolve(__dirname, "../../supabase-schema/migrations");
@@ -19,6 +19,8 @@ export interface SchemaMigrateOptions {
   readonly dryRun?: boolean;
   /** Receives progress lines (never SQL). */
   readonly log?: (line: string) => void;
+  /** Connect and statement bounds (defaults: 10 s, 300 s). */
+  readonly bounds?: ConnectBounds;
 }
 
 export interface SchemaMigrateResult {
@@ -31,8 +33,8 @@ export interface SchemaMigrateResult {
 }
 
 export async function migrateSchema(opts: SchemaMigrateOptions): Promise<SchemaMigrateResult> {
-  const client = new Client({ connectionString: opts.url, application_name: "cutover-schema" });
-  await client.connect();
+  // Bounded like every other connection of the dual-write commands: connect and per-statement timeouts.
+  const client = await connectSource(opts.url, { side: "target", ...opts.bounds });
   const sql: string[] = [];
   const log = opts.log ?? (() => undefined);
   try {

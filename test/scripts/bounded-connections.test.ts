@@ -51,6 +51,13 @@ it.each([
       ["status", "--stack", "staging", "--migration", "matchauto", "--connect-timeout", "1"],
     ],
   ],
+  [
+    "schema:migrate",
+    [
+      "scripts/schema-migrate.ts",
+      ["--stack", "staging", "--migration", "matchauto", "--connect-timeout", "1"],
+    ],
+  ],
 ] as const)(
   "%s against a host that never answers: exit 2 within the bound, naming the side and the flag",
   async (_name, [script, args]) => {
@@ -61,8 +68,9 @@ it.each([
       TARGET_DATABASE_URL: silentUrl(),
     });
     expect(r.code).toBe(2);
+    const side = script.includes("schema") ? "target" : "legacy";
     expect(r.stderr).toContain(
-      `the legacy database at 127.0.0.1:${port} did not answer within 1 s (connect timeout; --connect-timeout)`,
+      `the ${side} database at 127.0.0.1:${port} did not answer within 1 s (connect timeout; --connect-timeout)`,
     );
     expect(r.stderr).not.toContain("Silent-Pass-88");
     // tsx start-up plus the 1 s bound, well below what a hang would take.
