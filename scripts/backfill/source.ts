@@ -51,7 +51,6 @@ export async function connectSource(connectionString: string, bounds: ConnectBou
     connectionString,
     application_name: "cutover-backfill",
     connectionTimeoutMillis: connectMs,
-    query_timeout: queryMs,
   });
   try {
     await client.connect();
@@ -77,20 +76,27 @@ export async function connectSource(connectionString: string, bounds: ConnectBou
     if (e.code && known[e.code]) throw new BoundedConnectionError(known[e.code], true, transient);
     throw error;
   }
-  // A query that outlives its bound rejects with "Query read timeout": say which side and which bound.
-  const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  // A statement that outlives its bound ends the connection (its state is unknown) and rejects naming
+  // the side and the bound. Only awaited statements are bounded here: a COPY stream is not (pg's own
+  // query_timeout would leave its timer armed for a stream and fail a long copy after the bound).
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
     const pending = query(...args);
-    return pending instanceof Promise
-      ? pending.catch((error: Error) => {
-          if (/Query read timeout/i.test(error.message))
-            throw new BoundedConnectionError(
-              `the ${side} database at ${where(connectionString)} gave no reply within ${queryMs / 1000} s (query timeout; --query-timeout)`,
-              false,
-            );
-          throw error;
-        })
-      : pending;
+    if (!(pending instanceof Promise)) return pending;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new BoundedConnectionError(
+            `the ${side} database at ${where(connectionString)} gave no reply within ${queryMs / 1000} s (query timeout; --query-timeout)`,
+            false,
+          ),
+        );
+        (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      }, queryMs);
+    });
+    pending.catch(() => undefined); // once the bound has rejected, the dropped statement's own error is moot
+    return Promise.race([pending, bound]).finally(() => clearTimeout(timer));
   };
   // Fixed output formats: the type mapping and the watermark rely on them.
   // IntervalStyle and bytea_output too: a server or role configured otherwise would print another text,

@@ -111,7 +111,11 @@ describe("schema:migrate", () => {
     const bad = await run("schema-migrate.ts", stackArgs, {
       TARGET_DATABASE_URL: `postgres://u:Sup3rSecretPw@127.0.0.1:${new URL(server.url).port}/nosuchdb`,
     });
-    expect(bad.status).toBe(1);
+    // A target that refuses the user is an endpoint the command cannot use: exit 2, the side named.
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(
+      /schema:migrate: the target database at 127\.0\.0\.1:\d+ refused the password of user u/,
+    );
     expect(bad.stderr + bad.stdout).not.toContain("Sup3rSecretPw");
   });
 });
