@@ -92,7 +92,9 @@ export async function connectSource(connectionString: string, bounds: ConnectBou
             false,
           ),
         );
-        (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        (
+          client as unknown as { connection?: { stream?: { destroy(): void } } }
+        ).connection?.stream?.destroy();
       }, queryMs);
     });
     pending.catch(() => undefined); // once the bound has rejected, the dropped statement's own error is moot
