@@ -189,8 +189,9 @@ it("reconnects after the new schema's server and then the legacy server restart,
 it("gives up after --give-up-after when a server stays down: exit 2, naming it, nothing dropped from the log", async () => {
   const applier = startApplier(["--give-up-after", "3"]);
   await applier.ready;
-  await q(legacyServer.url, "UPDATE users SET full_name = 'pending' WHERE id = 1");
+  // The target goes first, so the change made next cannot reach it before the applier gives up.
   await targetServer.kill();
+  await q(legacyServer.url, "UPDATE users SET full_name = 'pending' WHERE id = 1");
   const code = await exitOf(applier.child);
   const out = applier.output();
   expect([code, out]).toEqual([2, expect.any(String)]);
