@@ -17,7 +17,7 @@ import {
 } from "../scripts/replication/logical";
 import type { PgServer } from "../tooling/local-postgres";
 import { withClient } from "./pg";
-import type { Replication } from "./replication";
+import { waitUntilCaughtUp, type Replication } from "./replication";
 
 /** The Supabase-like role the app connects as (Supabase's is called `postgres`, a superuser here). */
 export const SOURCE_ROLE = "supabase_like";
@@ -68,15 +68,7 @@ export async function startLogicalReplication(opts: {
   const lagBytes = async () => (await statusLogical(o)).lagBytes ?? 0;
   return {
     lagBytes,
-    async waitCaughtUp(timeoutMs = 60_000) {
-      const started = Date.now();
-      for (;;) {
-        if ((await lagBytes()) === 0) return Date.now() - started;
-        if (Date.now() - started > timeoutMs)
-          throw new Error(`replication: not caught up after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    waitCaughtUp: (timeoutMs = 60_000) => waitUntilCaughtUp(lagBytes, timeoutMs, 50),
     async promote() {
       // The stop job: marker after the freeze, sequences, drop.
       await stopLogical(o, { catchUpTimeoutMs: 60_000, pollMs: 20 });

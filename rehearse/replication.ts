@@ -28,6 +28,23 @@ export interface Replication {
   promote(): Promise<void>;
 }
 
+/**
+ * Polls `lagBytes` until the destination has confirmed everything written so far (0 bytes left);
+ * returns how long it took. Both stand-ins (DMS and logical) wait this way.
+ */
+export async function waitUntilCaughtUp(
+  lagBytes: () => Promise<number>,
+  timeoutMs: number,
+  pollMs: number,
+): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if ((await lagBytes()) === 0) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`replication: not caught up after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
 const dsn = (s: PgServer, database: string) =>
   `host=${s.host} port=${s.port} dbname=${database} user=${s.user} password=${s.password}`;
 
@@ -129,16 +146,7 @@ export async function startReplication(
     });
   return {
     lagBytes,
-    async waitCaughtUp(timeoutMs = 60_000) {
-      const started = Date.now();
-      // A WAL position written after the call: confirmed means everything before it arrived.
-      for (;;) {
-        if ((await lagBytes()) === 0) return Date.now() - started;
-        if (Date.now() - started > timeoutMs)
-          throw new Error(`replication: not caught up after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
+    waitCaughtUp: (timeoutMs = 60_000) => waitUntilCaughtUp(lagBytes, timeoutMs, 100),
     async promote() {
       await withClient(dst, (c) => c.query("SELECT pglogical.drop_subscription('dms')"));
     },

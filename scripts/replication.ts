@@ -150,12 +150,7 @@ async function main(): Promise<number> {
     );
     return 0;
   } catch (error) {
-    if (error instanceof ReplicationError) {
-      const text = `replication ${action}: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`;
-      process.stderr.write(maskText(text, secrets()));
-      return 1;
-    }
-    throw error;
+    return refused(action, error);
   }
 }
 
@@ -187,13 +182,16 @@ async function sourceFreezeAction(
     );
     return 0;
   } catch (error) {
-    if (error instanceof ReplicationError) {
-      const text = `replication ${action}: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`;
-      process.stderr.write(maskText(text, secrets()));
-      return 1;
-    }
-    throw error;
+    return refused(action, error);
   }
+}
+
+/** A step that cannot proceed is exit 1 with its reason and hint, masked; anything else goes up. */
+function refused(action: string, error: unknown): number {
+  if (!(error instanceof ReplicationError)) throw error;
+  const text = `replication ${action}: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`;
+  process.stderr.write(maskText(text, secrets()));
+  return 1;
 }
 
 function secrets(): string[] {

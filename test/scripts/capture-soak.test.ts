@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { Client } from "pg";
-import { startPostgres, type PgServer } from "../support/postgres";
+import { query, startPostgres, type PgServer } from "../support/postgres";
 import { runScript } from "../support/cli";
 import { EXPECTED_NEW, insertRelational, RELATIONAL_SCHEMA, textRows } from "./backfill/relational-fixture";
 import { insertCities, LEGACY_SCHEMA } from "./backfill/legacy-fixture";
@@ -29,13 +29,25 @@ const env = (): NodeJS.ProcessEnv => ({
   SOURCE_DATABASE_URL: legacyServer.url,
 });
 
-async function q(url: string, sql: string, params: unknown[] = []) {
-  const c = new Client({ connectionString: url });
-  await c.connect();
+const q = query;
+
+/** Legacy and the new schema hold the same rows of `table`, as the backfill's mapping reads them. */
+async function expectStoresEqual(table: string): Promise<void> {
+  const { legacy: l, target: t } = EXPECTED_NEW[table];
+  const legacy = new Client({ connectionString: legacyServer.url });
+  const target = new Client({ connectionString: targetServer.urlFor("target") });
+  await legacy.connect();
+  await target.connect();
+  await legacy.query("SET TIME ZONE 'UTC'");
+  await target.query("SET TIME ZONE 'UTC'");
   try {
-    return (await c.query(sql, params)).rows;
+    const want = await textRows(legacy, l);
+    const got = await textRows(target, t);
+    expect({ table, rows: got.length }).toEqual({ table, rows: want.length });
+    expect(got).toEqual(want);
   } finally {
-    await c.end();
+    await legacy.end();
+    await target.end();
   }
 }
 
@@ -166,24 +178,7 @@ it("reconnects after the new schema's server and then the legacy server restart,
   expect([0, 130]).toContain(code);
 
   // Every change arrived: the stores are equal row for row (users took every write of the load).
-  for (const table of ["users", "vehicles", "listings"]) {
-    const { legacy: l, target: t } = EXPECTED_NEW[table];
-    const legacy = new Client({ connectionString: legacyServer.url });
-    const target = new Client({ connectionString: targetServer.urlFor("target") });
-    await legacy.connect();
-    await target.connect();
-    await legacy.query("SET TIME ZONE 'UTC'");
-    await target.query("SET TIME ZONE 'UTC'");
-    try {
-      const want = await textRows(legacy, l);
-      const got = await textRows(target, t);
-      expect({ table, rows: got.length }).toEqual({ table, rows: want.length });
-      expect(got).toEqual(want);
-    } finally {
-      await legacy.end();
-      await target.end();
-    }
-  }
+  for (const table of ["users", "vehicles", "listings"]) await expectStoresEqual(table);
 });
 
 it("gives up after --give-up-after when a server stays down: exit 2, naming it, nothing dropped from the log", async () => {
@@ -236,20 +231,5 @@ it("backfill rides out a restart of the legacy server mid-copy and resumes from 
   );
   expect(out).not.toMatch(/Unhandled/);
   expect(code).toBe(0);
-  const { legacy: l, target: t } = EXPECTED_NEW.users;
-  const legacy = new Client({ connectionString: legacyServer.url });
-  const target = new Client({ connectionString: targetServer.urlFor("target") });
-  await legacy.connect();
-  await target.connect();
-  await legacy.query("SET TIME ZONE 'UTC'");
-  await target.query("SET TIME ZONE 'UTC'");
-  try {
-    const want = await textRows(legacy, l);
-    const got = await textRows(target, t);
-    expect(got.length).toBe(want.length);
-    expect(got).toEqual(want);
-  } finally {
-    await legacy.end();
-    await target.end();
-  }
+  await expectStoresEqual("users");
 });

@@ -14,7 +14,7 @@ import {
 } from "../../scripts/replication/logical";
 import { freezeSource, thawSource } from "../../scripts/replication/source-freeze";
 import { runScript } from "../support/cli";
-import { startPostgres, type PgServer } from "../support/postgres";
+import { query, startPostgres, type PgServer } from "../support/postgres";
 
 jest.setTimeout(240_000);
 
@@ -23,15 +23,7 @@ let destination: PgServer;
 let opts: LogicalOptions;
 const ROLE_PASSWORD = "Supa-Role-4471";
 
-async function q(url: string, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql, params)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const q = query;
 
 function asRole(server: PgServer, database: string): string {
   const u = new URL(server.urlFor(database));
