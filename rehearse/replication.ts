@@ -13,6 +13,7 @@
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { isConnectionLoss } from "../scripts/lib/reconnect";
 import { withClient } from "./pg";
 import type { PgServer } from "../tooling/local-postgres";
 
@@ -30,17 +31,37 @@ export interface Replication {
 
 /**
  * Polls `lagBytes` until the destination has confirmed everything written so far (0 bytes left);
- * returns how long it took. Both stand-ins (DMS and logical) wait this way.
+ * returns how long it took. Both stand-ins (DMS and logical) wait this way. A server restarting under
+ * the watch is ridden out: the loss and the way back are announced, and polling goes on within the
+ * same bound.
  */
 export async function waitUntilCaughtUp(
   lagBytes: () => Promise<number>,
   timeoutMs: number,
   pollMs: number,
+  say: (line: string) => void = (line) => process.stderr.write(line + "\n"),
 ): Promise<number> {
   const started = Date.now();
+  let lost: { why: string; at: number } | undefined;
   for (;;) {
-    if ((await lagBytes()) === 0) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`replication: not caught up after ${timeoutMs} ms`);
+    try {
+      const lag = await lagBytes();
+      if (lost) {
+        say(`replication watcher: reconnected after ${((Date.now() - lost.at) / 1000).toFixed(1)} s`);
+        lost = undefined;
+      }
+      if (lag === 0) return Date.now() - started;
+    } catch (error) {
+      if (!isConnectionLoss(error)) throw error;
+      if (!lost) {
+        lost = { why: (error as Error).message, at: Date.now() };
+        say(`replication watcher: connection lost (${lost.why}); polling again every ${pollMs} ms`);
+      }
+    }
+    if (Date.now() - started > timeoutMs)
+      throw new Error(
+        `replication: not caught up after ${timeoutMs} ms${lost ? ` (connection lost: ${lost.why})` : ""}`,
+      );
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }

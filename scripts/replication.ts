@@ -43,10 +43,17 @@ const program = newCommand("replication")
     wholeNumber("seconds"),
     600,
   )
+  .option(
+    "--give-up-after <s>",
+    "status, --wait, stop: seconds to keep reconnecting when a server restarts mid-step",
+    wholeNumber("seconds"),
+    120,
+  )
   .option("--json", "print one JSON document")
   .addHelpText(
     "after",
-    "\nThe source role must own the replicated tables and have REPLICATION (no superuser needed); the\n" +
+    "\nExit status: 0 done; 1 refused (not ready, not caught up); 2 could not run (bad input, a server out of reach).\n" +
+      "The source role must own the replicated tables and have REPLICATION (no superuser needed); the\n" +
       "target user must be allowed to create subscriptions (a Cloud SQL user of cloudsqlsuperuser).\n" +
       "URLs and passwords are never printed.",
   );
@@ -60,6 +67,7 @@ interface Opts {
   schemas: string;
   wait?: boolean;
   timeout: number;
+  giveUpAfter: number;
   json?: boolean;
 }
 
@@ -111,6 +119,7 @@ async function main(): Promise<number> {
   if (o.name === undefined) throw new UsageError(`${action} needs --name`, "e.g. --name cutover_avvivo_a1");
   const opts: LogicalOptions = {
     name: o.name,
+    giveUpMs: o.giveUpAfter * 1000,
     source: required(o.source ?? env.SOURCE_DATABASE_URL, "SOURCE_DATABASE_URL", "--source"),
     destination: required(o.target ?? env.TARGET_DATABASE_URL, "TARGET_DATABASE_URL", "--target"),
     ...((o.subscriberConnection ?? env.SUBSCRIBER_CONNECTION)
@@ -191,7 +200,8 @@ function refused(action: string, error: unknown): number {
   if (!(error instanceof ReplicationError)) throw error;
   const text = `replication ${action}: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`;
   process.stderr.write(maskText(text, secrets()));
-  return 1;
+  // A server out of reach is "could not run" (2); a refusal of the step itself is "no" (1).
+  return error.couldNotRun ? 2 : 1;
 }
 
 function secrets(): string[] {

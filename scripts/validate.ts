@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { isUsageError, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { maskText } from "./lib/mask";
+import { isConnectionLoss, reconnectWithBackoff } from "./lib/reconnect";
 import { SingleBar } from "cli-progress";
 import { openDatabase, type Database } from "./validate/database";
 import { parseEndpoint, type Endpoint } from "./validate/endpoint";
@@ -35,6 +36,7 @@ interface Options {
   segmentRows: number;
   connectTimeout: number;
   statementTimeout: number;
+  giveUpAfter: number;
   json?: boolean;
   evidence?: boolean;
   progress: boolean;
@@ -92,6 +94,12 @@ function program(): Command {
       "--statement-timeout <s>",
       "seconds any one statement may run",
       wholeNumber("a whole number above 0 for --statement-timeout"),
+      120,
+    )
+    .option(
+      "--give-up-after <s>",
+      "seconds to keep reconnecting when a server restarts mid-run (the table in flight is compared again)",
+      wholeNumber("a whole number above 0 for --give-up-after"),
       120,
     )
     .option("--json", "print one JSON document (for CI)")
@@ -292,35 +300,77 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
   const reports: TableReport[] = [];
   const started = process.hrtime.bigint();
   let statements: { source: number; target: number } | undefined;
+  let reconnects = 0;
+  // Statements of connections that were closed are counted before they go.
+  const countStatements = () => {
+    if (opened.length !== 2) return;
+    statements = {
+      source: (statements?.source ?? 0) + (opened[0].statements?.() ?? 0),
+      target: (statements?.target ?? 0) + (opened[1].statements?.() ?? 0),
+    };
+  };
+  const closeAll = async (dbs: Database[]) => {
+    await Promise.allSettled(dbs.map((d) => d.close()));
+    dbs.length = 0;
+  };
   const bar = progressBar(opts.progress && !opts.json && process.stderr.isTTY === true);
   let error: RunReport["error"];
   try {
     const sourceSchema = opts.sourceSchema ?? fromStack?.sourceSchema ?? opts.schema;
     const targetSchema = opts.targetSchema ?? fromStack?.targetSchema ?? opts.schema;
     // allSettled: when one side fails to open, the other must still be closed or the process hangs.
-    const sides = await Promise.allSettled([
-      openDatabase(source, { schema: sourceSchema, timeouts, env }),
-      openDatabase(target, { schema: targetSchema, timeouts, env }),
-    ]);
-    for (const s of sides) if (s.status === "fulfilled") opened.push(s.value);
-    const failed = sides.find((s) => s.status === "rejected");
-    if (failed) throw failed.reason;
-    const [src, tgt] = opened;
-    for (const table of tables) {
-      reports.push(
-        await compareTable(table, src, tgt, {
-          sample: opts.sample,
-          maxDifferences: opts.maxDifferences,
-          factor: 16,
-          segmentRows: opts.segmentRows,
-          leafRows: 256,
-          ...(shard ? { shard } : {}),
-          onStart: bar?.start,
-          onProgress: bar?.increment,
-          mapping: fromStack?.mappings?.[table],
-        }),
-      );
-      bar?.stop();
+    const openBoth = async (): Promise<void> => {
+      const sides = await Promise.allSettled([
+        openDatabase(source, { schema: sourceSchema, timeouts, env }),
+        openDatabase(target, { schema: targetSchema, timeouts, env }),
+      ]);
+      for (const s of sides) if (s.status === "fulfilled") opened.push(s.value);
+      const failed = sides.find((s) => s.status === "rejected");
+      if (failed) {
+        await closeAll(opened);
+        throw failed.reason;
+      }
+    };
+    await openBoth();
+    // The comparison loop rides out a restart of either server: the tables compared so far are kept,
+    // the one in flight is compared again from its start on new connections (bounded by --give-up-after).
+    for (let i = 0; i < tables.length;) {
+      const table = tables[i];
+      try {
+        const [src, tgt] = opened;
+        reports.push(
+          await compareTable(table, src, tgt, {
+            sample: opts.sample,
+            maxDifferences: opts.maxDifferences,
+            factor: 16,
+            segmentRows: opts.segmentRows,
+            leafRows: 256,
+            ...(shard ? { shard } : {}),
+            onStart: bar?.start,
+            onProgress: bar?.increment,
+            mapping: fromStack?.mappings?.[table],
+          }),
+        );
+        bar?.stop();
+        i++;
+      } catch (e) {
+        bar?.stop();
+        if (!isConnectionLoss(e)) throw e;
+        reconnects++;
+        countStatements();
+        await closeAll(opened);
+        await reconnectWithBackoff(`${source.label} / ${target.label}`, (e as Error).message, openBoth, {
+          giveUpMs: opts.giveUpAfter * 1000,
+          say: (line) =>
+            process.stderr.write(
+              `validate: ${line}; ${table} is compared again from its start (${i} table(s) done are kept)\n`,
+            ),
+        }).catch((failure: unknown) => {
+          throw failure instanceof UsageError && !(failure instanceof ValidateError)
+            ? new ValidateError(failure.message, failure.hint)
+            : failure;
+        });
+      }
     }
     // A table the source does not have cannot be validated: bad input, not a difference.
     const absent = reports.filter((t) => t.missingOnSource);
@@ -334,9 +384,8 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
     if (!(e instanceof ValidateError)) throw e;
     error = { message: e.message, hint: e.hint };
   } finally {
-    if (opened.length === 2)
-      statements = { source: opened[0].statements?.() ?? 0, target: opened[1].statements?.() ?? 0 };
-    await Promise.allSettled(opened.map((d) => d.close()));
+    countStatements();
+    await closeAll(opened);
   }
 
   const report: RunReport = {
@@ -349,6 +398,7 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
     stats: {
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       ...(statements ? { statements } : {}),
+      ...(reconnects ? { reconnects } : {}),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     },
   };

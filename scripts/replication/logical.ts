@@ -18,6 +18,8 @@
  */
 import { execFile } from "node:child_process";
 import { Client, type ClientConfig } from "pg";
+import { UsageError } from "../lib/cli";
+import { isConnectionLoss, reconnectWithBackoff } from "../lib/reconnect";
 
 /** Where the two sides are; URLs carry credentials and are never printed. */
 export interface LogicalEndpoints {
@@ -41,6 +43,13 @@ export interface LogicalOptions extends LogicalEndpoints {
   readonly binDir?: string;
   /** Bound of each statement and connection, in ms. @default 30000 */
   readonly timeoutMs?: number;
+  /**
+   * How long status, the wait for the copy and stop keep reconnecting when a server restarts under
+   * them, in ms. @default 120000
+   */
+  readonly giveUpMs?: number;
+  /** Where reconnections are announced. @default stderr */
+  readonly say?: (line: string) => void;
 }
 
 export interface TableState {
@@ -78,9 +87,14 @@ export class ReplicationError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
+    /** The step could not run at all (a server unreachable): exit 2, not a refusal (exit 1). */
+    readonly couldNotRun = false,
+    cause?: unknown,
   ) {
     super(message);
     this.name = "ReplicationError";
+    // The driver's error, so a lost connection can be told from a refusal (never printed).
+    if (cause !== undefined) Object.defineProperty(this, "cause", { value: cause, enumerable: false });
   }
 }
 
@@ -119,6 +133,8 @@ async function connect(url: string, timeoutMs: number, role: string): Promise<Cl
     throw new ReplicationError(
       `cannot connect to the ${role}: ${(error as Error).message}`,
       `check the ${role} URL (host, port, password, sslmode)`,
+      true,
+      error,
     );
   }
   return client;
@@ -351,7 +367,40 @@ async function readStatus(source: Client, destination: Client, opts: LogicalOpti
 }
 
 export function statusLogical(opts: LogicalOptions): Promise<LogicalStatus> {
-  return withBoth(opts, (source, destination) => readStatus(source, destination, opts));
+  return ridingOut(opts, "status", () =>
+    withBoth(opts, (source, destination) => readStatus(source, destination, opts)),
+  );
+}
+
+/**
+ * Runs a step again on new connections when either server restarts under it, with a bounded, announced
+ * backoff (`giveUpMs`). Only steps that are safe to repeat go through here: status, the wait for the
+ * copy, and stop (which takes a new marker, never older than the last, and finds what is already done).
+ */
+async function ridingOut<T>(opts: LogicalOptions, step: string, run: () => Promise<T>): Promise<T> {
+  const say = opts.say ?? ((line: string) => process.stderr.write(line + "\n"));
+  for (;;) {
+    try {
+      return await run();
+    } catch (error) {
+      if (!isConnectionLoss(error)) throw error;
+      try {
+        await reconnectWithBackoff(
+          "the source and the destination",
+          (error as Error).message,
+          () => withBoth(opts, async () => undefined),
+          {
+            giveUpMs: opts.giveUpMs ?? 120_000,
+            say: (line) => say(`replication ${step}: ${line}; the step starts again from what is committed`),
+          },
+        );
+      } catch (failure) {
+        if (failure instanceof UsageError)
+          throw new ReplicationError(failure.message, failure.hint, true, error);
+        throw failure;
+      }
+    }
+  }
 }
 
 /** Waits until every table is copied and streaming (the end of the initial copy). */
@@ -387,44 +436,46 @@ export async function stopLogical(
   { catchUpTimeoutMs = 120_000, pollMs = 100 } = {},
 ): Promise<StopResult> {
   const n = names(opts);
-  return withBoth(opts, async (source, destination) => {
-    const status = await readStatus(source, destination, opts);
-    if (!status.subscription) {
-      if (status.publication) await dropPublications(source, n);
-      return { marker: "", waitedMs: 0, sequences: 0, stopped: false };
-    }
-    const pending = status.tables.filter((t) => t.state !== "ready");
-    if (pending.length > 0)
-      throw new ReplicationError(
-        `refusing to stop replication: ${pending.length} table(s) have not finished their initial copy (${pending
-          .slice(0, 5)
-          .map((t) => `${t.table} ${t.state}`)
-          .join(", ")})`,
-        "wait until status says every table is ready, then promote again",
-      );
-    const marker = (await source.query<{ lsn: string }>("select pg_current_wal_lsn()::text as lsn")).rows[0]
-      .lsn;
-    const started = Date.now();
-    for (;;) {
-      const { rows } = await source.query<{ done: boolean | null }>(
-        "select confirmed_flush_lsn >= $2::pg_lsn as done from pg_replication_slots where slot_name = $1",
-        [n.subscription, marker],
-      );
-      if (rows[0]?.done) break;
-      if (Date.now() - started > catchUpTimeoutMs)
+  return ridingOut(opts, "stop", () =>
+    withBoth(opts, async (source, destination) => {
+      const status = await readStatus(source, destination, opts);
+      if (!status.subscription) {
+        if (status.publication) await dropPublications(source, n);
+        return { marker: "", waitedMs: 0, sequences: 0, stopped: false };
+      }
+      const pending = status.tables.filter((t) => t.state !== "ready");
+      if (pending.length > 0)
         throw new ReplicationError(
-          `replication has not confirmed the source's position ${marker} after ${Math.round(catchUpTimeoutMs / 1000)} s; nothing was stopped`,
-          "check that writes are frozen (a source that keeps writing never lets the marker be reached) and the subscription's errors",
+          `refusing to stop replication: ${pending.length} table(s) have not finished their initial copy (${pending
+            .slice(0, 5)
+            .map((t) => `${t.table} ${t.state}`)
+            .join(", ")})`,
+          "wait until status says every table is ready, then promote again",
         );
-      await new Promise((r) => setTimeout(r, pollMs));
-    }
-    const waitedMs = Date.now() - started;
-    const sequences = await copySequences(source, destination, opts.schemas ?? ["public"]);
-    // DROP SUBSCRIPTION drops its slot on the source too.
-    await destination.query(`drop subscription ${ident(n.subscription)}`);
-    await dropPublications(source, n);
-    return { marker, waitedMs, sequences, stopped: true };
-  });
+      const marker = (await source.query<{ lsn: string }>("select pg_current_wal_lsn()::text as lsn")).rows[0]
+        .lsn;
+      const started = Date.now();
+      for (;;) {
+        const { rows } = await source.query<{ done: boolean | null }>(
+          "select confirmed_flush_lsn >= $2::pg_lsn as done from pg_replication_slots where slot_name = $1",
+          [n.subscription, marker],
+        );
+        if (rows[0]?.done) break;
+        if (Date.now() - started > catchUpTimeoutMs)
+          throw new ReplicationError(
+            `replication has not confirmed the source's position ${marker} after ${Math.round(catchUpTimeoutMs / 1000)} s; nothing was stopped`,
+            "check that writes are frozen (a source that keeps writing never lets the marker be reached) and the subscription's errors",
+          );
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+      const waitedMs = Date.now() - started;
+      const sequences = await copySequences(source, destination, opts.schemas ?? ["public"]);
+      // DROP SUBSCRIPTION drops its slot on the source too.
+      await destination.query(`drop subscription ${ident(n.subscription)}`);
+      await dropPublications(source, n);
+      return { marker, waitedMs, sequences, stopped: true };
+    }),
+  );
 }
 
 async function dropPublications(source: Client, n: ReturnType<typeof names>): Promise<void> {

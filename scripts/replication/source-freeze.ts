@@ -42,6 +42,8 @@ async function open(url: string, timeoutMs: number): Promise<Client> {
     throw new ReplicationError(
       `cannot connect to the source: ${(error as Error).message}`,
       "check the source URL (host, port, password, sslmode)",
+      true,
+      error,
     );
   }
   // This session must keep writing (the publication is dropped by the stop) whatever the role's default.

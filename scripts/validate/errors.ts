@@ -7,9 +7,11 @@ import { maskText } from "../lib/mask";
 
 /** Validation could not run as asked (exit 2): the message is masked when it is made. */
 export class ValidateError extends UsageError {
-  constructor(message: string, hint?: string) {
+  constructor(message: string, hint?: string, cause?: unknown) {
     super(maskText(message), hint);
     this.name = "ValidateError";
+    // The driver's error, kept so a lost connection can be told from a wrong statement (never printed).
+    if (cause !== undefined) Object.defineProperty(this, "cause", { value: cause, enumerable: false });
   }
 }
 

@@ -85,7 +85,7 @@ export class PgConnection {
     } catch (error) {
       await client.end().catch(() => undefined);
       const { reason, hint } = describeFailure(error);
-      throw new ValidateError(`cannot connect to ${label}: ${reason}`, hint);
+      throw new ValidateError(`cannot connect to ${label}: ${reason}`, hint, error);
     }
     const conn = new PgConnection(client, label);
     const pins = Object.entries(PINNED_SETTINGS)
@@ -115,7 +115,7 @@ export class PgConnection {
       return (await this.client.query<T>(sql, params)).rows;
     } catch (error) {
       const { reason, hint } = describeFailure(error);
-      throw new ValidateError(`${this.label} failed while ${doing}: ${reason}`, hint);
+      throw new ValidateError(`${this.label} failed while ${doing}: ${reason}`, hint, error);
     }
   }
 

@@ -24,6 +24,8 @@ export interface RunReport {
   readonly stats?: {
     readonly seconds: number;
     readonly statements?: { readonly source: number; readonly target: number };
+    /** Times a lost connection was reopened mid-run (a server restart ridden out). */
+    readonly reconnects?: number;
     readonly peakRssMiB: number;
   };
 }
@@ -76,6 +78,8 @@ export function renderText(report: RunReport): string {
         ? "background comparison: none recorded (npm run compare -- status … --evidence)"
         : `background comparison: ${report.backgroundComparison.passed ? "pass" : "FAIL"} at ${report.backgroundComparison.position} on ${report.backgroundComparison.at}: ${report.backgroundComparison.summary}`,
     );
+  if (report.stats?.reconnects)
+    lines.push(`reconnected ${plural(report.stats.reconnects, "time")} after a lost connection`);
   const differing = report.tables.filter((t) => !t.identical).length;
   lines.push(
     report.error

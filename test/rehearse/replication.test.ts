@@ -5,7 +5,7 @@
  */
 import { Client } from "pg";
 import { POST_PROMOTION_SQL } from "../../infra/engine/sequences";
-import { startReplication, type Replication } from "../../rehearse/replication";
+import { startReplication, waitUntilCaughtUp, type Replication } from "../../rehearse/replication";
 import { CHAT_SCHEMA } from "../../rehearse/schema";
 import { startPostgres, type PgServer } from "../support/postgres";
 
@@ -72,6 +72,39 @@ it("copies the data, then carries every change of a table with a primary key, an
     (await query(destination.url, `SELECT what FROM "AuditLog" ORDER BY what`)).map((r) => r.what),
   ).toEqual(["a", "b", "c"]);
   expect(await replication.lagBytes()).toBe(0);
+});
+
+it("the replication watcher rides out a restart of the source: announced, then every change still arrives", async () => {
+  await query(source.url, `UPDATE "ChatMessage" SET body = body || '!' WHERE id <= 100`);
+  const said: string[] = [];
+  const restarting = source.restart(1500);
+  // Down for certain before the watch starts.
+  for (;;) {
+    const c = new Client({ connectionString: source.url, connectionTimeoutMillis: 1000 });
+    c.on("error", () => undefined);
+    const up = await c.connect().then(
+      () => true,
+      () => false,
+    );
+    await c.end().catch(() => undefined);
+    if (!up) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await waitUntilCaughtUp(replication.lagBytes, 90_000, 100, (line) => said.push(line));
+  await restarting;
+  expect(said[0]).toMatch(/^replication watcher: connection lost \(.+\); polling again every 100 ms$/);
+  expect(said[1]).toMatch(/^replication watcher: reconnected after \d+\.\d s$/);
+  const [a, b] = await Promise.all(
+    [source, destination].map((s) =>
+      query(s.url, `SELECT count(*)::int AS n, sum(length(body))::int AS len FROM "ChatMessage"`),
+    ),
+  );
+  expect(b).toEqual(a);
+});
+
+it("the watcher does not hide a real failure: an error that is not a lost connection ends the wait", async () => {
+  const broken = () => query(source.url, 'SELECT no_such_column FROM "ChatMessage"').then(() => 1);
+  await expect(waitUntilCaughtUp(broken, 5000, 50, () => undefined)).rejects.toThrow(/no_such_column/);
 });
 
 it("after promotion the app user can write only once the project's post-promotion steps ran, with no sequence collision", async () => {

@@ -299,7 +299,7 @@ describe("npm run replication", () => {
     for (const r of [frozen, thawed]) expect(r.stdout + r.stderr).not.toContain(ROLE_PASSWORD);
   });
 
-  it("bad input: exit 2 with what is expected; a refused step exits 1 without the password", async () => {
+  it("bad input and a server out of reach: exit 2 with what is expected, without the password", async () => {
     const none = await cli(["start", "--name", "x1"], { SOURCE_DATABASE_URL: "", TARGET_DATABASE_URL: "" });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain("no source database: pass --source <url> or set SOURCE_DATABASE_URL");
@@ -311,11 +311,72 @@ describe("npm run replication", () => {
       SOURCE_DATABASE_URL: wrong.toString(),
       TARGET_DATABASE_URL: opts.destination,
     });
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(
       /replication status: cannot connect to the source: .*password authentication failed/,
     );
     expect(refused.stderr).toContain("hint: check the source URL");
     expect(refused.stdout + refused.stderr).not.toContain("Wrong-Pass-5521");
   });
+});
+
+it("stop rides out a restart of the source while it waits for the marker, then stops with every row", async () => {
+  await q(opts.destination, "drop schema public cascade; create schema public");
+  const said: string[] = [];
+  const o: LogicalOptions = {
+    ...opts,
+    name: "cutover_restart_a1",
+    giveUpMs: 60_000,
+    say: (l) => said.push(l),
+  };
+  await startLogical(o);
+  await waitReady(o, { timeoutMs: 60_000 });
+  // The subscription cannot confirm anything while disabled: stop waits on its marker for certain.
+  await q(opts.destination, "alter subscription cutover_restart_a1 disable");
+  await q(opts.source, `insert into "Shop" (name) values ('written before the restart')`);
+  const stopping = stopLogical(o, { catchUpTimeoutMs: 60_000, pollMs: 50 });
+  await until(
+    async () =>
+      (
+        await q(
+          source.url,
+          "select 1 from pg_stat_activity where application_name = 'cutover-replication' and datname = 'app'",
+        )
+      ).length > 0,
+  );
+  await source.restart(1000);
+  await until(async () => said.some((l) => l.includes("reconnected to the source and the destination")));
+  await q(opts.destination, "alter subscription cutover_restart_a1 enable");
+  const stopped = await stopping;
+
+  expect(stopped.stopped).toBe(true);
+  expect(said[0]).toMatch(
+    /^replication stop: connection to the source and the destination lost \(.+\); reconnecting in \d+ ms \(attempt 1\); the step starts again from what is committed$/,
+  );
+  expect(
+    await q(
+      opts.destination,
+      `select count(*)::int as n from "Shop" where name = 'written before the restart'`,
+    ),
+  ).toEqual([{ n: 1 }]);
+  expect(await q(opts.destination, "select subname from pg_subscription")).toEqual([]);
+  expect(await q(source.url, "select slot_name from pg_replication_slots")).toEqual([]);
+  for (const line of said) expect(line).not.toContain(ROLE_PASSWORD);
+});
+
+it("status gives up after giveUpMs when the source stays down: could not run, not a refusal", async () => {
+  const said: string[] = [];
+  const restarted = source.restart(5000);
+  await new Promise((r) => setTimeout(r, 300));
+  const error = await statusLogical({ ...opts, giveUpMs: 1500, say: (l) => said.push(l) }).catch(
+    (e: unknown) => e,
+  );
+  await restarted;
+  // Down before the first attempt: a refused connection is a loss too, retried then given up.
+  expect(error).toBeInstanceOf(ReplicationError);
+  expect((error as ReplicationError).couldNotRun).toBe(true);
+  expect((error as ReplicationError).message).toMatch(
+    /^gave up reconnecting to the source and the destination after [12] s: /,
+  );
+  expect(said.length).toBeGreaterThan(0);
 });
