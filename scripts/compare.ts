@@ -12,7 +12,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import Cloudflare from "cloudflare";
 import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import type { DualWriteMigration } from "../infra/config/schema";
@@ -20,6 +19,7 @@ import { recordEvidence } from "../tooling/evidence";
 import { loadMigration } from "../tooling/stack-file";
 import { DATABASE_SECRETS, databaseUrl } from "./backfill/plan";
 import { actionOnMigration, newCommand, runMain, UsageError } from "./lib/cli";
+import { addRequestTimeout, cloudflareClient } from "./lib/cloudflare";
 import { compareWranglerConfig, idsFromOutputs, workerName } from "./compare/config";
 import { runScheduledLocally } from "./compare/local-run";
 import {
@@ -43,6 +43,7 @@ interface Flags {
   readonly targetUrl?: string;
   readonly evidence?: boolean;
   readonly json?: boolean;
+  readonly requestTimeout: number;
 }
 
 const ACTIONS = ["config", "run", "status"] as const;
@@ -91,7 +92,7 @@ async function readSummary(
     throw new UsageError(
       "CLOUDFLARE_API_TOKEN is not set; hint: export an API token with Workers KV read permission (it is never printed)",
     );
-  const client = new Cloudflare({ apiToken: token });
+  const client = cloudflareClient(token, opts.requestTimeout);
   const accountId = spec.cloudflare.accountId;
   const namespaceId = opts.outputs
     ? idsFromOutputs(readOutputs(opts.outputs), migration, opts.outputs).kvNamespaceId
@@ -125,8 +126,8 @@ async function main(): Promise<number> {
       "run: new Supabase PostgreSQL URL (prefer the TARGET_DATABASE_URL variable)",
     )
     .option("--evidence", "status: write the verdict to evidence/<stack>/<migration>/compare.json")
-    .option("--json", "print the result as JSON")
-    .parse();
+    .option("--json", "print the result as JSON");
+  addRequestTimeout(parsed).parse();
   const opts = parsed.opts<Flags>();
   const { action, stack, migration } = actionOnMigration(
     parsed,

@@ -5,12 +5,12 @@
  * to do. Exit 0 when nothing does; with --evidence the verdict is the `detached` evidence of
  * `final-cut → decommission`. Needs CLOUDFLARE_API_TOKEN (Workers Scripts, KV, D1 and Hyperdrive read).
  */
-import Cloudflare from "cloudflare";
 import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import { recordEvidence } from "../tooling/evidence";
 import { loadMigration } from "../tooling/stack-file";
 import { newCommand, runMain, UsageError } from "./lib/cli";
+import { addRequestTimeout, cloudflareClient } from "./lib/cloudflare";
 import { checkDetached } from "./decommission/check";
 
 interface Flags {
@@ -19,6 +19,7 @@ interface Flags {
   readonly evidence?: boolean;
   readonly json?: boolean;
   readonly retire?: string[];
+  readonly requestTimeout: number;
 }
 
 async function main(): Promise<number> {
@@ -32,8 +33,8 @@ async function main(): Promise<number> {
       "D1 databases the decommission change will mark retired (at final-cut none is marked yet)",
     )
     .option("--evidence", "write the verdict to evidence/<stack>/<migration>/detached.json")
-    .option("--json", "print the result as JSON")
-    .parse();
+    .option("--json", "print the result as JSON");
+  addRequestTimeout(parsed).parse();
   const opts = parsed.opts<Flags>();
   if (parsed.args[0] !== "check")
     throw new UsageError(
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
   const retiring = [
     ...new Set([...spec.d1.filter((d) => d.retired).map((d) => d.name), ...(opts.retire ?? [])]),
   ];
-  const client = new Cloudflare({ apiToken: token });
+  const client = cloudflareClient(token, opts.requestTimeout);
   const report = await checkDetached(client, spec.cloudflare.accountId, spec, stack, migration, retiring);
   const passed = report.findings.length === 0;
   if (opts.json) process.stdout.write(JSON.stringify({ passed, ...report }, null, 2) + "\n");

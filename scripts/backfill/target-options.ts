@@ -1,7 +1,8 @@
-import Cloudflare from "cloudflare";
+import type Cloudflare from "cloudflare";
 import type { Command } from "commander";
 import { loadMigration } from "../../tooling/stack-file";
-import { UsageError } from "../lib/cli";
+import { UsageError, wholeNumber } from "../lib/cli";
+import { cloudflareClient, REQUEST_TIMEOUT_S } from "../lib/cloudflare";
 
 /** Why a backfill or d1:migrate refuses another kind. */
 export const DUAL_WRITE_ONLY = "the backfill and d1:migrate work on dual-write migrations";
@@ -19,6 +20,8 @@ export interface TargetOptions {
   readonly persistTo: string;
   readonly databaseId?: string;
   readonly accountId?: string;
+  /** Seconds per Cloudflare API request (remote). */
+  readonly requestTimeout?: number;
 }
 
 /** Declares the {@link TargetOptions} flags on a command; `verb` says what the command does to D1. */
@@ -30,7 +33,13 @@ export function addTargetOptions(command: Command, verb: { local: string; remote
     .option("--remote", `${verb.remote} (needs CLOUDFLARE_API_TOKEN)`)
     .option("--persist-to <dir>", "local D1 state directory", ".wrangler/state")
     .option("--database-id <id>", "Cloudflare id of --database (remote; else looked up by name)")
-    .option("--account-id <id>", "Cloudflare account id (remote; else from the stack)");
+    .option("--account-id <id>", "Cloudflare account id (remote; else from the stack)")
+    .option(
+      "--request-timeout <s>",
+      "remote: longest wait for one Cloudflare API request (tried 3 times)",
+      wholeNumber("seconds, e.g. 30"),
+      REQUEST_TIMEOUT_S,
+    );
 }
 
 export interface ResolvedTarget {
@@ -101,7 +110,7 @@ export async function resolveTarget(opts: TargetOptions, env = process.env): Pro
     throw new UsageError("--database-id needs --database to say which database it belongs to");
   }
   // The SDK honours CLOUDFLARE_BASE_URL (an API gateway or a test stand-in).
-  const client = new Cloudflare({ apiToken: token });
+  const client = cloudflareClient(token, opts.requestTimeout);
   const withIds = await Promise.all(
     databases.map(async (d) => ({
       ...d,

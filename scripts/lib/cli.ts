@@ -109,8 +109,13 @@ export interface RunMainOptions {
 export function runMain(main: () => Promise<number | void>, opts: RunMainOptions): void {
   main().then(
     (code) => exitFlushed(code ?? EXIT.ok),
-    (error: unknown) => {
+    async (caught: unknown) => {
       const secrets = opts.secrets?.() ?? [];
+      // A Cloudflare SDK failure in words (loaded only on this path: the SDK is slow to load).
+      const error =
+        caught instanceof Error && !isUsageError(caught)
+          ? ((await import("./cloudflare")).describeCloudflareError(caught) ?? caught)
+          : caught;
       // Commander has printed its own message already.
       if (error instanceof CommanderError) return exitFlushed(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
       const usage = isUsageError(error);

@@ -104,9 +104,22 @@ export function describeNetworkError(error: unknown, what: string, timeoutMs: nu
     case "EHOSTUNREACH":
     case "ENETUNREACH":
       return `${what} unreachable from here (IPv6-only host without IPv6, or no route)`;
-    default:
+    case "ERR_SSL_WRONG_VERSION_NUMBER":
+    case "EPROTO":
+      return `TLS handshake with ${what} failed (${code}): does it speak HTTPS? (an https:// URL for an http:// server, or a proxy in the way)`;
+    case "DEPTH_ZERO_SELF_SIGNED_CERT":
+    case "SELF_SIGNED_CERT_IN_CHAIN":
+    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
+    case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
+    case "CERT_HAS_EXPIRED":
+    case "ERR_TLS_CERT_ALTNAME_INVALID":
+      return `TLS certificate of ${what} not accepted (${code}): use the service's own HTTPS URL, or trust its CA with NODE_EXTRA_CA_CERTS`;
+    default: {
       if (/timeout|timed out/i.test(message)) return `no answer from ${what} within ${timeoutMs} ms`;
-      return `${what}: ${message}`;
+      // fetch's own message ("fetch failed") says nothing: the cause does.
+      const detail = message === "fetch failed" && e?.cause?.message ? e.cause.message : message;
+      return `${what}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ""}`;
+    }
   }
 }
 

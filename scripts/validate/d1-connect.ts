@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import Cloudflare from "cloudflare";
+import { cloudflareClient, describeCloudflareError } from "../lib/cloudflare";
 import type { D1Executor } from "./d1";
 import type { Endpoint } from "./endpoint";
 import { ValidateError } from "./errors";
@@ -107,7 +107,7 @@ function openRemote(endpoint: RemoteEndpoint, timeouts: Timeouts, env: NodeJS.Pr
       `${endpoint.label}: CLOUDFLARE_API_TOKEN is not set`,
       "export a Cloudflare API token with D1 read permission in CLOUDFLARE_API_TOKEN",
     );
-  const client = new Cloudflare({ apiToken, timeout: timeouts.statementMs, maxRetries: 2 });
+  const client = cloudflareClient(apiToken, Math.max(1, Math.ceil(timeouts.statementMs / 1000)));
   return {
     label: endpoint.label,
     async query(sql, params, doing) {
@@ -121,6 +121,12 @@ function openRemote(endpoint: RemoteEndpoint, timeouts: Timeouts, env: NodeJS.Pr
         for await (const result of pages) rows.push(...((result.results ?? []) as Row[]));
         return rows;
       } catch (error) {
+        const described = describeCloudflareError(error);
+        if (described)
+          throw new ValidateError(
+            `${endpoint.label} failed while ${doing}: ${described.message}`,
+            described.hint,
+          );
         const status = (error as { status?: number }).status;
         const hint =
           status === 401 || status === 403

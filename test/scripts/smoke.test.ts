@@ -235,6 +235,20 @@ describe("runSmoke against a local /system/status", () => {
     expect((await smoke("moved", "canary"))[0].detail).toBe("HTTP 302");
   });
 
+  it("says what failed where fetch says only 'fetch failed': an https:// URL for an http:// server", async () => {
+    const tls = await runSmoke({
+      baseUrl: `${base.replace("http://", "https://")}/healthy`,
+      auth,
+      tokenEnv: "SMOKE_ADMIN_TOKEN",
+      timeoutMs: 2000,
+      expectation: expectationFor("canary"),
+    });
+    expect(tls[0].detail).toMatch(
+      /^TLS handshake with 127\.0\.0\.1:\d+\/healthy\/system\/status failed \(ERR_SSL_WRONG_VERSION_NUMBER\): does it speak HTTPS\?/,
+    );
+    expect(tls.map((r) => r.detail).join("\n")).not.toContain("fetch failed");
+  });
+
   it("checks the checklist routes with their expected statuses", async () => {
     const routes = parseChecklist(
       [
