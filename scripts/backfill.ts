@@ -21,7 +21,7 @@ import { progressReporter } from "./backfill/progress";
 import { backfillTable, type TableResult } from "./backfill/run";
 import {
   addTargetOptions,
-  DUAL_WRITE_ONLY,
+  dualWriteOnly,
   resolveTarget,
   type TargetOptions,
 } from "./backfill/target-options";
@@ -101,7 +101,7 @@ async function main(): Promise<number> {
       "--store supabase needs --stack and --migration; hint: the new schema and the column mapping come from the stack",
     );
   const spec = opts.stack
-    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: DUAL_WRITE_ONLY })
+    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: dualWriteOnly("backfill") })
     : undefined;
   const named = opts.tables?.split(",").map((t) => t.trim());
   const wantD1 =
@@ -113,7 +113,7 @@ async function main(): Promise<number> {
     throw new UsageError(
       "the migration has D1 tables: choose --local or --remote for them; hint: or pass --store supabase to copy only the new schema's tables",
     );
-  const target = wantD1 ? await resolveTarget(opts) : undefined;
+  const target = wantD1 ? await resolveTarget(opts, process.env, "backfill") : undefined;
   const d1Work = target ? planBackfill(target, opts, pgWork.length > 0) : [];
   const targetUrl = pgWork.length ? databaseUrl("target", opts.targetUrl, spec) : undefined;
   const openLegacy = () => connectSource(sourceUrl(opts.sourceUrl, spec), boundsOf(opts, "legacy"));

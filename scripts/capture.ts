@@ -23,7 +23,7 @@ import {
 } from "./lib/cli";
 import { connectSource } from "./backfill/source";
 import { DATABASE_SECRETS, databaseUrl } from "./backfill/plan";
-import { addTargetOptions, DUAL_WRITE_ONLY } from "./backfill/target-options";
+import { addTargetOptions, dualWriteOnly } from "./backfill/target-options";
 import { captureTables, installCapture, removeCapture } from "./capture/install";
 import { ofStore, run, type Flags } from "./capture/run";
 import { status } from "./capture/status";
@@ -76,7 +76,7 @@ async function main(): Promise<number> {
     "capture",
     "the tables and their stores come from the stack",
   );
-  const spec = loadMigration(stack, migration, { kind: "dual-write", purpose: DUAL_WRITE_ONLY });
+  const spec = loadMigration(stack, migration, { kind: "dual-write", purpose: dualWriteOnly("capture") });
   const connectLegacy = async () => {
     const client = await connectSource(databaseUrl("legacy", opts.sourceUrl, spec), boundsOf(opts, "legacy"));
     return { client, lost: watchLoss(client) };

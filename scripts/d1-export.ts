@@ -54,7 +54,7 @@ async function main(): Promise<number> {
       "the evidence belongs to one migration of one stack",
     );
 
-  const target = await resolveTarget(opts);
+  const target = await resolveTarget(opts, process.env, "d1:export");
   const databases = target.databases;
   const outDir = path.resolve(opts.out, opts.stack ?? "", opts.migration ?? "");
   fs.mkdirSync(outDir, { recursive: true });

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     .parse()
     .opts<TargetOptions>();
 
-  const target = await resolveTarget(opts);
+  const target = await resolveTarget(opts, process.env, "d1:migrate");
   const configDir = path.resolve(".cutover", "d1", target.local ? "local" : "remote");
   const config = writeWranglerConfig(configDir, target.databases);
   for (const db of target.databases) {

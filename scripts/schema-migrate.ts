@@ -14,7 +14,7 @@ import {
 } from "./lib/cli";
 import { DATABASE_SECRETS, databaseUrl } from "./backfill/plan";
 import { migrateSchema } from "./schema/run";
-import { DUAL_WRITE_ONLY } from "./backfill/target-options";
+import { dualWriteOnly } from "./backfill/target-options";
 
 interface Flags extends ConnectionFlags {
   readonly stack?: string;
@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   if (opts.stack !== undefined && opts.migration === undefined)
     throw new UsageError(`--stack ${opts.stack} needs --migration <name>: which dual-write migration`);
   const spec = opts.stack
-    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: DUAL_WRITE_ONLY })
+    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: dualWriteOnly("schema:migrate") })
     : undefined;
   const schema = opts.schema ?? spec?.target.schema;
   if (!schema)

@@ -5,7 +5,9 @@ import { UsageError, wholeNumber } from "../lib/cli";
 import { cloudflareClient, REQUEST_TIMEOUT_S } from "../lib/cloudflare";
 
 /** Why a backfill or d1:migrate refuses another kind. */
-export const DUAL_WRITE_ONLY = "the backfill and d1:migrate work on dual-write migrations";
+/** Why a command refuses a cloudsql migration, naming the command. */
+export const dualWriteOnly = (command: string) =>
+  `${command} works on dual-write migrations (runbook 2); a cloudsql migration moves its data by replication (npm run phase, npm run replication)`;
 import type { D1Binding } from "./wrangler-config";
 import type { DualWriteMigration } from "../../infra/config/schema";
 
@@ -67,7 +69,11 @@ export async function resolveDatabaseId(
   );
 }
 
-export async function resolveTarget(opts: TargetOptions, env = process.env): Promise<ResolvedTarget> {
+export async function resolveTarget(
+  opts: TargetOptions,
+  env = process.env,
+  command = "this command",
+): Promise<ResolvedTarget> {
   if (Boolean(opts.local) === Boolean(opts.remote)) {
     throw new UsageError(
       "choose exactly one of --local (local D1 on workerd, offline) or --remote (the Cloudflare account)",
@@ -78,7 +84,7 @@ export async function resolveTarget(opts: TargetOptions, env = process.env): Pro
       `--stack ${opts.stack} needs --migration <name>: which dual-write migration of the stack to work on`,
     );
   const spec = opts.stack
-    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: DUAL_WRITE_ONLY })
+    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: dualWriteOnly(command) })
     : undefined;
   let databases: D1Binding[];
   if (spec) {

@@ -68,7 +68,7 @@ async function openSinks(
       throw new UsageError(
         "the migration has D1 tables: choose --local or --remote for them; hint: the applier writes every table's changes to its own store",
       );
-    const resolved = await resolveTarget(opts);
+    const resolved = await resolveTarget(opts, process.env, "capture");
     const opened = new Map<string, D1Target>();
     for (const db of resolved.databases) {
       const d1 = resolved.local

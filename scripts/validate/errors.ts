@@ -32,6 +32,12 @@ export function describeFailure(error: unknown): { reason: string; hint: string 
   if (code === "3D000") return { reason: message, hint: "check the database name in the connection string" };
   if (code === "57014" || /statement timeout/i.test(message))
     return { reason: "statement timed out", hint: "raise --statement-timeout or lower --segment-rows" };
+  // pg's own bound on our side: the server took the statement and went silent.
+  if (/query read timeout/i.test(message))
+    return {
+      reason: "no reply to a statement within --statement-timeout (the server went silent)",
+      hint: "check the server (frozen, overloaded, failing over), or raise --statement-timeout",
+    };
   if (/timeout/i.test(message))
     return { reason: `timed out (${message})`, hint: "check network access, or raise --connect-timeout" };
   if (

@@ -129,3 +129,24 @@ it("gives up after --give-up-after when the server stays down: exit 2, the sides
   expect(result.code).toBe(2);
   expect(result.stdout + result.stderr).not.toContain(target.password);
 });
+
+it("a server that goes silent mid-run ends the statement within its bound, naming --statement-timeout (exit 2)", async () => {
+  const locker = await lockT2(source);
+  const run = validate(["--statement-timeout", "2", "--connect-timeout", "1"]);
+  await validateWaitingOnLock(source);
+  source.pause(); // SIGSTOP: the connection stays open, nothing answers
+  let result: CliRun;
+  try {
+    result = await run;
+  } finally {
+    source.resume();
+  }
+  await locker.end().catch(() => undefined);
+  expect(result.stdout).toMatch(
+    /ERROR: .* failed while .*: no reply to a statement within --statement-timeout \(the server went silent\)/,
+  );
+  expect(result.stdout).toContain(
+    "hint: check the server (frozen, overloaded, failing over), or raise --statement-timeout",
+  );
+  expect(result.code).toBe(2);
+});
