@@ -4,7 +4,7 @@
  * `status` from a machine that reaches both databases, or any step again by hand (each is idempotent).
  * Exit 0 done (status: every table streaming); 1 refused or not ready; 2 bad input.
  */
-import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
+import { addConnectionBounds, newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { maskText, secretsOfUrl } from "./lib/mask";
 import {
   ReplicationError,
@@ -49,14 +49,14 @@ const program = newCommand("replication")
     wholeNumber("seconds"),
     120,
   )
-  .option("--json", "print one JSON document")
-  .addHelpText(
-    "after",
-    "\nExit status: 0 done; 1 refused (not ready, not caught up); 2 could not run (bad input, a server out of reach).\n" +
-      "The source role must own the replicated tables and have REPLICATION (no superuser needed); the\n" +
-      "target user must be allowed to create subscriptions (a Cloud SQL user of cloudsqlsuperuser).\n" +
-      "URLs and passwords are never printed.",
-  );
+  .option("--json", "print one JSON document");
+addConnectionBounds(program).addHelpText(
+  "after",
+  "\nExit status: 0 done; 1 refused (not ready, not caught up); 2 could not run (bad input, a server out of reach).\n" +
+    "The source role must own the replicated tables and have REPLICATION (no superuser needed); the\n" +
+    "target user must be allowed to create subscriptions (a Cloud SQL user of cloudsqlsuperuser).\n" +
+    "URLs and passwords are never printed.",
+);
 
 interface Opts {
   name?: string;
@@ -68,8 +68,12 @@ interface Opts {
   wait?: boolean;
   timeout: number;
   giveUpAfter: number;
+  connectTimeout: number;
+  queryTimeout: number;
   json?: boolean;
 }
+
+const bounds = (o: Opts) => ({ timeoutMs: o.queryTimeout * 1000, connectTimeoutMs: o.connectTimeout * 1000 });
 
 function required(value: string | undefined, env: string, flag: string): string {
   if (!value)
@@ -120,6 +124,8 @@ async function main(): Promise<number> {
   const opts: LogicalOptions = {
     name: o.name,
     giveUpMs: o.giveUpAfter * 1000,
+    connectTimeoutMs: o.connectTimeout * 1000,
+    timeoutMs: o.queryTimeout * 1000,
     source: required(o.source ?? env.SOURCE_DATABASE_URL, "SOURCE_DATABASE_URL", "--source"),
     destination: required(o.target ?? env.TARGET_DATABASE_URL, "TARGET_DATABASE_URL", "--target"),
     ...((o.subscriberConnection ?? env.SUBSCRIBER_CONNECTION)
@@ -173,7 +179,7 @@ async function sourceFreezeAction(
     throw new UsageError(`${action} needs --role <role>`, "the role the app connects to the source as");
   try {
     if (action === "thaw-source") {
-      await thawSource(source, o.role);
+      await thawSource(source, o.role, bounds(o));
       process.stdout.write(
         o.json
           ? JSON.stringify({ action, role: o.role }) + "\n"
@@ -181,7 +187,7 @@ async function sourceFreezeAction(
       );
       return 0;
     }
-    const f = await freezeSource(source, o.role);
+    const f = await freezeSource(source, o.role, bounds(o));
     process.stdout.write(
       o.json
         ? JSON.stringify({ action, ...f }, null, 2) + "\n"

@@ -38,7 +38,10 @@ async function main(): Promise<number> {
   if (opts.stack !== undefined && opts.migration === undefined)
     throw new UsageError(`--stack ${opts.stack} needs --migration <name>: which dual-write migration`);
   const spec = opts.stack
-    ? loadMigration(opts.stack, opts.migration!, { kind: "dual-write", purpose: dualWriteOnly("schema:migrate") })
+    ? loadMigration(opts.stack, opts.migration!, {
+        kind: "dual-write",
+        purpose: dualWriteOnly("schema:migrate"),
+      })
     : undefined;
   const schema = opts.schema ?? spec?.target.schema;
   if (!schema)

@@ -41,8 +41,10 @@ export interface LogicalOptions extends LogicalEndpoints {
   readonly schemas?: readonly string[];
   /** Directory of pg_dump and psql (empty: found on PATH). */
   readonly binDir?: string;
-  /** Bound of each statement and connection, in ms. @default 30000 */
+  /** Bound of each statement, in ms (pg_dump and psql get ten times it). @default 30000 */
   readonly timeoutMs?: number;
+  /** Bound of each connection, in ms. @default 10000 */
+  readonly connectTimeoutMs?: number;
   /**
    * How long status, the wait for the copy and stop keep reconnecting when a server restarts under
    * them, in ms. @default 120000
@@ -116,10 +118,10 @@ function names(opts: LogicalOptions) {
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-async function connect(url: string, timeoutMs: number, role: string): Promise<Client> {
+async function connect(url: string, timeoutMs: number, connectMs: number, role: string): Promise<Client> {
   const config: ClientConfig = {
     connectionString: url,
-    connectionTimeoutMillis: timeoutMs,
+    connectionTimeoutMillis: connectMs,
     statement_timeout: timeoutMs,
     query_timeout: timeoutMs + 1000,
     application_name: "cutover-replication",
@@ -130,9 +132,14 @@ async function connect(url: string, timeoutMs: number, role: string): Promise<Cl
     await client.connect();
   } catch (error) {
     await client.end().catch(() => undefined);
+    const timedOut = /timeout expired|connection timeout/i.test((error as Error).message);
     throw new ReplicationError(
-      `cannot connect to the ${role}: ${(error as Error).message}`,
-      `check the ${role} URL (host, port, password, sslmode)`,
+      timedOut
+        ? `cannot connect to the ${role}: no answer within ${connectMs / 1000} s (--connect-timeout)`
+        : `cannot connect to the ${role}: ${(error as Error).message}`,
+      timedOut
+        ? `check that the ${role} host is reachable from here (firewall, allow-list, IPv6), or raise --connect-timeout`
+        : `check the ${role} URL (host, port, password, sslmode)`,
       true,
       error,
     );
@@ -145,11 +152,12 @@ async function withBoth<T>(
   work: (source: Client, destination: Client) => Promise<T>,
 ): Promise<T> {
   const timeout = opts.timeoutMs ?? 30_000;
-  const source = await connect(opts.source, timeout, "source");
+  const connectMs = opts.connectTimeoutMs ?? 10_000;
+  const source = await connect(opts.source, timeout, connectMs, "source");
   // The app's role may be frozen read-only on the source (freezeSource): these steps still write DDL.
   await source.query("SET default_transaction_read_only = off");
   try {
-    const destination = await connect(opts.destination, timeout, "destination");
+    const destination = await connect(opts.destination, timeout, connectMs, "destination");
     try {
       return await work(source, destination);
     } finally {
@@ -186,13 +194,33 @@ async function exists(client: Client, sql: string, params: unknown[]): Promise<b
   return (await client.query<{ e: boolean }>(`select exists(${sql}) as e`, params)).rows[0].e;
 }
 
-function run(bin: string, args: string[], input?: string): Promise<string> {
+/** pg_dump or psql, bounded: PGCONNECT_TIMEOUT for the connection, ten statement bounds for the whole run. */
+function run(opts: LogicalOptions, bin: string, args: string[], input?: string): Promise<string> {
+  const tool = bin.split("/").pop();
+  const limitMs = 10 * (opts.timeoutMs ?? 30_000);
+  const connectS = Math.max(1, Math.round((opts.connectTimeoutMs ?? 10_000) / 1000));
   return new Promise((resolve, reject) => {
-    const child = execFile(bin, args, { maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error)
-        reject(new ReplicationError(`${bin.split("/").pop()} failed: ${stderr.trim() || error.message}`));
-      else resolve(stdout);
-    });
+    const child = execFile(
+      bin,
+      args,
+      {
+        maxBuffer: 256 * 1024 * 1024,
+        timeout: limitMs,
+        env: { ...process.env, PGCONNECT_TIMEOUT: String(connectS) },
+      },
+      (error, stdout, stderr) => {
+        if (error?.killed)
+          reject(
+            new ReplicationError(
+              `${tool} did not finish within ${limitMs / 1000} s (ten times --query-timeout)`,
+              "check the server (a lock held on a table, a silent server), or raise --query-timeout",
+              true,
+            ),
+          );
+        else if (error) reject(new ReplicationError(`${tool} failed: ${stderr.trim() || error.message}`));
+        else resolve(stdout);
+      },
+    );
     if (input !== undefined) child.stdin?.end(input);
   });
 }
@@ -222,7 +250,7 @@ async function copySchema(
     );
   const bin = (tool: string) => (opts.binDir ? `${opts.binDir}/${tool}` : tool);
   const schemaArgs = (opts.schemas ?? ["public"]).flatMap((s) => ["--schema", s]);
-  const dump = await run(bin("pg_dump"), [
+  const dump = await run(opts, bin("pg_dump"), [
     "--schema-only",
     "--no-owner",
     "--no-privileges",
@@ -235,7 +263,7 @@ async function copySchema(
   // A schema named with --schema is dumped with its CREATE SCHEMA, and `public` exists everywhere.
   const script = dump.replace(/^CREATE SCHEMA (\S+);$/gm, "CREATE SCHEMA IF NOT EXISTS $1;");
   // psql, not the driver: current pg_dump writes psql meta-commands (\restrict).
-  await run(bin("psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", opts.destination], script);
+  await run(opts, bin("psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", opts.destination], script);
   return true;
 }
 

@@ -27,11 +27,13 @@ export interface SourceFreeze {
 const ROLE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
-async function open(url: string, timeoutMs: number): Promise<Client> {
+async function open(url: string, timeoutMs: number, connectMs: number): Promise<Client> {
   const c = new Client({
     connectionString: url,
-    connectionTimeoutMillis: timeoutMs,
+    connectionTimeoutMillis: connectMs,
     statement_timeout: timeoutMs,
+    // Our side of the bound: a server that went silent cannot enforce statement_timeout.
+    query_timeout: timeoutMs + 1000,
     application_name: "cutover-freeze",
   });
   c.on("error", () => undefined);
@@ -39,9 +41,14 @@ async function open(url: string, timeoutMs: number): Promise<Client> {
     await c.connect();
   } catch (error) {
     await c.end().catch(() => undefined);
+    const timedOut = /timeout expired|connection timeout/i.test((error as Error).message);
     throw new ReplicationError(
-      `cannot connect to the source: ${(error as Error).message}`,
-      "check the source URL (host, port, password, sslmode)",
+      timedOut
+        ? `cannot connect to the source: no answer within ${connectMs / 1000} s (--connect-timeout)`
+        : `cannot connect to the source: ${(error as Error).message}`,
+      timedOut
+        ? "check that the source host is reachable from here (firewall, allow-list, IPv6), or raise --connect-timeout"
+        : "check the source URL (host, port, password, sslmode)",
       true,
       error,
     );
@@ -63,10 +70,10 @@ function checkRole(role: string): void {
 export async function freezeSource(
   url: string,
   role: string,
-  { timeoutMs = 30_000 } = {},
+  { timeoutMs = 30_000, connectTimeoutMs = 10_000 } = {},
 ): Promise<SourceFreeze> {
   checkRole(role);
-  const c = await open(url, timeoutMs);
+  const c = await open(url, timeoutMs, connectTimeoutMs);
   try {
     const exists = await c.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
     if (exists.rowCount === 0)
@@ -86,7 +93,7 @@ export async function freezeSource(
     const u = new URL(url);
     const sameRole = decodeURIComponent(u.username) === role;
     if (sameRole) {
-      const probe = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+      const probe = new Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });
       probe.on("error", () => undefined);
       await probe.connect();
       try {
@@ -139,9 +146,13 @@ export async function freezeSource(
 }
 
 /** Gives writes back to the app's role (the rollback of a freeze). */
-export async function thawSource(url: string, role: string, { timeoutMs = 30_000 } = {}): Promise<void> {
+export async function thawSource(
+  url: string,
+  role: string,
+  { timeoutMs = 30_000, connectTimeoutMs = 10_000 } = {},
+): Promise<void> {
   checkRole(role);
-  const c = await open(url, timeoutMs);
+  const c = await open(url, timeoutMs, connectTimeoutMs);
   try {
     await c.query(`ALTER ROLE ${ident(role)} RESET default_transaction_read_only`);
   } finally {

@@ -119,3 +119,42 @@ it("bad endpoints say which side and what is wrong, exit 2, and never mask ordin
     expect(r.stderr).not.toMatch(/Nope-Pass-77|Wrong-Pass-77|data\*\*\*/);
   }
 });
+
+it("replication and freeze-source against a host that never answers: exit 2 within the bounds, no password", async () => {
+  const env = { SOURCE_DATABASE_URL: silentUrl(), TARGET_DATABASE_URL: silentUrl() };
+  const status = await runScript(
+    "scripts/replication.ts",
+    ["status", "--name", "cutover_x_a1", "--connect-timeout", "1", "--give-up-after", "2"],
+    env,
+  );
+  expect(status.stderr).toContain(
+    "replication status: cannot connect to the source: no answer within 1 s (--connect-timeout)\n  hint: check that the source host is reachable from here (firewall, allow-list, IPv6), or raise --connect-timeout",
+  );
+  expect(status.code).toBe(2);
+  expect(status.elapsedMs).toBeLessThan(20_000);
+  const freeze = await runScript(
+    "scripts/replication.ts",
+    ["freeze-source", "--role", "app", "--connect-timeout", "1"],
+    env,
+  );
+  expect(freeze.stderr).toContain(
+    "replication freeze-source: cannot connect to the source: no answer within 1 s (--connect-timeout)",
+  );
+  expect(freeze.code).toBe(2);
+  for (const r of [status, freeze]) expect(r.stdout + r.stderr).not.toContain("Silent-Pass-88");
+});
+
+it("validate against a host that never answers: exit 2 within --connect-timeout, naming the side", async () => {
+  const r = await runScript(
+    "scripts/validate.ts",
+    ["--source", silentUrl(), "--target", silentUrl(), "--tables", "a", "--connect-timeout", "1"],
+    {},
+  );
+  expect(r.stdout).toMatch(
+    /ERROR: cannot connect to postgres:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/legacy: timed out/,
+  );
+  expect(r.stdout).toContain("raise --connect-timeout");
+  expect(r.code).toBe(2);
+  expect(r.elapsedMs).toBeLessThan(20_000);
+  expect(r.stdout + r.stderr).not.toContain("Silent-Pass-88");
+});
