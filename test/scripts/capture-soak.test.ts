@@ -233,3 +233,36 @@ it("backfill rides out a restart of the legacy server mid-copy and resumes from 
   expect(code).toBe(0);
   await expectStoresEqual("users");
 });
+
+it("rides out a frozen new-schema server (SIGSTOP): silence past --query-timeout is a lost connection, and no change is lost", async () => {
+  const applier = startApplier(["--query-timeout", "2", "--connect-timeout", "1"]);
+  const load = startLoad();
+  await applier.ready;
+  await new Promise((r) => setTimeout(r, 1000));
+  targetServer.pause(); // accepts TCP, answers nothing
+  try {
+    await new Promise((r) => setTimeout(r, 5000));
+  } finally {
+    targetServer.resume();
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const committed = await load.stop();
+  expect(committed).toBeGreaterThan(50);
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const [{ n }] = await q(legacyServer.url, "SELECT count(*)::int AS n FROM cutover_capture.changes");
+    if (n === 0) break;
+    if (Date.now() > until) throw new Error(`${n} changes still pending\n${applier.output()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  process.kill(-applier.child.pid!, "SIGINT");
+  const code = await exitOf(applier.child);
+  const out = applier.output();
+  expect(out).toMatch(
+    /capture: connection to the legacy database and the new stores lost \(.*(query timeout|connect timeout).*\); reconnecting/,
+  );
+  expect(out).toMatch(/capture: reconnected to the legacy database and the new stores after [0-9.]+ s/);
+  expect(out).not.toMatch(/Unhandled|at .*\.ts:\d+/);
+  expect([0, 130]).toContain(code);
+  for (const table of ["users", "vehicles", "listings"]) await expectStoresEqual(table);
+});
