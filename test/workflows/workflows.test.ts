@@ -50,9 +50,12 @@ describe("GitHub workflows", () => {
     const w = load("cutover.yml");
     expect(w.jobs["up-staging"]).toMatchObject({
       uses: "./.github/workflows/up.yml",
-      with: { stack: "staging" },
+      with: { stack: "staging", ref: "${{ github.sha }}" },
     });
-    expect(w.jobs["up-prod"]).toMatchObject({ uses: "./.github/workflows/up.yml", with: { stack: "prod" } });
+    expect(w.jobs["up-prod"]).toMatchObject({
+      uses: "./.github/workflows/up.yml",
+      with: { stack: "prod", ref: "${{ github.sha }}" },
+    });
     expect(w.jobs["up-prod"].needs).toContain("up-staging");
     expect(w.jobs["up-prod"].if).toContain("needs.up-staging.result == 'success'");
     expect(w.jobs["up-staging"].if).toContain("needs.check.outputs.staging == 'true'");
@@ -75,7 +78,16 @@ describe("GitHub workflows", () => {
     expect(steps.indexOf('npm run -s phase -- "$STACK" "$MIGRATION" rollback')).toBeLessThan(
       steps.indexOf("git push"),
     );
-    expect(w.jobs.up).toMatchObject({ needs: "commit", uses: "./.github/workflows/up.yml" });
+    // The commit it pushed is what up.yml applies, in the incident group.
+    expect(w.jobs.up).toMatchObject({
+      needs: "commit",
+      uses: "./.github/workflows/up.yml",
+      with: { ref: "${{ needs.commit.outputs.sha }}", incident: true },
+    });
+    expect(w.jobs.commit.outputs.sha).toBe("${{ steps.rollback.outputs.sha }}");
+    expect(steps.indexOf("git push origin HEAD:main")).toBeLessThan(
+      steps.indexOf('echo "sha=$(git rev-parse HEAD)"'),
+    );
   });
 
   it("runs the canary gate and applies only what it wrote", () => {
@@ -86,6 +98,73 @@ describe("GitHub workflows", () => {
       'npm run -s advance -- "$STACK" "$MIGRATION" --deployed deployed.json --wait --apply',
     );
     expect(steps.indexOf("git diff --quiet")).toBeLessThan(steps.indexOf("git push"));
-    expect(w.jobs.up).toMatchObject({ needs: "judge", if: "needs.judge.outputs.changed == 'true'" });
+    expect(w.jobs.up).toMatchObject({
+      needs: "judge",
+      if: "needs.judge.outputs.changed == 'true'",
+      with: { ref: "${{ needs.judge.outputs.sha }}" },
+    });
+    expect(steps.indexOf("git push origin HEAD:main")).toBeLessThan(
+      steps.indexOf('echo "sha=$(git rev-parse HEAD)"'),
+    );
+  });
+
+  it("up.yml applies the commit it is given, never the triggering event's, and refuses an older one", () => {
+    const up = load("up.yml");
+    expect(up.on.workflow_call.inputs.ref).toMatchObject({ type: "string", required: true });
+    const checkout = up.jobs.up.steps[0];
+    expect(checkout.uses).toMatch(/^actions\/checkout@[0-9a-f]{40}$/);
+    expect(checkout.with).toEqual({ ref: "${{ inputs.ref }}", "fetch-depth": 0 });
+    const script = runs(up.jobs.up);
+    expect(script).toContain('git merge-base --is-ancestor "$REF" "$applied"');
+    // The applied tag moves only after the up and its checks, to the commit applied.
+    expect(script.indexOf('git tag -f "cutover-applied/$STACK" "$REF"')).toBeGreaterThan(
+      script.indexOf("npm run -s smoke"),
+    );
+  });
+
+  it("concurrency: merges are never cancelled, an incident never waits behind a merge", () => {
+    const cutover = load("cutover.yml");
+    expect(cutover.concurrency.group).toContain("format('cutover-push-{0}', github.sha)");
+    expect(cutover.concurrency["cancel-in-progress"]).toBe("${{ github.event_name == 'pull_request' }}");
+    const up = load("up.yml").jobs.up.concurrency;
+    expect(up).toEqual({
+      group: "cutover-up-${{ inputs.stack }}${{ inputs.incident && '-incident' || '' }}",
+      "cancel-in-progress": false,
+    });
+    const groups = ["rollback.yml", "advance.yml"].map((f) => load(f).concurrency.group);
+    expect(groups[0]).toBe("cutover-incident-${{ inputs.stack }}");
+    expect(new Set([...groups, cutover.concurrency.group]).size).toBe(3);
+    for (const f of files) {
+      const w = load(f);
+      if (w.concurrency) expect(w.concurrency["cancel-in-progress"]).not.toBe(true);
+    }
+  });
+
+  it("which stacks a merge touches is judged against what each stack last applied", () => {
+    const check = runs(load("cutover.yml").jobs.check);
+    expect(check).toContain('git rev-parse -q --verify "refs/tags/cutover-applied/$stack^{commit}"');
+    expect(check).toContain('npm run -s touched -- --base "$base" --stack "$stack" >> "$GITHUB_OUTPUT"');
+  });
+
+  it("previews run the pull request's code with read-only identities only", () => {
+    const preview = JSON.stringify(load("cutover.yml").jobs.preview);
+    expect(preview).toContain("secrets.PULUMI_PREVIEW_ACCESS_TOKEN");
+    expect(preview).toContain("secrets.GCP_PREVIEW_SERVICE_ACCOUNT");
+    expect(preview).not.toMatch(
+      /secrets\.(PULUMI_ACCESS_TOKEN|GCP_DEPLOY_SERVICE_ACCOUNT|SMOKE_ADMIN_TOKEN)\b/,
+    );
+  });
+
+  it("every action is pinned by commit SHA (the tag in a comment) and every job has a timeout", () => {
+    for (const f of files) {
+      const text = readFileSync(join(DIR, f), "utf8");
+      for (const m of text.matchAll(/uses: ([^\s]+)(.*)$/gm)) {
+        if (m[1].startsWith("./")) continue;
+        expect(`${f}: ${m[1]}`).toMatch(/@[0-9a-f]{40}$/);
+        expect(`${f}: ${m[2]}`).toMatch(/ # v\d+\.\d+\.\d+$/);
+      }
+      for (const [name, job] of Object.entries(load(f).jobs as Record<string, Record<string, unknown>>))
+        if (!job.uses) expect([f, name, typeof job["timeout-minutes"]]).toEqual([f, name, "number"]);
+    }
   });
 });
