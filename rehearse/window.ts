@@ -23,7 +23,7 @@ const accepted = (status: number) => status >= 200 && status < 300;
 export function observeWindow(
   samples: readonly Sample[],
   onDestination: (s: Sample) => boolean,
-  bands: readonly { readonly position: string; readonly writes: { readonly refused: number } }[],
+  bands: readonly { readonly position: string; readonly startMs: number }[],
   marks: { readonly freezeAt: number | null; readonly fullAt: number | null },
   refusedStatus = 503,
 ): ObservedWindow {
@@ -42,8 +42,23 @@ export function observeWindow(
     firstOnDestinationMs: firstOnDestination,
     allAcceptedMs: allAccepted,
     freezeToFullMs: marks.freezeAt !== null && marks.fullAt !== null ? marks.fullAt - marks.freezeAt : null,
-    refusedByPosition: bands
-      .filter((b) => b.writes.refused > 0)
-      .map((b) => ({ position: b.position, refused: b.writes.refused })),
+    refusedByPosition: refusedPer(refused, bands),
   };
+}
+
+/**
+ * Each refused write counted under the position held when it was sent: the last band that started at or
+ * before it (a write still in flight when its band closed is not lost between two bands).
+ */
+function refusedPer(
+  refused: readonly Sample[],
+  bands: readonly { readonly position: string; readonly startMs: number }[],
+): { position: string; refused: number }[] {
+  const counts = bands.map((b) => ({ position: b.position, refused: 0 }));
+  for (const s of refused) {
+    let i = -1;
+    for (let j = 0; j < bands.length && bands[j].startMs <= s.t; j++) i = j;
+    if (i >= 0) counts[i].refused++;
+  }
+  return counts.filter((c) => c.refused > 0);
 }

@@ -172,6 +172,7 @@ async function main(): Promise<number> {
           migration,
           check: "compare",
           position: positionLabel(positionOf(spec)),
+          attempt: positionOf(spec).attempt,
           passed: problem === undefined,
           summary: summary
             ? `comparison Worker at ${summary.at}: ${summary.sampled} sampled, ${summary.equal} equal, ${summary.differing} differing${problem ? ` — ${problem}` : ""}`

@@ -125,6 +125,7 @@ async function main(): Promise<number> {
       migration: opts.migration!,
       check: "export",
       position: positionLabel(positionOf(target.spec)),
+      attempt: positionOf(target.spec).attempt,
       passed: true,
       summary:
         exported.length === 0

@@ -78,6 +78,7 @@ async function main(): Promise<number> {
       migration,
       check: "detached",
       position: positionLabel(positionOf(spec)),
+      attempt: positionOf(spec).attempt,
       passed,
       summary: passed
         ? `nothing reads legacy${retiring.length ? ` or ${retiring.join(", ")}` : ""} (${report.scripts} Worker scripts checked)`

@@ -119,7 +119,8 @@ export function applyStep(
     "Next:",
     `  npm run plan -- ${stack} --base origin/main        # what this step does, irreversible steps first`,
     `  git checkout -b cutover/${stack}-${migration}-${to.phase}${to.percent !== undefined ? `-${to.percent}` : ""}`,
-    `  git commit -am "${stack}: ${migration} ${label}" && git push   # the pull request runs pulumi preview`,
+    // The evidence goes with the step: the ledger and the plan judge the committed files.
+    `  git add Pulumi.${stack}.yaml evidence/ && git commit -m "${stack}: ${migration} ${label}" && git push   # the pull request runs pulumi preview`,
     `  after review and merge, CI runs: pulumi up --stack ${stack}`,
   ];
   return { code: EXIT.ok, out: lines.join("\n") + "\n" };

@@ -130,6 +130,7 @@ async function main(): Promise<number> {
       migration: opts.migration,
       check: "smoke",
       position: positionLabel(positionOf(loadMigration(opts.stack, opts.migration))),
+      attempt: positionOf(loadMigration(opts.stack, opts.migration)).attempt,
       passed: exitCodeOf(results) === 0,
       summary: `${maskUrl(baseUrl)}: ${results.length} check(s)${failed.length ? `, failed: ${failed.join(", ")}` : ", all passed"}`,
       report: renderJson("smoke", results, secrets),

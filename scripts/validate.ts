@@ -182,6 +182,7 @@ function finish(opts: Options, given: RunReport, compact = false): number {
       migration: opts.migration,
       check: "validate",
       position: positionLabel(positionOf(spec)),
+      attempt: positionOf(spec).attempt,
       passed: report.identical,
       summary: `${reports.length} table(s) ${report.identical ? "identical" : report.error ? "not compared (error)" : "differ"}: ${reports.map((t) => `${t.table}${t.identical ? "" : " (DIFFERENT)"}`).join(", ")}`,
       report: JSON.stringify(report),
@@ -361,6 +362,7 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
         await closeAll(opened);
         await reconnectWithBackoff(`${source.label} / ${target.label}`, (e as Error).message, openBoth, {
           giveUpMs: opts.giveUpAfter * 1000,
+          hint: "bring the server back and run validate again (--give-up-after sets how long it waits)",
           say: (line) =>
             process.stderr.write(
               `validate: ${line}; ${table} is compared again from its start (${i} table(s) done are kept)\n`,

@@ -88,6 +88,7 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
       ramp,
       windowHours,
       ...repairOf(spec),
+      evidenceMaxAgeHours: spec.evidenceMaxAgeHours,
       ...evidenceOf(opts.evidenceDir ?? process.cwd(), name),
     });
     const gated = { transformations: [dependOn(ledger)] };

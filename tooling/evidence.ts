@@ -8,10 +8,13 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 
+import { evidenceRefProblem, gateCommand, type EvidenceRef } from "../infra/engine/gates";
+
+export { gateCommand };
 import { GATE_CHECKS, type GateCheck } from "../infra/engine/phase-row";
 import { gatesOf, positionLabel, type Position, type TransitionContext } from "../infra/engine/transitions";
 
-export type { GateCheck };
+export type { EvidenceRef, GateCheck };
 
 export interface Evidence {
   readonly stack: string;
@@ -19,6 +22,8 @@ export interface Evidence {
   readonly check: GateCheck;
   /** The position the file was at when the check ran (e.g. `replicate`, `canary:10`). */
   readonly position: string;
+  /** The attempt the migration was in (a retry's evidence cannot open another attempt's gate). */
+  readonly attempt?: number;
   readonly passed: boolean;
   readonly at: string;
   /** What was checked, in one line (tables, URL, counts). */
@@ -37,34 +42,14 @@ function digestOf(e: Omit<Evidence, "digest">): string {
     "migration",
     "check",
     "position",
+    // Files written before attempts were recorded keep their digest (and are refused for that).
+    ...(e.attempt !== undefined ? (["attempt"] as const) : []),
     "passed",
     "at",
     "summary",
     "reportDigest",
   ] as const;
   return sha256(JSON.stringify(fields.map((k) => e[k])));
-}
-
-/** The command that writes a gate's evidence. */
-export function gateCommand(check: GateCheck, stack: string, migration: string): string {
-  switch (check) {
-    case "validate":
-      return `npm run validate -- --stack ${stack} --migration ${migration} --evidence`;
-    case "smoke":
-      return `npm run smoke -- <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
-    case "export":
-      return `npm run d1:export -- --stack ${stack} --migration ${migration} --remote --evidence`;
-    case "capture":
-      return `npm run capture -- status --stack ${stack} --migration ${migration} --evidence`;
-    case "detached":
-      return `npm run decommission -- check --stack ${stack} --migration ${migration} --evidence`;
-    case "compare":
-      return `npm run compare -- status --stack ${stack} --migration ${migration} --remote --evidence`;
-    default: {
-      const unreachable: never = check;
-      throw new Error(`unknown gate check ${String(unreachable)}`);
-    }
-  }
 }
 
 export function evidencePath(root: string, stack: string, migration: string, check: GateCheck): string {
@@ -74,7 +59,11 @@ export function evidencePath(root: string, stack: string, migration: string, che
 /** Writes the evidence of a check; returns the file's path. */
 export function recordEvidence(
   root: string,
-  e: Omit<Evidence, "digest" | "reportDigest" | "at"> & { readonly report: string; readonly at?: Date },
+  e: Omit<Evidence, "digest" | "reportDigest" | "at" | "attempt"> & {
+    readonly attempt: number;
+    readonly report: string;
+    readonly at?: Date;
+  },
 ): string {
   const { report, at, ...rest } = e;
   const body = { ...rest, at: (at ?? new Date()).toISOString(), reportDigest: sha256(report) };
@@ -108,7 +97,7 @@ export function readEvidence(
   return { evidence: e };
 }
 
-/** Why the evidence for a gate does not hold (undefined when it does). */
+/** Why the evidence for a gate does not hold (undefined when it does): the one judge's answer. */
 export function evidenceProblem(
   root: string,
   want: {
@@ -116,41 +105,27 @@ export function evidenceProblem(
     migration: string;
     check: GateCheck;
     position: string;
+    attempt: number;
     maxAgeHours: number;
     now: Date;
   },
 ): string | undefined {
   const read = readEvidence(root, want.stack, want.migration, want.check);
   if ("problem" in read) return read.problem;
-  const e = read.evidence;
-  if (!e.passed) return `the last ${want.check} did not pass (${e.at}): ${e.summary}`;
-  if (e.position !== want.position)
-    return `the ${want.check} evidence was taken at ${e.position}, not at ${want.position}`;
-  const ageHours = (want.now.getTime() - Date.parse(e.at)) / 3_600_000;
-  if (ageHours > want.maxAgeHours)
-    return `the ${want.check} evidence is ${Math.floor(ageHours)} h old (more than ${want.maxAgeHours} h)`;
-  return undefined;
-}
-
-/** Evidence as the ledger records it with the step it gated: where and when it was taken, its verdict. */
-export interface EvidenceRef {
-  readonly check: GateCheck;
-  readonly position: string;
-  readonly at: string;
-  readonly passed: boolean;
-  readonly digest: string;
+  const problem = evidenceRefProblem(read.evidence, want);
+  return problem && !read.evidence.passed ? `${problem}: ${read.evidence.summary}` : problem;
 }
 
 /**
  * The committed evidence of a migration whose digest holds (a hand-edited file is left out), for the
- * program to hand to the ledger. No folder or no file: none.
+ * program to hand to the ledger, which judges it with the same judge. No folder or no file: none.
  */
 export function committedEvidence(root: string, stack: string, migration: string): EvidenceRef[] {
   return GATE_CHECKS.flatMap((check) => {
     const read = readEvidence(root, stack, migration, check);
     if ("problem" in read) return [];
-    const { position, at, passed, digest } = read.evidence;
-    return [{ check, position, at, passed, digest }];
+    const { position, attempt, at, passed, digest } = read.evidence;
+    return [{ check, position, ...(attempt !== undefined ? { attempt } : {}), at, passed, digest }];
   });
 }
 
@@ -186,7 +161,7 @@ export function gateStatus(
   const at = positionLabel(step.from);
   return gatesOf(step.from, step.to, step.ctx).map((check) => {
     const command = gateCommand(check, step.stack, step.migration);
-    const problem = evidenceProblem(root, { ...step, check, position: at });
+    const problem = evidenceProblem(root, { ...step, check, position: at, attempt: step.from.attempt });
     if (problem) return { check, at, problem, command };
     const read = readEvidence(root, step.stack, step.migration, check);
     return "evidence" in read

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { stableJson } from "./stable-json";
 import { damagedMessage, ledgerDamage, positionDamage, type LedgerRepair } from "../engine/ledger-health";
+import { gateCommand, gateRefusal, judgeGates, type EvidenceRef } from "../engine/gates";
 import {
   BASELINE,
   gatesOf,
@@ -28,18 +29,14 @@ export interface LedgerInputs {
   readonly windowHours: number;
   /** The gate evidence committed with the stack file (digests checked by the program). */
   readonly evidence?: readonly GateEvidence[];
+  /** How old gate evidence may be (the stack's `evidenceMaxAgeHours`). */
+  readonly evidenceMaxAgeHours?: number;
   /** What was really deployed, when the recorded state is damaged (config `ledgerRepair`). */
   readonly repair?: LedgerRepair;
 }
 
 /** A gate check's committed evidence, as the program reads it (`tooling/evidence.ts`). */
-export interface GateEvidence {
-  readonly check: string;
-  readonly position: string;
-  readonly at: string;
-  readonly passed: boolean;
-  readonly digest: string;
-}
+export type GateEvidence = EvidenceRef;
 
 /** One applied change, as the ledger keeps it (the last {@link HISTORY_KEPT}). */
 export interface LedgerEntry {
@@ -159,6 +156,30 @@ function trustedStart(
   };
 }
 
+/** Evidence older than this is refused when the stack names no age (the config's default). */
+const DEFAULT_EVIDENCE_MAX_AGE_HOURS = 24;
+
+/**
+ * The gate refusal of a forward step, if any: the one judge (`infra/engine/gates.ts`) on the evidence
+ * the program handed over, with the stricter of the deployed and the proposed maximum age (raising it
+ * cannot open the gate it comes with).
+ */
+function gateProblem(
+  old: Partial<LedgerInputs> | undefined,
+  news: LedgerInputs,
+  from: Position,
+  ctx: TransitionContext,
+): string | undefined {
+  const ages = [old?.evidenceMaxAgeHours, news.evidenceMaxAgeHours].filter(
+    (h): h is number => typeof h === "number" && Number.isFinite(h) && h > 0,
+  );
+  const maxAgeHours = ages.length ? Math.min(...ages) : DEFAULT_EVIDENCE_MAX_AGE_HOURS;
+  const verdicts = judgeGates(from, news.position, ctx, news.evidence ?? [], { maxAgeHours, now: ctx.now });
+  return gateRefusal(news.migration, from, news.position, verdicts, (check) =>
+    gateCommand(check, news.stack, news.migration),
+  );
+}
+
 function inputsOf(state: Partial<LedgerState>): Partial<LedgerInputs> {
   const copy: Record<string, unknown> = { ...state };
   for (const k of STATE_KEYS) delete copy[k];
@@ -171,15 +192,27 @@ function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): Led
   const ctx = contextOf(news, now, facts, settingsOf(old, news));
   const t = judgeTransition(from, news.position, ctx);
   if (!t.allowed) throw new Error(t.message);
+  const refused = news.repair ? undefined : gateProblem(old, news, from, ctx);
+  if (refused) throw new Error(refused);
   const moved = positionLabel(from, true) !== positionLabel(news.position, true);
   const at = now.toISOString();
   const checks = moved ? gatesOf(from, news.position, ctx) : [];
   const gates = checks.map((check) => {
-    const used = news.evidence?.find((e) => e.check === check && e.position === positionLabel(from));
+    const used = news.evidence?.find(
+      (e) => e.check === check && e.position === positionLabel(from) && e.attempt === from.attempt,
+    );
     return {
       check,
       ...(used
-        ? { evidence: { position: used.position, at: used.at, passed: used.passed, digest: used.digest } }
+        ? {
+            evidence: {
+              position: used.position,
+              attempt: used.attempt,
+              at: used.at,
+              passed: used.passed,
+              digest: used.digest,
+            },
+          }
         : {}),
     };
   });
@@ -224,15 +257,21 @@ export function makeLedgerProvider(clock: () => Date = () => new Date()): pulumi
         from = olds.position as Position;
       }
       if (news.repair) return { inputs: news, failures: [] };
-      const t = judgeTransition(from, news.position, contextOf(news, clock(), undefined, settings));
-      return { inputs: news, failures: t.allowed ? [] : [{ property: "position", reason: t.message ?? "" }] };
+      const ctx = contextOf(news, clock(), undefined, settings);
+      const t = judgeTransition(from, news.position, ctx);
+      if (!t.allowed) return { inputs: news, failures: [{ property: "position", reason: t.message ?? "" }] };
+      const refused = gateProblem(fresh ? undefined : olds, news, from, ctx);
+      return { inputs: news, failures: refused ? [{ property: "evidence", reason: refused }] : [] };
     },
 
     async diff(_id: string, olds: LedgerState, news: LedgerInputs): Promise<pulumi.dynamic.DiffResult> {
       // A thrown error fails the preview with this message (check could not see the recorded times).
       const { from, facts } = trustedStart(olds, news, clock());
-      const t = judgeTransition(from, news.position, contextOf(news, clock(), facts, settingsOf(olds, news)));
+      const ctx = contextOf(news, clock(), facts, settingsOf(olds, news));
+      const t = judgeTransition(from, news.position, ctx);
       if (!t.allowed) throw new Error(t.message);
+      const refused = news.repair ? undefined : gateProblem(olds, news, from, ctx);
+      if (refused) throw new Error(refused);
       return {
         changes: stableJson(inputsOf(olds)) !== stableJson(news),
         replaces: [],

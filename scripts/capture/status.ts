@@ -85,6 +85,7 @@ export async function status(spec: DualWriteMigration, legacy: Client, opts: Sta
       migration: opts.evidence.migration,
       check: "capture",
       position: positionLabel(positionOf(spec)),
+      attempt: positionOf(spec).attempt,
       passed,
       summary: !all
         ? `capture NOT installed on ${missing.join(", ")}`

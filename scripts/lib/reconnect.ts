@@ -57,6 +57,8 @@ export interface BackoffOptions {
   readonly say: (line: string) => void;
   /** True when the command was asked to stop: no more attempts. */
   readonly stopping?: () => boolean;
+  /** What to do once it gave up. @default bring the database back and run again (resumes from what is committed) */
+  readonly hint?: string;
 }
 
 /**
@@ -78,7 +80,8 @@ export async function reconnectWithBackoff<T>(
     if (Date.now() - since >= o.giveUpMs)
       throw new UsageError(
         `gave up reconnecting to ${what} after ${Math.round((Date.now() - since) / 1000)} s: ${last}`,
-        "bring the database back and run the command again: it resumes from what is committed (--give-up-after sets how long it waits)",
+        o.hint ??
+          "bring the database back and run the command again: it resumes from what is committed (--give-up-after sets how long it waits)",
       );
     o.say(`connection to ${what} lost (${last}); reconnecting in ${wait} ms (attempt ${attempt})`);
     await new Promise((r) => setTimeout(r, Math.min(wait, Math.max(0, o.giveUpMs - (Date.now() - since)))));

@@ -7,6 +7,7 @@ import { positionOf, transitionContextOf, type MigrationPlan } from "../../infra
 import {
   BASELINE,
   judgeTransition,
+  positionLabel,
   samePosition,
   type LedgerFacts,
   type Transition,
@@ -184,12 +185,27 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
             now,
           })
         : [];
+      // The gate judge refuses the step here as at every other door: the plan exits 1 on it.
+      const failing = gates.filter((g) => g.problem !== undefined);
+      const judged =
+        transition && failing.length > 0
+          ? {
+              ...transition,
+              allowed: false,
+              message: failing
+                .map(
+                  (g) =>
+                    `${name}: ${positionLabel(transition.from)} → ${positionLabel(transition.to)} is refused: it needs passing ${g.check} evidence taken at ${g.at} (attempt ${transition.from.attempt}): ${g.problem}; hint: ${g.command}, then commit evidence/ with the change`,
+                )
+                .join("\n"),
+            }
+          : transition;
       return {
         name,
         planned,
         resources,
         secrets: secretWiringOf(resources),
-        ...(transition ? { transition } : {}),
+        ...(judged ? { transition: judged } : {}),
         ...(gates.length > 0 ? { gates } : {}),
       };
     });

@@ -3,13 +3,29 @@ import {
   HISTORY_KEPT,
   makeLedgerProvider,
   phaseLedgerProvider,
+  type GateEvidence,
   type LedgerInputs,
   type LedgerState,
 } from "../../infra/components/phase-ledger";
+import { GATE_CHECKS } from "../../infra/engine/phase-row";
 import type { Position } from "../../infra/engine/transitions";
 
 let now = new Date("2026-11-25T12:00:00Z");
 const provider = makeLedgerProvider(() => now);
+/** Passing evidence of every check at every position a gated step leaves, attempts 1 and 2, taken now. */
+const everyGateOpen = (): GateEvidence[] =>
+  GATE_CHECKS.flatMap((check) =>
+    ["replicate", "freeze", "promote", "dual-write", "final-cut"].flatMap((position) =>
+      [1, 2].map((attempt) => ({
+        check,
+        position,
+        attempt,
+        at: now.toISOString(),
+        passed: true,
+        digest: `${check}-${position}-${attempt}`,
+      })),
+    ),
+  );
 const inputs = (position: Position, kind: "cloudsql" | "dual-write" = "cloudsql"): LedgerInputs => ({
   cutoverLedger: "v1",
   migration: kind === "cloudsql" ? "avvivo" : "matchauto",
@@ -18,6 +34,8 @@ const inputs = (position: Position, kind: "cloudsql" | "dual-write" = "cloudsql"
   position,
   ramp: [10, 50, 100],
   windowHours: kind === "cloudsql" ? 48 : 168,
+  evidenceMaxAgeHours: 24,
+  evidence: everyGateOpen(),
 });
 const p = (phase: string, extra: Partial<Position> = {}): Position => ({ phase, attempt: 1, ...extra });
 const hours = (h: number) => new Date(now.getTime() + h * 3_600_000);
@@ -128,18 +146,26 @@ describe("create / update (run at up): record the position and the facts", () =>
     expect(state.history.at(-1)).toMatchObject({ from: "freeze (attempt 2)", to: "promote (attempt 2)" });
   });
 
-  it("records with a gated step the check and the evidence committed for it (none: the entry says so)", async () => {
+  it("records with a gated step the check and the evidence that opened it", async () => {
     const atReplicate = await upThrough([p("provision"), p("replicate")]);
     expect(atReplicate.history.at(-1)!.gates).toBeUndefined();
     const evidence = [
       {
         check: "validate",
         position: "replicate",
+        attempt: 1,
         at: "2026-11-25T13:30:00.000Z",
         passed: true,
         digest: "d1",
       },
-      { check: "smoke", position: "promote", at: "2026-11-20T00:00:00.000Z", passed: true, digest: "d2" },
+      {
+        check: "smoke",
+        position: "promote",
+        attempt: 1,
+        at: "2026-11-20T00:00:00.000Z",
+        passed: true,
+        digest: "d2",
+      },
     ];
     now = hours(1);
     const atFreeze = (
@@ -151,15 +177,16 @@ describe("create / update (run at up): record the position and the facts", () =>
       gates: [
         {
           check: "validate",
-          evidence: { position: "replicate", at: "2026-11-25T13:30:00.000Z", passed: true, digest: "d1" },
+          evidence: {
+            position: "replicate",
+            attempt: 1,
+            at: "2026-11-25T13:30:00.000Z",
+            passed: true,
+            digest: "d1",
+          },
         },
       ],
     });
-    // Evidence taken at another position is not this step's: the entry names the check only.
-    now = hours(1);
-    const atPromote = (await provider.update!("prod/avvivo", atFreeze, { ...inputs(p("promote")), evidence }))
-      .outs as LedgerState;
-    expect(atPromote.history.at(-1)!.gates).toEqual([{ check: "validate" }]);
   });
 
   it("update refuses an illegal step against the recorded state, and keeps the last history only", async () => {
@@ -381,5 +408,70 @@ describe("windows and the ramp are judged with the deployed values", () => {
     expect((await provider.check!(inputs(p("canary", { percent: 10 })), jump)).failures![0].reason).toContain(
       "it skips canary:50",
     );
+  });
+});
+
+describe("the gate judge at preview and up: no gated step without evidence that holds", () => {
+  const taken = (over: Partial<GateEvidence> = {}): GateEvidence => ({
+    check: "validate",
+    position: "freeze",
+    attempt: 1,
+    at: new Date(now.getTime() - 3_600_000).toISOString(),
+    passed: true,
+    digest: "d",
+    ...over,
+  });
+  const promote = (evidence: GateEvidence[], extra: Partial<LedgerInputs> = {}) => ({
+    ...inputs(p("promote")),
+    evidence,
+    ...extra,
+  });
+
+  it.each([
+    ["missing", [], "needs passing validate evidence taken at freeze (attempt 1): no validate evidence"],
+    ["failing", [taken({ passed: false })], "the last validate did not pass"],
+    [
+      "stale",
+      [taken({ at: "2026-11-23T00:00:00.000Z" })],
+      "the validate evidence is 62 h old (more than 24 h)",
+    ],
+    [
+      "future-dated",
+      [taken({ at: "2030-01-01T00:00:00.000Z" })],
+      "is dated 2030-01-01T00:00:00.000Z, in the future",
+    ],
+    ["wrong step", [taken({ position: "replicate" })], "was taken at replicate, not at freeze"],
+    ["wrong attempt", [taken({ attempt: 2 })], "was taken in attempt 2, not in attempt 1"],
+    ["no attempt (an older file)", [taken({ attempt: undefined })], "does not say which attempt"],
+  ])(
+    "freeze → promote with %s evidence is refused at check, diff and update",
+    async (_what, evidence, reason) => {
+      const state = await upThrough(["provision", "replicate", "freeze"].map((x) => p(x)));
+      const checked = await provider.check!(inputs(p("freeze")), promote(evidence));
+      expect(checked.failures).toEqual([{ property: "evidence", reason: expect.stringContaining(reason) }]);
+      expect(checked.failures![0].reason).toContain(
+        "hint: npm run validate -- --stack prod --migration avvivo --evidence, then commit evidence/ with the change",
+      );
+      await expect(provider.diff!("prod/avvivo", state, promote(evidence))).rejects.toThrow(reason);
+      await expect(provider.update!("prod/avvivo", state, promote(evidence))).rejects.toThrow(reason);
+    },
+  );
+
+  it("passing evidence of this step and attempt opens it; raising the allowed age in the same change does not", async () => {
+    const state = await upThrough(["provision", "replicate", "freeze"].map((x) => p(x)));
+    expect((await provider.check!(inputs(p("freeze")), promote([taken()]))).failures).toEqual([]);
+    const old = [taken({ at: "2026-11-24T00:00:00.000Z" })]; // 36 h
+    await expect(
+      provider.diff!("prod/avvivo", state, promote(old, { evidenceMaxAgeHours: 48 })),
+    ).rejects.toThrow("more than 24 h");
+    const moved = (await provider.update!("prod/avvivo", state, promote([taken()]))).outs as LedgerState;
+    expect(moved.deployed).toEqual(p("promote"));
+  });
+
+  it("a step that is not gated needs no evidence, and a rollback never does", async () => {
+    const state = await upThrough(["provision", "replicate", "freeze"].map((x) => p(x)));
+    const back = { ...inputs(p("rollback", { rollbackFrom: "freeze" })), evidence: [] };
+    expect((await provider.check!(inputs(p("freeze")), back)).failures).toEqual([]);
+    await expect(provider.diff!("prod/avvivo", state, back)).resolves.toBeDefined();
   });
 });

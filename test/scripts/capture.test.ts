@@ -277,6 +277,7 @@ it("its lag is the read-switch gate: a backlog older than the bound fails the ev
       migration: "matchauto",
       check,
       position: "dual-write",
+      attempt: 1,
       passed: true,
       summary: "both stores identical",
       report: "{}",

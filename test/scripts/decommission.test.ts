@@ -195,6 +195,7 @@ it("names every Worker binding and script that still reads legacy or the databas
     migration: "matchauto",
     check: "export",
     position: "final-cut",
+    attempt: 1,
     passed: true,
     summary: "2 D1 databases exported",
     report: "{}",

@@ -41,7 +41,9 @@ describe("npm run phase: one allowed step, written in place", () => {
     const r = applyStep("prod", "avvivo", "next", undefined, { dir, now: NOW });
     expect(r.code).toBe(0);
     expect(r.out).toContain("avvivo: baseline → provision written to");
-    expect(r.out).toContain('git commit -am "prod: avvivo baseline → provision"');
+    expect(r.out).toContain(
+      'git add Pulumi.prod.yaml evidence/ && git commit -m "prod: avvivo baseline → provision"',
+    );
     const after = readFileSync(file, "utf8");
     expect(changedLines(before, after)).toEqual({
       removed: ["      phase: baseline"],
@@ -157,6 +159,7 @@ describe("gate evidence: checked, not trusted", () => {
       migration: "avvivo",
       check: "validate",
       position: over.position ?? "replicate",
+      attempt: 1,
       passed: over.passed ?? true,
       summary: "7 table(s) identical",
       report: "{}",

@@ -318,6 +318,7 @@ describe("smoke (CLI)", () => {
       migration: "avvivo",
       check: "smoke",
       position: "baseline",
+      attempt: 1,
       maxAgeHours: 1,
       now: new Date(),
     });

@@ -6,7 +6,18 @@ import { loadMigration } from "../../tooling/stack-file";
 
 /** Passing evidence of every gate check, taken where the migration stands now (as validate/smoke write it). */
 export function passAllGates(dir: string, stack: string, migration: string, at: Date): void {
-  const position = positionLabel(positionOf(loadMigration(stack, migration, { dir })));
+  const p = positionOf(loadMigration(stack, migration, { dir }));
+  const position = positionLabel(p);
   for (const check of GATE_CHECKS)
-    recordEvidence(dir, { stack, migration, check, position, passed: true, summary: "ok", report: "{}", at });
+    recordEvidence(dir, {
+      stack,
+      migration,
+      check,
+      position,
+      attempt: p.attempt,
+      passed: true,
+      summary: "ok",
+      report: "{}",
+      at,
+    });
 }

@@ -6,6 +6,7 @@ import { deployedFromGit } from "../../../tooling/deployed";
 import { buildPlan } from "../../../scripts/plan/run";
 import { NOW } from "../../support/stack";
 import { commit, moveTo, scratchRepo, type ExampleMigration } from "../../support/git-stack";
+import { passAllGates } from "../../support/evidence";
 
 const ROOT = resolve(__dirname, "../../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -85,10 +86,28 @@ describe("plan --base <ref> judges the change against the stack file at that ref
     for (const d of [p("provision"), p("replicate")]) moveTo(dir, "avvivo", d);
     moveTo(dir, "avvivo", p("freeze"));
     commit(dir, "at freeze");
+    passAllGates(dir, "prod", "avvivo", new Date());
     moveTo(dir, "avvivo", p("promote"));
     const { code, out } = plan(dir, ["--base", "HEAD"]);
     expect(code).toBe(0);
     expect(out).toContain("✓ avvivo: freeze → promote (the ledger records: promoted)");
+  });
+
+  it("a gated step without evidence is refused by the plan: exit 1, the check and the command named", () => {
+    const dir = scratchRepo();
+    for (const d of [p("provision"), p("replicate")]) moveTo(dir, "avvivo", d);
+    moveTo(dir, "avvivo", p("freeze"));
+    commit(dir, "at freeze");
+    moveTo(dir, "avvivo", p("promote"));
+    const text = plan(dir, ["--base", "HEAD"]);
+    expect(text.code).toBe(1);
+    expect(text.out).toContain("TRANSITIONS REFUSED (deployed: git HEAD)");
+    expect(text.out).toContain(
+      "avvivo: freeze → promote is refused: it needs passing validate evidence taken at freeze (attempt 1): no validate evidence (evidence/prod/avvivo/validate.json); hint: npm run validate -- --stack prod --migration avvivo --evidence",
+    );
+    const md = plan(dir, ["--base", "HEAD", "--markdown"]);
+    expect(md.code).toBe(1);
+    expect(md.out).toContain("### ❌ 1 transition(s) refused");
   });
 
   it("an unknown ref is a clear error", () => {
@@ -154,6 +173,8 @@ describe.each([
   )("$label", async ({ from, to }) => {
     moveTo(dir, name, from);
     commit(dir, "deployed");
+    // Passing evidence of every gate, taken where the migration stands (a gated step needs it).
+    passAllGates(dir, "prod", name, new Date(NOW.getTime() - 3_600_000));
     moveTo(dir, name, to);
     const report = await buildPlan({
       stack: "prod",

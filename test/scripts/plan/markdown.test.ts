@@ -95,8 +95,10 @@ describe("plan --markdown: the pull-request summary", () => {
 
   it("promote: the DMS promotion leads as irreversible, labelled on its resource, and the gate evidence is checked", async () => {
     const without = await comment("avvivo", p("freeze"), p("promote"));
+    // Without evidence the gate judge refuses the step in the comment too (and the plan exits 1).
+    expect(without.refused).toBe(true);
     expectInOrder(without.markdown, [
-      "### ✅ Transitions",
+      "### ❌ 1 transition(s) refused",
       "### 🛑 Irreversible",
       "DMS promotion of job avvivo-dms-a1",
       "### Changes: 2 irreversible",
@@ -121,6 +123,7 @@ describe("plan --markdown: the pull-request summary", () => {
           migration: "avvivo",
           check: "validate",
           position: "freeze",
+          attempt: 1,
           passed: true,
           summary: "7 tables identical",
           report: "{}",
@@ -131,6 +134,8 @@ describe("plan --markdown: the pull-request summary", () => {
       "- ✅ **avvivo** validate passed at `freeze` on 2026-11-25T11:00:00.000Z (digest checked): 7 tables identical",
     );
     expect(withEvidence.markdown).not.toContain("❌");
+    expect(withEvidence.refused).toBe(false);
+    expect(withEvidence.markdown).toContain("### ✅ Transitions");
   });
 
   it("the text plan shows the gate too, and the program hands the verified evidence to the ledger", async () => {
@@ -138,7 +143,14 @@ describe("plan --markdown: the pull-request summary", () => {
     moveTo(dir, "avvivo", p("freeze"));
     commit(dir, "deployed");
     moveTo(dir, "avvivo", p("promote"));
-    const taken = { stack: "prod", migration: "avvivo", position: "freeze", passed: true, report: "{}" };
+    const taken = {
+      stack: "prod",
+      migration: "avvivo",
+      position: "freeze",
+      attempt: 1,
+      passed: true,
+      report: "{}",
+    };
     recordEvidence(dir, { ...taken, check: "validate", summary: "7 tables identical", at: NOW });
     const report = await buildPlan({
       stack: "prod",
