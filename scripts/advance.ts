@@ -33,6 +33,8 @@ export interface AdvanceRequest {
   readonly timeoutMs?: number;
   /** Where progress lines go while waiting. @default stderr */
   readonly progress?: (line: string) => void;
+  /** How it waits between judgements (tests pass a fake). @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface AdvanceReport {
@@ -100,35 +102,82 @@ export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
     );
   const token = env.SMOKE_ADMIN_TOKEN ?? env.ADMIN_STATUS_TOKEN;
   if (!token) throw new UsageError("no admin token: set SMOKE_ADMIN_TOKEN (the token of GET /system/status)");
-  const results = await runSmoke({
-    baseUrl: base,
-    auth: { header: "authorization", token },
-    tokenEnv: "SMOKE_ADMIN_TOKEN",
-    timeoutMs: req.timeoutMs ?? 10_000,
-    expectation: expectationFor("canary"),
-    ...(spec.cloudRun.writeBlock.probe ? { writeProbe: spec.cloudRun.writeBlock.probe } : {}),
-  });
-  const failures = results.filter((r) => r.status === "FAIL").map((r) => `${r.name}: ${r.detail ?? ""}`);
-  const smoke = { passed: failures.length === 0, failures };
   const gcpToken = env.GOOGLE_OAUTH_ACCESS_TOKEN ?? env.CLOUDSDK_AUTH_ACCESS_TOKEN;
-  const end = now();
-  const metrics: CandidateMetrics = gcpToken
-    ? await readCandidateMetrics({
-        project: spec.gcp.project,
-        service: spec.cloudRun.service,
-        revision: revisionsOf(spec).candidate.name,
-        start: new Date(
-          Math.max(Date.parse(ledger.appliedAt), end.getTime() - spec.advance.bakeMinutes * 60_000),
-        ),
-        end,
-        token: gcpToken,
-        endpoint: req.monitoringEndpoint,
-      })
-    : {
-        kind: "error",
-        message: "no access token (set GOOGLE_OAUTH_ACCESS_TOKEN, e.g. from gcloud auth print-access-token)",
-      };
-  decision = decideAdvance({ ...facts, now: end, smokePassed: smoke.passed, metrics }, spec.advance);
+
+  /** One judgement: smoke of the candidate and its metrics over the last bake, fresh each time. */
+  const judge = async () => {
+    const results = await runSmoke({
+      baseUrl: base,
+      auth: { header: "authorization", token },
+      tokenEnv: "SMOKE_ADMIN_TOKEN",
+      timeoutMs: req.timeoutMs ?? 10_000,
+      expectation: expectationFor("canary"),
+      ...(spec.cloudRun.writeBlock.probe ? { writeProbe: spec.cloudRun.writeBlock.probe } : {}),
+    });
+    const failed = results.filter((r) => r.status === "FAIL");
+    const failures = failed.map((r) => `${r.name}: ${r.detail ?? ""}`);
+    const unreached = failed.filter((r) => r.unreachable).map((r) => r.detail ?? r.name);
+    const smoke = { passed: failures.length === 0, failures };
+    const end = now();
+    const metrics: CandidateMetrics = gcpToken
+      ? await readCandidateMetrics({
+          project: spec.gcp.project,
+          service: spec.cloudRun.service,
+          revision: revisionsOf(spec).candidate.name,
+          start: new Date(
+            Math.max(Date.parse(ledger.appliedAt!), end.getTime() - spec.advance.bakeMinutes * 60_000),
+          ),
+          end,
+          token: gcpToken,
+          endpoint: req.monitoringEndpoint,
+        })
+      : {
+          kind: "error",
+          message:
+            "no access token (set GOOGLE_OAUTH_ACCESS_TOKEN, e.g. from gcloud auth print-access-token)",
+        };
+    const judged = decideAdvance(
+      {
+        ...facts,
+        now: end,
+        smokePassed: smoke.passed,
+        ...(unreached.length ? { smokeUnreached: unreached.join("; ") } : {}),
+        metrics,
+      },
+      spec.advance,
+    );
+    return { decision: judged, smoke, metrics, end };
+  };
+
+  // A failing judgement is taken again, up to failuresBeforeRollback in a row: one bad sample is not
+  // enough. Any judgement that does not fail ends the series with its own decision.
+  const { failuresBeforeRollback: needed, rejudgeSeconds } = spec.advance;
+  const sleep = req.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  let j = await judge();
+  const failed: string[] = [];
+  while (j.decision.action === "failing") {
+    failed.push(j.decision.reason);
+    if (failed.length >= needed) break;
+    (req.progress ?? ((line: string) => process.stderr.write(line + "\n")))(
+      `advance: failed judgement ${failed.length} of ${needed} (${j.decision.reason}); judging again in ${rejudgeSeconds} s`,
+    );
+    await sleep(rejudgeSeconds * 1000);
+    j = await judge();
+  }
+  const { smoke, metrics, end } = j;
+  decision = j.decision;
+  if (decision.action === "failing") {
+    const series = `${failed.length} consecutive failed judgement(s), ${rejudgeSeconds} s apart (last: ${decision.reason})`;
+    const stranded = strandedWrites(ledger.facts?.promoted, inFile.attempt);
+    decision = spec.advance.autoRollback
+      ? { action: "rollback", reason: `${series}; advance.autoRollback is on. ${stranded}` }
+      : {
+          action: "hold",
+          reason:
+            `the candidate is failing: ${series}. advance does not roll back after promotion on its own ` +
+            `(advance.autoRollback is off): ${stranded} To roll back anyway: npm run phase -- ${req.stack} ${req.migration} rollback (or the rollback workflow); or fix forward and re-run advance.`,
+        };
+  }
   let applied: string | undefined;
   if (req.apply && (decision.action === "advance" || decision.action === "rollback")) {
     const step =
@@ -138,6 +187,15 @@ export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
     applied = step.out;
   }
   return { decision, smoke, metrics, ...(applied ? { applied } : {}) };
+}
+
+/** What a rollback after promotion leaves behind, in words, with the promotion's time when recorded. */
+function strandedWrites(
+  promoted: readonly { readonly attempt: number; readonly at: string }[] | undefined,
+  attempt: number,
+): string {
+  const at = promoted?.find((p) => p.attempt === attempt)?.at;
+  return `a rollback sends traffic back to the source and strands every write Cloud SQL accepted since the promotion${at ? ` (${at})` : ""}: the source does not have them.`;
 }
 
 function render(r: AdvanceReport): string {

@@ -256,6 +256,18 @@ const AdvanceSchema = z
     maxLatencyP95Ms: z.number().int().min(1).default(1500),
     /** Fewer requests than this over the bake is no evidence: no step is taken. @default 20 */
     minRequests: z.number().int().min(1).default(20),
+    /**
+     * Consecutive failed judgements (fresh smoke and metrics each) before the candidate counts as
+     * failing: one bad sample is not enough. @default 3
+     */
+    failuresBeforeRollback: z.number().int().min(1).max(20).default(3),
+    /** Seconds between those judgements. @default 60 */
+    rejudgeSeconds: z.number().int().min(1).max(3600).default(60),
+    /**
+     * Roll back on its own once the candidate is failing. Every advance step is after promotion, where
+     * a rollback strands the writes Cloud SQL accepted since: off, advance holds and says so. @default false
+     */
+    autoRollback: z.boolean().default(false),
   })
   .prefault({});
 

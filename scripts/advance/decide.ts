@@ -1,7 +1,8 @@
 /**
  * The advance gate as a pure function: given where the migration stands, when the step was applied, what
- * the smoke check and Cloud Monitoring said of the candidate, it decides to wait, hold, advance or roll
- * back. No step is ever taken on missing evidence: no data and API errors hold.
+ * the smoke check and Cloud Monitoring said of the candidate, it decides to wait, hold, advance, or that
+ * the candidate is failing (the caller judges again, and rolls back only when the stack opts in). No step
+ * is ever taken on missing evidence: no data, API errors and an unreachable candidate hold.
  */
 import type { Position } from "../../infra/engine/transitions";
 
@@ -30,6 +31,8 @@ export interface AdvanceFacts {
   /** The next step per the transition table (undefined at the end of the runbook). */
   readonly next?: Position;
   readonly smokePassed?: boolean;
+  /** Why the smoke check could not reach the candidate (a network error, no answer): no evidence. */
+  readonly smokeUnreached?: string;
   readonly metrics?: CandidateMetrics;
 }
 
@@ -37,6 +40,8 @@ export type AdvanceDecision =
   | { readonly action: "wait"; readonly until: string; readonly reason: string }
   | { readonly action: "hold"; readonly reason: string }
   | { readonly action: "advance"; readonly to: Position; readonly reason: string }
+  /** The candidate answered and fails a criterion: judged again before anything is done. */
+  | { readonly action: "failing"; readonly reason: string }
   | { readonly action: "rollback"; readonly reason: string };
 
 /** When the bake of the current step ends. */
@@ -59,8 +64,14 @@ export function decideAdvance(f: AdvanceFacts, t: AdvanceThresholds): AdvanceDec
       reason: `the ${t.bakeMinutes}-minute bake ends in ${minutes} min`,
     };
   }
+  // A candidate that could not be reached gave no evidence either way: a mistyped URL is no failure.
+  if (f.smokeUnreached !== undefined)
+    return {
+      action: "hold",
+      reason: `the candidate could not be reached (${f.smokeUnreached}): no evidence either way; check --candidate-url and the network`,
+    };
   if (f.smokePassed === false)
-    return { action: "rollback", reason: "the smoke check of the candidate failed" };
+    return { action: "failing", reason: "the smoke check of the candidate failed" };
   if (f.metrics === undefined) return { action: "hold", reason: "no metrics were read" };
   if (f.metrics.kind === "error")
     return { action: "hold", reason: `Cloud Monitoring could not be read: ${f.metrics.message}` };
@@ -73,13 +84,13 @@ export function decideAdvance(f: AdvanceFacts, t: AdvanceThresholds): AdvanceDec
   const errorRate = (100 * m.errors5xx) / m.requests;
   if (errorRate > t.maxErrorRatePercent)
     return {
-      action: "rollback",
+      action: "failing",
       reason: `5xx rate ${errorRate.toFixed(2)}% over ${m.requests} requests is above ${t.maxErrorRatePercent}%`,
     };
   if (m.latencyP95Ms === undefined) return { action: "hold", reason: "no latency data for the candidate" };
   if (m.latencyP95Ms > t.maxLatencyP95Ms)
     return {
-      action: "rollback",
+      action: "failing",
       reason: `p95 latency ${Math.round(m.latencyP95Ms)} ms is above ${t.maxLatencyP95Ms} ms`,
     };
   if (f.next === undefined) return { action: "hold", reason: "the runbook has no step after this one" };

@@ -17,6 +17,8 @@ export interface CheckResult {
   readonly objects?: readonly string[];
   /** A FAIL of an optional check is reported but does not fail the run. @default true */
   readonly required?: boolean;
+  /** The FAIL is a network error or no answer: the service gave no evidence either way. */
+  readonly unreachable?: boolean;
 }
 
 /** How many objects a terminal line names before summarizing the rest. */
@@ -30,6 +32,10 @@ export function warn(name: string, detail: string, objects?: readonly string[]):
 }
 export function fail(name: string, detail: string, objects?: readonly string[]): CheckResult {
   return { name, status: "FAIL", detail, objects };
+}
+/** A FAIL where the thing checked could not be reached at all: no evidence either way. */
+export function unreachable(name: string, detail: string): CheckResult {
+  return { name, status: "FAIL", detail, unreachable: true };
 }
 export function skip(name: string, detail: string): CheckResult {
   return { name, status: "SKIP", detail };
@@ -117,8 +123,11 @@ export function describeNetworkError(error: unknown, what: string, timeoutMs: nu
     default: {
       if (/timeout|timed out/i.test(message)) return `no answer from ${what} within ${timeoutMs} ms`;
       // fetch's own message ("fetch failed") says nothing: the cause does.
-      const detail = message === "fetch failed" && e?.cause?.message ? e.cause.message : message;
-      return `${what}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ""}`;
+      if (message === "fetch failed" && e?.cause?.message) {
+        const cause = e.cause.message;
+        return `${what}: ${cause}${code && !cause.includes(code) ? ` (${code})` : ""}`;
+      }
+      return `${what}: ${message}`;
     }
   }
 }

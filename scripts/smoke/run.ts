@@ -1,6 +1,6 @@
 /** The smoke run: `/system/status` against the phase's expectations, then each checklist route. */
 import { maskUrl } from "../lib/mask";
-import { describeNetworkError, fail, ok, skip, type CheckResult } from "../lib/verdict";
+import { describeNetworkError, fail, ok, skip, unreachable, type CheckResult } from "../lib/verdict";
 import type { ChecklistRoute } from "./checklist";
 import type { StatusExpectation } from "./expectations";
 import { boundedRequest, joinUrl, type RequestAuth } from "./http";
@@ -54,7 +54,7 @@ async function checkRoute(input: SmokeInput, route: ChecklistRoute): Promise<Che
           `${describeHttpStatus(answer.status, input.tokenEnv)}; expected ${route.expect?.join(" or ") ?? "2xx"}`,
         );
   } catch (error) {
-    return fail(name, describeNetworkError(error, where(url), input.timeoutMs));
+    return unreachable(name, describeNetworkError(error, where(url), input.timeoutMs));
   }
 }
 
@@ -85,7 +85,7 @@ export async function checkWriteProbe(input: SmokeInput): Promise<CheckResult> {
           `${label} answered HTTP ${answer.status}, expected 2xx: this revision does not take writes (phase ${input.expectation.phase})`,
         );
   } catch (error) {
-    return fail(name, describeNetworkError(error, where(url), input.timeoutMs));
+    return unreachable(name, describeNetworkError(error, where(url), input.timeoutMs));
   }
 }
 
@@ -96,7 +96,7 @@ export async function runSmoke(input: SmokeInput): Promise<CheckResult[]> {
     const answer = await boundedRequest(url, "GET", input.timeoutMs, input.auth);
     status = evaluateStatus(answer, input.expectation, input.tokenEnv);
   } catch (error) {
-    status = [fail(`GET ${STATUS_PATH}`, describeNetworkError(error, where(url), input.timeoutMs))];
+    status = [unreachable(`GET ${STATUS_PATH}`, describeNetworkError(error, where(url), input.timeoutMs))];
   }
   status.push(await checkWriteProbe(input));
   if (!input.routes) return [...status, skip("Checklist routes", "no --checklist file given")];

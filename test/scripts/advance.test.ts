@@ -9,6 +9,7 @@ import { applyStep } from "../../scripts/phase";
 import { loadMigration } from "../../tooling/stack-file";
 import { passAllGates } from "../support/evidence";
 import { scratchDir } from "../support/scratch";
+import { freePort } from "../support/postgres";
 
 const ROOT = resolve(__dirname, "../..");
 const T: AdvanceThresholds = {
@@ -38,21 +39,27 @@ describe("decideAdvance", () => {
       "5xx 0.30% ≤ 1%, p95 420 ms ≤ 1500 ms over 1000 requests",
     ],
     [
-      "rolls back when the smoke check fails",
+      "judges the candidate failing when the smoke check fails",
       { smokePassed: false, metrics: data(1000, 0, 100) },
-      "rollback",
+      "failing",
       "the smoke check of the candidate failed",
     ],
     [
-      "rolls back on a 5xx rate above the threshold",
+      "holds when the candidate could not be reached (no evidence, not a failure)",
+      { smokePassed: false, smokeUnreached: "connection refused by x", metrics: data(1000, 0, 100) },
+      "hold",
+      "the candidate could not be reached (connection refused by x): no evidence either way",
+    ],
+    [
+      "judges the candidate failing on a 5xx rate above the threshold",
       { metrics: data(1000, 25, 100) },
-      "rollback",
+      "failing",
       "5xx rate 2.50% over 1000 requests is above 1%",
     ],
     [
-      "rolls back on p95 latency above the threshold",
+      "judges the candidate failing on p95 latency above the threshold",
       { metrics: data(1000, 0, 2400) },
-      "rollback",
+      "failing",
       "p95 latency 2400 ms is above 1500 ms",
     ],
     [
@@ -186,10 +193,21 @@ describe("npm run advance (in process, local candidate and Monitoring)", () => {
   afterAll(() => new Promise((r) => app.close(r)));
 
   /** A stack at canary:10, and the ledger's outputs saying it was applied `minutes` ago. */
-  function atCanary(minutes: number) {
+  function atCanary(minutes: number, autoRollback = false) {
     const dir = scratchDir("advance");
     copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
     copyFileSync(join(ROOT, "Pulumi.prod.yaml"), join(dir, "Pulumi.prod.yaml"));
+    if (autoRollback) {
+      const file = join(dir, "Pulumi.prod.yaml");
+      const text = readFileSync(file, "utf8");
+      writeFileSync(
+        file,
+        text.replace(
+          "      ramp: [10, 50, 100]\n",
+          "      ramp: [10, 50, 100]\n      advance: { autoRollback: true }\n",
+        ),
+      );
+    }
     for (let i = 0; i < 5; i++) {
       passAllGates(dir, "prod", "avvivo", NOW);
       applyStep("prod", "avvivo", "next", undefined, { dir, now: NOW });
@@ -201,22 +219,37 @@ describe("npm run advance (in process, local candidate and Monitoring)", () => {
         avvivo: {
           kind: "cloudsql",
           serviceUri: "https://avvivo-api-xyz-uw.a.run.app",
-          ledger: { deployed: canary(10), appliedAt: ago(minutes), facts: {}, history: [] },
+          ledger: {
+            deployed: canary(10),
+            appliedAt: ago(minutes),
+            facts: { promoted: [{ attempt: 1, at: "2026-11-25T11:00:00.000Z" }] },
+            history: [],
+          },
         },
       }),
     );
     return { dir, deployedFile };
   }
-  const run = async (minutes: number, answer: Parameters<typeof fakeMonitoring>[0], apply = true) => {
+  const sleeps: number[] = [];
+  const progress: string[] = [];
+  const run = async (
+    minutes: number,
+    answer: Parameters<typeof fakeMonitoring>[0],
+    o: { autoRollback?: boolean; candidateUrl?: string } = {},
+  ) => {
     const m = await fakeMonitoring(answer);
-    const { dir, deployedFile } = atCanary(minutes);
+    const { dir, deployedFile } = atCanary(minutes, o.autoRollback);
+    sleeps.length = 0;
+    progress.length = 0;
     try {
       const report = await runAdvance({
         stack: "prod",
         migration: "avvivo",
         deployedFile,
-        candidateUrl: appUrl,
-        apply,
+        candidateUrl: o.candidateUrl ?? appUrl,
+        apply: true,
+        sleep: async (ms) => void sleeps.push(ms),
+        progress: (l) => progress.push(l),
         dir,
         now: () => NOW,
         env: { SMOKE_ADMIN_TOKEN: "admin-token", GOOGLE_OAUTH_ACCESS_TOKEN: "ya29.x" },
@@ -240,14 +273,60 @@ describe("npm run advance (in process, local candidate and Monitoring)", () => {
     expect([spec.phase, spec.trafficPercent]).toEqual(["canary", 50]);
   });
 
-  it("a 5xx rate above the threshold moves the file to rollback", async () => {
-    const { report, spec } = await run(15, (url) =>
-      url.searchParams.get("filter")?.includes("request_latencies")
-        ? { status: 200, body: { timeSeries: [latency(200)] } }
-        : { status: 200, body: { timeSeries: [series("2xx", "900"), series("5xx", "100")] } },
+  const failingMetrics = (url: URL) =>
+    url.searchParams.get("filter")?.includes("request_latencies")
+      ? { status: 200, body: { timeSeries: [latency(200)] } }
+      : { status: 200, body: { timeSeries: [series("2xx", "900"), series("5xx", "100")] } };
+
+  it("a failing candidate is judged three times, then held, not rolled back: what a rollback strands is named", async () => {
+    const { report, spec } = await run(15, failingMetrics);
+    expect(sleeps).toEqual([60_000, 60_000]);
+    expect(progress[0]).toBe(
+      "advance: failed judgement 1 of 3 (5xx rate 10.00% over 1000 requests is above 1%); judging again in 60 s",
     );
+    expect(report.decision.action).toBe("hold");
+    expect(report.decision.reason).toContain(
+      "the candidate is failing: 3 consecutive failed judgement(s), 60 s apart",
+    );
+    expect(report.decision.reason).toContain(
+      "strands every write Cloud SQL accepted since the promotion (2026-11-25T11:00:00.000Z)",
+    );
+    expect(report.decision.reason).toContain("npm run phase -- prod avvivo rollback");
+    expect(report.applied).toBeUndefined();
+    expect([spec.phase, spec.trafficPercent]).toEqual(["canary", 10]);
+  });
+
+  it("with advance.autoRollback on, three failed judgements roll back, naming what is stranded", async () => {
+    const { report, spec } = await run(15, failingMetrics, { autoRollback: true });
     expect(report.decision.action).toBe("rollback");
+    expect(report.decision.reason).toContain("3 consecutive failed judgement(s)");
+    expect(report.decision.reason).toContain("strands every write Cloud SQL accepted since the promotion");
     expect([spec.phase, spec.rollbackFrom]).toEqual(["rollback", "canary"]);
+  });
+
+  it("one failed judgement followed by a good one advances (a bad sample is not a verdict)", async () => {
+    let calls = 0;
+    const { report, spec } = await run(15, (url) => {
+      if (!url.searchParams.get("filter")?.includes("request_latencies")) calls++;
+      return calls <= 1 ? failingMetrics(url) : healthy(url);
+    });
+    expect(sleeps).toEqual([60_000]);
+    expect(report.decision).toMatchObject({ action: "advance", to: canary(50) });
+    expect(spec.trafficPercent).toBe(50);
+  });
+
+  it("an unreachable or mistyped candidate URL holds, even with auto-rollback on: no evidence is not a failure", async () => {
+    const closed = await freePort();
+    const { report, spec } = await run(15, failingMetrics, {
+      autoRollback: true,
+      candidateUrl: `http://127.0.0.1:${closed}`,
+    });
+    expect(report.decision.action).toBe("hold");
+    expect(report.decision.reason).toMatch(
+      /^the candidate could not be reached \(connection refused by 127\.0\.0\.1:\d+\/system\/status/,
+    );
+    expect(sleeps).toEqual([]);
+    expect([spec.phase, spec.trafficPercent]).toEqual(["canary", 10]);
   });
 
   it("while baking, or with no data, takes no step and leaves the file as it was", async () => {
