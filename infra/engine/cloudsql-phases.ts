@@ -267,7 +267,9 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     irreversible: () => [WRITES_ON_CLOUDSQL],
     warnings: none,
     rollback: ALLOWED,
-    back: PROMOTED_BACK,
+    // Back by value to canary:100 undoes only the Redis step: the candidate still serves everything on
+    // Cloud SQL, so no write is left behind (unlike a rollback).
+    back: ALLOWED,
   },
   decommission: {
     resources: resources(["cloudSql", "secrets", "redis", "redisWired", "migrateJob"]),

@@ -296,12 +296,37 @@ export function judgeTransition(from: Position, to: Position, ctx: TransitionCon
   const allowedText = next.length
     ? `allowed from ${positionLabel(from, attempts)}: ${next.map((n) => positionLabel(n, attempts)).join(", ")}`
     : `nothing moves on from ${positionLabel(from)}`;
-  const hint = next.length ? `; hint: ${setCommand(next[0], ctx)}` : "";
+  const hint = refusalHint(from, to, next, ctx);
   const message = `${ctx.migration}: ${positionLabel(from, attempts)} → ${positionLabel(to, attempts)} is refused: ${reason}. ${allowedText[0].toUpperCase()}${allowedText.slice(1)}${hint}`;
   return { ...base, allowed: false, reason, message };
 }
 
 const withFact = (f: LedgerFactName | undefined) => (f ? { records: f } : {});
+
+/**
+ * What to do about a refusal: wait when only a window stands in the way; else the first allowed step
+ * that is not a rollback; a rollback only when it is the only way out, and then saying so.
+ */
+function refusalHint(
+  from: Position,
+  to: Position,
+  next: readonly Position[],
+  ctx: TransitionContext,
+): string {
+  const end = windowEnd(ctx);
+  if (
+    to.phase === "decommission" &&
+    typeof end === "number" &&
+    Number.isFinite(end) &&
+    end > ctx.now.getTime()
+  )
+    return `; hint: wait until ${new Date(end).toISOString()} (${formatDuration(end - ctx.now.getTime())} left), then take the step again`;
+  const safe = next.find((n) => n.phase !== "rollback");
+  if (safe) return `; hint: ${setCommand(safe, ctx)}`;
+  if (next.length)
+    return `; hint: the only step allowed from ${positionLabel(from)} is a rollback (npm run plan names what it leaves behind before you apply it): ${setCommand(next[0], ctx)}`;
+  return "";
+}
 
 /** Applies an allowed transition to the facts: the ledger's record of what happened, monotonic. */
 export function recordFacts(facts: LedgerFacts, to: Position, ctx: TransitionContext): LedgerFacts {

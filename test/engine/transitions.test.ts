@@ -210,10 +210,34 @@ describe.each(refusals)("refused: $what", ({ kind, from, to, extra, says }) => {
     expect(t.message).toContain(positionLabel(from));
     expect(t.message).toContain(positionLabel(to));
   });
-  it("names the command for the first allowed step, or says nothing moves on", () => {
-    if (t.next.length)
+  it("says what to do: wait out a window, else the command of an allowed step, or that nothing moves on", () => {
+    if (/observation window .* ends at|soak .* ends at/.test(t.message ?? ""))
+      expect(t.message).toMatch(/hint: wait until \S+ \(.+ left\), then take the step again$/);
+    else if (t.next.length)
       expect(t.message).toContain("hint: pulumi config set --stack prod --path 'cutover:migrations.");
     else expect(t.message).toContain(`Nothing moves on from ${positionLabel(from)}`);
+  });
+  it("never suggests a rollback while another step is allowed", () => {
+    if (t.next.some((n) => n.phase !== "rollback")) expect(t.message).not.toMatch(/hint: .*rollbackFrom/);
+  });
+});
+
+describe("safe ways back and hints", () => {
+  it("from stabilize, back to canary:100 is allowed (undoes the Redis step, no write left behind)", () => {
+    const t = judge("cloudsql", p("stabilize"), p("canary", { percent: 100 }));
+    expect([t.allowed, t.message]).toEqual([true, undefined]);
+    expect(judge("cloudsql", p("stabilize"), p("canary", { percent: 50 })).allowed).toBe(false);
+  });
+  it("a decommission refused for its window says to wait, with the time left, not to roll back", () => {
+    const t = judge("cloudsql", p("stabilize"), p("decommission"), {
+      now: new Date("2026-11-25T12:00:00Z"),
+      facts: { cutoverCompleted: { attempt: 1, at: "2026-11-25T00:00:00.000Z" } },
+    });
+    expect(t.allowed).toBe(false);
+    expect(t.message).toContain(
+      "hint: wait until 2026-11-27T00:00:00.000Z (36 h left), then take the step again",
+    );
+    expect(t.message).not.toContain("rollbackFrom");
   });
 });
 
