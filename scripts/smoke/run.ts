@@ -63,10 +63,16 @@ export async function checkWriteProbe(input: SmokeInput): Promise<CheckResult> {
   const name = "Write probe";
   const probe = input.writeProbe;
   if (!probe)
-    return skip(
-      name,
-      "no cloudRun.writeBlock.probe in the config; declare the app's write probe to check the freeze",
-    );
+    // Where writes must be refused, only the probe can show they are: its absence is a failure there.
+    return input.expectation.writes
+      ? skip(
+          name,
+          "no cloudRun.writeBlock.probe in the config; declare the app's write probe to check the freeze",
+        )
+      : fail(
+          name,
+          `no cloudRun.writeBlock.probe in the config: at ${input.expectation.phase} writes must be refused and only the probe can show it; declare the app's write probe (POST path answering ${503} while the flag is set)`,
+        );
   const url = joinUrl(input.baseUrl, probe.path);
   const label = `${probe.method} ${probe.path}`;
   try {

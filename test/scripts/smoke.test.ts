@@ -110,15 +110,22 @@ describe("the write probe (the app contract for the write-block flag)", () => {
     });
   });
 
-  it("is skipped, saying why, when the config declares no probe", async () => {
-    const r = await checkWriteProbe({
-      baseUrl: base,
-      auth,
-      tokenEnv: "SMOKE_ADMIN_TOKEN",
-      timeoutMs: 2000,
-      expectation: expectationFor("freeze"),
+  it("without a declared probe: a FAIL where writes must be refused (freeze), a SKIP elsewhere", async () => {
+    const at = (phase: "freeze" | "canary") =>
+      checkWriteProbe({
+        baseUrl: base,
+        auth,
+        tokenEnv: "SMOKE_ADMIN_TOKEN",
+        timeoutMs: 2000,
+        expectation: expectationFor(phase),
+      });
+    expect(await at("freeze")).toMatchObject({
+      status: "FAIL",
+      detail: expect.stringContaining(
+        "no cloudRun.writeBlock.probe in the config: at freeze writes must be refused and only the probe can show it",
+      ),
     });
-    expect(r).toMatchObject({
+    expect(await at("canary")).toMatchObject({
       status: "SKIP",
       detail: expect.stringContaining("declare the app's write probe"),
     });
