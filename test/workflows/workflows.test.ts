@@ -62,6 +62,11 @@ describe("GitHub workflows", () => {
     const up = runs(load("up.yml").jobs.up);
     expect(up).toContain('phase -- "${{ inputs.stack }}" status --deployed deployed.json');
     expect(up).toContain('npm run -s smoke -- "$url" --migration "$m"');
+    // Smoke targets the revision the phase names: the candidate's tag URL at promote and canary.
+    expect(up).toContain(
+      `phase="$(jq -r --arg m "$m" '.[$m].ledger.deployed.phase // empty' deployed.json)"`,
+    );
+    expect(up).toContain('promote | canary) url="https://candidate---${url#https://}" ;;');
     // Validation where the deployed phase's next step is gated on it, before prod can follow.
     expect(up).toContain(`select((.next.gates // []) | index("validate"))`);
     expect(up).toContain(
