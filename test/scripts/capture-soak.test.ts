@@ -135,6 +135,19 @@ function startApplier(extra: string[] = []): {
   return { child, output: () => out, ready };
 }
 
+/** Waits until the log is drained (nothing pending), then stops the applier with Ctrl-C. */
+async function drainThenStop(applier: ReturnType<typeof startApplier>) {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const [{ n }] = await q(legacyServer.url, "SELECT count(*)::int AS n FROM cutover_capture.changes");
+    if (n === 0) break;
+    if (Date.now() > until) throw new Error(`${n} changes still pending\n${applier.output()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  process.kill(-applier.child.pid!, "SIGINT");
+  return { code: await exitOf(applier.child), out: applier.output() };
+}
+
 const exitOf = (child: ChildProcess) =>
   new Promise<number | null>((r) =>
     child.exitCode !== null ? r(child.exitCode) : child.once("exit", (code) => r(code)),
@@ -156,17 +169,7 @@ it("reconnects after the new schema's server and then the legacy server restart,
   const committed = await load.stop();
   expect(committed).toBeGreaterThan(100);
 
-  // Drained: nothing pending in the log.
-  const until = Date.now() + 60_000;
-  for (;;) {
-    const [{ n }] = await q(legacyServer.url, "SELECT count(*)::int AS n FROM cutover_capture.changes");
-    if (n === 0) break;
-    if (Date.now() > until) throw new Error(`${n} changes still pending\n${applier.output()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  process.kill(-applier.child.pid!, "SIGINT");
-  const code = await exitOf(applier.child);
-  const out = applier.output();
+  const { code, out } = await drainThenStop(applier);
   expect(out).toMatch(
     /capture: connection to the legacy database and the new stores lost \(.+\); reconnecting in \d+ ms \(attempt 1\)/,
   );
@@ -248,16 +251,7 @@ it("rides out a frozen new-schema server (SIGSTOP): silence past --query-timeout
   await new Promise((r) => setTimeout(r, 1000));
   const committed = await load.stop();
   expect(committed).toBeGreaterThan(50);
-  const until = Date.now() + 60_000;
-  for (;;) {
-    const [{ n }] = await q(legacyServer.url, "SELECT count(*)::int AS n FROM cutover_capture.changes");
-    if (n === 0) break;
-    if (Date.now() > until) throw new Error(`${n} changes still pending\n${applier.output()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  process.kill(-applier.child.pid!, "SIGINT");
-  const code = await exitOf(applier.child);
-  const out = applier.output();
+  const { code, out } = await drainThenStop(applier);
   expect(out).toMatch(
     /capture: connection to the legacy database and the new stores lost \(.*(query timeout|connect timeout).*\); reconnecting/,
   );
