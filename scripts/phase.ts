@@ -6,8 +6,8 @@
  */
 import { CLOUDSQL_PHASES } from "../infra/config/cloudsql";
 import { DUAL_WRITE_PHASES } from "../infra/config/dual-write";
-import { readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { positionOf, transitionContextOf } from "../infra/engine/plan";
 import {
   allowedSteps,
@@ -24,6 +24,7 @@ import { loadStack, parsePhaseToken, StackFileError } from "../tooling/stack-fil
 import { EXIT, newCommand, runMain, UsageError } from "./lib/cli";
 import { gateStatus } from "../tooling/evidence";
 import { deployedFromOutputs, type DeployedSide } from "../tooling/deployed";
+import { leaderProblem } from "../infra/engine/leader";
 
 /** The keys a position sets in the stack file (and those it removes). */
 function editsFor(spec: Migration, from: Position, to: Position): KeyEdit[] {
@@ -63,6 +64,34 @@ interface StepOptions {
   readonly now?: Date;
 }
 
+/**
+ * The leader rule at this door, from the leading stack's file beside this one (what is merged for it;
+ * the plan and the ledger judge from what it has applied). No such file here: left to them.
+ */
+function aheadOfLeader(
+  stack: string,
+  migration: string,
+  spec: Migration,
+  from: Position,
+  to: Position,
+  dir: string,
+): string | undefined {
+  if (!spec.follows || !existsSync(join(dir, `Pulumi.${spec.follows}.yaml`))) return undefined;
+  const theirs = loadStack(spec.follows, { dir }).migrations[migration];
+  const problem = leaderProblem(
+    migration,
+    stack,
+    from,
+    to,
+    spec.kind,
+    { stack: spec.follows, ...(theirs ? { position: positionOf(theirs) } : {}) },
+    spec.followOverride,
+  );
+  return problem
+    ? `${problem} (${spec.follows}'s position read from Pulumi.${spec.follows}.yaml)`
+    : undefined;
+}
+
 /** Applies one step to the stack file when the transition table allows it; returns what it printed. */
 export function applyStep(
   stack: string,
@@ -82,13 +111,15 @@ export function applyStep(
   const to = stepTarget(action, token, from, spec, ctx);
   const verdict = judgeTransition(from, to, ctx);
   if (!verdict.allowed) return { code: EXIT.no, out: `${verdict.message}\n${file.path} is unchanged.\n` };
+  const ahead = aheadOfLeader(stack, migration, spec, from, to, dirname(file.path));
+  if (ahead) return { code: EXIT.no, out: `${ahead}\n${file.path} is unchanged.\n` };
   const failing = gateStatus(dirname(file.path), {
     stack,
     migration,
     from,
     to,
     ctx,
-    maxAgeHours: spec.evidenceMaxAgeHours,
+    spec,
     now: opts.now ?? new Date(),
   }).filter((g) => g.problem !== undefined);
   if (failing.length > 0)
@@ -98,7 +129,7 @@ export function applyStep(
         failing
           .map(
             (g) =>
-              `${migration}: ${positionLabel(from)} → ${positionLabel(to)} needs passing ${g.check} evidence taken at ${g.at}: ${g.problem}; hint: ${g.command}, then commit evidence/ with the change`,
+              `${migration}: ${positionLabel(from)} → ${positionLabel(to)} needs passing ${g.check}${g.store ? ` (${g.store})` : ""} evidence taken at ${g.at}: ${g.problem}; hint: ${g.command}, then commit evidence/ with the change`,
           )
           .join("\n") + `\n${file.path} is unchanged.\n`,
     };
@@ -191,7 +222,12 @@ export function statusOf(
     const inFile = positionOf(spec);
     const ledger = deployed?.migrations[name];
     const facts = ledger?.facts ?? (deployed?.factsKnown ? {} : undefined);
-    const ctx = transitionContextOf(name, spec, { now: opts.now ?? new Date(), facts, stack });
+    const ctx = transitionContextOf(name, spec, {
+      now: opts.now ?? new Date(),
+      ...(ledger?.pins ? { pins: ledger.pins } : {}),
+      facts,
+      stack,
+    });
     const at = ledger?.position ?? inFile;
     const attempts = spec.kind === "cloudsql";
     const forward = forwardStep(at, ctx);
@@ -204,7 +240,7 @@ export function statusOf(
         from: at,
         to: forward,
         ctx,
-        maxAgeHours: spec.evidenceMaxAgeHours,
+        spec,
         now: opts.now ?? new Date(),
       });
       const failing = gates.filter((g) => g.problem !== undefined);

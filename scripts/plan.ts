@@ -1,7 +1,36 @@
 import { InvalidArgumentError } from "commander";
 import { newCommand, runMain, wholeNumber } from "./lib/cli";
-import { parsePhaseToken, StackFileError, type PhaseChoice } from "../tooling/stack-file";
+import { parsePhaseToken, readStackConfig, StackFileError, type PhaseChoice } from "../tooling/stack-file";
 import { deployedFromGit, deployedFromOutputs, type DeployedSide } from "../tooling/deployed";
+import { CONFIG_KEY } from "../infra/config/common";
+
+/**
+ * Where each stack this one follows stands: its outputs (`--leader-deployed`), else its file at the
+ * base ref. Neither: not judged offline (the ledger judges it at preview with a StackReference).
+ */
+function leadersOf(
+  stack: string,
+  base: string | undefined,
+  leaderDeployed: string | undefined,
+): Record<string, DeployedSide> {
+  const migrations = (readStackConfig(stack).config[CONFIG_KEY] ?? {}) as Record<
+    string,
+    { follows?: unknown }
+  >;
+  const names = [
+    ...new Set(Object.values(migrations).flatMap((m) => (typeof m?.follows === "string" ? [m.follows] : []))),
+  ];
+  if (leaderDeployed !== undefined && names.length === 0)
+    throw new StackFileError(
+      `--leader-deployed: no migration of ${stack} follows another stack; hint: set follows: <stack> on its migrations, or drop the flag`,
+    );
+  const out: Record<string, DeployedSide> = {};
+  for (const leader of names) {
+    if (leaderDeployed !== undefined) out[leader] = deployedFromOutputs(leaderDeployed);
+    else if (base !== undefined) out[leader] = deployedFromGit(leader, base);
+  }
+  return out;
+}
 import { evaluateFindings } from "./plan/findings";
 import { renderDiff, renderPlan } from "./plan/render";
 import { planMarkdown } from "./plan/markdown";
@@ -41,6 +70,10 @@ const program = newCommand("plan")
     "--deployed <file>",
     "judge against the ledger in `pulumi stack output --json` (knows the recorded times: windows are judged too)",
   )
+  .option(
+    "--leader-deployed <file>",
+    "`pulumi stack output --json` of the stack this one follows (prod follows staging): no step past it; with --base the leader's file at that ref is used",
+  )
   .option("--json", "machine-readable output")
   .option(
     "--markdown",
@@ -61,6 +94,7 @@ const program = newCommand("plan")
         json?: boolean;
         base?: string;
         deployed?: string;
+        leaderDeployed?: string;
         markdown?: boolean;
       },
     ) => {
@@ -74,6 +108,7 @@ const program = newCommand("plan")
           : opts.deployed !== undefined
             ? deployedFromOutputs(opts.deployed)
             : undefined;
+      const leaders = leadersOf(stack, opts.base, opts.leaderDeployed);
       if (opts.diff) {
         if (opts.diff.length !== 2)
           throw new StackFileError("--diff takes two phases; hint: --diff canary:10 canary:50");
@@ -110,12 +145,12 @@ const program = newCommand("plan")
       if (!phase && opts.traffic !== undefined)
         throw new StackFileError("--traffic needs --phase; hint: --phase canary --traffic 50");
       if (opts.markdown) {
-        const md = await planMarkdown({ stack, migration: opts.migration, phase, deployed });
+        const md = await planMarkdown({ stack, migration: opts.migration, phase, deployed, leaders });
         process.stdout.write(md.markdown);
         if (md.refused || md.mandatory) process.exitCode = 1;
         return;
       }
-      const report = await buildPlan({ stack, migration: opts.migration, phase, deployed });
+      const report = await buildPlan({ stack, migration: opts.migration, phase, deployed, leaders });
       const findings = evaluateFindings(report.resources);
       const firstRun = firstRunNotes(report, deployed);
       if (opts.json) {

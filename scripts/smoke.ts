@@ -36,7 +36,10 @@ const program = newCommand("smoke")
   )
   .option("--timeout <ms>", "timeout per request", wholeNumber("milliseconds, e.g. 10000"), 10000)
   .option("--json", "print one JSON document instead of one line per check")
-  .option("--evidence", "write the verdict to evidence/<stack>/<migration>/smoke.json (with --migration)");
+  .option(
+    "--evidence",
+    "write the verdict to evidence/<stack>/<migration>/smoke.json (with --migration); it passes only when every check ran (no SKIP)",
+  );
 
 interface SmokeOptions {
   evidence?: boolean;
@@ -119,23 +122,41 @@ async function main(): Promise<number> {
     routes: opts.checklist ? readChecklist(opts.checklist) : undefined,
   });
   process.stdout.write(opts.json ? renderJson("smoke", results, secrets) : renderText(results, secrets));
+  // Gate evidence needs every check run: a SKIP (no write probe declared, no checklist given) proves nothing.
+  const skipped = results.filter((r) => r.status === "SKIP").map((r) => r.name);
   if (opts.evidence) {
     if (!opts.migration)
       throw new UsageError(
         "--evidence needs --migration (and --stack): the evidence belongs to one migration",
       );
     const failed = results.filter((r) => r.status === "FAIL").map((r) => r.name);
+    const spec = loadMigration(opts.stack, opts.migration);
+    const url = new URL(baseUrl);
+    const passed = exitCodeOf(results) === 0 && skipped.length === 0;
     const file = recordEvidence(process.cwd(), {
       stack: opts.stack,
       migration: opts.migration,
       check: "smoke",
-      position: positionLabel(positionOf(loadMigration(opts.stack, opts.migration))),
-      attempt: positionOf(loadMigration(opts.stack, opts.migration)).attempt,
-      passed: exitCodeOf(results) === 0,
-      summary: `${maskUrl(baseUrl)}: ${results.length} check(s)${failed.length ? `, failed: ${failed.join(", ")}` : ", all passed"}`,
+      position: positionLabel(positionOf(spec)),
+      attempt: positionOf(spec).attempt,
+      passed,
+      endpoints: [
+        {
+          role: "target",
+          host: url.hostname,
+          port: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+          database: "",
+        },
+      ],
+      summary: `${maskUrl(baseUrl)}: ${results.length} check(s)${failed.length ? `, failed: ${failed.join(", ")}` : ""}${skipped.length ? `, skipped: ${skipped.join(", ")} (a gate needs every check run)` : ""}${passed ? ", all passed" : ""}`,
       report: renderJson("smoke", results, secrets),
     });
     process.stderr.write(`smoke: evidence written to ${file}\n`);
+    if (!passed && skipped.length)
+      process.stderr.write(
+        `smoke: the evidence does not pass: ${skipped.join(", ")} did not run; declare the write probe (cloudRun.writeBlock.probe) and pass --checklist\n`,
+      );
+    if (!passed) return 1;
   }
   return exitCodeOf(results);
 }

@@ -20,7 +20,7 @@ import { readFileSync } from "node:fs";
 import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import { loadMigration } from "../tooling/stack-file";
-import { readEvidence, recordEvidence } from "../tooling/evidence";
+import { readEvidence, recordEvidence, type EndpointFingerprint } from "../tooling/evidence";
 
 interface Options {
   source?: string;
@@ -105,7 +105,7 @@ function program(): Command {
     .option("--json", "print one JSON document (for CI)")
     .option(
       "--evidence",
-      "write the verdict to evidence/<stack>/<migration>/validate.json (with --stack/--migration)",
+      "write the verdict to evidence/<stack>/<migration>/validate[.<store>].json (with --stack/--migration; a dual-write migration has one file per store)",
     )
     .option("--no-progress", "no progress bar even on a terminal")
     .option(
@@ -177,10 +177,20 @@ function finish(opts: Options, given: RunReport, compact = false): number {
   if (opts.evidence && opts.stack && opts.migration && !report.error) {
     const spec = loadMigration(opts.stack, opts.migration);
     const reports = report.tables;
+    // A dual-write migration's validation is one file per store, each covering that store's tables.
+    const toD1 = report.endpoints?.some((e) => e.role === "target" && e.host.startsWith("d1"));
+    const store = spec.kind === "dual-write" ? { store: toD1 ? "d1" : "supabase" } : {};
     const file = recordEvidence(process.cwd(), {
       stack: opts.stack,
       migration: opts.migration,
       check: "validate",
+      ...store,
+      ...(report.endpoints ? { endpoints: report.endpoints } : {}),
+      tables: reports.map((t) => ({
+        name: t.table,
+        rows: t.counts?.source ?? 0,
+        ...(t.sampled !== undefined ? { sampled: true as const } : {}),
+      })),
       position: positionLabel(positionOf(spec)),
       attempt: positionOf(spec).attempt,
       passed: report.identical,
@@ -302,6 +312,7 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
   const started = process.hrtime.bigint();
   let statements: { source: number; target: number } | undefined;
   let reconnects = 0;
+  let endpoints: EndpointFingerprint[] | undefined;
   // Statements of connections that were closed are counted before they go.
   const countStatements = () => {
     if (opened.length !== 2) return;
@@ -333,6 +344,10 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
       }
     };
     await openBoth();
+    endpoints = [
+      { role: "source", ...opened[0].identity() },
+      { role: "target", ...opened[1].identity() },
+    ];
     // The comparison loop rides out a restart of either server: the tables compared so far are kept,
     // the one in flight is compared again from its start on new connections (bounded by --give-up-after).
     for (let i = 0; i < tables.length;) {
@@ -395,6 +410,7 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
     target: target.label,
     identical: !error && reports.every((t) => t.identical),
     tables: reports,
+    ...(endpoints ? { endpoints } : {}),
     error,
     ...(shard ? { shard } : {}),
     stats: {

@@ -8,8 +8,9 @@ import { CloudSqlCutover } from "../infra/components/cloud-sql-cutover";
 import { DualWriteCutover } from "../infra/components/dual-write-cutover";
 import { dependOn, PhaseLedger } from "../infra/components/phase-ledger";
 import { committedEvidence } from "../tooling/evidence";
+import { evidenceRequirements, evidenceTrust } from "../infra/engine/evidence-scope";
 import { planMigration, positionOf, transitionContextOf, type MigrationPlan } from "../infra/engine/plan";
-import type { LedgerFacts } from "../infra/engine/transitions";
+import type { LedgerFacts, Position } from "../infra/engine/transitions";
 import type { LedgerRepair } from "../infra/engine/ledger-health";
 import type { Migration } from "../infra/config/schema";
 
@@ -76,6 +77,7 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
   const protect = shouldProtect(config);
   const outputs: Record<string, unknown> = {};
   const migrations: ProgramRun["migrations"][number][] = [];
+  const leaders = new Map<string, pulumi.StackReference>();
   for (const planned of plans) {
     const { name, spec, plan } = planned;
     // Judged first: every resource of the migration depends on the ledger, so a refused step changes nothing.
@@ -89,7 +91,10 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
       windowHours,
       ...repairOf(spec),
       evidenceMaxAgeHours: spec.evidenceMaxAgeHours,
+      evidenceRequirements: evidenceRequirements(spec),
+      evidenceTrust: evidenceTrust(spec, pulumi.getStack()),
       ...evidenceOf(opts.evidenceDir ?? process.cwd(), name),
+      ...leaderOf(name, spec, leaders),
     });
     const gated = { transformations: [dependOn(ledger)] };
     const recorded = {
@@ -97,6 +102,7 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
       appliedAt: ledger.appliedAt,
       facts: ledger.facts,
       history: ledger.history,
+      pins: ledger.pins,
     };
     const { component, kindOutputs } = declareMigration(planned, config, protect, gated);
     migrations.push({ planned, roots: [ledger, component] });
@@ -126,6 +132,28 @@ function repairOf(spec: Migration): { repair?: LedgerRepair } {
       reason: r.reason,
     },
   };
+}
+
+/**
+ * Where the leading stack's ledger stands for this migration (`follows: staging`), read the Pulumi way:
+ * a StackReference to `<org>/<project>/<leader>` and its `<migration>.ledger.deployed` output. One
+ * reference per leading stack; a leader without this migration's output stands at baseline.
+ */
+function leaderOf(name: string, spec: Migration, refs: Map<string, pulumi.StackReference>) {
+  if (!spec.follows) return {};
+  const leaderStack = spec.follows;
+  let ref = refs.get(leaderStack);
+  if (!ref) {
+    ref = new pulumi.StackReference(`leader-${leaderStack}`, {
+      name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${leaderStack}`,
+    });
+    refs.set(leaderStack, ref);
+  }
+  const leader = ref.getOutput(name).apply((out) => {
+    const deployed = (out as { ledger?: { deployed?: Position } } | undefined)?.ledger?.deployed;
+    return { stack: leaderStack, ...(deployed ? { position: deployed } : {}) };
+  });
+  return { leader, ...(spec.followOverride ? { followOverride: spec.followOverride } : {}) };
 }
 
 /** The committed gate evidence the ledger records with a gated step (nothing when none is committed). */

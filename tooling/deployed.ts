@@ -16,7 +16,16 @@ export interface DeployedSide {
   /** The stack file as it is at the git ref (absent for the ledger's outputs, or no file there). */
   readonly config?: StackConfig;
   readonly migrations: Readonly<
-    Record<string, { readonly position: Position; readonly facts?: LedgerFacts; readonly appliedAt?: string }>
+    Record<
+      string,
+      {
+        readonly position: Position;
+        readonly facts?: LedgerFacts;
+        readonly appliedAt?: string;
+        /** The system identifiers the ledger pinned ({@link pinKey} in infra/engine/gates.ts). */
+        readonly pins?: Readonly<Record<string, string>>;
+      }
+    >
   >;
 }
 
@@ -70,7 +79,13 @@ const FactsSchema = z.object({
 const OutputsSchema = z.record(
   z.string(),
   z.looseObject({
-    ledger: z.looseObject({ deployed: PositionSchema, facts: FactsSchema.default({}) }).optional(),
+    ledger: z
+      .looseObject({
+        deployed: PositionSchema,
+        facts: FactsSchema.default({}),
+        pins: z.record(z.string(), z.string()).optional(),
+      })
+      .optional(),
   }),
 );
 
@@ -91,13 +106,17 @@ export function deployedFromOutputs(file: string): DeployedSide {
       `--deployed ${file}: ${issue.path.join(".") || "(root)"}: ${issue.message}; hint: pass the JSON of \`pulumi stack output --json\` (each migration's output carries its ledger)`,
     );
   }
-  const migrations: Record<string, { position: Position; facts: LedgerFacts; appliedAt?: string }> = {};
+  const migrations: Record<
+    string,
+    { position: Position; facts: LedgerFacts; appliedAt?: string; pins?: Record<string, string> }
+  > = {};
   for (const [name, out] of Object.entries(parsed.data))
     if (out.ledger)
       migrations[name] = {
         position: out.ledger.deployed,
         facts: out.ledger.facts,
         ...(out.ledger.appliedAt ? { appliedAt: String(out.ledger.appliedAt) } : {}),
+        ...(out.ledger.pins ? { pins: out.ledger.pins } : {}),
       };
   const serviceUris = Object.fromEntries(
     Object.entries(parsed.data).flatMap(([name, out]) =>

@@ -25,6 +25,8 @@ export interface RecordedResource {
 
 export interface Synthesis {
   readonly resources: readonly RecordedResource[];
+  /** Resources the program reads rather than manages (a StackReference to the leading stack). */
+  readonly reads?: readonly { readonly type: string; readonly name: string; readonly id: string }[];
   readonly outputs: Record<string, unknown>;
 }
 
@@ -40,8 +42,17 @@ function computedOutputs(
   type: string,
   name: string,
   inputs: Record<string, unknown>,
+  stackOutputs: Readonly<Record<string, Record<string, unknown>>> = {},
 ): Record<string, unknown> {
   switch (type) {
+    case "pulumi:pulumi:StackReference": {
+      // Another stack's outputs, as the caller knows them (the leader's ledger); none: an empty stack.
+      const stack =
+        String(inputs.name ?? "")
+          .split("/")
+          .pop() ?? "";
+      return { outputs: stackOutputs[stack] ?? {}, secretOutputNames: [] };
+    }
     case "gcp:sql/databaseInstance:DatabaseInstance":
       return {
         privateIpAddress: "10.20.0.3",
@@ -56,7 +67,7 @@ function computedOutputs(
     case "pulumi-nodejs:dynamic:Resource":
       // The phase ledger records what it was given once `up` applies it; the times are the apply's.
       return inputs.cutoverLedger === "v1"
-        ? { deployed: inputs.position, appliedAt: "(recorded at up)", facts: {}, history: [] }
+        ? { deployed: inputs.position, appliedAt: "(recorded at up)", facts: {}, history: [], pins: {} }
         : {};
     default:
       return {};
@@ -101,9 +112,22 @@ interface RegisterRequest {
 }
 type Monitor = {
   registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
+  readResource(
+    req: { getType(): string; getName(): string; getId(): string },
+    cb: (err: unknown, res: unknown) => void,
+  ): Promise<void>;
 };
 
 let queue: Promise<unknown> = Promise.resolve();
+
+export interface SynthesisOptions {
+  readonly stack: string;
+  readonly config: Record<string, unknown>;
+  readonly secretKeys?: readonly string[];
+  readonly preview?: boolean;
+  /** Other stacks' outputs by stack name, for the program's StackReferences (a leader's ledger). */
+  readonly stackOutputs?: Readonly<Record<string, Record<string, unknown>>>;
+}
 
 /**
  * Runs `program` on Pulumi's mock runtime with the given config (flat `namespace:key` → value; objects are
@@ -112,7 +136,7 @@ let queue: Promise<unknown> = Promise.resolve();
  */
 export function synthesize(
   program: () => Promise<Record<string, unknown>>,
-  opts: { stack: string; config: Record<string, unknown>; secretKeys?: readonly string[]; preview?: boolean },
+  opts: SynthesisOptions,
 ): Promise<Synthesis> {
   const run = queue.then(async () => {
     // The SDK captures a stack trace for every promise and resource (debug aids and source positions);
@@ -131,7 +155,7 @@ export function synthesize(
 
 async function synthesizeNow(
   program: () => Promise<Record<string, unknown>>,
-  opts: { stack: string; config: Record<string, unknown>; secretKeys?: readonly string[]; preview?: boolean },
+  opts: SynthesisOptions,
 ): Promise<Synthesis> {
   const seen = new Map<string, { inputs: Record<string, unknown>; secretPaths: string[]; custom: boolean }>();
   const recorded: RecordedResource[] = [];
@@ -144,16 +168,28 @@ async function synthesizeNow(
         seen.set(`${args.type}::${args.name}`, { inputs, secretPaths, custom: args.custom ?? true });
         return {
           id: args.custom === false ? undefined : `${args.name}-id`,
-          state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) },
+          state: {
+            ...args.inputs,
+            ...computedOutputs(args.type, args.name, args.inputs, opts.stackOutputs),
+          },
         };
       },
     },
     "cutover",
     opts.stack,
     opts.preview ?? true,
+    // The organization a StackReference's name starts with (Pulumi Cloud's default name offline).
+    "organization",
   );
   // The mocks API hides resource options and URNs; read them off the register request and response.
   const monitor = settings.getMonitor() as unknown as Monitor;
+  const reads: { type: string; name: string; id: string }[] = [];
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = (req, cb) =>
+    read(req, (err, res) => {
+      if (!err) reads.push({ type: req.getType(), name: req.getName(), id: req.getId() });
+      cb(err, res);
+    });
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) =>
     register(req, (err, res) => {
@@ -197,5 +233,5 @@ async function synthesizeNow(
     if (failure.error instanceof Error) Object.assign(failure.error, { declaredResources: recorded.length });
     throw failure.error;
   }
-  return { resources: recorded, outputs: scrub(outputs, "", []) as Record<string, unknown> };
+  return { resources: recorded, reads, outputs: scrub(outputs, "", []) as Record<string, unknown> };
 }

@@ -3,8 +3,17 @@
 // phase tables and transitions (plain data and functions) — nothing that reads files or the network.
 import * as pulumi from "@pulumi/pulumi";
 import { stableJson } from "./stable-json";
+import { leaderProblem, type LeaderOverride, type LeaderView } from "../engine/leader";
 import { damagedMessage, ledgerDamage, positionDamage, type LedgerRepair } from "../engine/ledger-health";
-import { gateCommand, gateRefusal, judgeGates, type EvidenceRef } from "../engine/gates";
+import {
+  gateCommand,
+  gateRefusal,
+  judgeGates,
+  pinKey,
+  type EvidenceRef,
+  type EvidenceRequirement,
+  type EvidenceTrust,
+} from "../engine/gates";
 import {
   BASELINE,
   gatesOf,
@@ -31,6 +40,14 @@ export interface LedgerInputs {
   readonly evidence?: readonly GateEvidence[];
   /** How old gate evidence may be (the stack's `evidenceMaxAgeHours`). */
   readonly evidenceMaxAgeHours?: number;
+  /** What each check's evidence must cover: stores, tables, endpoints (`infra/engine/evidence-scope.ts`). */
+  readonly evidenceRequirements?: readonly EvidenceRequirement[];
+  /** Whose signature the evidence needs (the stack's `evidenceSignedBy`; required on prod stacks). */
+  readonly evidenceTrust?: EvidenceTrust;
+  /** The stack that leads this one and where its ledger stands (a StackReference in the program). */
+  readonly leader?: LeaderView;
+  /** An emergency override of the leader rule for one step (config `followOverride`), recorded. */
+  readonly followOverride?: LeaderOverride;
   /** What was really deployed, when the recorded state is damaged (config `ledgerRepair`). */
   readonly repair?: LedgerRepair;
 }
@@ -47,9 +64,17 @@ export interface LedgerEntry {
    * For a step the runbook gates on data: each check, and the evidence committed for it when taken at
    * the step left (absent: none was committed; the step went through without `phase next`).
    */
-  readonly gates?: readonly { readonly check: string; readonly evidence?: Omit<GateEvidence, "check"> }[];
+  readonly gates?: readonly {
+    readonly check: string;
+    readonly store?: string;
+    readonly evidence?: Pick<GateEvidence, "position" | "attempt" | "at" | "passed" | "digest"> & {
+      readonly signed?: boolean;
+    };
+  }[];
   /** A repair of a damaged state: the reason the operator gave. */
   readonly repair?: string;
+  /** A step taken ahead of the leading stack: the override's reason. */
+  readonly aheadOfLeader?: string;
 }
 
 /** What the ledger records on `up`: the deployed position and the facts, never rewritten backwards. */
@@ -59,10 +84,12 @@ export interface LedgerState extends LedgerInputs {
   readonly appliedAt: string;
   readonly facts: LedgerFacts;
   readonly history: readonly LedgerEntry[];
+  /** System identifiers of the servers gates were passed on ({@link pinKey}): another one later refuses. */
+  readonly pins?: Readonly<Record<string, string>>;
 }
 
 export const HISTORY_KEPT = 20;
-const STATE_KEYS = ["deployed", "appliedAt", "facts", "history"] as const;
+const STATE_KEYS = ["deployed", "appliedAt", "facts", "history", "pins"] as const;
 
 /**
  * The ramp and window the step is judged with: the deployed ones. A change that lowers them takes
@@ -174,10 +201,46 @@ function gateProblem(
     (h): h is number => typeof h === "number" && Number.isFinite(h) && h > 0,
   );
   const maxAgeHours = ages.length ? Math.min(...ages) : DEFAULT_EVIDENCE_MAX_AGE_HOURS;
-  const verdicts = judgeGates(from, news.position, ctx, news.evidence ?? [], { maxAgeHours, now: ctx.now });
-  return gateRefusal(news.migration, from, news.position, verdicts, (check) =>
-    gateCommand(check, news.stack, news.migration),
+  const verdicts = judgeGates(from, news.position, ctx, news.evidence ?? [], {
+    maxAgeHours,
+    now: ctx.now,
+    ...scopeOf(old, news),
+    ...(pinsOf(old) ? { pins: pinsOf(old) } : {}),
+  });
+  return gateRefusal(news.migration, from, news.position, verdicts, (check, store) =>
+    gateCommand(check, news.stack, news.migration, store),
   );
+}
+
+/**
+ * What the evidence must cover and whose signature it needs: the deployed settings when there are any,
+ * like the ramp (a change that narrows the tables, moves an endpoint or drops the signing key takes
+ * effect for the steps after it, never for the gated step it comes with).
+ */
+function scopeOf(old: Partial<LedgerInputs> | undefined, news: LedgerInputs) {
+  const requirements = Array.isArray(old?.evidenceRequirements)
+    ? old.evidenceRequirements
+    : news.evidenceRequirements;
+  const oldKey = old?.evidenceTrust?.publicKey;
+  const trust: EvidenceTrust | undefined =
+    typeof oldKey === "string" && oldKey.length > 0
+      ? { ...news.evidenceTrust, publicKey: oldKey }
+      : news.evidenceTrust;
+  return { ...(requirements ? { requirements } : {}), ...(trust ? { trust } : {}) };
+}
+
+/** Why the step would run ahead of the leading stack (undefined: no leader, or not ahead), with the override. */
+function aheadProblem(news: LedgerInputs, from: Position, override?: LeaderOverride): string | undefined {
+  const leader = news.leader;
+  if (!leader || typeof leader.stack !== "string") return undefined;
+  return leaderProblem(news.migration, news.stack, from, news.position, news.kind, leader, override);
+}
+
+/** The pins recorded in a state, when it has readable ones. */
+function pinsOf(old: Partial<LedgerState> | undefined): Record<string, string> | undefined {
+  const p = (old as Partial<LedgerState> | undefined)?.pins;
+  if (!p || typeof p !== "object") return undefined;
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => typeof v === "string"));
 }
 
 function inputsOf(state: Partial<LedgerState>): Partial<LedgerInputs> {
@@ -192,29 +255,48 @@ function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): Led
   const ctx = contextOf(news, now, facts, settingsOf(old, news));
   const t = judgeTransition(from, news.position, ctx);
   if (!t.allowed) throw new Error(t.message);
+  const ahead = news.repair ? undefined : aheadProblem(news, from, news.followOverride);
+  if (ahead) throw new Error(ahead);
+  // Taken ahead of the leader only by the stated override: its reason goes into the history.
+  const overridden =
+    !news.repair && aheadProblem(news, from) !== undefined ? news.followOverride?.reason : undefined;
   const refused = news.repair ? undefined : gateProblem(old, news, from, ctx);
   if (refused) throw new Error(refused);
   const moved = positionLabel(from, true) !== positionLabel(news.position, true);
   const at = now.toISOString();
   const checks = moved ? gatesOf(from, news.position, ctx) : [];
-  const gates = checks.map((check) => {
-    const used = news.evidence?.find(
-      (e) => e.check === check && e.position === positionLabel(from) && e.attempt === from.attempt,
-    );
-    return {
-      check,
-      ...(used
-        ? {
-            evidence: {
-              position: used.position,
-              attempt: used.attempt,
-              at: used.at,
-              passed: used.passed,
-              digest: used.digest,
-            },
-          }
-        : {}),
-    };
+  const wanted = news.evidenceRequirements ?? [];
+  const pins: Record<string, string> = { ...pinsOf(old) };
+  const gates = checks.flatMap((check) => {
+    const stores = wanted.filter((r) => r.check === check).map((r) => r.store);
+    return (stores.length ? stores : [undefined]).map((store) => {
+      const used = news.evidence?.find(
+        (e) =>
+          e.check === check &&
+          e.store === store &&
+          e.position === positionLabel(from) &&
+          e.attempt === from.attempt,
+      );
+      // The servers this gate was passed on: a different cluster at the same address later refuses.
+      for (const ep of used?.endpoints ?? [])
+        if (ep.systemIdentifier) pins[pinKey(from.attempt, ep)] ??= ep.systemIdentifier;
+      return {
+        check,
+        ...(store !== undefined ? { store } : {}),
+        ...(used
+          ? {
+              evidence: {
+                position: used.position,
+                attempt: used.attempt,
+                at: used.at,
+                passed: used.passed,
+                digest: used.digest,
+                signed: used.signature !== undefined,
+              },
+            }
+          : {}),
+      };
+    });
   });
   const gated = gates.length > 0 ? { gates } : {};
   const history = [...(old?.history ?? []), ...(repaired ? [repaired] : [])];
@@ -223,10 +305,17 @@ function apply(old: LedgerState | undefined, news: LedgerInputs, now: Date): Led
     deployed: news.position,
     appliedAt: moved || old === undefined || repaired ? at : old.appliedAt,
     facts: moved ? recordFacts(facts, news.position, ctx) : facts,
+    pins,
     history: (moved
       ? [
           ...history,
-          { from: positionLabel(from, true), to: positionLabel(news.position, true), at, ...gated },
+          {
+            from: positionLabel(from, true),
+            to: positionLabel(news.position, true),
+            at,
+            ...gated,
+            ...(overridden ? { aheadOfLeader: overridden } : {}),
+          },
         ]
       : history
     ).slice(-HISTORY_KEPT),
@@ -260,6 +349,8 @@ export function makeLedgerProvider(clock: () => Date = () => new Date()): pulumi
       const ctx = contextOf(news, clock(), undefined, settings);
       const t = judgeTransition(from, news.position, ctx);
       if (!t.allowed) return { inputs: news, failures: [{ property: "position", reason: t.message ?? "" }] };
+      const ahead = aheadProblem(news, from, news.followOverride);
+      if (ahead) return { inputs: news, failures: [{ property: "leader", reason: ahead }] };
       const refused = gateProblem(fresh ? undefined : olds, news, from, ctx);
       return { inputs: news, failures: refused ? [{ property: "evidence", reason: refused }] : [] };
     },
@@ -270,6 +361,8 @@ export function makeLedgerProvider(clock: () => Date = () => new Date()): pulumi
       const ctx = contextOf(news, clock(), facts, settingsOf(olds, news));
       const t = judgeTransition(from, news.position, ctx);
       if (!t.allowed) throw new Error(t.message);
+      const ahead = news.repair ? undefined : aheadProblem(news, from, news.followOverride);
+      if (ahead) throw new Error(ahead);
       const refused = news.repair ? undefined : gateProblem(olds, news, from, ctx);
       if (refused) throw new Error(refused);
       return {
@@ -300,8 +393,10 @@ export function makeLedgerProvider(clock: () => Date = () => new Date()): pulumi
 
 export const phaseLedgerProvider = makeLedgerProvider();
 
-/** What the program passes: the inputs without the contract marker. */
-export type PhaseLedgerArgs = Omit<LedgerInputs, "cutoverLedger">;
+/** What the program passes: the inputs without the contract marker; the leader's view may be an output. */
+export type PhaseLedgerArgs = Omit<LedgerInputs, "cutoverLedger" | "leader"> & {
+  readonly leader?: pulumi.Input<LeaderView>;
+};
 
 /**
  * Records, in the Pulumi state, the phase each `up` applied and the facts that cannot be undone
@@ -313,13 +408,21 @@ export class PhaseLedger extends pulumi.dynamic.Resource {
   declare public readonly appliedAt: pulumi.Output<string>;
   declare public readonly facts: pulumi.Output<LedgerFacts>;
   declare public readonly history: pulumi.Output<readonly LedgerEntry[]>;
+  declare public readonly pins: pulumi.Output<Readonly<Record<string, string>> | undefined>;
 
   constructor(name: string, args: PhaseLedgerArgs, opts?: pulumi.CustomResourceOptions) {
-    const inputs: LedgerInputs = { cutoverLedger: "v1", ...args };
+    const inputs = { cutoverLedger: "v1" as const, ...args };
     super(
       phaseLedgerProvider,
       name,
-      { ...inputs, deployed: undefined, appliedAt: undefined, facts: undefined, history: undefined },
+      {
+        ...inputs,
+        deployed: undefined,
+        appliedAt: undefined,
+        facts: undefined,
+        history: undefined,
+        pins: undefined,
+      },
       opts,
     );
   }

@@ -7,6 +7,9 @@ import {
   PemCertificateSchema,
   PortSchema,
   EvidenceMaxAgeHoursSchema,
+  EvidenceSignedBySchema,
+  FollowOverrideSchema,
+  FollowsSchema,
   LedgerRepairSchema,
   RampSchema,
   retiredKey,
@@ -289,6 +292,12 @@ export const CloudSqlMigrationSchema = z.strictObject({
   ramp: RampSchema.default([10, 50, 100]),
   /** Gate evidence older than this is refused by `npm run phase -- … next`. @default 24 */
   evidenceMaxAgeHours: EvidenceMaxAgeHoursSchema,
+  /** The pipeline's evidence-signing public key; gates then accept only evidence it signed. */
+  evidenceSignedBy: EvidenceSignedBySchema,
+  /** The stack that leads this one (prod follows staging): no step past the leader's position. */
+  follows: FollowsSchema,
+  /** For an emergency: the one position the follower may take ahead of its leader, and why. */
+  followOverride: FollowOverrideSchema,
   /** Retry counter: a new attempt gets new job and revision names. @default 1 */
   attempt: z.number().int().min(1).max(99).default(1),
   /** Observation window after 100% before decommission. @default 48 */

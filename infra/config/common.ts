@@ -1,3 +1,4 @@
+import { createPublicKey } from "node:crypto";
 import { z } from "zod";
 
 /** Phases shared by every kind: the first and the escape hatch. */
@@ -81,6 +82,52 @@ export const EvidenceMaxAgeHoursSchema = z
   .min(1)
   .max(24 * 30)
   .default(24);
+
+/**
+ * The Ed25519 public key (PEM, `-----BEGIN PUBLIC KEY-----`) of the pipeline that signs gate evidence.
+ * When set, a gate accepts only evidence signed by its private half (CUTOVER_EVIDENCE_SIGNING_KEY, held
+ * by the pipeline's environment only); prod stacks must set it.
+ */
+export const EvidenceSignedBySchema = z
+  .string()
+  .refine(
+    (s) => {
+      const t = s.trim();
+      if (!t.startsWith("-----BEGIN PUBLIC KEY-----") || !t.endsWith("-----END PUBLIC KEY-----"))
+        return false;
+      try {
+        return createPublicKey(t).asymmetricKeyType === "ed25519";
+      } catch {
+        return false;
+      }
+    },
+    {
+      message:
+        "expected an Ed25519 public key in PEM (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----); hint: npm run evidence -- keygen prints one",
+    },
+  )
+  .optional();
+
+/** The stack this one follows (staging for prod): no position here until the leader has reached it. */
+export const FollowsSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+$/, { message: "expected a stack name such as staging" })
+  .optional();
+
+/**
+ * An emergency override of "the leader goes first", for one step: the position it opens (as the phase
+ * label shows it, e.g. `provision`, `canary:50`) and why. The ledger records the reason with the step.
+ */
+export const FollowOverrideSchema = z
+  .strictObject({
+    position: z.string().regex(/^[a-z-]+(:[0-9]{1,3}|:[a-z-]+)?$/, {
+      message: "expected a position label such as provision or canary:50",
+    }),
+    reason: z.string().min(10, {
+      message: "expected a reason of at least 10 characters (it is recorded in the ledger)",
+    }),
+  })
+  .optional();
 
 /**
  * What was really deployed, stated by the operator when the phase ledger's recorded state is damaged

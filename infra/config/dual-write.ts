@@ -1,6 +1,9 @@
 import { z } from "zod";
 import {
   EvidenceMaxAgeHoursSchema,
+  EvidenceSignedBySchema,
+  FollowOverrideSchema,
+  FollowsSchema,
   HostSchema,
   InstantSchema,
   LedgerRepairSchema,
@@ -130,6 +133,12 @@ export const DualWriteMigrationSchema = z.strictObject({
   flagsUpdatedAt: InstantSchema.optional(),
   /** Gate evidence older than this is refused by `npm run phase -- … next`. @default 24 */
   evidenceMaxAgeHours: EvidenceMaxAgeHoursSchema,
+  /** The pipeline's evidence-signing public key; gates then accept only evidence it signed. */
+  evidenceSignedBy: EvidenceSignedBySchema,
+  /** The stack that leads this one (prod follows staging): no step past the leader's position. */
+  follows: FollowsSchema,
+  /** For an emergency: the one position the follower may take ahead of its leader, and why. */
+  followOverride: FollowOverrideSchema,
   /** Days of monitoring after the final cut before decommission. @default 7 */
   soakDays: z.number().int().min(1).max(90).default(7),
   /**

@@ -9,6 +9,7 @@ import { positionOf } from "../../infra/engine/plan";
 import { positionLabel } from "../../infra/engine/transitions";
 import type { DualWriteMigration } from "../../infra/config/schema";
 import { recordEvidence } from "../../tooling/evidence";
+import { pgFingerprint } from "../lib/fingerprint";
 import { capturedTables, captureTables } from "./install";
 import { backlog } from "./applier";
 
@@ -84,6 +85,7 @@ export async function status(spec: DualWriteMigration, legacy: Client, opts: Sta
       stack: opts.evidence.stack,
       migration: opts.evidence.migration,
       check: "capture",
+      endpoints: [await pgFingerprint(legacy, "source")],
       position: positionLabel(positionOf(spec)),
       attempt: positionOf(spec).attempt,
       passed,

@@ -25,6 +25,7 @@ import { synthesize, type RecordedResource } from "../../tooling/synth";
 import type { DeployedSide } from "../../tooling/deployed";
 import { diffSyntheses, type PlanDiff } from "../../tooling/plan-diff";
 import { gateStatus, type GateStatus } from "../../tooling/evidence";
+import { leaderProblem } from "../../infra/engine/leader";
 
 export interface PlanRequest {
   readonly stack: string;
@@ -38,6 +39,11 @@ export interface PlanRequest {
   readonly deployed?: DeployedSide;
   /** Plan this config instead of reading the stack file (the base branch's file, a moved copy). */
   readonly config?: StackConfig;
+  /**
+   * Where each leading stack stands (`follows`), by stack name: its `pulumi stack output --json` or its
+   * file at the base ref. A follower's step past its leader is refused; no entry: not judged here.
+   */
+  readonly leaders?: Readonly<Record<string, DeployedSide>>;
 }
 
 /** A `secretKeyRef` on the serving template, or an accessor grant. */
@@ -117,6 +123,18 @@ function secretWiringOf(resources: readonly RecordedResource[]): SecretWiring[] 
 const urnOf = (r: { urn: { apply<U>(f: (u: string) => U): unknown } }) =>
   new Promise<string>((resolve) => r.urn.apply((u) => (resolve(u), u)));
 
+/** The leaders' ledgers as stack outputs, for the program's StackReferences on the mock runtime. */
+function leaderOutputs(leaders: PlanRequest["leaders"]): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(
+    Object.entries(leaders ?? {}).map(([stack, side]) => [
+      stack,
+      Object.fromEntries(
+        Object.entries(side.migrations).map(([name, m]) => [name, { ledger: { deployed: m.position } }]),
+      ),
+    ]),
+  );
+}
+
 /** The resources that descend from one of `roots` (by their parent chain), roots included. */
 function descendants(resources: readonly RecordedResource[], roots: readonly string[]): RecordedResource[] {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
@@ -147,7 +165,12 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
         roots = await Promise.all(run.migrations.map((m) => Promise.all(m.roots.map(urnOf))));
         return run.outputs;
       },
-      { stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys },
+      {
+        stack: stack.stack,
+        config: stack.config,
+        secretKeys: stack.secretKeys,
+        stackOutputs: leaderOutputs(req.leaders),
+      },
     );
   } catch (e) {
     const cause = (e as { cause?: unknown }).cause;
@@ -181,21 +204,40 @@ export async function buildPlan(req: PlanRequest): Promise<PlanReport> {
             from: transition.from,
             to: transition.to,
             ctx: transitionContextOf(name, spec, { now, stack: stack.stack }),
-            maxAgeHours: spec.evidenceMaxAgeHours,
+            spec,
             now,
+            ...(deployed?.pins ? { pins: deployed.pins } : {}),
           })
         : [];
+      // The leader goes first: the ledger's rule, judged here from the leader's side when it is known.
+      const leaderSide = spec.follows ? req.leaders?.[spec.follows] : undefined;
+      const ahead =
+        transition?.allowed && spec.follows && leaderSide
+          ? leaderProblem(
+              name,
+              stack.stack,
+              transition.from,
+              transition.to,
+              spec.kind,
+              {
+                stack: spec.follows,
+                ...(leaderSide.migrations[name] ? { position: leaderSide.migrations[name].position } : {}),
+              },
+              spec.followOverride,
+            )
+          : undefined;
       // The gate judge refuses the step here as at every other door: the plan exits 1 on it.
       const failing = gates.filter((g) => g.problem !== undefined);
-      const judged =
-        transition && failing.length > 0
+      const judged = ahead
+        ? { ...transition!, allowed: false, message: ahead }
+        : transition && failing.length > 0
           ? {
               ...transition,
               allowed: false,
               message: failing
                 .map(
                   (g) =>
-                    `${name}: ${positionLabel(transition.from)} → ${positionLabel(transition.to)} is refused: it needs passing ${g.check} evidence taken at ${g.at} (attempt ${transition.from.attempt}): ${g.problem}; hint: ${g.command}, then commit evidence/ with the change`,
+                    `${name}: ${positionLabel(transition.from)} → ${positionLabel(transition.to)} is refused: it needs passing ${g.check}${g.store ? ` (${g.store})` : ""} evidence taken at ${g.at} (attempt ${transition.from.attempt}): ${g.problem}; hint: ${g.command}, then commit evidence/ with the change`,
                 )
                 .join("\n"),
             }

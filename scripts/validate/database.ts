@@ -3,6 +3,7 @@
  * table. PostgreSQL and D1 adapters sit behind this so run.ts holds no engine-specific code.
  */
 import type { Endpoint } from "./endpoint";
+import type { EndpointFingerprint } from "../../infra/engine/gates";
 import type { NativeSide } from "./pg-native";
 import { PgConnection, type Timeouts } from "./postgres";
 import { d1Database, postgresDatabase } from "./sides";
@@ -17,6 +18,8 @@ export interface Database {
   table(name: string, keys: readonly Column[], columns: readonly Column[]): ComparableTable;
   /** PostgreSQL only: the table for the comparison on the database's own checksums. */
   native?(name: string): NativeSide;
+  /** What this side is, for the evidence: host, port, database and (PostgreSQL) system identifier. */
+  identity(): Omit<EndpointFingerprint, "role">;
   /** Statements sent so far (PostgreSQL). */
   statements?(): number;
   close(): Promise<void>;
@@ -38,5 +41,10 @@ export async function openDatabase(endpoint: Endpoint, opts: OpenOptions): Promi
     );
   // Loaded only for D1: the Cloudflare SDK alone takes most of a PostgreSQL-only run's start-up.
   const { openD1 } = await import("./d1-connect");
-  return d1Database(await openD1(endpoint, opts.timeouts, opts.env), endpoint.label);
+  // A remote D1 is named by its id; a local one by its name, never mistaken for a remote one.
+  const identity =
+    endpoint.kind === "d1-remote"
+      ? { host: "d1", port: 443, database: endpoint.databaseId }
+      : { host: "d1-local", port: 0, database: endpoint.database };
+  return d1Database(await openD1(endpoint, opts.timeouts, opts.env), endpoint.label, identity);
 }

@@ -63,6 +63,8 @@ export class PgConnection {
   statements = 0;
   /** `server_version_num`, read once at connect. */
   versionNum = 0;
+  /** The cluster's `system_identifier`, when this role may read `pg_control_system()`. */
+  systemIdentifier?: string;
 
   private constructor(
     private readonly client: Client,
@@ -102,7 +104,22 @@ export class PgConnection {
       await conn.close();
       throw error;
     }
+    // What the evidence records to tell this cluster from another (a laptop's, staging's): not every
+    // role may read it (a managed server may revoke it), and its absence is recorded as such.
+    try {
+      const r = await client.query<{ id: string }>(
+        "SELECT system_identifier::text AS id FROM pg_control_system()",
+      );
+      conn.systemIdentifier = r.rows[0]?.id;
+    } catch {
+      conn.systemIdentifier = undefined;
+    }
     return conn;
+  }
+
+  /** Where this connection went, without the user or password. */
+  where(): { host: string; port: number; database: string } {
+    return { host: this.client.host, port: this.client.port, database: this.client.database ?? "" };
   }
 
   async query<T extends Record<string, unknown>>(

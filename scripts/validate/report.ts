@@ -1,3 +1,4 @@
+import type { EndpointFingerprint } from "../../infra/engine/gates";
 /** Renders the results: one verdict line per table (plus the differing keys), or JSON for CI. */
 import type { TableReport } from "./run";
 
@@ -6,6 +7,8 @@ export interface RunReport {
   readonly target: string;
   readonly identical: boolean;
   readonly tables: readonly TableReport[];
+  /** What each side was (host, port, database, system identifier), for the evidence; never credentials. */
+  readonly endpoints?: readonly EndpointFingerprint[];
   /** Set when the run stopped on a failure (the tables before it are still reported). */
   readonly error?: { readonly message: string; readonly hint?: string };
   /** The slice of every table this run checked (`--shard`). */

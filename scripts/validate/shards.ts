@@ -169,11 +169,19 @@ export function mergeShardReports(reports: readonly RunReport[]): RunReport {
       count,
     ),
   );
+  // Every slice must have read the same two servers, or the merge is not one run's verdict.
+  const sides = new Set(reports.map((r) => JSON.stringify(r.endpoints ?? null)));
+  if (sides.size !== 1)
+    throw new ValidateError(
+      "the shard reports were taken against different servers",
+      "merge the reports of one job execution only",
+    );
   return {
     source: reports[0].source,
     target: reports[0].target,
     identical: tables.every((t) => t.identical),
     tables,
+    ...(reports[0].endpoints ? { endpoints: reports[0].endpoints } : {}),
     stats: {
       seconds: Math.max(...reports.map((r) => r.stats?.seconds ?? 0)),
       statements: {

@@ -8,6 +8,8 @@ import {
   type LedgerState,
 } from "../../infra/components/phase-ledger";
 import { GATE_CHECKS } from "../../infra/engine/phase-row";
+import type { EvidenceRequirement } from "../../infra/engine/gates";
+import { generateKeyPairSync, sign } from "node:crypto";
 import type { Position } from "../../infra/engine/transitions";
 
 let now = new Date("2026-11-25T12:00:00Z");
@@ -473,5 +475,205 @@ describe("the gate judge at preview and up: no gated step without evidence that 
     const back = { ...inputs(p("rollback", { rollbackFrom: "freeze" })), evidence: [] };
     expect((await provider.check!(inputs(p("freeze")), back)).failures).toEqual([]);
     await expect(provider.diff!("prod/avvivo", state, back)).resolves.toBeDefined();
+  });
+});
+
+describe("evidence that binds: what the stack's config says it must cover, and whose key signed it", () => {
+  const keys = generateKeyPairSync("ed25519");
+  const publicKey = keys.publicKey.export({ type: "spki", format: "pem" }).toString();
+  const signed = (e: GateEvidence): GateEvidence => ({
+    ...e,
+    signature: sign(null, Buffer.from(e.digest), keys.privateKey).toString("base64"),
+  });
+  const source = {
+    role: "source" as const,
+    host: "db.hxbnqapwkzomvtel.supabase.co",
+    port: 5432,
+    database: "postgres",
+  };
+  const target = { role: "target" as const, host: "10.20.0.3", port: 5432, database: "postgres" };
+  const requirements: EvidenceRequirement[] = [
+    {
+      check: "validate",
+      tables: ["Shop", "Reel"],
+      endpoints: [
+        { role: "source", host: source.host, port: 5432, database: "postgres" },
+        { role: "target", port: 5432, database: "postgres" },
+      ],
+    },
+  ];
+  const taken = (over: Partial<GateEvidence> = {}, position = "freeze"): GateEvidence =>
+    signed({
+      check: "validate",
+      position,
+      attempt: 1,
+      at: new Date(now.getTime() - 3_600_000).toISOString(),
+      passed: true,
+      digest: `d-${position}-${JSON.stringify(over)}`,
+      endpoints: [
+        { ...source, systemIdentifier: "7301111111111111111" },
+        { ...target, systemIdentifier: "7302222222222222222" },
+      ],
+      tables: [
+        { name: "Shop", rows: 10 },
+        { name: "Reel", rows: 4 },
+      ],
+      ...over,
+    });
+  const at = (
+    position: Position,
+    evidence: GateEvidence[],
+    extra: Partial<LedgerInputs> = {},
+  ): LedgerInputs => ({
+    ...inputs(position),
+    evidence,
+    evidenceRequirements: requirements,
+    evidenceTrust: { publicKey, signatureRequired: true },
+    ...extra,
+  });
+  /** Deployed at freeze, the gate into freeze passed on `first`'s servers. */
+  async function atFreeze(first: GateEvidence = taken({}, "replicate")): Promise<LedgerState> {
+    let state = (await provider.create(at(p("provision"), []))).outs as LedgerState;
+    state = (await provider.update!("prod/avvivo", state, at(p("replicate"), []))).outs as LedgerState;
+    return (await provider.update!("prod/avvivo", state, at(p("freeze"), [first]))).outs as LedgerState;
+  }
+
+  it.each([
+    [
+      "taken against other databases",
+      { endpoints: [{ ...source, host: "127.0.0.1" }, target] },
+      "was taken against source 127.0.0.1:5432/postgres, not this stack's db.hxbnqapwkzomvtel.supabase.co:5432/postgres",
+    ],
+    [
+      "recording no endpoints (an older file)",
+      { endpoints: undefined },
+      "does not say which databases it was taken against",
+    ],
+    [
+      "covering one table of two",
+      { tables: [{ name: "Shop", rows: 10 }] },
+      "covers 1 of the migration's 2 tables (missing: Reel)",
+    ],
+    ["unsigned", { signature: undefined }, "the validate evidence is not signed"],
+    [
+      "signed by another key",
+      { signature: "AAAA" },
+      "signature does not verify with this stack's evidenceSignedBy key",
+    ],
+  ])(
+    "freeze → promote with evidence %s is refused at check, diff and update",
+    async (_what, over, reason) => {
+      const state = await atFreeze();
+      const e = { ...taken(), ...over } as GateEvidence;
+      const checked = await provider.check!(at(p("freeze"), []), at(p("promote"), [e]));
+      expect(checked.failures).toEqual([{ property: "evidence", reason: expect.stringContaining(reason) }]);
+      await expect(provider.diff!("prod/avvivo", state, at(p("promote"), [e]))).rejects.toThrow(reason);
+      await expect(provider.update!("prod/avvivo", state, at(p("promote"), [e]))).rejects.toThrow(reason);
+    },
+  );
+
+  it("a prod stack that names no key accepts no evidence, signed or not", async () => {
+    const keyless = { evidenceTrust: { signatureRequired: true } };
+    const checked = await provider.check!(at(p("freeze"), [], keyless), at(p("promote"), [taken()], keyless));
+    expect(checked.failures![0].reason).toContain(
+      "this stack accepts only evidence signed by its pipeline and declares no evidenceSignedBy key; hint: npm run evidence -- keygen",
+    );
+  });
+
+  it("pins the servers a gate was passed on; another cluster at the same address later is refused", async () => {
+    const state = await atFreeze();
+    expect(state.pins).toEqual({
+      "1:source:db.hxbnqapwkzomvtel.supabase.co:5432/postgres": "7301111111111111111",
+      "1:target:10.20.0.3:5432/postgres": "7302222222222222222",
+    });
+    expect(state.history.at(-1)!.gates).toEqual([
+      { check: "validate", evidence: expect.objectContaining({ position: "replicate", signed: true }) },
+    ]);
+    const restored = taken({
+      endpoints: [
+        { ...source, systemIdentifier: "7309999999999999999" },
+        { ...target, systemIdentifier: "7302222222222222222" },
+      ],
+    });
+    const reason =
+      "the validate evidence's source db.hxbnqapwkzomvtel.supabase.co:5432/postgres is cluster 7309999999999999999, not cluster 7301111111111111111 that earlier gates of attempt 1 were passed on";
+    await expect(provider.diff!("prod/avvivo", state, at(p("promote"), [restored]))).rejects.toThrow(reason);
+    await expect(provider.update!("prod/avvivo", state, at(p("promote"), [restored]))).rejects.toThrow(
+      reason,
+    );
+    const moved = (await provider.update!("prod/avvivo", state, at(p("promote"), [taken()])))
+      .outs as LedgerState;
+    expect(moved.deployed).toEqual(p("promote"));
+    expect(moved.pins).toEqual(state.pins);
+  });
+
+  it("narrowing the tables, moving an endpoint or dropping the key takes effect after the step it comes with", async () => {
+    const state = await atFreeze();
+    const partial = taken({ tables: [{ name: "Shop", rows: 10 }] });
+    await expect(
+      provider.diff!(
+        "prod/avvivo",
+        state,
+        at(p("promote"), [partial], { evidenceRequirements: [{ ...requirements[0], tables: ["Shop"] }] }),
+      ),
+    ).rejects.toThrow("missing: Reel");
+    const unsigned = { ...taken(), signature: undefined };
+    await expect(
+      provider.diff!("prod/avvivo", state, at(p("promote"), [unsigned], { evidenceTrust: {} })),
+    ).rejects.toThrow("is not signed");
+  });
+});
+
+describe("staging leads prod, at preview and up", () => {
+  const follower = (
+    position: Position,
+    leader?: Position,
+    extra: Partial<LedgerInputs> = {},
+  ): LedgerInputs => ({
+    ...inputs(position),
+    leader: { stack: "staging", ...(leader ? { position: leader } : {}) },
+    ...extra,
+  });
+
+  it("refuses a step past the leader at check, diff and update, naming both positions", async () => {
+    const reason =
+      "avvivo: baseline → provision is refused on prod: staging has not applied avvivo yet (baseline); prod may not move past where staging is";
+    const checked = await provider.check!({}, follower(p("provision")));
+    expect(checked.failures).toEqual([{ property: "leader", reason: expect.stringContaining(reason) }]);
+    const state = await upThrough([p("baseline")]);
+    await expect(provider.diff!("prod/avvivo", state, follower(p("provision")))).rejects.toThrow(reason);
+    await expect(provider.update!("prod/avvivo", state, follower(p("provision")))).rejects.toThrow(reason);
+    const moved = (await provider.update!("prod/avvivo", state, follower(p("provision"), p("replicate"))))
+      .outs as LedgerState;
+    expect(moved.deployed).toEqual(p("provision"));
+    expect(moved.history.at(-1)).not.toHaveProperty("aheadOfLeader");
+  });
+
+  it("never holds back a rollback, nor a step back along the runbook", async () => {
+    const state = await upThrough([p("provision"), p("replicate")]);
+    const back = follower(p("rollback", { rollbackFrom: "replicate" }), p("baseline"));
+    expect((await provider.check!(inputs(p("replicate")), back)).failures).toEqual([]);
+    await expect(provider.update!("prod/avvivo", state, back)).resolves.toBeDefined();
+  });
+
+  it("an override opens the one position it names, and the ledger records why", async () => {
+    const state = await upThrough([p("baseline")]);
+    const override = { position: "provision", reason: "INC-4411: staging project suspended" };
+    const other = { position: "replicate", reason: "INC-4411: staging project suspended" };
+    await expect(
+      provider.update!("prod/avvivo", state, follower(p("provision"), undefined, { followOverride: other })),
+    ).rejects.toThrow("is refused on prod");
+    const moved = (
+      await provider.update!(
+        "prod/avvivo",
+        state,
+        follower(p("provision"), undefined, { followOverride: override }),
+      )
+    ).outs as LedgerState;
+    expect(moved.history.at(-1)).toMatchObject({
+      from: "baseline (attempt 1)",
+      to: "provision (attempt 1)",
+      aheadOfLeader: "INC-4411: staging project suspended",
+    });
   });
 });

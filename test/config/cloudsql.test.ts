@@ -44,7 +44,22 @@ interface BadCase {
 }
 
 const A = "cutover:migrations.avvivo";
+const NOT_ED25519 =
+  "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEFtJhA/j1PsPhXTM+7ei8B+RLO5HT\nH+awijD87uWElLjHu/zPb/Jx7k4YYbf5xh7ZlTY/9RHDRnXYcgLil1sKeQ==\n-----END PUBLIC KEY-----";
 const cases: BadCase[] = [
+  {
+    what: "an evidence key that is not a PEM public key",
+    change: (m) => (m.avvivo.evidenceSignedBy = "ssh-ed25519 AAAAC3Nza"),
+    path: `${A}.evidenceSignedBy`,
+    message:
+      "expected an Ed25519 public key in PEM (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----)\n      hint: npm run evidence -- keygen prints one",
+  },
+  {
+    what: "an evidence key of another algorithm",
+    change: (m) => (m.avvivo.evidenceSignedBy = NOT_ED25519),
+    path: `${A}.evidenceSignedBy`,
+    message: "expected an Ed25519 public key in PEM",
+  },
   {
     what: "trafficPercent off the ramp",
     change: (m) => (m.avvivo.trafficPercent = 30),

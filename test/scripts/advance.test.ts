@@ -7,7 +7,7 @@ import { decideAdvance, type AdvanceThresholds } from "../../scripts/advance/dec
 import { readCandidateMetrics } from "../../scripts/advance/monitoring";
 import { applyStep } from "../../scripts/phase";
 import { loadMigration } from "../../tooling/stack-file";
-import { passAllGates } from "../support/evidence";
+import { copyStack, passAllGates } from "../support/evidence";
 import { scratchDir } from "../support/scratch";
 import { freePort } from "../support/postgres";
 
@@ -196,7 +196,7 @@ describe("npm run advance (in process, local candidate and Monitoring)", () => {
   function atCanary(minutes: number, autoRollback = false) {
     const dir = scratchDir("advance");
     copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
-    copyFileSync(join(ROOT, "Pulumi.prod.yaml"), join(dir, "Pulumi.prod.yaml"));
+    copyStack(ROOT, dir, "prod");
     if (autoRollback) {
       const file = join(dir, "Pulumi.prod.yaml");
       const text = readFileSync(file, "utf8");

@@ -20,7 +20,8 @@ import { backfillTable, planTable } from "../../scripts/backfill/run";
 import { applyRound, backlog } from "../../scripts/capture/applier";
 import { installCapture } from "../../scripts/capture/install";
 import { applyStep } from "../../scripts/phase";
-import { readEvidence, recordEvidence } from "../../tooling/evidence";
+import { readEvidence } from "../../tooling/evidence";
+import { recordScoped } from "../support/evidence";
 import { scratchMatchauto } from "../support/stack";
 
 jest.setTimeout(300_000);
@@ -249,7 +250,19 @@ it("carries inserts, updates and deletes of a D1 table into local D1, idempotent
 });
 
 it("its lag is the read-switch gate: a backlog older than the bound fails the evidence, a drained log passes", async () => {
-  const dir = scratchMatchauto("capture-gate", "dual-write", ["captureMaxLagSeconds: 1"]);
+  // The stack names the databases the checks run against (here, this suite's server): evidence binds to them.
+  const local = new URL(server.url);
+  const dir = scratchMatchauto(
+    "capture-gate",
+    "dual-write",
+    ["captureMaxLagSeconds: 1"],
+    [
+      [
+        "host: db.kwmfyzrtbnqhlpcx.supabase.co\n        port: 5432\n        database: postgres",
+        `host: ${local.hostname}\n        port: ${local.port}\n        database: ${local.pathname.slice(1)}`,
+      ],
+    ],
+  );
   const status = (over: string) =>
     runScript(
       "scripts/capture.ts",
@@ -271,17 +284,9 @@ it("its lag is the read-switch gate: a backlog older than the bound fails the ev
   expect((failed as any).evidence.summary).toMatch(/highest lag [\d.]+ s over 0 s \(bound 1 s\) EXCEEDED/);
 
   // Validation and the comparison Worker alone are not enough: the step names the capture evidence.
-  for (const check of ["validate", "compare"] as const)
-    recordEvidence(dir, {
-      stack: "staging",
-      migration: "matchauto",
-      check,
-      position: "dual-write",
-      attempt: 1,
-      passed: true,
-      summary: "both stores identical",
-      report: "{}",
-    });
+  for (const store of ["d1", "supabase"])
+    recordScoped(dir, "staging", "matchauto", "validate", { store, summary: "both stores identical" });
+  recordScoped(dir, "staging", "matchauto", "compare", { summary: "both stores identical" });
   const refused = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
   expect(refused.code).toBe(1);
   expect(refused.out).toContain("matchauto: dual-write → read-switch:");
@@ -300,6 +305,13 @@ it("its lag is the read-switch gate: a backlog older than the bound fails the ev
   expect(keepsUp.code).toBe(0);
   expect(JSON.parse(keepsUp.stdout)).toMatchObject({ installed: true, pending: 0, keepsUp: true });
   expect(readEvidence(dir, "staging", "matchauto", "capture")).toMatchObject({ evidence: { passed: true } });
+  expect(readEvidence(dir, "staging", "matchauto", "capture")).toMatchObject({
+    evidence: {
+      endpoints: [
+        { role: "source", host: local.hostname, port: Number(local.port), database: local.pathname.slice(1) },
+      ],
+    },
+  });
   const allowed = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
   expect([allowed.code, allowed.out]).toEqual([0, expect.stringContaining("dual-write → read-switch")]);
 });

@@ -1,19 +1,30 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { recordEvidence } from "../../tooling/evidence";
 import { applyStep, status, statusOf } from "../../scripts/phase";
-import { passAllGates } from "../support/evidence";
+import {
+  copyStack,
+  passAllGates,
+  recordScoped,
+  signingPair,
+  type ScopedOverrides,
+} from "../support/evidence";
+import { sign } from "node:crypto";
 import { loadMigration } from "../../tooling/stack-file";
 import { scratchDir } from "../support/scratch";
 
 const ROOT = resolve(__dirname, "../..");
 const NOW = new Date("2026-11-25T12:00:00Z");
+/** The example prod stack's critical tables: what validate evidence must cover. */
+const CRITICAL = (() => {
+  const avvivo = loadMigration("prod", "avvivo", { dir: ROOT });
+  return avvivo.kind === "cloudsql" ? avvivo.source.criticalTables : [];
+})();
 
 function scratchStack(): { dir: string; file: string } {
   const dir = scratchDir("phase");
   copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
-  copyFileSync(join(ROOT, "Pulumi.prod.yaml"), join(dir, "Pulumi.prod.yaml"));
+  copyStack(ROOT, dir, "prod");
   return { dir, file: join(dir, "Pulumi.prod.yaml") };
 }
 
@@ -153,17 +164,11 @@ describe("gate evidence: checked, not trusted", () => {
     return dir;
   }
   const file = (dir: string) => join(dir, "evidence/prod/avvivo/validate.json");
-  const record = (dir: string, over: { position?: string; passed?: boolean; at?: Date } = {}) =>
-    recordEvidence(dir, {
-      stack: "prod",
-      migration: "avvivo",
-      check: "validate",
-      position: over.position ?? "replicate",
-      attempt: 1,
-      passed: over.passed ?? true,
+  const record = (dir: string, over: ScopedOverrides = {}) =>
+    recordScoped(dir, "prod", "avvivo", "validate", {
       summary: "7 table(s) identical",
-      report: "{}",
-      at: over.at ?? new Date(NOW.getTime() - 3_600_000),
+      at: new Date(NOW.getTime() - 3_600_000),
+      ...over,
     });
   const next = (dir: string) => applyStep("prod", "avvivo", "next", undefined, { dir, now: NOW });
 
@@ -194,12 +199,65 @@ describe("gate evidence: checked, not trusted", () => {
       { position: "provision" },
       "the validate evidence was taken at provision, not at replicate",
     ],
+    [
+      "dated in the future",
+      { at: new Date(NOW.getTime() + 3_600_000) },
+      "the validate evidence is dated 2026-11-25T13:00:00.000Z, in the future",
+    ],
+    ["of another attempt", { attempt: 2 }, "the validate evidence was taken in attempt 2, not in attempt 1"],
+    [
+      "taken against a laptop's databases",
+      {
+        endpoints: [
+          { role: "source" as const, host: "127.0.0.1", port: 5432, database: "postgres" },
+          { role: "target" as const, host: "127.0.0.1", port: 5433, database: "postgres" },
+        ],
+      },
+      "the validate evidence was taken against source 127.0.0.1:5432/postgres, not this stack's db.hxbnqapwkzomvtel.supabase.co:5432/postgres",
+    ],
+    [
+      "covering 1 of the 7 critical tables",
+      { tables: [{ name: "Shop", rows: 10 }] },
+      "the validate evidence covers 1 of the migration's 7 tables (missing: Stream, Reel, QuotaWallet, PurchaseRequest, ChatConversation, ChatMessage)",
+    ],
+    [
+      "from a sample",
+      {
+        tables: CRITICAL.map((name) => ({
+          name,
+          rows: 10,
+          sampled: true as const,
+        })),
+      },
+      `the validate evidence compared only a sample of ${CRITICAL.join(", ")}: a gate needs the full check (without --sample)`,
+    ],
+    [
+      "not signed by the pipeline (a laptop's run, or a file written by hand with its digest recomputed)",
+      { unsigned: true },
+      "the validate evidence is not signed: this stack accepts only evidence its pipeline signed (evidenceSignedBy)",
+    ],
   ])("refuses %s evidence", (_title, over, reason) => {
     const dir = atReplicate();
     record(dir, over);
     const r = next(dir);
     expect(r.code).toBe(1);
     expect(r.out).toContain(reason);
+  });
+
+  it("refuses evidence signed by another key (another stack's pipeline, or a forger's)", () => {
+    const dir = atReplicate();
+    const other = signingPair();
+    const body = JSON.parse(readFileSync(record(dir), "utf8"));
+    // Re-signed with a key the stack does not name: the digest holds, the signature does not verify.
+    body.signature = sign(null, Buffer.from(body.digest), other.env.CUTOVER_EVIDENCE_SIGNING_KEY!).toString(
+      "base64",
+    );
+    writeFileSync(file(dir), JSON.stringify(body));
+    const r = next(dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(
+      "the validate evidence's signature does not verify with this stack's evidenceSignedBy key",
+    );
   });
 
   it("refuses evidence edited by hand (its digest no longer matches)", () => {

@@ -293,6 +293,18 @@ describe("runSmoke against a local /system/status", () => {
   });
 });
 
+/** What the gate judge says of the smoke evidence in `dir` (staging's avvivo, at baseline). */
+const smokeProblem = (dir: string) =>
+  evidenceProblem(dir, {
+    stack: "staging",
+    migration: "avvivo",
+    check: "smoke",
+    position: "baseline",
+    attempt: 1,
+    maxAgeHours: 1,
+    now: new Date(),
+  });
+
 describe("smoke (CLI)", () => {
   const cli = (args: string[], env: NodeJS.ProcessEnv, cwd = ROOT) =>
     runScript("scripts/smoke.ts", args, env, cwd);
@@ -309,8 +321,12 @@ describe("smoke (CLI)", () => {
   it("writes gate evidence for the migration at the position its file is at, token never in it", async () => {
     const dir = scratchDir("smoke-evidence");
     fs.copyFileSync(path.join(ROOT, "Pulumi.staging.yaml"), path.join(dir, "Pulumi.staging.yaml"));
+    fs.writeFileSync(
+      path.join(dir, "checklist.yaml"),
+      "routes:\n  - { name: auth, path: /auth/session }\n  - { name: shops, path: /shops, auth: false }\n",
+    );
     const run = await cli(
-      [`${base}/healthy`, "--migration", "avvivo", "--evidence"],
+      [`${base}/healthy`, "--migration", "avvivo", "--evidence", "--checklist", "checklist.yaml"],
       { SMOKE_ADMIN_TOKEN: TOKEN },
       dir,
     );
@@ -318,18 +334,34 @@ describe("smoke (CLI)", () => {
     const file = path.join(dir, "evidence/staging/avvivo/smoke.json");
     expect(run.stderr).toContain(`smoke: evidence written to ${file}`);
     const written = fs.readFileSync(file, "utf8");
-    expect(JSON.parse(written)).toMatchObject({ check: "smoke", position: "baseline", passed: true });
-    expect(written).not.toContain(TOKEN);
-    const problem = evidenceProblem(dir, {
-      stack: "staging",
-      migration: "avvivo",
+    const port = Number(new URL(base).port);
+    expect(JSON.parse(written)).toMatchObject({
       check: "smoke",
       position: "baseline",
-      attempt: 1,
-      maxAgeHours: 1,
-      now: new Date(),
+      passed: true,
+      endpoints: [{ role: "target", host: "127.0.0.1", port, database: "" }],
     });
-    expect(problem).toBeUndefined();
+    expect(written).not.toContain(TOKEN);
+    expect(smokeProblem(dir)).toBeUndefined();
+  });
+
+  it("evidence with a check that did not run (a SKIP) does not pass: exit 1, the skipped check named", async () => {
+    const dir = scratchDir("smoke-skip");
+    fs.copyFileSync(path.join(ROOT, "Pulumi.staging.yaml"), path.join(dir, "Pulumi.staging.yaml"));
+    const run = await cli(
+      [`${base}/healthy`, "--migration", "avvivo", "--evidence"],
+      { SMOKE_ADMIN_TOKEN: TOKEN },
+      dir,
+    );
+    expect(run.stdout).toContain("Checklist routes: SKIP (no --checklist file given)");
+    expect(run.stderr).toContain(
+      "smoke: the evidence does not pass: Checklist routes did not run; declare the write probe (cloudRun.writeBlock.probe) and pass --checklist",
+    );
+    expect(run.code).toBe(1);
+    const written = JSON.parse(fs.readFileSync(path.join(dir, "evidence/staging/avvivo/smoke.json"), "utf8"));
+    expect(written).toMatchObject({ passed: false });
+    expect(written.summary).toContain("skipped: Checklist routes (a gate needs every check run)");
+    expect(smokeProblem(dir)).toContain("the last smoke did not pass");
   });
 
   it("takes the phase from the stack file and the token from ADMIN_STATUS_TOKEN in a custom header", async () => {

@@ -6,6 +6,9 @@ import { promisify } from "node:util";
 import { Client } from "pg";
 import { startPostgres, type PgServer } from "../support/postgres";
 import { runValidate } from "./validate-cli";
+import { gateStatus, readEvidence } from "../../tooling/evidence";
+import { loadMigration } from "../../tooling/stack-file";
+import { scratchMatchauto } from "../support/stack";
 
 jest.setTimeout(180_000);
 
@@ -112,6 +115,63 @@ describe("npm run validate — PostgreSQL ↔ local D1", () => {
       counts: { source: 200, target: 200 },
     });
     expect(r.code).toBe(1);
+  });
+
+  it("a dual-write migration's evidence is one file per store, each saying what it was taken against", async () => {
+    const work = scratchMatchauto("validate-stores", "dual-write");
+    const common = [
+      "--source",
+      pg.url,
+      "--stack",
+      "staging",
+      "--migration",
+      "matchauto",
+      "--tables",
+      "ChatMessage",
+    ];
+    const d1 = await runValidate([...common, "--target", target, "--evidence"], {}, work);
+    expect(d1.code).toBe(0);
+    const pgSide = await runValidate(
+      [...common, "--target", pg.url, "--target-schema", "public", "--evidence"],
+      {},
+      work,
+    );
+    expect(pgSide.code).toBe(0);
+    const read = (store: string) => readEvidence(work, "staging", "matchauto", "validate", store);
+    expect(read("d1")).toMatchObject({
+      evidence: {
+        store: "d1",
+        endpoints: [
+          { role: "source", host: "127.0.0.1" },
+          { role: "target", host: "d1-local", port: 0, database: "edge" },
+        ],
+        tables: [{ name: "ChatMessage", rows: 200 }],
+      },
+    });
+    expect(read("supabase")).toMatchObject({ evidence: { store: "supabase" } });
+    // Neither opens the read switch: the local D1 is not the stack's, and 1 table is not the store's 2 or 5.
+    const gates = gateStatus(work, {
+      stack: "staging",
+      migration: "matchauto",
+      spec: loadMigration("staging", "matchauto", { dir: work }),
+      from: { phase: "dual-write", attempt: 1 },
+      to: { phase: "read-switch", attempt: 1, percent: 10 },
+      ctx: { kind: "dual-write", ramp: [10, 50, 100] },
+      now: new Date(),
+    });
+    const problems = Object.fromEntries(
+      gates.map((g) => [`${g.check}${g.store ? `.${g.store}` : ""}`, g.problem]),
+    );
+    expect(problems["validate.d1"]).toBe(
+      "the validate (d1) evidence was taken against source 127.0.0.1:" +
+        new URL(pg.url).port +
+        "/" +
+        new URL(pg.url).pathname.slice(1) +
+        ", not this stack's db.kwmfyzrtbnqhlpcx.supabase.co:5432/postgres",
+    );
+    expect(gates.map((g) => g.command)).toContain(
+      "npm run validate -- --stack staging --migration matchauto --target d1:remote:<accountId>/<databaseId> --evidence",
+    );
   });
 
   it("exits 0 when everything matches, and checks a sample", async () => {

@@ -148,11 +148,36 @@ describe("npm run validate — PostgreSQL ↔ PostgreSQL", () => {
     const written = JSON.parse(
       fs.readFileSync(path.join(dir, "evidence/staging/avvivo/validate.json"), "utf8"),
     );
+    // What it was taken against: each side's address and cluster, the tables and their rows; no credentials.
+    const identity = async (url: string) => {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      try {
+        return (await c.query("SELECT system_identifier::text AS id FROM pg_control_system()")).rows[0].id;
+      } finally {
+        await c.end();
+      }
+    };
+    const side = (url: string) => {
+      const u = new URL(url);
+      return { host: u.hostname, port: Number(u.port), database: u.pathname.slice(1) };
+    };
+    const reelRows = Number(
+      JSON.parse((await runValidate([...urls(), "--tables", "Reel", "--json"])).stdout).tables[0].counts
+        .source,
+    );
     expect(written).toMatchObject({
       passed: true,
       position: "baseline",
       summary: "1 table(s) identical: Reel",
+      endpoints: [
+        { role: "source", ...side(source.url), systemIdentifier: await identity(source.url) },
+        { role: "target", ...side(target.url), systemIdentifier: await identity(target.url) },
+      ],
+      tables: [{ name: "Reel", rows: reelRows }],
     });
+    expect(reelRows).toBeGreaterThan(0);
+    expect(written).not.toHaveProperty("store"); // a cloudsql migration's validation is one file
     noSecrets(JSON.stringify(written));
     // A run that could not validate (a target that refuses the connection) leaves the passing file alone.
     const before = fs.readFileSync(path.join(dir, "evidence/staging/avvivo/validate.json"), "utf8");

@@ -293,3 +293,39 @@ describe("the program", () => {
     expect(secrets).toContain("avvivo-cloudsql-database-url");
   });
 });
+
+describe("staging leads prod: the prod program reads staging's ledger the Pulumi way", () => {
+  it("declares one StackReference to the leader and hands each ledger the leader's recorded position", async () => {
+    const c = readStackConfig("prod");
+    const s = await synthesize(() => program(NOW), {
+      stack: "prod",
+      config: c.config,
+      secretKeys: c.secretKeys,
+      stackOutputs: {
+        staging: { avvivo: { ledger: { deployed: { phase: "canary", attempt: 1, percent: 50 } } } },
+      },
+    });
+    expect(s.reads).toEqual([
+      { type: "pulumi:pulumi:StackReference", name: "leader-staging", id: "organization/cutover/staging" },
+    ]);
+    const ledger = (name: string) =>
+      s.resources.find((r) => r.name === `${name}-ledger`)!.inputs.leader as Record<string, unknown>;
+    expect(ledger("avvivo")).toEqual({
+      stack: "staging",
+      position: { phase: "canary", attempt: 1, percent: 50 },
+    });
+    // No output for matchauto on staging: its leader stands at baseline (no position).
+    expect(ledger("matchauto")).toEqual({ stack: "staging" });
+  });
+
+  it("staging follows nobody: no StackReference, no leader", async () => {
+    const c = readStackConfig("staging");
+    const s = await synthesize(() => program(NOW), {
+      stack: "staging",
+      config: c.config,
+      secretKeys: c.secretKeys,
+    });
+    expect(s.reads).toEqual([]);
+    expect(s.resources.find((r) => r.name === "avvivo-ledger")!.inputs).not.toHaveProperty("leader");
+  });
+});

@@ -5,6 +5,7 @@ import { parseDocument } from "yaml";
 import { CONFIG_KEY } from "../../infra/config/common";
 import type { Position } from "../../infra/engine/transitions";
 import { scratchDir } from "./scratch";
+import { copyStack } from "./evidence";
 
 const ROOT = resolve(__dirname, "../..");
 /** Each example migration's ramp key. */
@@ -26,7 +27,7 @@ export const commit = (dir: string, message: string) => {
 export function scratchRepo(stack = "prod"): string {
   const dir = scratchDir("base");
   copyFileSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
-  copyFileSync(join(ROOT, `Pulumi.${stack}.yaml`), join(dir, `Pulumi.${stack}.yaml`));
+  copyStack(ROOT, dir, stack);
   git(dir, "init", "-q");
   commit(dir, "baseline");
   return dir;

@@ -127,6 +127,26 @@ describe("GitHub workflows", () => {
     );
   });
 
+  it("up.yml signs the evidence it writes with the environment's key and verifies it before committing", () => {
+    const up = load("up.yml");
+    const steps = up.jobs.up.steps as { name?: string; env?: Record<string, string>; run?: string }[];
+    const signing = steps.filter((st) => st.env?.CUTOVER_EVIDENCE_SIGNING_KEY);
+    expect(signing.map((st) => st.name)).toEqual([
+      "Smoke (each cloudsql migration, the revision its phase names)",
+      "Validation (where the next step is gated on it)",
+    ]);
+    for (const st of signing)
+      expect(st.env!.CUTOVER_EVIDENCE_SIGNING_KEY).toBe("${{ secrets.CUTOVER_EVIDENCE_SIGNING_KEY }}");
+    // Smoke writes evidence where the step out is gated on it (promote), against the candidate.
+    const smoke = signing[0].run!;
+    expect(smoke).toContain('if [ "$phase" = promote ]; then args+=(--evidence); fi');
+    const commit = steps.find((st) => st.name === "Commit the evidence")!.run!;
+    expect(commit.indexOf('npm run -s evidence -- verify "$STACK" --deployed deployed.json')).toBeGreaterThan(
+      -1,
+    );
+    expect(commit.indexOf("evidence -- verify")).toBeLessThan(commit.indexOf("git add"));
+  });
+
   it("concurrency: merges are never cancelled, an incident never waits behind a merge", () => {
     const cutover = load("cutover.yml");
     expect(cutover.concurrency.group).toContain("format('cutover-push-{0}', github.sha)");

@@ -2,11 +2,12 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Position } from "../../../infra/engine/transitions";
-import { recordEvidence } from "../../../tooling/evidence";
+import { recordScoped } from "../../support/evidence";
 import { GITHUB_COMMENT_LIMIT, planMarkdown } from "../../../scripts/plan/markdown";
 import { renderPlan } from "../../../scripts/plan/render";
 import { buildPlan } from "../../../scripts/plan/run";
 import { deployedFromGit } from "../../../tooling/deployed";
+import { readStackConfig } from "../../../tooling/stack-file";
 import { commit, moveTo, scratchRepo, type ExampleMigration } from "../../support/git-stack";
 import { NOW } from "../../support/stack";
 
@@ -118,15 +119,9 @@ describe("plan --markdown: the pull-request summary", () => {
     );
     const withEvidence = await comment("avvivo", p("freeze"), p("promote"), {
       evidence: (dir) =>
-        recordEvidence(dir, {
-          stack: "prod",
-          migration: "avvivo",
-          check: "validate",
+        recordScoped(dir, "prod", "avvivo", "validate", {
           position: "freeze",
-          attempt: 1,
-          passed: true,
           summary: "7 tables identical",
-          report: "{}",
           at: new Date(NOW.getTime() - 3_600_000),
         }),
     });
@@ -143,15 +138,11 @@ describe("plan --markdown: the pull-request summary", () => {
     moveTo(dir, "avvivo", p("freeze"));
     commit(dir, "deployed");
     moveTo(dir, "avvivo", p("promote"));
-    const taken = {
-      stack: "prod",
-      migration: "avvivo",
+    recordScoped(dir, "prod", "avvivo", "validate", {
       position: "freeze",
-      attempt: 1,
-      passed: true,
-      report: "{}",
-    };
-    recordEvidence(dir, { ...taken, check: "validate", summary: "7 tables identical", at: NOW });
+      summary: "7 tables identical",
+      at: NOW,
+    });
     const report = await buildPlan({
       stack: "prod",
       dir,
@@ -166,6 +157,22 @@ describe("plan --markdown: the pull-request summary", () => {
     expect(ledger.inputs.evidence).toEqual([
       expect.objectContaining({ check: "validate", position: "freeze", passed: true }),
     ]);
+    // What the evidence must cover, from the stack's own config, goes to the ledger with it.
+    expect(ledger.inputs.evidenceRequirements).toEqual([
+      {
+        check: "validate",
+        tables: (readStackConfig("prod", dir).config["cutover:migrations"] as any).avvivo.source
+          .criticalTables,
+        endpoints: [
+          { role: "source", host: "db.hxbnqapwkzomvtel.supabase.co", port: 5432, database: "postgres" },
+          { role: "target", port: 5432, database: "postgres" },
+        ],
+      },
+    ]);
+    expect(ledger.inputs.evidenceTrust).toEqual({
+      publicKey: expect.stringContaining("-----BEGIN PUBLIC KEY-----"),
+      signatureRequired: true,
+    });
     // A hand-edited file is not handed over, and the gate says why.
     const file = join(dir, "evidence/prod/avvivo/validate.json");
     writeFileSync(file, readFileSync(file, "utf8").replace("7 tables", "8 tables"));

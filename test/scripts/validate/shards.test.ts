@@ -66,6 +66,20 @@ describe("merging shard reports", () => {
     expect(merged.tables[0].notes).toContain("merged from 3 shards");
   });
 
+  it("keeps the servers every shard read, for the evidence", () => {
+    const endpoints = [
+      {
+        role: "source" as const,
+        host: "db.x.supabase.co",
+        port: 5432,
+        database: "postgres",
+        systemIdentifier: "1",
+      },
+      { role: "target" as const, host: "10.20.0.3", port: 5432, database: "postgres", systemIdentifier: "2" },
+    ];
+    expect(mergeShardReports(tiled.map((r) => ({ ...r, endpoints }))).endpoints).toEqual(endpoints);
+  });
+
   it.each([
     ["a missing shard", [tiled[0], tiled[2]], "no report from shard(s) 1/3: the key space is not covered"],
     ["a doubled shard", [...tiled, tiled[1]], "shard 1/3 reported twice"],
@@ -78,6 +92,18 @@ describe("merging shard reports", () => {
       "shards of another run",
       [...tiled.slice(0, 2), report(2, 4, table({ slice: range(2, 4, "200") }))],
       "the reports are not the shards of one run",
+    ],
+    [
+      "shards taken against different servers",
+      [
+        tiled[0],
+        {
+          ...tiled[1],
+          endpoints: [{ role: "source" as const, host: "10.0.0.9", port: 5432, database: "db" }],
+        },
+        tiled[2],
+      ],
+      "the shard reports were taken against different servers",
     ],
   ])("refuses %s", (_, reports, message) => {
     expect(() => mergeShardReports(reports)).toThrow(message);
