@@ -197,6 +197,7 @@ function declareMigration(
             ? {
                 validationJob: {
                   name: component.validationJob,
+                  readerJob: component.readerJob,
                   region: spec.cloudRun.region,
                   project: spec.gcp.project,
                 },

@@ -64,6 +64,11 @@ function computedOutputs(
       return { uri: `https://${String(inputs.name)}-mock.a.run.app` };
     case "random:index/randomPassword:RandomPassword":
       return { result: `mock-password-${name}` };
+    case "random:index/randomId:RandomId":
+      return {
+        b64Std: Buffer.from(`salt-${name}`.padEnd(16, "-").slice(0, 16)).toString("base64"),
+        hex: "00",
+      };
     case "pulumi-nodejs:dynamic:Resource":
       // The phase ledger records what it was given once `up` applies it; the times are the apply's.
       return inputs.cutoverLedger === "v1"

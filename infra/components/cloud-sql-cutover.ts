@@ -12,6 +12,7 @@ import { MigrateJob } from "./migrate-job";
 import { MigrationSpec } from "./migration-spec";
 import { Memorystore } from "./memorystore";
 import { ValidationJob } from "./validation-job";
+import { ValidationReader } from "./validation-reader";
 
 export interface CloudSqlCutoverArgs {
   /** The validated spec. */
@@ -31,6 +32,8 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
   public readonly serviceUri: pulumi.Output<string>;
   /** The validation job's name, in the phases that declare it. */
   public readonly validationJob?: pulumi.Output<string>;
+  /** The job that gives the validation's reader SELECT on what DMS owns, run before each validation. */
+  public readonly readerJob?: pulumi.Output<string>;
 
   constructor(name: string, args: CloudSqlCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:migration:CloudSql", name, {}, opts);
@@ -87,6 +90,21 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
         );
         dependencies.push(s);
       }
+      if (spec.validation)
+        dependencies.push(
+          new ValidationReader(
+            `${name}-reader`,
+            {
+              project,
+              accessors,
+              protect,
+              privateIp: sql.privateIp,
+              database: plan.appDatabase,
+              secretIds: { url: ids.validateUrl, grant: ids.readerGrant },
+            },
+            child,
+          ),
+        );
     }
 
     if (plan.resources.redis) {
@@ -202,10 +220,18 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
           tables: spec.source.criticalTables,
           env: validationEnv(name, spec),
           vpc,
+          reader: {
+            image: spec.cloudRun.image,
+            env: [
+              { name: "DIRECT_URL", secret: ids.directUrl, version: "latest" },
+              { name: "READER_GRANT_SQL", secret: ids.readerGrant, version: "latest" },
+            ],
+          },
         },
         { parent: this, dependsOn: dependencies },
       );
       this.validationJob = validation.job.name;
+      this.readerJob = validation.readerJob.name;
     }
 
     const usesPrivateNetwork = plan.template.database === "cloudsql" || plan.template.redis;

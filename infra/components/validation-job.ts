@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CloudSqlMigration } from "../config/cloudsql";
 import type { EnvVar } from "../engine/env";
 import { containerEnv, directVpcEgress, type Vpc } from "./cloud-run-app";
+import { READER_JOB_SCRIPT } from "../engine/reader";
 
 export interface ValidationJobArgs {
   readonly validation: NonNullable<CloudSqlMigration["validation"]>;
@@ -14,6 +15,11 @@ export interface ValidationJobArgs {
   /** SOURCE_DATABASE_URL and TARGET_DATABASE_URL, by Secret Manager reference only. */
   readonly env: readonly EnvVar[];
   readonly vpc: Vpc;
+  /**
+   * The job that gives the validation's reader SELECT on what DMS owns (run before each validation): the
+   * app image (its Prisma) as the app user, with the reader-grant SQL from Secret Manager.
+   */
+  readonly reader: { readonly image: string; readonly env: readonly EnvVar[] };
 }
 
 /**
@@ -26,6 +32,8 @@ export interface ValidationJobArgs {
  */
 export class ValidationJob extends pulumi.ComponentResource {
   public readonly job: gcp.cloudrunv2.Job;
+  /** `<job>-grant`: executed by up.yml before the validation job, never by `pulumi up`. */
+  public readonly readerJob: gcp.cloudrunv2.Job;
 
   constructor(name: string, args: ValidationJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:gcp:ValidationJob", name, {}, opts);
@@ -59,6 +67,33 @@ export class ValidationJob extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ jobName: this.job.name });
+    this.readerJob = new gcp.cloudrunv2.Job(
+      `${name}-grant-job`,
+      {
+        name: `${args.jobName}-grant`,
+        project: args.project,
+        location: args.cloudRun.region,
+        deletionProtection: false,
+        template: {
+          taskCount: 1,
+          template: {
+            serviceAccount: args.cloudRun.serviceAccount,
+            maxRetries: 0,
+            timeout: "600s",
+            containers: [
+              {
+                image: args.reader.image,
+                commands: ["sh", "-c"],
+                args: [READER_JOB_SCRIPT],
+                envs: containerEnv(args.reader.env),
+              },
+            ],
+            vpcAccess: directVpcEgress(args.vpc),
+          },
+        },
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ jobName: this.job.name, readerJobName: this.readerJob.name });
   }
 }

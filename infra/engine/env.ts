@@ -13,6 +13,9 @@ export function managedSecretIds(migration: string) {
     directUrl: `${migration}-cloudsql-direct-url`,
     redisUrl: `${migration}-redis-url`,
     redisCa: `${migration}-redis-ca`,
+    /** The validation job's read-only URL, and the SQL that makes its role (infra/engine/reader.ts). */
+    validateUrl: `${migration}-cloudsql-validate-url`,
+    readerGrant: `${migration}-cloudsql-reader-grant`,
   } as const;
 }
 
@@ -46,12 +49,14 @@ export function revisionEnv(migration: string, spec: CloudSqlMigration, revision
 
 /**
  * The validation job's environment: the source as the app reaches it without a pooler (DIRECT_URL,
- * else DATABASE_URL) and Cloud SQL's direct URL — both Secret Manager references, never values.
+ * else DATABASE_URL) and Cloud SQL as the read-only reader — both Secret Manager references, never values.
  */
 export function validationEnv(migration: string, spec: CloudSqlMigration): EnvVar[] {
   const source = spec.cloudRun.secretEnv.DIRECT_URL ?? spec.cloudRun.secretEnv.DATABASE_URL;
   return [
     { name: "SOURCE_DATABASE_URL", secret: source.secret, version: source.version },
-    { name: "TARGET_DATABASE_URL", secret: managedSecretIds(migration).directUrl, version: "latest" },
+    // Cloud SQL as the read-only reader: before promotion DMS owns the tables, and the app user cannot
+    // read them (nor should the gate's check be able to write them).
+    { name: "TARGET_DATABASE_URL", secret: managedSecretIds(migration).validateUrl, version: "latest" },
   ];
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { ROLLBACK_ORIGINS } from "../../infra/config/cloudsql";
 import { CONFIG_KEY } from "../../infra/config/common";
 import { CLOUDSQL_ORDER } from "../../infra/engine/cloudsql";
@@ -8,6 +10,7 @@ import { synthesize, type Synthesis } from "../../tooling/synth";
 import { program } from "../../stacks/program";
 import { destructiveChanges, diffSyntheses } from "../../tooling/plan-diff";
 import { NOW } from "../support/stack";
+import { READER_JOB_SCRIPT } from "../../infra/engine/reader";
 
 const STACKS = ["staging", "prod"] as const;
 const FORWARD: PhaseChoice[] = CLOUDSQL_ORDER.flatMap((phase): PhaseChoice[] =>
@@ -168,7 +171,7 @@ describe.each(STACKS)("stack %s", (stack) => {
   it("declares the sharded validation job exactly in the phases whose next step is gated on validation", async () => {
     const jobOf = async (choice: PhaseChoice) =>
       (await synth(stack, choice)).resources.find(
-        (r) => r.type === "gcp:cloudrunv2/job:Job" && String(r.inputs.name).includes("-validate-"),
+        (r) => r.type === "gcp:cloudrunv2/job:Job" && /-validate-a\d+$/.test(String(r.inputs.name)),
       );
     for (const [i, choice] of FORWARD.entries()) {
       const next = FORWARD[i + 1];
@@ -206,12 +209,55 @@ describe.each(STACKS)("stack %s", (stack) => {
         },
       },
       {
+        // Cloud SQL as the read-only reader, not the app user: before promotion DMS owns the tables.
         name: "TARGET_DATABASE_URL",
-        valueSource: { secretKeyRef: { secret: "avvivo-cloudsql-direct-url", version: "latest" } },
+        valueSource: { secretKeyRef: { secret: "avvivo-cloudsql-validate-url", version: "latest" } },
       },
     ]);
     // Never run by `pulumi up` itself: up.yml executes it once the phase is applied.
     expect(inputs.runExecutionToken).toBeUndefined();
+  });
+
+  it("gives the validation job a reader that can only read what DMS owns, made by a job up.yml runs first", async () => {
+    const s = await synth(stack, { phase: "replicate" });
+    const spec = (readStackConfig(stack).config[CONFIG_KEY] as any).avvivo;
+    const grant = s.resources.find(
+      (r) => r.type === "gcp:cloudrunv2/job:Job" && r.inputs.name === "avvivo-api-validate-a1-grant",
+    )!;
+    const t = (grant.inputs as any).template.template;
+    expect(t.serviceAccount).toBe(spec.cloudRun.serviceAccount);
+    expect(t.containers[0].image).toBe(spec.cloudRun.image); // the app image: its Prisma runs the SQL
+    expect(t.containers[0].args).toEqual([READER_JOB_SCRIPT]);
+    expect(t.containers[0].envs).toEqual([
+      {
+        name: "DIRECT_URL",
+        valueSource: { secretKeyRef: { secret: "avvivo-cloudsql-direct-url", version: "latest" } },
+      },
+      {
+        name: "READER_GRANT_SQL",
+        valueSource: { secretKeyRef: { secret: "avvivo-cloudsql-reader-grant", version: "latest" } },
+      },
+    ]);
+    expect((grant.inputs as any).runExecutionToken).toBeUndefined();
+    // The reader's URL and the SQL that makes its role are secrets; the SQL holds a verifier, no password.
+    const versionOf = (id: string) => {
+      const secret = s.resources.find(
+        (r) => r.type === "gcp:secretmanager/secret:Secret" && r.inputs.secretId === id,
+      )!;
+      return s.resources.find(
+        (r) => r.type === "gcp:secretmanager/secretVersion:SecretVersion" && r.parent === secret.parent,
+      )!;
+    };
+    for (const id of ["avvivo-cloudsql-validate-url", "avvivo-cloudsql-reader-grant"])
+      expect(versionOf(id).secretPaths).toContain("secretData");
+    // The program's outputs name the reader job beside the validation job, for up.yml.
+    expect((s.outputs.avvivo as any).validationJob).toMatchObject({
+      name: "avvivo-api-validate-a1",
+      readerJob: "avvivo-api-validate-a1-grant",
+    });
+    // Declared with the instance: the secrets outlive the phases that run the jobs (deletion-protected).
+    const promote = await synth(stack, { phase: "promote" });
+    expect(promote.resources.some((r) => r.inputs.secretId === "avvivo-cloudsql-validate-url")).toBe(true);
   });
 
   it("ignores backup settings on the instance only while DMS owns them", async () => {
@@ -328,4 +374,49 @@ describe("staging leads prod: the prod program reads staging's ledger the Pulumi
     expect(s.reads).toEqual([]);
     expect(s.resources.find((r) => r.name === "avvivo-ledger")!.inputs).not.toHaveProperty("leader");
   });
+});
+
+describe("the revision up.yml smokes after each phase is the one the phase table names", () => {
+  // up.yml: at promote and canary the candidate's tag URL (candidate---<service host>), else the service URL.
+  const upYml = readFileSync(resolve(__dirname, "../../.github/workflows/up.yml"), "utf8");
+  const smokesCandidate = (phase: string) => phase === "promote" || phase === "canary";
+
+  it("up.yml's rule is the one this test applies", () => {
+    expect(upYml).toContain('promote | canary) url="https://candidate---${url#https://}" ;;');
+  });
+
+  it.each([
+    [{ phase: "freeze" }, { database: "source", writes: false }],
+    [{ phase: "promote" }, { database: "cloudsql", writes: true }],
+    [
+      { phase: "canary", percent: 10 },
+      { database: "cloudsql", writes: true },
+    ],
+    [
+      { phase: "canary", percent: 50 },
+      { database: "cloudsql", writes: true },
+    ],
+    [{ phase: "stabilize" }, { database: "cloudsql", writes: true }],
+  ] as [PhaseChoice, { database: string; writes: boolean }][])(
+    "%o: the smoked revision reads %o (the write probe is refused exactly where writes are blocked)",
+    async (choice, expected) => {
+      const c = withPhase(readStackConfig("prod"), "avvivo", choice);
+      const s = await synthesize(() => program(NOW), {
+        stack: "prod",
+        config: c.config,
+        secretKeys: c.secretKeys,
+      });
+      const traffic = trafficOf(s);
+      const smoked = smokesCandidate(choice.phase)
+        ? traffic.find((t) => t.tag === "candidate")
+        : traffic.reduce((a, b) => (b.percent > a.percent ? b : a));
+      expect(smoked).toBeDefined();
+      const revisions = s.resources.find((r) => r.name === "avvivo-spec")!.inputs.revisions as {
+        name: string;
+        database: string;
+        writes: boolean;
+      }[];
+      expect(revisions.find((r) => r.name === smoked!.revision)).toMatchObject(expected);
+    },
+  );
 });

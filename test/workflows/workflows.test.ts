@@ -147,6 +147,16 @@ describe("GitHub workflows", () => {
     expect(commit.indexOf("evidence -- verify")).toBeLessThan(commit.indexOf("git add"));
   });
 
+  it("up.yml gives the validation's reader its grants before it runs the validation job", () => {
+    const script = runs(load("up.yml").jobs.up);
+    const grant = script.indexOf(
+      'gcloud run jobs execute "$reader" --region "$region" --project "$project" --wait',
+    );
+    expect(grant).toBeGreaterThan(-1);
+    expect(grant).toBeLessThan(script.indexOf('gcloud run jobs execute "$job"'));
+    expect(script).toContain(".[$m].validationJob.readerJob");
+  });
+
   it("concurrency: merges are never cancelled, an incident never waits behind a merge", () => {
     const cutover = load("cutover.yml");
     expect(cutover.concurrency.group).toContain("format('cutover-push-{0}', github.sha)");
