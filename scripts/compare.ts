@@ -16,6 +16,7 @@ import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import type { DualWriteMigration } from "../infra/config/schema";
 import { recordEvidence } from "../tooling/evidence";
+import { cloudflareEndpoint, LOCAL_STATE } from "../infra/engine/gates";
 import { loadMigration } from "../tooling/stack-file";
 import { DATABASE_SECRETS, databaseUrl } from "./backfill/plan";
 import { actionOnMigration, newCommand, runMain, UsageError } from "./lib/cli";
@@ -171,6 +172,11 @@ async function main(): Promise<number> {
           stack,
           migration,
           check: "compare",
+          endpoints: [
+            opts.remote
+              ? cloudflareEndpoint(spec.cloudflare.accountId, spec.cloudflare.kvNamespace)
+              : LOCAL_STATE,
+          ],
           position: positionLabel(positionOf(spec)),
           attempt: positionOf(spec).attempt,
           passed: problem === undefined,

@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import { recordEvidence } from "../tooling/evidence";
+import { cloudflareEndpoint, LOCAL_STATE } from "../infra/engine/gates";
 import { EXIT, newCommand, runMain, UsageError } from "./lib/cli";
 import { addTargetOptions, resolveTarget, type TargetOptions } from "./backfill/target-options";
 import { writeWranglerConfig } from "./backfill/wrangler-config";
@@ -124,6 +125,11 @@ async function main(): Promise<number> {
       stack: opts.stack!,
       migration: opts.migration!,
       check: "export",
+      endpoints: [
+        target.local || !target.accountId
+          ? LOCAL_STATE
+          : cloudflareEndpoint(target.accountId, databases.map((d) => d.databaseId ?? d.name).join(",")),
+      ],
       position: positionLabel(positionOf(target.spec)),
       attempt: positionOf(target.spec).attempt,
       passed: true,

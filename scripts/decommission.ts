@@ -8,6 +8,7 @@
 import { positionOf } from "../infra/engine/plan";
 import { positionLabel } from "../infra/engine/transitions";
 import { recordEvidence } from "../tooling/evidence";
+import { cloudflareEndpoint } from "../infra/engine/gates";
 import { loadMigration } from "../tooling/stack-file";
 import { newCommand, runMain, UsageError } from "./lib/cli";
 import { addRequestTimeout, cloudflareClient } from "./lib/cloudflare";
@@ -77,6 +78,7 @@ async function main(): Promise<number> {
       stack,
       migration,
       check: "detached",
+      endpoints: [cloudflareEndpoint(spec.cloudflare.accountId, "workers")],
       position: positionLabel(positionOf(spec)),
       attempt: positionOf(spec).attempt,
       passed,

@@ -178,7 +178,9 @@ function finish(opts: Options, given: RunReport, compact = false): number {
     const spec = loadMigration(opts.stack, opts.migration);
     const reports = report.tables;
     // A dual-write migration's validation is one file per store, each covering that store's tables.
-    const toD1 = report.endpoints?.some((e) => e.role === "target" && e.host.startsWith("d1"));
+    const toD1 = report.endpoints?.some(
+      (e) => e.role === "target" && (e.host.startsWith("d1") || e.host.startsWith("cloudflare:")),
+    );
     const store = spec.kind === "dual-write" ? { store: toD1 ? "d1" : "supabase" } : {};
     const file = recordEvidence(process.cwd(), {
       stack: opts.stack,

@@ -234,6 +234,8 @@ function declareMigration(
           // The Worker's CUTOVER_FLAGS_FLOOR binding: `wrangler deploy --var CUTOVER_FLAGS_FLOOR:<json>`.
           ...(plan.flagsFloor ? { flagsFloor: plan.flagsFloor } : {}),
           d1: plan.d1.map((d) => d.name),
+          // With d1DatabaseIds, what up.yml validates the D1 store against (d1:remote:<account>/<id>).
+          accountId: spec.cloudflare.accountId,
           // What the Workers' wrangler config binds: D1 ids and the flags namespace id.
           d1DatabaseIds: component.d1DatabaseIds,
           kvNamespaceId: component.kvNamespaceId,

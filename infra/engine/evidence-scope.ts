@@ -31,17 +31,23 @@ function cloudsqlRequirements(spec: CloudSqlMigration): EvidenceRequirement[] {
 function dualWriteRequirements(spec: DualWriteMigration): EvidenceRequirement[] {
   const legacy = named("source", spec.legacy);
   const target = named("target", spec.target);
+  const account: EndpointExpectation = { role: "target", host: `cloudflare:${spec.cloudflare.accountId}` };
   const stores = [...new Set(spec.tables.map((t) => t.store))].sort();
   return [
     ...stores.map((store): EvidenceRequirement => ({
       check: "validate",
       store,
       tables: spec.tables.filter((t) => t.store === store).map((t) => t.name),
-      // A remote D1 is named by its id, which only the program's outputs know; never a local one.
-      endpoints: [legacy, store === "d1" ? { role: "target", host: "d1" } : target],
+      // A D1 in the stack's own Cloudflare account (its id only the program's outputs know); never a local one.
+      endpoints: [legacy, store === "d1" ? account : target],
     })),
     // The change log and its lag live on the legacy database: that is what the capture check reads.
     { check: "capture", endpoints: [legacy] },
+    // Read from the stack's Cloudflare account with --remote: the comparison Worker's KV summary, the
+    // D1 exports, the Workers' bindings. Local state opens none of these gates.
+    { check: "compare", endpoints: [account] },
+    { check: "export", endpoints: [account] },
+    { check: "detached", endpoints: [account] },
   ];
 }
 

@@ -24,6 +24,14 @@ export interface EndpointFingerprint {
   readonly systemIdentifier?: string;
 }
 
+/** A Cloudflare resource as evidence names it: the account as the host, the database or namespace id. */
+export function cloudflareEndpoint(accountId: string, database: string): EndpointFingerprint {
+  return { role: "target", host: `cloudflare:${accountId}`, port: 443, database };
+}
+
+/** Local state (wrangler's `--local`, a laptop's KV): never a stack's. */
+export const LOCAL_STATE: EndpointFingerprint = { role: "target", host: "local", port: 0, database: "" };
+
 /** What the stack's own config says one endpoint must be; a field left out is not knowable here. */
 export type EndpointExpectation = Pick<EndpointFingerprint, "role"> &
   Partial<Omit<EndpointFingerprint, "role" | "systemIdentifier">>;
@@ -132,7 +140,7 @@ export function endpointProblem(
       (want.port !== undefined && want.port !== got.port) ||
       (want.database !== undefined && want.database !== got.database);
     if (differs)
-      return `the ${check} evidence was taken against ${want.role} ${shownEndpoint(got)}, not this stack's ${want.host === "d1" && want.database === undefined ? "remote D1 (d1:remote:<accountId>/<databaseId>)" : shownEndpoint(want)}`;
+      return `the ${check} evidence was taken against ${want.role} ${shownEndpoint(got)}, not this stack's ${want.host?.startsWith("cloudflare:") && want.database === undefined ? `Cloudflare account (${want.host}, with --remote)` : shownEndpoint(want)}`;
   }
   return undefined;
 }

@@ -44,7 +44,7 @@ export async function openDatabase(endpoint: Endpoint, opts: OpenOptions): Promi
   // A remote D1 is named by its id; a local one by its name, never mistaken for a remote one.
   const identity =
     endpoint.kind === "d1-remote"
-      ? { host: "d1", port: 443, database: endpoint.databaseId }
+      ? { host: `cloudflare:${endpoint.accountId}`, port: 443, database: endpoint.databaseId }
       : { host: "d1-local", port: 0, database: endpoint.database };
   return d1Database(await openD1(endpoint, opts.timeouts, opts.env), endpoint.label, identity);
 }

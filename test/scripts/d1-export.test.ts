@@ -6,7 +6,8 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { evidenceProblem, recordEvidence } from "../../tooling/evidence";
+import { evidenceProblem } from "../../tooling/evidence";
+import { recordScoped } from "../support/evidence";
 import { applyStep } from "../../scripts/phase";
 import { d1Execute } from "../support/d1";
 import { NOW, scratchMatchauto } from "../support/stack";
@@ -63,16 +64,15 @@ it("exports the migration's D1 databases with their rows, records the evidence, 
   ).toBeUndefined();
 
   // The other gate of the step (nothing reads the old stores) is the decommission check's, tested on its own.
-  recordEvidence(dir, {
-    stack: "staging",
-    migration: "matchauto",
-    check: "detached",
-    position: "final-cut",
-    attempt: 1,
-    passed: true,
-    summary: "nothing reads legacy",
-    report: "{}",
-  });
+  recordScoped(dir, "staging", "matchauto", "detached", { summary: "nothing reads legacy" });
+  // An export of local state is no export of the stack's D1: the gate wants the Cloudflare account's.
+  const local = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
+  expect(local.code).toBe(1);
+  expect(local.out).toContain(
+    "the export evidence was taken against target local/, not this stack's Cloudflare account (cloudflare:5f2c8e1a9b7d4c3e8a6f0b1d2e9c7a4b, with --remote)",
+  );
+  // Taken with --remote (as d1:export writes it against the account), the step is allowed.
+  recordScoped(dir, "staging", "matchauto", "export", { summary: `${DB} exported` });
   const allowed = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
   expect([allowed.code, allowed.out]).toEqual([0, expect.stringContaining("final-cut → decommission")]);
 });

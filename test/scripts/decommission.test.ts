@@ -7,7 +7,8 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { applyStep } from "../../scripts/phase";
-import { readEvidence, recordEvidence } from "../../tooling/evidence";
+import { readEvidence } from "../../tooling/evidence";
+import { recordScoped } from "../support/evidence";
 import { runScript } from "../support/cli";
 import { scratchMatchauto } from "../support/stack";
 
@@ -190,16 +191,8 @@ it("names every Worker binding and script that still reads legacy or the databas
   });
 
   // The gate: decommission is refused on this evidence, even with the export done.
-  recordEvidence(dir, {
-    stack: "staging",
-    migration: "matchauto",
-    check: "export",
-    position: "final-cut",
-    attempt: 1,
-    passed: true,
-    summary: "2 D1 databases exported",
-    report: "{}",
-  });
+  // The other gate of the step, as `d1:export --remote --evidence` writes it (tested on its own).
+  recordScoped(dir, "staging", "matchauto", "export", { summary: "2 D1 databases exported" });
   const refused = applyStep("staging", "matchauto", "next", undefined, {
     dir,
     now: new Date("2026-04-01T00:00:00Z"),
@@ -244,7 +237,12 @@ it("once nothing reads them, the check passes and the gate opens", async () => {
     0,
     `nothing reads legacy (${LEGACY_HOST}) or matchauto-old-staging: flags entry on the new stores, 2 Worker script(s) checked\n`,
   ]);
-  expect(readEvidence(dir, "staging", "matchauto", "detached")).toMatchObject({ evidence: { passed: true } });
+  expect(readEvidence(dir, "staging", "matchauto", "detached")).toMatchObject({
+    evidence: {
+      passed: true,
+      endpoints: [{ role: "target", host: `cloudflare:${ACCOUNT}`, database: "workers" }],
+    },
+  });
   const allowed = applyStep("staging", "matchauto", "next", undefined, { dir, now: new Date() });
   expect([allowed.code, allowed.out]).toEqual([0, expect.stringContaining("final-cut → decommission")]);
 });

