@@ -9,6 +9,7 @@ import {
 } from "../../infra/components/phase-ledger";
 import { GATE_CHECKS } from "../../infra/engine/phase-row";
 import type { EvidenceRequirement } from "../../infra/engine/gates";
+import { PROD_AVVIVO_ENDPOINTS } from "../support/evidence";
 import { generateKeyPairSync, sign } from "node:crypto";
 import type { Position } from "../../infra/engine/transitions";
 
@@ -485,13 +486,7 @@ describe("evidence that binds: what the stack's config says it must cover, and w
     ...e,
     signature: sign(null, Buffer.from(e.digest), keys.privateKey).toString("base64"),
   });
-  const source = {
-    role: "source" as const,
-    host: "db.hxbnqapwkzomvtel.supabase.co",
-    port: 5432,
-    database: "postgres",
-  };
-  const target = { role: "target" as const, host: "10.20.0.3", port: 5432, database: "postgres" };
+  const { source, target } = PROD_AVVIVO_ENDPOINTS;
   const requirements: EvidenceRequirement[] = [
     {
       check: "validate",

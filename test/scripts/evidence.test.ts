@@ -2,7 +2,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { runScript, ROOT } from "../support/cli";
-import { copyStack, recordScoped, testSigner } from "../support/evidence";
+import { copyStack, PROD_AVVIVO_ENDPOINTS, recordScoped, testSigner } from "../support/evidence";
 import { scratchDir } from "../support/scratch";
 import { pinKey } from "../../infra/engine/gates";
 
@@ -44,13 +44,7 @@ describe("npm run evidence -- verify (what up.yml runs before committing evidenc
     );
     return dir;
   }
-  const source = {
-    role: "source" as const,
-    host: "db.hxbnqapwkzomvtel.supabase.co",
-    port: 5432,
-    database: "postgres",
-  };
-  const target = { role: "target" as const, host: "10.20.0.3", port: 5432, database: "postgres" };
+  const { source, target } = PROD_AVVIVO_ENDPOINTS;
 
   it("passes evidence taken against the stack's servers and signed by its pipeline", async () => {
     const dir = prodAtReplicate();

@@ -73,6 +73,17 @@ function signingEnvFor(spec: Migration, stack: string): NodeJS.ProcessEnv {
   return testSigner().env;
 }
 
+/** The example prod stack's avvivo endpoints as a check run against them records (Cloud SQL's private IP). */
+export const PROD_AVVIVO_ENDPOINTS = {
+  source: {
+    role: "source" as const,
+    host: "db.hxbnqapwkzomvtel.supabase.co",
+    port: 5432,
+    database: "postgres",
+  },
+  target: { role: "target" as const, host: "10.20.0.3", port: 5432, database: "postgres" },
+};
+
 /** The endpoints a requirement names, with what the config cannot know filled as a real run would. */
 function endpointsFor(req: EvidenceRequirement): EndpointFingerprint[] {
   return (req.endpoints ?? []).map((e) => ({
