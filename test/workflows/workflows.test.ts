@@ -141,7 +141,10 @@ describe("GitHub workflows", () => {
       expect(st.env!.CUTOVER_EVIDENCE_SIGNING_KEY).toBe("${{ secrets.CUTOVER_EVIDENCE_SIGNING_KEY }}");
     // Smoke writes evidence where the step out is gated on it (promote), against the candidate.
     const smoke = signing[0].run!;
-    expect(smoke).toContain('if [ "$phase" = promote ]; then args+=(--evidence); fi');
+    expect(smoke).toContain(
+      'if [ "$phase" = promote ] && [ -f smoke-checklist.yaml ]; then args+=(--evidence); fi',
+    );
+    expect(smoke).toContain("no smoke-checklist.yaml, so no smoke evidence");
     const commit = steps.find((st) => st.name === "Commit the evidence")!.run!;
     expect(commit.indexOf('npm run -s evidence -- verify "$STACK" --deployed deployed.json')).toBeGreaterThan(
       -1,
