@@ -5,19 +5,23 @@
 import type { Client } from "pg";
 import type { EndpointFingerprint } from "../../infra/engine/gates";
 
-export async function pgFingerprint(
-  client: Client,
-  role: EndpointFingerprint["role"],
-): Promise<EndpointFingerprint> {
-  let systemIdentifier: string | undefined;
+/** The cluster's system identifier, or undefined where this role may not read it (a managed server may revoke it). */
+export async function readSystemIdentifier(client: Client): Promise<string | undefined> {
   try {
     const r = await client.query<{ id: string }>(
       "SELECT system_identifier::text AS id FROM pg_control_system()",
     );
-    systemIdentifier = r.rows[0]?.id;
+    return r.rows[0]?.id;
   } catch {
-    systemIdentifier = undefined; // revoked for this role: recorded as unknown
+    return undefined;
   }
+}
+
+export async function pgFingerprint(
+  client: Client,
+  role: EndpointFingerprint["role"],
+): Promise<EndpointFingerprint> {
+  const systemIdentifier = await readSystemIdentifier(client);
   return {
     role,
     host: client.host,

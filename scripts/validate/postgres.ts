@@ -3,6 +3,7 @@
  * (aggregates, or keyset pages with LIMIT). Checksums run inside the database.
  */
 import { Client } from "pg";
+import { readSystemIdentifier } from "../lib/fingerprint";
 import { describeFailure, ValidateError } from "./errors";
 import {
   checksumSql,
@@ -106,14 +107,7 @@ export class PgConnection {
     }
     // What the evidence records to tell this cluster from another (a laptop's, staging's): not every
     // role may read it (a managed server may revoke it), and its absence is recorded as such.
-    try {
-      const r = await client.query<{ id: string }>(
-        "SELECT system_identifier::text AS id FROM pg_control_system()",
-      );
-      conn.systemIdentifier = r.rows[0]?.id;
-    } catch {
-      conn.systemIdentifier = undefined;
-    }
+    conn.systemIdentifier = await readSystemIdentifier(client);
     return conn;
   }
 

@@ -4,12 +4,14 @@ import { join, resolve } from "node:path";
 import { applyStep, status, statusOf } from "../../scripts/phase";
 import {
   copyStack,
+  PROD_AVVIVO_ENDPOINTS,
   passAllGates,
   recordScoped,
   signingPair,
   type ScopedOverrides,
 } from "../support/evidence";
 import { sign } from "node:crypto";
+import { pinKey } from "../../infra/engine/gates";
 import { loadMigration } from "../../tooling/stack-file";
 import { scratchDir } from "../support/scratch";
 
@@ -275,6 +277,27 @@ describe("gate evidence: checked, not trusted", () => {
     const text = status("prod", undefined, { dir: atReplicate(), now: NOW });
     expect(text).toContain(
       "next step: freeze — waits for: no validate evidence (evidence/prod/avvivo/validate.json) (npm run validate -- --stack prod --migration avvivo --evidence)",
+    );
+  });
+
+  it("status judges the evidence against the servers the deployed ledger pinned", () => {
+    const dir = atReplicate();
+    const { source, target } = PROD_AVVIVO_ENDPOINTS;
+    record(dir, { endpoints: [{ ...source, systemIdentifier: "7309999999999999999" }, target] });
+    const deployed = {
+      source: "deployed.json",
+      factsKnown: true,
+      migrations: {
+        avvivo: {
+          position: { phase: "replicate", attempt: 1 },
+          facts: {},
+          pins: { [pinKey(1, source)]: "7301111111111111111" },
+        },
+      },
+    };
+    const avvivo = statusOf("prod", deployed, { dir, now: NOW }).migrations.find((m) => m.name === "avvivo")!;
+    expect(avvivo.next?.evidence).toContain(
+      "is cluster 7309999999999999999, not cluster 7301111111111111111 that earlier gates of attempt 1 were passed on",
     );
   });
 
