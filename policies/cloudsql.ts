@@ -198,7 +198,7 @@ export const cloudSqlBackupsAndPitr = stackPolicy({
       const problems = backupProblems((r.props as InstanceArgs).settings);
       if (problems.length > 0)
         report(
-          `${describeResource(r.type, r.name)} must keep automated backups and PITR on: ${problems.join("; ")}. This is relaxed only while the instance is a DMS destination whose migration's spec says backupsManagedByDms (replicate, freeze and promote in the engine's phase table)`,
+          `${describeResource(r.type, r.name)} must keep automated backups and PITR on: ${problems.join("; ")}. This is relaxed only while the instance is a DMS destination whose migration's spec says backupsManagedByDms (replicate, and switch or freeze and promote, in the engine's phase table)`,
           r.urn,
         );
     });

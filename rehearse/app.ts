@@ -8,6 +8,9 @@
  *   the write-block variable (its name and value from `cloudRun.writeBlock`, handed over as
  *   REHEARSAL_WRITE_BLOCK_NAME / _VALUE): while it holds its value every write is refused with 503 and
  *   reads keep working;
+ *   a write the database refuses because the cutover froze the app's role (SQLSTATE 25006,
+ *   read_only_sql_transaction) or ended its session (57P01, admin_shutdown) is refused with 503 too: it
+ *   was not committed, and the client may retry;
  *   REDIS_URL, REDIS_CA_CERT, REDIS_KEY_PREFIX, CHAT_REALTIME_BUS, CHAT_REALTIME_REDIS_CHANNEL: with them,
  *   each message is also published on the realtime bus;
  *   GET /system/status with `Authorization: Bearer $ADMIN_STATUS_TOKEN`.
@@ -29,6 +32,28 @@ if (!databaseUrl) {
 }
 const pool = new Pool({ connectionString: databaseUrl, max: 8, connectionTimeoutMillis: 5000 });
 pool.on("error", () => undefined);
+// A session ended by the server (the cutover's freeze ends the role's sessions) while a request holds it
+// is that request's error, never the process's: without a listener, node would exit on it.
+pool.on("connect", (client) => client.on("error", () => undefined));
+/**
+ * A query on a pooled connection that survives an SQL error: `pool.query` destroys the connection on any
+ * error, so under a freeze every refused write would cost a new connection (and its authentication),
+ * and refusals would queue behind each other. Only a connection that failed is destroyed here.
+ */
+async function query(sql: string, params: unknown[]): Promise<{ rows: Record<string, string>[] }> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await client.query(sql, params);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    // An SQLSTATE of class 57 (operator intervention) or 08 (connection) means the session is gone.
+    if (code === undefined || /^(57|08)/.test(code)) broken = error as Error;
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
 const redis =
   env.REDIS_URL && env.CHAT_REALTIME_BUS === "redis"
     ? new Redis(env.REDIS_URL, {
@@ -107,7 +132,7 @@ const server = http.createServer((req, res) => {
         }
         return send(res, 200, { ok: true, revision });
       }
-      const { rows } = await pool.query(
+      const { rows } = await query(
         `INSERT INTO "ChatMessage" ("clientId", "conversationId", body) VALUES ($1, $2, $3)
          ON CONFLICT ("clientId") DO NOTHING RETURNING id::text`,
         [String(body.clientId), Number(body.conversationId ?? 0), String(body.body ?? "")],
@@ -120,7 +145,7 @@ const server = http.createServer((req, res) => {
     }
     const read = /^\/messages\/([^/]+)$/.exec(url.pathname);
     if (req.method === "GET" && read) {
-      const { rows } = await pool.query(
+      const { rows } = await query(
         `SELECT id::text, "clientId", body FROM "ChatMessage" WHERE "clientId" = $1`,
         [decodeURIComponent(read[1])],
       );
@@ -131,6 +156,8 @@ const server = http.createServer((req, res) => {
     return send(res, 404, { error: `no route ${route}` });
   })().catch((error: unknown) => {
     const e = error as { code?: string; constraint?: string; message: string };
+    if (e.code === "25006" || e.code === "57P01")
+      return send(res, 503, { error: "writes are frozen at the database for a cutover", revision });
     // A primary-key clash on insert: the sequence handed out an id that exists (not carried, not reset).
     const kind = e.code === "23505" && e.constraint === "ChatMessage_pkey" ? "sequence-collision" : "error";
     res.setHeader("x-error-kind", kind);

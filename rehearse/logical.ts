@@ -67,6 +67,7 @@ export async function startLogicalReplication(opts: {
   await waitReady(o, { timeoutMs: 300_000, pollMs: 100 });
   const lagBytes = async () => (await statusLogical(o)).lagBytes ?? 0;
   return {
+    logical: o,
     lagBytes,
     waitCaughtUp: (timeoutMs = 60_000) => waitUntilCaughtUp(lagBytes, timeoutMs, 50),
     async promote() {

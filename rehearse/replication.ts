@@ -10,6 +10,7 @@
  * `promote` stops replication; the project's own post-promotion steps are the caller's to run, as the
  * migrate job runs them on Cloud SQL.
  */
+import type { LogicalOptions } from "../scripts/replication/logical";
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -27,6 +28,8 @@ export interface Replication {
   waitCaughtUp(timeoutMs?: number): Promise<number>;
   /** Stops replication for good: the destination is on its own. */
   promote(): Promise<void>;
+  /** The logical path's options, as the switch's job takes them (its stop is the promotion). */
+  readonly logical?: LogicalOptions;
 }
 
 /**

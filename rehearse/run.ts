@@ -39,13 +39,16 @@ import { readFileSync } from "node:fs";
 import { revisionEnv } from "../infra/engine/env";
 import {
   PLATFORM_DELAYS,
-  projectOneStep,
+  projectAlternatives,
   projectWindow,
   type PlatformDelays,
   type WindowProjection,
 } from "../infra/engine/window";
 import { prepareLogicalDestination, prepareSupabaseLikeSource, startLogicalReplication } from "./logical";
 import { observeWindow, type ObservedWindow } from "./window";
+import { thawSource } from "../scripts/replication/source-freeze";
+import { switchFreeze } from "../scripts/replication/switch-freeze";
+import { runSwitch, SwitchError, type TermTiming } from "../infra/replication/switch";
 
 export interface RehearsalOptions {
   readonly stack: string;
@@ -61,6 +64,8 @@ export interface RehearsalOptions {
   readonly drill?: string;
   /** The replication path to rehearse. @default the stack's `replication` */
   readonly replication?: CloudSqlMigration["replication"];
+  /** How writes move (`switch` or `ramp`). @default the stack's `writeMove` */
+  readonly writeMove?: CloudSqlMigration["writeMove"];
   /**
    * How long the DMS stand-in's promotion takes, in seconds (DMS documents several minutes).
    * @default PLATFORM_DELAYS.dmsPromoteSeconds
@@ -142,6 +147,10 @@ export interface RehearsalReport {
   };
   /** The replication path rehearsed. */
   readonly replication: CloudSqlMigration["replication"];
+  /** How writes moved. */
+  readonly writeMove: CloudSqlMigration["writeMove"];
+  /** The switch's terms as they ran (writeMove: switch). */
+  readonly switch?: { readonly terms: readonly TermTiming[]; readonly totalMs: number };
   /** The window as the requests saw it here: all writes refused, some writes refused, per position. */
   readonly window: ObservedWindow;
   /** The same walk with the platform's modelled delays and this run's measured gate work. */
@@ -166,13 +175,20 @@ const pct = (sorted: readonly number[], p: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /** The spec of `migration` at a position, parsed the way the program parses it. */
-function specAt(file: StackConfig, migration: string, p: Position): CloudSqlMigration {
+function specAt(
+  file: StackConfig,
+  migration: string,
+  p: Position,
+  writeMove: CloudSqlMigration["writeMove"],
+): CloudSqlMigration {
   const moved = atPosition(file, migration, {
     phase: p.phase,
     percent: p.percent,
     rollbackFrom: p.rollbackFrom,
     attempt: p.attempt,
   });
+  // The route rehearsed (--write-move) replaces the stack's, as if the file said it.
+  (moved.config[CONFIG_KEY] as Record<string, Record<string, unknown>>)[migration].writeMove = writeMove;
   const spec = parseMigrations(moved.config[CONFIG_KEY], { now: new Date() })[migration];
   if (spec?.kind !== "cloudsql") throw new Error(`${migration} is not a cloudsql migration`);
   return spec;
@@ -195,7 +211,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
   if (declared?.kind !== "cloudsql")
     throw new Error(`${file.path} has no cloudsql migration "${migration}" to rehearse`);
   const mode = opts.replication ?? declared.replication;
-  const first: CloudSqlMigration = { ...declared, replication: mode };
+  const writeMove = opts.writeMove ?? declared.writeMove;
+  const first: CloudSqlMigration = { ...declared, replication: mode, writeMove };
   const logical = mode === "logical";
   const database = first.source.database;
   const servers: { stop(): Promise<void> }[] = [];
@@ -294,7 +311,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     const measured: { freezeGateSeconds?: number; promoteWorkSeconds?: number; smokeSeconds?: number } = {};
 
     const apply = async (p: Position): Promise<{ spec: CloudSqlMigration; plan: CloudSqlPlan }> => {
-      const spec: CloudSqlMigration = { ...specAt(file, migration, p), replication: mode };
+      const spec: CloudSqlMigration = { ...specAt(file, migration, p, writeMove), replication: mode };
       const plan = planCloudSql(migration, spec);
       createSecrets(plan);
       for (const r of plan.revisions) {
@@ -309,11 +326,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       label: string,
       work: (spec: CloudSqlMigration, plan: CloudSqlPlan) => Promise<PhaseBand["checks"]>,
       p: Position,
+      before?: () => Promise<PhaseBand["checks"]>,
     ) => {
       const t0 = Date.now() - load!.startedAt;
+      // What must happen before traffic moves to this position (the switch), inside its band.
+      const first = before ? await before() : [];
       const { spec, plan } = await apply(p);
       log(`${label}: ${plan.traffic.map((t) => `${t.revision} ${t.percent}%`).join(", ")}`);
-      const checks = await work(spec, plan);
+      const checks = [...first, ...(await work(spec, plan))];
       await new Promise((r) => setTimeout(r, opts.bakeSeconds * 1000));
       const t1 = Date.now() - load!.startedAt;
       const inBand = load!.samples().filter((s) => s.kind === "write" && s.t >= t0 && s.t < t1);
@@ -354,6 +374,165 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
           ? failed.map((f) => `${f.name}: ${f.detail}`).join("; ")
           : `${results.length} checks passed`,
       };
+    };
+
+    /** The validate gate's tables: the critical ones the app has here, and where writes land. */
+    const tablesToValidate = async (spec: CloudSqlMigration): Promise<string[]> => {
+      const present = new Set(
+        await withClient(sourceUrl, async (c) =>
+          (
+            await c.query(
+              "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+            )
+          ).rows.map((r) => r.table_name as string),
+        ),
+      );
+      return [...new Set([...spec.source.criticalTables, app.ack.table])].filter((t) => present.has(t));
+    };
+    /** The validate gate: every critical table the app has here and where writes land, exactly. */
+    const validateNow = async (
+      spec: CloudSqlMigration,
+      note: string,
+    ): Promise<{ name: string; ok: boolean; detail: string }> => {
+      const open = (url: string, label: string) =>
+        openDatabase(parseEndpoint(url, label), {
+          schema: "public",
+          timeouts: { connectMs: 5000, statementMs: 60000 },
+          env: process.env,
+        });
+      const src = await open(sourceUrl, "source");
+      const dst = await open(destination.urlFor(database), "destination");
+      try {
+        const tables = await tablesToValidate(spec);
+        const reports = [];
+        for (const table of tables)
+          reports.push(
+            await compareTable(table, src, dst, {
+              maxDifferences: 10,
+              factor: 16,
+              segmentRows: 20000,
+              leafRows: 256,
+            }),
+          );
+        const identical = reports.every((r) => r.identical);
+        validation = {
+          identical,
+          detail: `${reports.map((r) => `${r.table} ${r.counts?.source} rows${r.identical ? "" : " DIFFERENT"}`).join(", ")} (${reports[0]?.method ?? "no table"}), ${note}`,
+        };
+        return { name: "validate", ok: identical, detail: validation.detail };
+      } finally {
+        await src.close();
+        await dst.close();
+      }
+    };
+
+    let switched: RehearsalReport["switch"];
+    /** The app's role on the source: the one the switch freezes (Supabase's `postgres`, here the URL's). */
+    const appRole = decodeURIComponent(new URL(sourceUrl).username);
+    /**
+     * The switch (writeMove: switch), as the program's switch runs it, before traffic moves: the source
+     * frozen, the replication at the marker, the exact validation, the promotion, the post-promotion steps
+     * and the schema command, the candidate's smoke on its own URL (deployed at replicate).
+     */
+    const theSwitch = async (p: Position): Promise<PhaseBand["checks"]> => {
+      const spec: CloudSqlMigration = { ...specAt(file, migration, p, writeMove), replication: mode };
+      const plan = planCloudSql(migration, spec);
+      const candidate = revisions.get(plan.revisions.find((r) => r.role === "candidate")!.name);
+      if (!candidate)
+        throw new Error("the candidate was not deployed before the switch (replicate deploys it)");
+      const checks: { name: string; ok: boolean; detail: string }[] = [];
+      const fail = (c: { name: string; ok: boolean; detail: string }) => {
+        checks.push(c);
+        if (!c.ok) throw new Error(`${c.name}: ${c.detail}`);
+        return c.detail;
+      };
+      freezeAt = Date.now() - load!.startedAt;
+      // The switch's first job, as the program's job runs it (scripts/replication/switch-freeze.ts).
+      let inner: TermTiming[] = [];
+      const freezeJob = async () => {
+        try {
+          const r = await switchFreeze({
+            mode,
+            source: sourceUrl,
+            validateTarget: destination.urlFor(database),
+            role: appRole,
+            tables: await tablesToValidate(spec),
+            schema: "public",
+            deadlineSeconds: spec.switch.deadlineSeconds,
+            ...(replication?.logical ? { logical: replication.logical } : {}),
+          });
+          inner = [...r.terms];
+          if (logical) promotedAt = Date.now() - load!.startedAt;
+          validation = { identical: true, detail: `${r.terms.at(-1)?.detail ?? ""}, after the freeze` };
+          checks.push({ name: "validate", ok: true, detail: validation.detail });
+          return r.terms.map((t) => `${t.name} ${t.ms} ms`).join(", ");
+        } catch (error) {
+          if (error instanceof SwitchError && error.term === "validation") {
+            validation = { identical: false, detail: (error.cause as Error)?.message ?? error.message };
+            checks.push({ name: "validate", ok: false, detail: validation.detail });
+          }
+          throw error;
+        }
+      };
+      // DMS's promote takes the time DMS documents (--promote-delay): a modelled term, waited here.
+      const dmsWait = logical ? 0 : (opts.dmsPromoteSeconds ?? PLATFORM_DELAYS.dmsPromoteSeconds);
+      const terms = [
+        ...(logical
+          ? []
+          : [
+              {
+                name: "promotion",
+                run: async () => {
+                  await new Promise((r) => setTimeout(r, dmsWait * 1000));
+                  await replication!.promote();
+                  promotedAt = Date.now() - load!.startedAt;
+                  return `DMS promote (${dmsWait} s modelled)`;
+                },
+              },
+            ]),
+        {
+          name: "post-promotion steps and schema command",
+          run: async () => {
+            const env = resolveEnv(
+              revisionEnv(migration, spec, plan.migrateJobRevision),
+              secrets,
+              plan.migrateJobName,
+            );
+            await withClient(env.DIRECT_URL, (c) => c.query(POST_PROMOTION_SQL));
+            await runCommand(app.schemaCommand, env, "the migrate job's schema command");
+            return "grant, sequences, materialized views, then the schema command";
+          },
+        },
+        { name: "candidate smoke", run: async () => fail(await smoke(candidate.url, "switch")) },
+      ];
+      const result = await runSwitch({
+        deadlineSeconds: spec.switch.deadlineSeconds,
+        freeze: freezeJob,
+        terms,
+        thaw: () => thawSource(sourceUrl, appRole),
+        log,
+      });
+      switched = { terms: [...inner, ...result.terms.slice(1)], totalMs: result.totalMs };
+      const ms = (ts: readonly TermTiming[], names: string[]) =>
+        ts.filter((t) => names.includes(t.name)).reduce((sum, t) => sum + t.ms, 0) / 1000;
+      measured.freezeGateSeconds = ms(inner, [
+        "freeze the source",
+        "replication at the marker",
+        "validation",
+      ]);
+      measured.promoteWorkSeconds = Math.max(
+        0,
+        ms(inner, ["promotion"]) +
+          ms(result.terms, ["promotion", "post-promotion steps and schema command"]) -
+          dmsWait,
+      );
+      measured.smokeSeconds = ms(result.terms, ["candidate smoke"]);
+      checks.push({
+        name: "switch",
+        ok: true,
+        detail: `${switched.terms.map((t) => `${t.name} ${t.ms} ms`).join(", ")}; ${result.totalMs} ms in all`,
+      });
+      return checks;
     };
 
     // Baseline first, then the load for the whole walk.
@@ -417,49 +596,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
             freezeAt = Date.now() - load!.startedAt;
             const gateStarted = Date.now();
             const caught = await replication!.waitCaughtUp();
-            const open = (url: string, label: string) =>
-              openDatabase(parseEndpoint(url, label), {
-                schema: "public",
-                timeouts: { connectMs: 5000, statementMs: 60000 },
-                env: process.env,
-              });
-            const src = await open(sourceUrl, "source");
-            const dst = await open(destination.urlFor(database), "destination");
-            try {
-              // The validate gate's tables: the critical ones the app has here, and where writes land.
-              const present = new Set(
-                await withClient(sourceUrl, async (c) =>
-                  (
-                    await c.query(
-                      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-                    )
-                  ).rows.map((r) => r.table_name as string),
-                ),
-              );
-              const tables = [...new Set([...spec.source.criticalTables, app.ack.table])].filter((t) =>
-                present.has(t),
-              );
-              const reports = [];
-              for (const table of tables)
-                reports.push(
-                  await compareTable(table, src, dst, {
-                    maxDifferences: 10,
-                    factor: 16,
-                    segmentRows: 20000,
-                    leafRows: 256,
-                  }),
-                );
-              const identical = reports.every((r) => r.identical);
-              validation = {
-                identical,
-                detail: `${reports.map((r) => `${r.table} ${r.counts?.source} rows${r.identical ? "" : " DIFFERENT"}`).join(", ")} (${reports[0]?.method ?? "no table"}), caught up in ${caught} ms`,
-              };
-              checks.push({ name: "validate", ok: identical, detail: validation.detail });
-              measured.freezeGateSeconds = (Date.now() - gateStarted) / 1000;
-            } finally {
-              await src.close();
-              await dst.close();
-            }
+            const check = await validateNow(spec, `caught up in ${caught} ms`);
+            checks.push(check);
+            measured.freezeGateSeconds = (Date.now() - gateStarted) / 1000;
             const frozen = plan.revisions.find((r) => !r.writes)!;
             checks.push(await smoke(revisions.get(frozen.name)!.url, "freeze"));
           }
@@ -495,7 +634,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
             checks.push(await smoke(revisions.get(candidate.revision)!.url, "promote"));
             measured.smokeSeconds = (Date.now() - smokeStarted) / 1000;
           }
-          if (p.phase === "canary" && p.percent === 100) fullAt = Date.now() - load!.startedAt;
+          if ((p.phase === "canary" && p.percent === 100) || p.phase === "switch")
+            fullAt = Date.now() - load!.startedAt;
           if (p.phase === "stabilize") {
             const serving = plan.traffic.find((t) => t.percent === 100)!;
             checks.push(await smoke(revisions.get(serving.revision)!.url, "stabilize"));
@@ -503,6 +643,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
           return checks;
         },
         p,
+        p.phase === "switch" ? () => theSwitch(p) : undefined,
       );
       last = p;
       if (opts.drill && p.phase === opts.drill) break;
@@ -528,6 +669,13 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
           return [check];
         },
         back,
+        // A rollback on the switch route gives writes back to the source before traffic moves to it.
+        writeMove === "switch"
+          ? async () => {
+              await thawSource(sourceUrl, appRole);
+              return [{ name: "thaw", ok: true, detail: `role ${appRole} takes writes again` }];
+            }
+          : undefined,
       );
       // From the rollback to the first write the stable revision accepts through the router.
       const stableName = first.cloudRun.stableRevision;
@@ -587,8 +735,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     );
     const delays = { ...PLATFORM_DELAYS, ...opts.delays };
     const projection = { ...projectWindow(migration, first, measured, delays), delays };
-    // The option measured beside it: the same run's work with the writes moved in one step.
-    const oneStep = projectOneStep(migration, first, measured, delays);
+    // The options measured beside it: the same run's work on the other routes.
+    const alternatives = projectAlternatives(migration, first, measured, delays);
     return {
       stack: opts.stack,
       migration,
@@ -606,11 +754,11 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
         errors: writes.filter((s) => !accepted(s.status) && s.status !== 503).length,
       },
       replication: mode,
+      writeMove,
+      ...(switched ? { switch: switched } : {}),
       window,
       projection,
-      ...(oneStep
-        ? { alternatives: [{ name: "writes in one step (ramp: [100])", projection: oneStep }] }
-        : {}),
+      alternatives,
       sequenceCollisions: collisions,
       ...(validation ? { validation } : {}),
       ...(drill ? { drill } : {}),

@@ -146,7 +146,7 @@ export function applyStep(
   }
   const label = `${positionLabel(from, from.attempt !== to.attempt)} → ${positionLabel(to, from.attempt !== to.attempt)}`;
   const lines = [
-    `${migration}: ${label} written to ${file.path}${verdict.records ? ` (the ledger will record: ${verdict.records})` : ""}`,
+    `${migration}: ${label} written to ${file.path}${verdict.records ? ` (the ledger will record: ${verdict.records.join(", ")})` : ""}`,
     ...(verdict.note ? [`note: ${verdict.note}`] : []),
     "",
     "Next:",

@@ -11,7 +11,14 @@ import { CLOUDSQL_ROLLBACK_ORIGINS } from "../infra/engine/cloudsql-phases";
 import { newCommand, runMain, UsageError, wholeNumber } from "./lib/cli";
 import { reportHtml, timelineSvg } from "../rehearse/timeline";
 import { describeProjection, formatSeconds, PLATFORM_DELAYS } from "../infra/engine/window";
-import { REPLICATION_MODES, type ReplicationMode } from "../infra/config/cloudsql";
+import {
+  REPLICATION_MODES,
+  WRITE_MOVES,
+  type ReplicationMode,
+  type WriteMove,
+} from "../infra/config/cloudsql";
+import { onRoute } from "../infra/engine/transitions";
+import { loadStack } from "../tooling/stack-file";
 import {
   BUILT_IN_APP,
   rehearse,
@@ -38,6 +45,7 @@ interface Flags {
   readonly ack?: string;
   readonly maxMinutes: number;
   readonly replication?: string;
+  readonly writeMove?: string;
   readonly promoteDelay?: number;
   readonly upSeconds?: number;
   readonly convergenceSeconds?: number;
@@ -105,7 +113,12 @@ export function renderReport(r: RehearsalReport): string {
     ),
     "",
     `writes: ${r.writes.acknowledged} acknowledged, ${r.writes.foundInFinal} found in the final database (${r.final}), ${r.writes.lost} LOST, ${r.writes.duplicates} duplicates; ${r.writes.refused} refused (503), ${r.writes.errors} errors`,
-    `replication: ${r.replication}`,
+    `replication: ${r.replication}, writeMove: ${r.writeMove}`,
+    ...(r.switch
+      ? [
+          `the switch: ${s(r.switch.totalMs)} from the freeze to the candidate's smoke — ${r.switch.terms.map((t) => `${t.name} ${s(t.ms)}`).join(", ")}`,
+        ]
+      : []),
     `write window here: all writes refused ${s(r.window.allRefusedMs)} (first refused write at ${s(r.window.firstRefusedMs)}, first write accepted on the destination at ${s(r.window.firstOnDestinationMs)}); some writes refused ${s(r.window.someRefusedMs)} (every write accepted from ${s(r.window.allAcceptedMs)}); freeze → 100% on the candidate: ${s(r.window.freezeToFullMs)}`,
     `refused writes by position: ${r.window.refusedByPosition.map((p) => `${p.position} ${p.refused}`).join(", ") || "none"}`,
     `projected in production: ${describeProjection(r.projection)}`,
@@ -117,7 +130,7 @@ export function renderReport(r: RehearsalReport): string {
     `sequence collisions after promotion: ${r.sequenceCollisions}`,
     ...(r.validation
       ? [
-          `validation at freeze: ${r.validation.identical ? "identical" : "DIFFERENT"} (${r.validation.detail})`,
+          `validation after the freeze: ${r.validation.identical ? "identical" : "DIFFERENT"} (${r.validation.detail})`,
         ]
       : []),
     ...(r.drill
@@ -227,6 +240,10 @@ async function main(): Promise<number> {
       "dms or logical (default: the stack's replication); logical stands in for Supabase (no superuser, no pglogical)",
     )
     .option(
+      "--write-move <how>",
+      "switch or ramp (default: the stack's writeMove): one bounded switch, or the stepped freeze, promote, canary",
+    )
+    .option(
       "--promote-delay <s>",
       `how long the DMS stand-in's promotion takes (default ${PLATFORM_DELAYS.dmsPromoteSeconds}: DMS documents several minutes)`,
       wholeNumber("seconds, e.g. 300", 0),
@@ -245,13 +262,25 @@ async function main(): Promise<number> {
     .option("--out <dir>", "where the timelines (SVG), the HTML report and the full JSON go", "rehearsal")
     .parse()
     .opts<Flags>();
-  const drills =
-    opts.drill === "all" ? [...CLOUDSQL_ROLLBACK_ORIGINS] : (opts.drill?.split(",").filter(Boolean) ?? []);
-  const unknown = drills.filter((d) => !(CLOUDSQL_ROLLBACK_ORIGINS as readonly string[]).includes(d));
+  if (opts.writeMove !== undefined && !(WRITE_MOVES as readonly string[]).includes(opts.writeMove))
+    throw new UsageError(
+      `--write-move ${opts.writeMove}: not a way to move writes`,
+      `one of ${WRITE_MOVES.join(", ")}`,
+    );
+  // The route decides which phases a rollback can leave: the stack's, unless --write-move says.
+  const { migrations } = loadStack(opts.stack);
+  const declared = Object.entries(migrations).find(
+    ([name, m]) => m.kind === "cloudsql" && (opts.migration === undefined || name === opts.migration),
+  )?.[1];
+  const route = (opts.writeMove ??
+    (declared?.kind === "cloudsql" ? declared.writeMove : "ramp")) as WriteMove;
+  const origins = CLOUDSQL_ROLLBACK_ORIGINS.filter((p) => onRoute(p, { kind: "cloudsql", route }));
+  const drills = opts.drill === "all" ? [...origins] : (opts.drill?.split(",").filter(Boolean) ?? []);
+  const unknown = drills.filter((d) => !(origins as readonly string[]).includes(d));
   if (unknown.length)
     throw new UsageError(
-      `--drill ${unknown.join(",")}: not a phase a rollback can leave`,
-      `one or more of ${CLOUDSQL_ROLLBACK_ORIGINS.join(", ")}, or all`,
+      `--drill ${unknown.join(",")}: not a phase a rollback can leave on the ${route} route`,
+      `one or more of ${origins.join(", ")}, or all`,
     );
   if (opts.replication !== undefined && !(REPLICATION_MODES as readonly string[]).includes(opts.replication))
     throw new UsageError(
@@ -261,6 +290,7 @@ async function main(): Promise<number> {
   const common = {
     app: appOf(opts),
     ...(opts.replication ? { replication: opts.replication as ReplicationMode } : {}),
+    writeMove: route,
     ...(opts.promoteDelay !== undefined ? { dmsPromoteSeconds: opts.promoteDelay } : {}),
     delays: {
       ...(opts.upSeconds !== undefined ? { upSeconds: opts.upSeconds } : {}),

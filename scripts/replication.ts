@@ -16,8 +16,10 @@ import {
   type LogicalStatus,
 } from "./replication/logical";
 import { freezeSource, thawSource } from "./replication/source-freeze";
+import { switchFreeze } from "./replication/switch-freeze";
+import { SwitchError } from "../infra/replication/switch";
 
-const ACTIONS = ["start", "status", "stop", "freeze-source", "thaw-source"] as const;
+const ACTIONS = ["start", "status", "stop", "freeze-source", "thaw-source", "switch"] as const;
 type Action = (typeof ACTIONS)[number];
 
 const program = newCommand("replication")
@@ -28,7 +30,19 @@ const program = newCommand("replication")
   )
   .argument("<action>", ACTIONS.join(" | "))
   .option("--name <name>", "publication, subscription and slot name, e.g. cutover_avvivo_a1")
-  .option("--role <role>", "freeze-source, thaw-source: the role the app connects to the source as")
+  .option("--role <role>", "freeze-source, thaw-source, switch: the role the app connects to the source as")
+  .option("--mode <path>", "switch: dms or logical (the stack's replication)")
+  .option("--tables <list>", "switch: the tables validated after the freeze, comma-separated")
+  .option(
+    "--deadline <s>",
+    "switch: longest the freeze, marker and validation may take",
+    wholeNumber("seconds"),
+    600,
+  )
+  .option(
+    "--validate-target <url>",
+    "switch: Cloud SQL as the validation's reader (default: env VALIDATE_TARGET_URL, else the target)",
+  )
   .option("--source <url>", "source as the migration role (default: env SOURCE_DATABASE_URL)")
   .option("--target <url>", "Cloud SQL database (default: env TARGET_DATABASE_URL)")
   .option(
@@ -61,6 +75,10 @@ addConnectionBounds(program).addHelpText(
 interface Opts {
   name?: string;
   role?: string;
+  mode?: string;
+  tables?: string;
+  deadline: number;
+  validateTarget?: string;
   source?: string;
   target?: string;
   subscriberConnection?: string;
@@ -120,22 +138,9 @@ async function main(): Promise<number> {
       o,
       required(o.source ?? env.SOURCE_DATABASE_URL, "SOURCE_DATABASE_URL", "--source"),
     );
+  if (action === "switch") return switchAction(o);
   if (o.name === undefined) throw new UsageError(`${action} needs --name`, "e.g. --name cutover_avvivo_a1");
-  const opts: LogicalOptions = {
-    name: o.name,
-    giveUpMs: o.giveUpAfter * 1000,
-    connectTimeoutMs: o.connectTimeout * 1000,
-    timeoutMs: o.queryTimeout * 1000,
-    source: required(o.source ?? env.SOURCE_DATABASE_URL, "SOURCE_DATABASE_URL", "--source"),
-    destination: required(o.target ?? env.TARGET_DATABASE_URL, "TARGET_DATABASE_URL", "--target"),
-    ...((o.subscriberConnection ?? env.SUBSCRIBER_CONNECTION)
-      ? { subscriberConnection: o.subscriberConnection ?? env.SUBSCRIBER_CONNECTION }
-      : {}),
-    schemas: o.schemas
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-  };
+  const opts = logicalOptions(o, o.name);
   const print = (text: string, doc: unknown) =>
     process.stdout.write(o.json ? JSON.stringify(doc, null, 2) + "\n" : text);
   try {
@@ -166,6 +171,79 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     return refused(action, error);
+  }
+}
+
+function logicalOptions(o: Opts, name: string): LogicalOptions {
+  const env = process.env;
+  return {
+    name,
+    giveUpMs: o.giveUpAfter * 1000,
+    connectTimeoutMs: o.connectTimeout * 1000,
+    timeoutMs: o.queryTimeout * 1000,
+    source: required(o.source ?? env.SOURCE_DATABASE_URL, "SOURCE_DATABASE_URL", "--source"),
+    destination: required(o.target ?? env.TARGET_DATABASE_URL, "TARGET_DATABASE_URL", "--target"),
+    ...((o.subscriberConnection ?? env.SUBSCRIBER_CONNECTION)
+      ? { subscriberConnection: o.subscriberConnection ?? env.SUBSCRIBER_CONNECTION }
+      : {}),
+    schemas: o.schemas
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
+}
+
+/**
+ * switch: the switch's first job (writeMove: switch) — freeze, marker (the logical stop), validation;
+ * exit 0 when all passed, 1 when a term failed or overran (writes were given back to the source).
+ */
+async function switchAction(o: Opts): Promise<number> {
+  const env = process.env;
+  if (o.role === undefined)
+    throw new UsageError("switch needs --role <role>", "the role the app connects to the source as");
+  if (o.mode !== "dms" && o.mode !== "logical")
+    throw new UsageError(
+      `switch needs --mode dms or --mode logical, got ${o.mode ?? "none"}`,
+      "the stack's replication",
+    );
+  const tables = (o.tables ?? "")
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
+  if (tables.length === 0)
+    throw new UsageError(
+      "switch needs --tables <list>",
+      "the migration's critical tables, e.g. --tables Shop,Reel",
+    );
+  if (o.mode === "logical" && o.name === undefined)
+    throw new UsageError("switch --mode logical needs --name", "e.g. --name cutover_avvivo_a1");
+  const source = required(o.source ?? env.SOURCE_DATABASE_URL, "SOURCE_DATABASE_URL", "--source");
+  const target = o.validateTarget ?? env.VALIDATE_TARGET_URL ?? o.target ?? env.TARGET_DATABASE_URL;
+  try {
+    const result = await switchFreeze({
+      mode: o.mode,
+      source,
+      validateTarget: required(target, "VALIDATE_TARGET_URL", "--validate-target"),
+      role: o.role,
+      tables,
+      schema: o.schemas.split(",")[0]?.trim() || "public",
+      deadlineSeconds: o.deadline,
+      ...(o.mode === "logical" ? { logical: logicalOptions(o, o.name!) } : {}),
+      connectTimeoutMs: o.connectTimeout * 1000,
+      log: (line) => process.stderr.write(maskText(`${line}\n`, secrets())),
+    });
+    process.stdout.write(
+      o.json
+        ? JSON.stringify({ action: "switch", ...result }, null, 2) + "\n"
+        : `the source is frozen, replication reached the marker and the validation passed in ${result.totalMs} ms: ${result.terms.map((t) => `${t.name} ${t.ms} ms`).join(", ")}\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof SwitchError)) return refused("switch", error);
+    process.stderr.write(
+      maskText(`replication switch: ${error.message}\n  hint: ${error.hint}\n`, secrets()),
+    );
+    return 1;
   }
 }
 
@@ -215,6 +293,8 @@ function secrets(): string[] {
   return [
     ...secretsOfUrl(process.env.SOURCE_DATABASE_URL),
     ...secretsOfUrl(process.env.TARGET_DATABASE_URL),
+    ...secretsOfUrl(process.env.VALIDATE_TARGET_URL),
+    ...secretsOfUrl(o.validateTarget),
     ...secretsOfUrl(process.env.SUBSCRIBER_CONNECTION),
     ...secretsOfUrl(o.source),
     ...secretsOfUrl(o.target),

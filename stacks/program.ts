@@ -81,13 +81,14 @@ export async function runProgram(opts: ProgramOptions = {}): Promise<ProgramRun>
   for (const planned of plans) {
     const { name, spec, plan } = planned;
     // Judged first: every resource of the migration depends on the ledger, so a refused step changes nothing.
-    const { ramp, windowHours } = transitionContextOf(name, spec, { now });
+    const { ramp, route, windowHours } = transitionContextOf(name, spec, { now });
     const ledger = new PhaseLedger(`${name}-ledger`, {
       migration: name,
       kind: spec.kind,
       stack: pulumi.getStack(),
       position: positionOf(spec),
       ramp,
+      ...(route ? { route } : {}),
       windowHours,
       ...repairOf(spec),
       evidenceMaxAgeHours: spec.evidenceMaxAgeHours,

@@ -23,7 +23,7 @@ import type { Migration } from "../infra/config/schema";
 
 export { gateCommand };
 import { GATE_CHECKS, type GateCheck } from "../infra/engine/phase-row";
-import type { Position, TransitionContext } from "../infra/engine/transitions";
+import type { Position, Walk } from "../infra/engine/transitions";
 
 export type { CoveredTable, EndpointFingerprint, EvidenceRef, GateCheck };
 
@@ -253,7 +253,7 @@ export function gateStatus(
     readonly spec: Migration;
     readonly from: Position;
     readonly to: Position;
-    readonly ctx: Pick<TransitionContext, "kind" | "ramp">;
+    readonly ctx: Walk;
     readonly now: Date;
     /** The system identifiers the deployed ledger pinned, when known (`--deployed`). */
     readonly pins?: Readonly<Record<string, string>>;

@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudSqlMigration } from "../config/cloudsql";
 import type { CloudSqlPlan } from "../engine/cloudsql";
-import { managedSecretIds, revisionEnv, validationEnv } from "../engine/env";
+import { managedSecretIds, replicationEnv, revisionEnv, switchEnv, validationEnv } from "../engine/env";
 import { AppSecret } from "./app-secret";
 import { CloudRunApp } from "./cloud-run-app";
 import { CloudSqlDatabase } from "./cloud-sql-database";
+import { CutoverSwitch } from "./cutover-switch";
+import { SwitchJobs } from "./switch-jobs";
 import { DmsPromotion } from "./dms-promotion";
 import { DmsReplication } from "./dms-replication";
 import { LogicalReplication } from "./logical-replication";
@@ -134,8 +136,11 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
       );
     }
 
-    // What the schema migration waits for: the promotion (DMS) or the replication's stop (logical).
+    // What the schema migration waits for: the promotion (DMS) or the replication's stop (logical). In
+    // the switch's phase the switch promotes, inside its deadline: neither is declared to run on its own.
     let promotion: pulumi.Resource | undefined;
+    let dmsJob: pulumi.Resource | undefined;
+    const promotes = plan.resources.promotion && !plan.resources.switch;
     if (plan.resources.replication && sql && plan.logical && spec.validation) {
       const logical = new LogicalReplication(
         `${name}-logical`,
@@ -147,8 +152,8 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
           replicationName: plan.logical.name,
           startJob: plan.logical.startJob,
           stopJob: plan.logical.stopJob,
-          stop: plan.resources.promotion,
-          env: validationEnv(name, spec),
+          stop: promotes,
+          env: replicationEnv(name, spec),
           vpc,
         },
         { parent: this, dependsOn: dependencies },
@@ -170,7 +175,8 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
         },
         child,
       );
-      if (plan.resources.promotion) {
+      dmsJob = dms;
+      if (promotes) {
         promotion = new DmsPromotion(
           `${name}-promotion`,
           {
@@ -203,12 +209,15 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
           jobName: plan.migrateJobName,
           env: revisionEnv(name, spec, plan.migrateJobRevision),
           vpc,
+          // On the switch route the switch runs it, inside its deadline; `pulumi up` never does.
+          run: plan.switch === undefined,
         },
         { parent: this, dependsOn: [...dependencies, ...(promotion ? [promotion] : [])] },
       );
       dependencies.push(job);
     }
 
+    let readerJob: pulumi.Output<string> | undefined;
     if (plan.validationJobName && spec.validation) {
       const validation = new ValidationJob(
         `${name}-validate`,
@@ -231,7 +240,93 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
         { parent: this, dependsOn: dependencies },
       );
       this.validationJob = validation.job.name;
-      this.readerJob = validation.readerJob.name;
+      this.readerJob = readerJob = validation.readerJob.name;
+    }
+
+    // writeMove: switch — the switch's jobs from its phase on (the thaw serves a rollback), and in its
+    // phase the switch itself: the service's traffic moves only once it has passed.
+    const gate: pulumi.Resource[] = [];
+    if (plan.switch && sql && spec.validation && (plan.resources.switch || plan.switch.thawNow)) {
+      const role = spec.switch.appRole ?? spec.source.user;
+      const jobs = new SwitchJobs(
+        `${name}-switch`,
+        {
+          cloudRun: spec.cloudRun,
+          project,
+          image: spec.validation.image,
+          freezeJob: plan.switch.freezeJob,
+          thawJob: plan.switch.thawJob,
+          thawBackJob: plan.switch.thawBackJob,
+          switchArgs: [
+            "--mode",
+            spec.replication,
+            "--role",
+            role,
+            "--tables",
+            spec.source.criticalTables.join(","),
+            "--deadline",
+            String(spec.switch.deadlineSeconds),
+            ...(plan.logical
+              ? ["--name", plan.logical.name, "--schemas", spec.logical.schemas.join(",")]
+              : []),
+          ],
+          role,
+          thawNow: plan.switch.thawNow,
+          env: switchEnv(name, spec),
+          vpc,
+        },
+        { parent: this, dependsOn: dependencies },
+      );
+      gate.push(jobs);
+      // Only in the phase itself: a rollback keeps the record of a switch that ran, and never runs one.
+      if (plan.phase === "switch" && readerJob) {
+        const cutover = new CutoverSwitch(
+          `${name}-switch-run`,
+          {
+            attempt: plan.attempt,
+            project,
+            region,
+            service: spec.cloudRun.service,
+            freezeJob: plan.switch.freezeJob,
+            thawJob: plan.switch.thawJob,
+            readerJob,
+            migrateJob: plan.migrateJobName,
+            ...(plan.logical
+              ? {}
+              : {
+                  promotion: {
+                    migrationJob: `projects/${project}/locations/${region}/migrationJobs/${plan.dmsJobId}`,
+                    attempt: plan.attempt,
+                    endpoint: spec.dms.endpoint ?? "https://datamigration.googleapis.com",
+                    sqladminEndpoint: "https://sqladmin.googleapis.com",
+                    timeoutMinutes: spec.dms.promoteTimeoutMinutes,
+                    pollIntervalSeconds: 10,
+                    // The freeze job has proven writes stopped and replication reached the marker.
+                    allowPromoteFromCdc: true,
+                    reenableBackups: {
+                      project,
+                      instance: spec.cloudSql.instanceName,
+                      startTime: spec.cloudSql.backups.startTime,
+                      retainedBackups: spec.cloudSql.backups.retainedBackups,
+                      logRetentionDays: spec.cloudSql.backups.logRetentionDays,
+                    },
+                  },
+                }),
+            deadlineSeconds: spec.switch.deadlineSeconds,
+            runEndpoint: "https://run.googleapis.com",
+            pollIntervalSeconds: 5,
+            smoke: {
+              statusPath: "/system/status",
+              writeProbePath: "/system/write-probe",
+              tokenHeader: "authorization",
+              timeoutSeconds: 10,
+            },
+            accessToken: args.accessToken,
+          },
+          { parent: this, dependsOn: [jobs, ...dependencies, ...(dmsJob ? [dmsJob] : [])] },
+        );
+        gate.push(cutover);
+      }
     }
 
     const usesPrivateNetwork = plan.template.database === "cloudsql" || plan.template.redis;
@@ -245,7 +340,7 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
         traffic: plan.traffic,
         ...(usesPrivateNetwork ? { vpc } : {}),
       },
-      { parent: this, dependsOn: usesPrivateNetwork ? dependencies : [] },
+      { parent: this, dependsOn: [...(usesPrivateNetwork ? dependencies : []), ...gate] },
     );
     this.serviceUri = app.service.uri;
     this.registerOutputs({ serviceUri: this.serviceUri, validationJob: this.validationJob });

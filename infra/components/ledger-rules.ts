@@ -29,6 +29,8 @@ export interface LedgerInputs {
   readonly stack: string;
   readonly position: Position;
   readonly ramp: readonly number[];
+  /** The migration's route (cloudsql: `writeMove`); absent for a kind with one route. */
+  readonly route?: string;
   /** Observation window (cloudsql) or soak (dual-write) before decommission, in hours. */
   readonly windowHours: number;
   /** The gate evidence committed with the stack file (digests checked by the program). */
@@ -112,6 +114,7 @@ export function contextOf(
     kind: i.kind,
     migration: i.migration,
     ramp: settings.ramp,
+    route: i.route,
     windowHours: settings.windowHours,
     now,
     facts,

@@ -13,6 +13,8 @@ export interface MigrateJobArgs {
   /** Env of the candidate revision (Cloud SQL URLs by secret reference). */
   readonly env: readonly EnvVar[];
   readonly vpc: Vpc;
+  /** `pulumi up` runs it once and waits (false: the switch runs it, inside its deadline). @default true */
+  readonly run?: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export class MigrateJob extends pulumi.ComponentResource {
         project: args.project,
         location: args.config.region,
         deletionProtection: false,
-        runExecutionToken: args.jobName,
+        ...(args.run === false ? {} : { runExecutionToken: args.jobName }),
         template: {
           taskCount: 1,
           template: {

@@ -22,6 +22,7 @@ export const CLOUDSQL_PHASES = [
   "baseline",
   "provision",
   "replicate",
+  "switch",
   "freeze",
   "promote",
   "canary",
@@ -243,6 +244,39 @@ const ValidationSchema = z
   })
   .optional();
 
+/**
+ * How writes move from the source to Cloud SQL:
+ *   - `switch`: one bounded `pulumi up` (phase `switch`) freezes the source at the database, checks
+ *     replication reached a marker taken after the freeze, validates, promotes, runs the post-promotion
+ *     steps and the schema command, smokes the candidate on its own URL, then gives it 100% — writes are
+ *     refused for minutes, and any term that fails or overruns gives them back to the source;
+ *   - `ramp`: the stepped walk (freeze, promote, canary through \`ramp\`), one pull request per step —
+ *     the frozen share refuses writes until canary reaches 100%, about half an hour with the default bakes.
+ */
+export const WRITE_MOVES = ["switch", "ramp"] as const;
+export type WriteMove = (typeof WRITE_MOVES)[number];
+/** What a migration that names no `writeMove` does: the short path. */
+export const DEFAULT_WRITE_MOVE: WriteMove = "switch";
+
+/** The bound of the switch (`writeMove: switch`). */
+const SwitchSchema = z
+  .strictObject({
+    /**
+     * Longest the switch may take from the freeze to the candidate's smoke; past it, writes go back to
+     * the source. The runbook's write budget is 5–10 minutes. @default 600
+     */
+    deadlineSeconds: z.number().int().min(30).max(3600).default(600),
+    /**
+     * The role the app connects to the source as: the switch makes it read-only and ends its sessions.
+     * @default source.user
+     */
+    appRole: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, { message: "expected a PostgreSQL role name" })
+      .optional(),
+  })
+  .prefault({});
+
 /** The gate `npm run advance` applies to each canary step before taking the next one. */
 const AdvanceSchema = z
   .strictObject({
@@ -288,7 +322,14 @@ export const CloudSqlMigrationSchema = z.strictObject({
     .optional(),
   /** Candidate's share in `canary`: one of the ramp steps. */
   trafficPercent: z.number().int().min(0).max(100).optional(),
-  /** Traffic ramp for `canary`. @default [10, 50, 100] */
+  /** How writes move to Cloud SQL: `switch` (one bounded step) or `ramp` (stepped). @default "switch" */
+  writeMove: z
+    .enum(WRITE_MOVES, {
+      message: `expected one of ${WRITE_MOVES.join(", ")}; hint: switch moves writes in one bounded step of minutes, ramp in steps through canary`,
+    })
+    .default(DEFAULT_WRITE_MOVE),
+  switch: SwitchSchema,
+  /** Traffic ramp for `canary` (`writeMove: ramp`). @default [10, 50, 100] */
   ramp: RampSchema.default([10, 50, 100]),
   /** Gate evidence older than this is refused by `npm run phase -- … next`. @default 24 */
   evidenceMaxAgeHours: EvidenceMaxAgeHoursSchema,

@@ -42,6 +42,12 @@ export interface CloudSqlResources {
    * the phases whose next step is gated on validation (with `validation.image` configured).
    */
   readonly validationJob: boolean;
+  /**
+   * The switch (`writeMove: switch`): one bounded job that freezes the source at the database, checks the
+   * marker, validates, promotes, runs the post-promotion steps and smokes the candidate, before traffic
+   * moves; it gives writes back to the source when a term fails or overruns.
+   */
+  readonly switch: boolean;
 }
 
 /** A forward phase of kind cloudsql (rollback keeps the resources of the phase it leaves). */
@@ -112,6 +118,7 @@ const resources = (on: (keyof CloudSqlResources)[]): CloudSqlResources => ({
   promotion: on.includes("promotion"),
   migrateJob: on.includes("migrateJob"),
   validationJob: on.includes("validationJob"),
+  switch: on.includes("switch"),
 });
 
 /** The phases that gate their next step on validation say so to the operator when no job can run it. */
@@ -172,14 +179,64 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     resources: resources(["cloudSql", "secrets", "redis", "replication", "validationJob"]),
     backupsManagedByDms: true,
     promoted: false,
+    // On the switch route the candidate is deployed here, at 0% under its tag, so the switch can smoke it
+    // and needs no deploy of its own; stable still serves everything (and writes like the candidate will).
     templateRole: "stable",
-    serving: servesStable,
+    serving: (c) =>
+      c.spec.writeMove === "switch"
+        ? {
+            template: c.revisions.candidate,
+            traffic: [
+              ...allTo(c.revisions.stable),
+              { revision: c.revisions.candidate.name, percent: 0, tag: "candidate" },
+            ],
+          }
+        : servesStable(c),
     irreversible: none,
-    warnings: (c) => [REPLICATION_PATHS[c.spec.replication].replicating(c), ...noValidationJob(c)],
+    warnings: (c) => [
+      REPLICATION_PATHS[c.spec.replication].replicating(c),
+      ...(c.spec.writeMove === "switch"
+        ? [
+            "The candidate is deployed at 0% under its tag: a write through its URL before the switch would land only in Cloud SQL, and the switch's exact validation would then refuse to promote.",
+          ]
+        : []),
+      ...noValidationJob(c),
+    ],
     rollback: ALLOWED,
     back: ALLOWED,
   },
+  switch: {
+    route: "switch",
+    resources: resources([
+      "cloudSql",
+      "secrets",
+      "redis",
+      "replication",
+      "promotion",
+      "migrateJob",
+      "validationJob",
+      "switch",
+    ]),
+    backupsManagedByDms: true,
+    promoted: true,
+    templateRole: "candidate",
+    serving: (c) => ({
+      template: c.revisions.candidate,
+      traffic: [{ revision: c.revisions.candidate.name, percent: 100, tag: "candidate" }, rollbackTag(c)],
+    }),
+    irreversible: (c) => [
+      `The switch freezes the source at the database (role ${c.spec.switch.appRole ?? c.spec.source.user} read-only, its sessions ended): writes are refused until traffic moves, at most switch.deadlineSeconds (${c.spec.switch.deadlineSeconds} s); a term that fails or overruns gives them back to the source.`,
+      REPLICATION_PATHS[c.spec.replication].promotion(c),
+      `Job ${migrateJobName(c.spec)} runs once against Cloud SQL inside the switch, before any traffic: ${POST_PROMOTION_STEPS.map((s) => s.name).join("; ")}; then \`${c.spec.cloudRun.migrateCommand.join(" ")}\`. Schema changes are not rolled back.`,
+      WRITES_ON_CLOUDSQL,
+    ],
+    warnings: (c) => [`Write window projected for these settings: ${c.window()}.`],
+    rollback: ALLOWED,
+    back: PROMOTED_BACK,
+    records: { facts: ["promoted", "cutoverCompleted"] },
+  },
   freeze: {
+    route: "ramp",
     resources: resources(["cloudSql", "secrets", "redis", "replication", "validationJob"]),
     backupsManagedByDms: true,
     promoted: false,
@@ -199,6 +256,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     gates: ["validate"],
   },
   promote: {
+    route: "ramp",
     resources: resources(["cloudSql", "secrets", "redis", "replication", "promotion", "migrateJob"]),
     backupsManagedByDms: true,
     promoted: true,
@@ -218,10 +276,11 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     warnings: none,
     rollback: ALLOWED,
     back: PROMOTED_BACK,
-    records: { fact: "promoted" },
+    records: { facts: ["promoted"] },
     gates: ["validate"],
   },
   canary: {
+    route: "ramp",
     resources: resources(["cloudSql", "secrets", "redis", "replication", "promotion", "migrateJob"]),
     backupsManagedByDms: false,
     promoted: true,
@@ -247,7 +306,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
         : [],
     rollback: ALLOWED,
     back: PROMOTED_BACK,
-    records: { fact: "cutoverCompleted", atLastStep: true },
+    records: { facts: ["cutoverCompleted"], atLastStep: true },
     gates: ["smoke"],
   },
   stabilize: {
@@ -285,7 +344,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     back: refused(
       "decommission deleted the replication and dropped the rollback tag; the earlier phases cannot be rebuilt by value",
     ),
-    records: { fact: "decommissioned" },
+    records: { facts: ["decommissioned"] },
   },
 };
 

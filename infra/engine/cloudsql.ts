@@ -8,9 +8,16 @@ import {
   type RevisionPlan,
   type TrafficEntry,
 } from "./cloudsql-phases";
-import { dmsJobId, migrateJobName, replicationJobNames, replicationName, validationJobName } from "./naming";
+import {
+  dmsJobId,
+  migrateJobName,
+  replicationJobNames,
+  replicationName,
+  switchJobNames,
+  validationJobName,
+} from "./naming";
 import { REPLICATION_PATHS } from "./replication-paths";
-import { describeProjection, projectOneStep, projectWindow } from "./window";
+import { describeProjection, projectAlternatives, projectWindow } from "./window";
 
 export {
   CLOUDSQL_ORDER,
@@ -43,6 +50,18 @@ export interface CloudSqlPlan {
     readonly stopJob: string;
   };
   readonly migrateJobName: string;
+  /**
+   * writeMove: switch — the jobs of the switch: `freeze` (freeze, marker, validation, and the logical
+   * stop) and `thaw` (writes back to the source). `thawNow`: this `pulumi up` runs the thaw (a rollback
+   * on the switch route gives writes back to the source before traffic returns to it).
+   */
+  readonly switch?: {
+    readonly freezeJob: string;
+    readonly thawJob: string;
+    /** The rollback's thaw job: created by the rollback's `pulumi up`, which runs it once. */
+    readonly thawBackJob: string;
+    readonly thawNow: boolean;
+  };
   /** Declared when the phase has it and `validation.image` is set. */
   readonly validationJobName?: string;
   /** The revision whose env the schema-migration job runs with: the candidate's, on Cloud SQL, writes on. */
@@ -77,13 +96,10 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
     spec,
     migration,
     revisions,
-    window: () => {
-      const oneStep = projectOneStep(migration, spec);
-      return (
-        describeProjection(projectWindow(migration, spec)) +
-        (oneStep ? ` (with ramp: [100], writes in one step: ${describeProjection(oneStep)})` : "")
-      );
-    },
+    window: () =>
+      `${describeProjection(projectWindow(migration, spec))} (${projectAlternatives(migration, spec)
+        .map((a) => `with ${a.name}: ${describeProjection(a.projection)}`)
+        .join("; ")})`,
   };
   const serving = row.serving(ctx);
   const base = {
@@ -107,6 +123,16 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
         }
       : {}),
     migrateJobName: migrateJobName(spec),
+    ...(spec.writeMove === "switch"
+      ? {
+          switch: {
+            freezeJob: switchJobNames(spec).freeze,
+            thawJob: switchJobNames(spec).thaw,
+            thawBackJob: switchJobNames(spec).thawBack,
+            thawNow: spec.phase === "rollback" && row.promoted,
+          },
+        }
+      : {}),
     ...(row.resources.validationJob && spec.validation ? { validationJobName: validationJobName(spec) } : {}),
     migrateJobRevision: revisions.candidate,
     redisInstanceName: spec.redis.name ?? `${spec.cloudRun.service}-redis`,
@@ -141,6 +167,11 @@ export function planCloudSql(migration: string, spec: CloudSqlMigration): CloudS
       : [],
     warnings: [
       `All traffic returns to ${stable.name} (source database, writes on). Retry with attempt ${spec.attempt + 1}: new job and revision names.`,
+      ...(spec.writeMove === "switch" && row.promoted
+        ? [
+            `The switch froze the source: job ${switchJobNames(spec).thawBack} gives writes back to it (role ${spec.switch.appRole ?? spec.source.user}) before traffic returns.`,
+          ]
+        : []),
     ],
   };
 }

@@ -177,7 +177,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     ],
     rollback: CUT_BACK,
     back: CUT_BACK,
-    records: { fact: "finalCut" },
+    records: { facts: ["finalCut"] },
   },
   decommission: {
     capture: "removed",
@@ -221,7 +221,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     },
     rollback: CUT_BACK,
     back: CUT_BACK,
-    records: { fact: "decommissioned" },
+    records: { facts: ["decommissioned"] },
     // The retired D1 databases are deleted by this step: their export comes first; and nothing may still
     // read what is turned off (no flag, Worker binding or script on legacy or a retired D1 database).
     gates: ["export", "detached"],

@@ -51,6 +51,26 @@ export function revisionEnv(migration: string, spec: CloudSqlMigration, revision
  * The validation job's environment: the source as the app reaches it without a pooler (DIRECT_URL,
  * else DATABASE_URL) and Cloud SQL as the read-only reader — both Secret Manager references, never values.
  */
+/**
+ * The environment of the logical path's jobs: the source as the migration role, and Cloud SQL as the app
+ * user (a member of cloudsqlsuperuser: it creates the subscription and owns the copied tables).
+ */
+export function replicationEnv(migration: string, spec: CloudSqlMigration): EnvVar[] {
+  const source = spec.cloudRun.secretEnv.DIRECT_URL ?? spec.cloudRun.secretEnv.DATABASE_URL;
+  return [
+    { name: "SOURCE_DATABASE_URL", secret: source.secret, version: source.version },
+    { name: "TARGET_DATABASE_URL", secret: managedSecretIds(migration).directUrl, version: "latest" },
+  ];
+}
+
+/** The switch's jobs: the replication's URLs, and Cloud SQL as the validation's read-only reader. */
+export function switchEnv(migration: string, spec: CloudSqlMigration): EnvVar[] {
+  return [
+    ...replicationEnv(migration, spec),
+    { name: "VALIDATE_TARGET_URL", secret: managedSecretIds(migration).validateUrl, version: "latest" },
+  ];
+}
+
 export function validationEnv(migration: string, spec: CloudSqlMigration): EnvVar[] {
   const source = spec.cloudRun.secretEnv.DIRECT_URL ?? spec.cloudRun.secretEnv.DATABASE_URL;
   return [

@@ -7,7 +7,7 @@
  * program hands it). Pure: the ledger's provider runs it inside the Pulumi engine.
  */
 import type { GateCheck } from "./phase-row";
-import { gatesOf, positionLabel, type Position, type TransitionContext } from "./transitions";
+import { gatesOf, positionLabel, type Position, type Walk } from "./transitions";
 import {
   coverageProblem,
   endpointProblem,
@@ -93,7 +93,7 @@ export interface JudgeOptions {
 export function judgeGates(
   from: Position,
   to: Position,
-  ctx: Pick<TransitionContext, "kind" | "ramp">,
+  ctx: Walk,
   evidence: readonly EvidenceRef[],
   o: JudgeOptions,
 ): GateVerdict[] {

@@ -3,7 +3,12 @@
  * baseline nor for a window that has passed: the ledger refuses every step until an explicit repair,
  * which the stack file states (`ledgerRepair`) and the ledger records. Pure: the ledger provider runs it.
  */
-import { CLOUDSQL_ORDER, CLOUDSQL_ROLLBACK_ORIGINS } from "./cloudsql-phases";
+import {
+  CLOUDSQL_ORDER,
+  CLOUDSQL_PHASE_TABLE,
+  CLOUDSQL_ROLLBACK_ORIGINS,
+  type CloudSqlBasePhase,
+} from "./cloudsql-phases";
 import { DUAL_WRITE_ORDER } from "./dual-write-phases";
 import { RAMP, type LedgerFacts, type MigrationKindName, type Position } from "./transitions";
 
@@ -73,7 +78,8 @@ export function ledgerDamage(
   const deployed = state.deployed as Position;
   if (kind === "cloudsql" && deployed.phase !== "rollback") {
     const promotedAt = state.facts?.promoted?.find((f) => f.attempt === deployed.attempt);
-    const before = CLOUDSQL_ORDER.indexOf(deployed.phase as never) < CLOUDSQL_ORDER.indexOf("promote");
+    const row = CLOUDSQL_PHASE_TABLE[deployed.phase as CloudSqlBasePhase];
+    const before = row !== undefined && !row.promoted;
     if (promotedAt && before)
       return `the ledger records attempt ${deployed.attempt} promoted at ${promotedAt.at}, yet its position is ${deployed.phase}`;
   }

@@ -50,6 +50,18 @@ export function replicationName(migration: string, spec: Pick<CloudSqlMigration,
   return `cutover_${migration.toLowerCase().replace(/[^a-z0-9]/g, "_")}_a${spec.attempt}`;
 }
 
+/**
+ * Names of the switch's Cloud Run Jobs (writeMove: switch): freeze the source; give writes back when the
+ * switch fails (run by the switch); give them back at a rollback (created by it, so `up` runs it once).
+ */
+export function switchJobNames(spec: Pick<CloudSqlMigration, "cloudRun" | "attempt">) {
+  return {
+    freeze: `${spec.cloudRun.service}-switch-a${spec.attempt}`,
+    thaw: `${spec.cloudRun.service}-thaw-a${spec.attempt}`,
+    thawBack: `${spec.cloudRun.service}-thaw-back-a${spec.attempt}`,
+  } as const;
+}
+
 /** Names of the Cloud Run Jobs that start and stop logical replication (one pair per attempt). */
 export function replicationJobNames(spec: Pick<CloudSqlMigration, "cloudRun" | "attempt">) {
   return {

@@ -26,10 +26,15 @@ export interface TransitionRow {
   /** Going back by value to the previous step (phase or ramp step), or why not. */
   readonly back: Permission;
   /**
-   * The fact applying this phase records; `atLastStep` for a ramp phase records it only when the ramp
+   * The facts applying this phase records; `atLastStep` for a ramp phase records them only when the ramp
    * reaches its last step (100%).
    */
-  readonly records?: { readonly fact: LedgerFactName; readonly atLastStep?: boolean };
+  readonly records?: { readonly facts: readonly LedgerFactName[]; readonly atLastStep?: boolean };
+  /**
+   * The route this phase is on, when a kind has more than one (cloudsql's `writeMove`): a migration on
+   * another route never takes it. Absent: on every route.
+   */
+  readonly route?: string;
   /**
    * Entering this phase from the step before needs passing evidence of each of these checks, taken at
    * that step (the runbook's data gates). A ramp phase gates its first step only.

@@ -55,6 +55,7 @@ export function transitionContextOf(
     kind: spec.kind,
     migration: name,
     ramp: spec.ramp,
+    route: spec.kind === "cloudsql" ? spec.writeMove : undefined,
     windowHours: spec.kind === "cloudsql" ? spec.observeHours : spec.soakDays * DAY_HOURS,
     ...opts,
   };

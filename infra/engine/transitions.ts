@@ -1,4 +1,5 @@
 import { DAY_HOURS, formatDuration, HOUR_MS } from "../../contract/facts";
+import { DEFAULT_WRITE_MOVE } from "../config/cloudsql";
 import { CLOUDSQL_PHASE_TABLE, CLOUDSQL_ORDER } from "./cloudsql-phases";
 import { DUAL_WRITE_ORDER, DUAL_WRITE_PHASE_TABLE } from "./dual-write-phases";
 import type { GateCheck, LedgerFactName, TransitionRow } from "./phase-row";
@@ -39,6 +40,8 @@ export interface TransitionContext {
   readonly kind: MigrationKindName;
   readonly migration: string;
   readonly ramp: readonly number[];
+  /** The migration's route among its kind's (cloudsql: `writeMove`); undefined for a kind with one. */
+  readonly route: string | undefined;
   /** Hours after `cutoverCompleted` (cloudsql) or `finalCut` (dual-write) before decommission. */
   readonly windowHours: number;
   readonly now: Date;
@@ -60,8 +63,8 @@ export interface Transition {
   readonly next: readonly Position[];
   /** A note that does not refuse (e.g. a window the offline plan cannot judge). */
   readonly note?: string;
-  /** The fact applying `to` records, if any. */
-  readonly records?: LedgerFactName;
+  /** The facts applying `to` records, if any. */
+  readonly records?: readonly LedgerFactName[];
 }
 
 /** Each kind's ramp: the phase that steps through it and the config key holding its percent. */
@@ -98,12 +101,31 @@ function rowOf(kind: MigrationKindName, phase: string): TransitionRow | undefine
     : (DUAL_WRITE_PHASE_TABLE as Record<string, TransitionRow>)[phase];
 }
 
-/** The runbook as a list of steps: each phase once, the ramp phase once per ramp step. */
-export function stepsOf(kind: MigrationKindName, ramp: readonly number[], attempt = 1): Position[] {
-  const order: readonly string[] = kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER;
-  return order.flatMap((phase) =>
-    phase === RAMPED(kind) ? ramp.map((percent) => ({ phase, percent, attempt })) : [{ phase, attempt }],
-  );
+/** What walking a migration's runbook depends on: its kind, its ramp and its route. */
+export type Walk = Pick<TransitionContext, "kind" | "ramp" | "route">;
+
+/** The route of a kind when none is named (a ledger recorded before routes existed names none). */
+const DEFAULT_ROUTE: Readonly<Record<MigrationKindName, string | undefined>> = {
+  cloudsql: DEFAULT_WRITE_MOVE,
+  "dual-write": undefined,
+};
+
+/** Whether `phase` is on the walk's route (a phase of another route is never taken). */
+export function onRoute(phase: string, w: Pick<Walk, "kind" | "route">): boolean {
+  const route = rowOf(w.kind, phase)?.route;
+  return route === undefined || route === (w.route ?? DEFAULT_ROUTE[w.kind]);
+}
+
+/** The runbook as a list of steps: each phase of the route once, the ramp phase once per ramp step. */
+export function stepsOf(w: Walk, attempt = 1): Position[] {
+  const order: readonly string[] = w.kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER;
+  return order
+    .filter((phase) => onRoute(phase, w))
+    .flatMap((phase) =>
+      phase === RAMPED(w.kind)
+        ? w.ramp.map((percent) => ({ phase, percent, attempt }))
+        : [{ phase, attempt }],
+    );
 }
 
 /** `canary:50`, `rollback:canary`, `replicate` — with `(attempt n)` when asked. */
@@ -120,8 +142,8 @@ export const samePosition = (a: Position, b: Position) =>
   a.attempt === b.attempt &&
   (a.phase !== "rollback" || b.rollbackFrom === undefined || a.rollbackFrom === b.rollbackFrom);
 
-function indexOf(kind: MigrationKindName, ramp: readonly number[], p: Position): number {
-  return stepsOf(kind, ramp).findIndex(
+function indexOf(w: Walk, p: Position): number {
+  return stepsOf(w).findIndex(
     (s) => s.phase === p.phase && (s.percent === undefined || s.percent === p.percent),
   );
 }
@@ -143,8 +165,8 @@ function windowEnd(ctx: TransitionContext): number | undefined | "missing" {
 /** Every step allowed from `from`, staying put excluded; windows judged when the facts are known. */
 export function allowedSteps(from: Position, ctx: TransitionContext): Position[] {
   if (from.phase === "rollback") return [retryOf(ctx.kind, from)];
-  const steps = stepsOf(ctx.kind, ctx.ramp, from.attempt);
-  const i = indexOf(ctx.kind, ctx.ramp, from);
+  const steps = stepsOf(ctx, from.attempt);
+  const i = indexOf(ctx, from);
   const row = rowOf(ctx.kind, from.phase);
   if (i < 0 || row === undefined) return [];
   const out: Position[] = [];
@@ -160,21 +182,14 @@ export function allowedSteps(from: Position, ctx: TransitionContext): Position[]
  * The step forward from `from` (the retry after a rollback), whether or not a window still blocks it;
  * undefined at the end of the runbook.
  */
-export function forwardStep(
-  from: Position,
-  ctx: Pick<TransitionContext, "kind" | "ramp">,
-): Position | undefined {
+export function forwardStep(from: Position, ctx: Walk): Position | undefined {
   if (from.phase === "rollback") return retryOf(ctx.kind, from);
-  const i = indexOf(ctx.kind, ctx.ramp, from);
-  return i < 0 ? undefined : stepsOf(ctx.kind, ctx.ramp, from.attempt)[i + 1];
+  const i = indexOf(ctx, from);
+  return i < 0 ? undefined : stepsOf(ctx, from.attempt)[i + 1];
 }
 
 /** The checks whose passing evidence the forward step `from → to` needs (the phase table's `gates`). */
-export function gatesOf(
-  from: Position,
-  to: Position,
-  ctx: Pick<TransitionContext, "kind" | "ramp">,
-): readonly GateCheck[] {
+export function gatesOf(from: Position, to: Position, ctx: Walk): readonly GateCheck[] {
   const next = forwardStep(from, ctx);
   if (
     next === undefined ||
@@ -208,6 +223,15 @@ function windowBlocks(ctx: TransitionContext): string | undefined {
 function reasonOf(from: Position, to: Position, ctx: TransitionContext): string | undefined {
   const { kind, ramp } = ctx;
   if (samePosition(from, to)) return undefined;
+  const route = ctx.route ?? DEFAULT_ROUTE[kind];
+  const routeOf = (phase: string) => rowOf(kind, phase)?.route;
+  // After a rollback the retry re-enters at a phase both routes share: a new attempt may change route.
+  const deployedPhase = from.phase === "rollback" ? undefined : from.phase;
+  if (deployedPhase !== undefined && routeOf(deployedPhase) !== undefined && !onRoute(deployedPhase, ctx))
+    return `the deployed ${deployedPhase} is on writeMove ${routeOf(deployedPhase)}, but the stack file says writeMove ${route}; hint: set writeMove: ${routeOf(deployedPhase)} to finish this attempt on the route it started (a new attempt may take the other one)`;
+  for (const p of [to, ...(to.rollbackFrom ? [{ phase: to.rollbackFrom }] : [])])
+    if (p.phase !== "rollback" && routeOf(p.phase) !== undefined && !onRoute(p.phase, ctx))
+      return `${p.phase} is not on this migration's route (writeMove: ${route}): ${p.phase} belongs to writeMove ${routeOf(p.phase)}; hint: change writeMove only at a phase both routes share (baseline, provision, replicate)`;
   if (from.phase === "rollback") {
     const retry = retryOf(kind, from);
     if (to.phase === "rollback")
@@ -227,14 +251,14 @@ function reasonOf(from: Position, to: Position, ctx: TransitionContext): string 
       return `rollbackFrom must be the deployed phase (${from.phase}), not ${to.rollbackFrom}: a rollback keeps what the deployed phase created`;
     return undefined;
   }
-  const i = indexOf(kind, ramp, from);
-  const j = indexOf(kind, ramp, to);
+  const i = indexOf(ctx, from);
+  const j = indexOf(ctx, to);
   if (j < 0)
     return to.phase === RAMPED(kind)
       ? `${to.phase} needs ${PERCENT_KEY(kind)} set to one of the ramp steps ${ramp.join(", ")}`
       : `${to.phase} is not a phase of kind ${kind}`;
   if (j > i + 1) {
-    const skipped = stepsOf(kind, ramp)
+    const skipped = stepsOf(ctx)
       .slice(i + 1, j)
       .map((s) => positionLabel(s));
     return `it skips ${skipped.join(", ")}: the runbook moves one step at a time, so that each pull request previews one step and each step can be checked before the next`;
@@ -246,7 +270,7 @@ function reasonOf(from: Position, to: Position, ctx: TransitionContext): string 
   // j < i: back by value.
   if (!row.back.ok) return `${from.phase} cannot go back by value: ${row.back.why}`;
   if (j < i - 1)
-    return `going back by value moves one step at a time, to ${positionLabel(stepsOf(kind, ramp)[i - 1])}`;
+    return `going back by value moves one step at a time, to ${positionLabel(stepsOf(ctx)[i - 1])}`;
   return undefined;
 }
 
@@ -265,15 +289,12 @@ export function setCommand(
   return parts.join(" && ");
 }
 
-/** The fact applying `to` records (from the phase table), if any. */
-export function factOf(
-  to: Position,
-  ctx: Pick<TransitionContext, "kind" | "ramp">,
-): LedgerFactName | undefined {
+/** The facts applying `to` records (from the phase table); empty when none. */
+export function factsOf(to: Position, ctx: Walk): readonly LedgerFactName[] {
   const rec = rowOf(ctx.kind, to.phase)?.records;
-  if (rec === undefined) return undefined;
-  if (rec.atLastStep && to.percent !== ctx.ramp[ctx.ramp.length - 1]) return undefined;
-  return rec.fact;
+  if (rec === undefined) return [];
+  if (rec.atLastStep && to.percent !== ctx.ramp[ctx.ramp.length - 1]) return [];
+  return rec.facts;
 }
 
 /** Judges deployed → proposed: allowed or refused, with the reason and the allowed next steps. */
@@ -289,7 +310,7 @@ export function judgeTransition(from: Position, to: Position, ctx: TransitionCon
     to,
     next,
     ...(note ? { note } : {}),
-    ...(reason === undefined && !samePosition(from, to) ? withFact(factOf(to, ctx)) : {}),
+    ...(reason === undefined && !samePosition(from, to) ? withFacts(factsOf(to, ctx)) : {}),
   };
   if (reason === undefined) return { ...base, allowed: true };
   const attempts = from.attempt !== to.attempt;
@@ -301,7 +322,7 @@ export function judgeTransition(from: Position, to: Position, ctx: TransitionCon
   return { ...base, allowed: false, reason, message };
 }
 
-const withFact = (f: LedgerFactName | undefined) => (f ? { records: f } : {});
+const withFacts = (f: readonly LedgerFactName[]) => (f.length ? { records: f } : {});
 
 /**
  * What to do about a refusal: wait when only a window stands in the way; else the first allowed step
@@ -330,8 +351,17 @@ function refusalHint(
 
 /** Applies an allowed transition to the facts: the ledger's record of what happened, monotonic. */
 export function recordFacts(facts: LedgerFacts, to: Position, ctx: TransitionContext): LedgerFacts {
+  return factsOf(to, ctx).reduce((f, fact) => recordFact(f, fact, to, ctx), facts);
+}
+
+function recordFact(
+  facts: LedgerFacts,
+  fact: LedgerFactName,
+  to: Position,
+  ctx: TransitionContext,
+): LedgerFacts {
   const at = ctx.now.toISOString();
-  switch (factOf(to, ctx)) {
+  switch (fact) {
     case "promoted":
       if (facts.promoted?.some((p) => p.attempt === to.attempt)) return facts;
       return { ...facts, promoted: [...(facts.promoted ?? []), { attempt: to.attempt, at }] };
@@ -342,10 +372,8 @@ export function recordFacts(facts: LedgerFacts, to: Position, ctx: TransitionCon
       return facts.finalCut ? facts : { ...facts, finalCut: { at } };
     case "decommissioned":
       return facts.decommissioned ? facts : { ...facts, decommissioned: { at } };
-    case undefined:
-      return facts;
     default: {
-      const unreachable: never = factOf(to, ctx) as never;
+      const unreachable: never = fact;
       throw new Error(`unknown fact ${String(unreachable)}`);
     }
   }

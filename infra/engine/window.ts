@@ -4,8 +4,9 @@
  * candidate has started taking them:
  *   - all writes refused: until the first position where the candidate takes a share has converged;
  *   - some writes refused: until the position where no frozen share is left has converged.
- * The positions come from the transition table (forward steps) and the shares from the phase table, so
- * the projection changes with them. Platform terms are modelled (`PLATFORM_DELAYS`, each with its
+ * On the ramp route the positions come from the transition table (forward steps) and the shares from
+ * the phase table, so the projection changes with them. On the switch route every term is inside one
+ * `pulumi up`: the switch job's terms, then the service's traffic update and its convergence. Platform terms are modelled (`PLATFORM_DELAYS`, each with its
  * source in docs/platform-facts.md); the work of the gates is measured by the rehearsal and passed in.
  */
 import type { CloudSqlMigration } from "../config/cloudsql";
@@ -24,13 +25,16 @@ export interface PlatformDelays {
   readonly jobStartSeconds: number;
   /** Cloud Run request metrics become visible in Cloud Monitoring after at most this. */
   readonly monitoringDelaySeconds: number;
+  /** A service update that changes only the traffic split (no new revision), inside a `pulumi up`. */
+  readonly trafficUpdateSeconds: number;
 }
 
 /**
  * Defaults, with their sources (docs/platform-facts.md, "The write window"): DMS documents that promotion
  * "can take several minutes"; Google documents no Cloud Run traffic convergence time (in-flight requests
  * may reach either revision); Cloud Run's request metrics are sampled every 60 s and visible after up to
- * 180 s. `upSeconds` and `jobStartSeconds` are assumptions to replace with `time pulumi up` on staging.
+ * 180 s. `upSeconds`, `jobStartSeconds` and `trafficUpdateSeconds` are assumptions to replace with
+ * `time pulumi up` on staging.
  */
 export const PLATFORM_DELAYS: PlatformDelays = {
   upSeconds: 90,
@@ -38,6 +42,7 @@ export const PLATFORM_DELAYS: PlatformDelays = {
   dmsPromoteSeconds: 300,
   jobStartSeconds: 30,
   monitoringDelaySeconds: 180,
+  trafficUpdateSeconds: 30,
 };
 
 /** Work the gates and steps do, measured (by the rehearsal); absent terms are left out and said so. */
@@ -104,7 +109,60 @@ export function projectWindow(
   measured: MeasuredWork = {},
   delays: PlatformDelays = PLATFORM_DELAYS,
 ): WindowProjection {
-  const ctx = { kind: "cloudsql" as const, ramp: spec.ramp };
+  return spec.writeMove === "switch"
+    ? projectSwitch(spec, measured, delays)
+    : projectRamp(migration, spec, measured, delays);
+}
+
+/**
+ * The switch: the job has started before it freezes (its start is outside the window); from the freeze
+ * every write is refused until the candidate's traffic has converged, so both figures are the same.
+ */
+function projectSwitch(
+  spec: CloudSqlMigration,
+  measured: MeasuredWork,
+  delays: PlatformDelays,
+): WindowProjection {
+  const terms: WindowTerm[] = [];
+  const missing: string[] = [];
+  const add = (term: string, seconds: number, bound: string) =>
+    terms.push({ position: "switch", term, seconds, bound, refusing: "all" });
+  if (measured.freezeGateSeconds !== undefined)
+    add(
+      "freeze, marker and validation",
+      measured.freezeGateSeconds,
+      "measured: the source frozen, replication at the marker, the exact validation",
+    );
+  else missing.push("the freeze, the marker and the validation");
+  if (spec.replication === "dms")
+    add("DMS promote", delays.dmsPromoteSeconds, "modelled: DMS documents several minutes");
+  add("migrate job start", delays.jobStartSeconds, "modelled (PLATFORM_DELAYS.jobStartSeconds)");
+  if (measured.promoteWorkSeconds !== undefined)
+    add(
+      "promotion work",
+      measured.promoteWorkSeconds,
+      "measured: the logical stop, the fix-ups and the schema command",
+    );
+  else missing.push("the promotion's work (fix-ups, schema command)");
+  if (measured.smokeSeconds !== undefined) add("candidate smoke", measured.smokeSeconds, "measured");
+  else missing.push("the candidate's smoke");
+  add(
+    "traffic update",
+    delays.trafficUpdateSeconds,
+    "modelled (PLATFORM_DELAYS.trafficUpdateSeconds): the service update after the switch job",
+  );
+  add("traffic convergence", delays.convergenceSeconds, "modelled: Google documents none");
+  const total = terms.reduce((sum, t) => sum + t.seconds, 0);
+  return { terms, allRefusedSeconds: total, someRefusedSeconds: total, missing };
+}
+
+function projectRamp(
+  migration: string,
+  spec: CloudSqlMigration,
+  measured: MeasuredWork,
+  delays: PlatformDelays,
+): WindowProjection {
+  const ctx = { kind: "cloudsql" as const, ramp: spec.ramp, route: spec.writeMove };
   const terms: WindowTerm[] = [];
   const missing: string[] = [];
   let p: Position | undefined = { phase: "freeze", attempt: spec.attempt };
@@ -181,15 +239,27 @@ export function describeProjection(w: WindowProjection): string {
 }
 
 /**
- * The same projection with the writes moved in one step (`ramp: [100]`): the frozen share refuses
- * writes only until the candidate serves everything. Undefined when the stack already does that.
+ * The other ways to move writes, projected with the same measured work, side by side: the other
+ * `writeMove`, and on the ramp route the ramp in one step (`ramp: [100]`) when the stack ramps.
  */
-export function projectOneStep(
+export function projectAlternatives(
   migration: string,
   spec: CloudSqlMigration,
   measured: MeasuredWork = {},
   delays: PlatformDelays = PLATFORM_DELAYS,
-): WindowProjection | undefined {
-  if (spec.ramp.length === 1) return undefined;
-  return projectWindow(migration, { ...spec, ramp: [100] }, measured, delays);
+): { readonly name: string; readonly projection: WindowProjection }[] {
+  const ramp = { ...spec, writeMove: "ramp" as const };
+  const out = [];
+  if (spec.writeMove !== "switch")
+    out.push({
+      name: "writeMove: switch",
+      projection: projectWindow(migration, { ...spec, writeMove: "switch" }, measured, delays),
+    });
+  else out.push({ name: "writeMove: ramp", projection: projectWindow(migration, ramp, measured, delays) });
+  if (ramp.ramp.length > 1)
+    out.push({
+      name: "writeMove: ramp, ramp: [100]",
+      projection: projectWindow(migration, { ...ramp, ramp: [100] }, measured, delays),
+    });
+  return out;
 }

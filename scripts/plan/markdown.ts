@@ -12,6 +12,7 @@ import { DUAL_WRITE_ORDER, DUAL_WRITE_ROLLBACK_ORIGINS_OF_TABLE } from "../../in
 import { transitionContextOf, positionOf } from "../../infra/engine/plan";
 import {
   forwardStep,
+  onRoute,
   gatesOf,
   positionLabel,
   RAMP,
@@ -89,7 +90,7 @@ function transitionSection(report: PlanReport, deployedFrom?: string): string[] 
       ? "❌ refused"
       : samePosition(t.from, t.to)
         ? "unchanged"
-        : `✅ allowed${t.records ? ` (records ${t.records})` : ""}`;
+        : `✅ allowed${t.records ? ` (records ${t.records.join(", ")})` : ""}`;
     lines.push(
       `| ${code(m.name)} (${kindOf(m)}) | ${code(positionLabel(t.from, attempts))} | ${code(positionLabel(t.to, attempts))} | ${verdict} |`,
     );
@@ -221,9 +222,10 @@ const stateId = (phase: string) => phase.replace(/[^a-z0-9]/gi, "_");
 export function runbookDiagram(m: MigrationReport): string[] {
   const spec = m.planned.spec;
   const ctx = transitionContextOf(m.name, spec, { now: new Date(0) });
-  const order: readonly string[] = spec.kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER;
-  const origins: readonly string[] =
-    spec.kind === "cloudsql" ? CLOUDSQL_ROLLBACK_ORIGINS : DUAL_WRITE_ROLLBACK_ORIGINS_OF_TABLE;
+  const order = (spec.kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER).filter((p) => onRoute(p, ctx));
+  const origins = (
+    spec.kind === "cloudsql" ? CLOUDSQL_ROLLBACK_ORIGINS : DUAL_WRITE_ROLLBACK_ORIGINS_OF_TABLE
+  ).filter((p) => onRoute(p, ctx));
   const proposed = m.transition?.to ?? positionOf(spec);
   const deployed: Position | undefined = m.transition?.from;
   const ramped = RAMP[spec.kind].phase;

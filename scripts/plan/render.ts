@@ -202,7 +202,7 @@ export function transitionLines(name: string, t: Transition): string[] {
   if (!t.allowed) return [`  ✗ REFUSED ${t.message}`];
   const unchanged = samePosition(t.from, t.to);
   const lines = [
-    `  ✓ ${name}: ${unchanged ? `stays at ${positionLabel(t.from)}` : step}${t.records ? ` (the ledger records: ${t.records})` : ""}`,
+    `  ✓ ${name}: ${unchanged ? `stays at ${positionLabel(t.from)}` : step}${t.records ? ` (the ledger records: ${t.records.join(", ")})` : ""}`,
   ];
   if (t.note) lines.push(`      note: ${t.note}`);
   return lines;

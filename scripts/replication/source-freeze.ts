@@ -7,7 +7,8 @@
  *           read-only), its other sessions are ended (an open transaction cannot commit after that),
  *           a fresh session of the role is checked to be read-only, and only then the source's WAL
  *           position is taken: every write the app made is before it.
- *   thaw    undoes it (a rollback before the promotion returns writes to the source).
+ *   thaw    undoes it, and ends the role's sessions opened during the freeze (they keep the read-only
+ *           setting they started with); a rollback returns writes to the source.
  * Both are idempotent. Other login roles with sessions open on the database are named: they are not
  * frozen, and the operator decides.
  */
@@ -155,6 +156,14 @@ export async function thawSource(
   const c = await open(url, timeoutMs, connectTimeoutMs);
   try {
     await c.query(`ALTER ROLE ${ident(role)} RESET default_transaction_read_only`);
+    // A session keeps the setting it started with: the role's sessions opened during the freeze are
+    // read-only until they end, so they are ended and the app's pool reconnects writable.
+    await c.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE usename = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+          AND datname = current_database()`,
+      [role],
+    );
   } finally {
     await c.end().catch(() => undefined);
   }

@@ -36,6 +36,8 @@ const inputs = (position: Position, kind: "cloudsql" | "dual-write" = "cloudsql"
   stack: "prod",
   position,
   ramp: [10, 50, 100],
+  // The ramp route's steps (freeze, promote, canary) are what these cases walk.
+  ...(kind === "cloudsql" ? { route: "ramp" } : {}),
   windowHours: kind === "cloudsql" ? 48 : 168,
   evidenceMaxAgeHours: 24,
   evidence: everyGateOpen(),

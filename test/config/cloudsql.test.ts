@@ -21,6 +21,7 @@ describe.each(["staging", "prod"] as const)("the %s stack file", (stack) => {
     expect(avvivo.kind).toBe("cloudsql");
     if (avvivo.kind !== "cloudsql") return;
     expect(avvivo.ramp).toEqual([10, 50, 100]);
+    expect([avvivo.writeMove, avvivo.switch]).toEqual(["ramp", { deadlineSeconds: 600 }]);
     expect(avvivo.cloudRun.service).toBe("avvivo-api");
     expect(avvivo.cloudRun.region).toBe("us-west2");
     expect(avvivo.cloudRun.migrateCommand).toEqual(["npx", "prisma", "migrate", "deploy"]);
@@ -305,6 +306,25 @@ const cases: BadCase[] = [
     change: (m) => (m.avvivo.attempt = "2"),
     path: `${A}.attempt`,
     message: "expected number",
+  },
+  {
+    what: "an unknown way to move writes",
+    change: (m) => (m.avvivo.writeMove = "big-bang"),
+    path: `${A}.writeMove`,
+    message:
+      "expected one of switch, ramp\n      hint: switch moves writes in one bounded step of minutes, ramp in steps through canary",
+  },
+  {
+    what: "a switch deadline under half a minute",
+    change: (m) => (m.avvivo.switch = { deadlineSeconds: 5 }),
+    path: `${A}.switch.deadlineSeconds`,
+    message: "expected number to be >=30",
+  },
+  {
+    what: "a switch role that is no PostgreSQL role name",
+    change: (m) => (m.avvivo.switch = { appRole: "app; drop table x" }),
+    path: `${A}.switch.appRole`,
+    message: "expected a PostgreSQL role name",
   },
 ];
 

@@ -4,6 +4,7 @@ import { parseMigrations } from "../../infra/config/load";
 import { planCloudSql, type CloudSqlPlan } from "../../infra/engine/cloudsql";
 import { CLOUDSQL_PHASE_TABLE } from "../../infra/engine/cloudsql-phases";
 import { revisionNamesOf } from "../../infra/engine/naming";
+import { ledgerDamage } from "../../infra/engine/ledger-health";
 import { NOW, rawMigrations } from "../support/stack";
 
 const base = parseMigrations(rawMigrations("staging"), { now: NOW }).avvivo as CloudSqlMigration;
@@ -53,8 +54,9 @@ describe.each(promotedForward)("promoted plan %s", (_label, plan) => {
 });
 
 describe("cloudsql phase engine", () => {
-  it("covers promote, canary, stabilize and decommission as promoted phases", () => {
+  it("covers switch, promote, canary, stabilize and decommission as promoted phases", () => {
     expect(promotedForward.map(([l]) => l)).toEqual([
+      "switch",
       "promote",
       "stabilize",
       "decommission",
@@ -74,6 +76,7 @@ describe("cloudsql phase engine", () => {
       promotion: false,
       migrateJob: false,
       validationJob: false,
+      switch: false,
     });
     expect(at("provision").resources).toMatchObject({
       cloudSql: true,
@@ -123,6 +126,30 @@ describe("cloudsql phase engine", () => {
       { revision: "avvivo-api-cand-a1", percent: 50, tag: "candidate" },
       { revision: "avvivo-api-freeze-a1", percent: 50 },
     ]);
+  });
+
+  it("the switch: the candidate takes 100% in the up that promotes, the freeze named before it happens", () => {
+    const p = at("switch", { writeMove: "switch" });
+    expect(p.resources).toMatchObject({
+      switch: true,
+      promotion: true,
+      migrateJob: true,
+      validationJob: true,
+    });
+    expect(p.traffic).toEqual([
+      { revision: "avvivo-api-cand-a1", percent: 100, tag: "candidate" },
+      { revision: "avvivo-api-00042-kav", percent: 0, tag: "rollback" },
+    ]);
+    const irreversible = p.irreversible.join("\n");
+    expect(irreversible).toContain("The switch freezes the source at the database (role postgres read-only");
+    expect(irreversible).toContain("at most switch.deadlineSeconds (600 s)");
+    expect(irreversible).toContain("DMS promotion of job avvivo-dms-a1");
+    expect(irreversible).toContain("npx prisma migrate deploy");
+    expect(
+      at("switch", { writeMove: "switch", switch: { deadlineSeconds: 300, appRole: "app" } }).irreversible[0],
+    ).toContain(
+      "(role app read-only, its sessions ended): writes are refused until traffic moves, at most switch.deadlineSeconds (300 s)",
+    );
   });
 
   it("drops the rollback tag in decommission", () => {
@@ -271,4 +298,33 @@ describe("the two replication paths share one phase table", () => {
         expect.stringContaining("DMS"),
       ]);
   });
+});
+
+describe("the ledger's health on the switch route", () => {
+  it("a recorded promotion at the switch is no damage (the switch promotes)", () => {
+    const facts = { promoted: [{ attempt: 1, at: "2026-11-25T12:00:00.000Z" }] };
+    expect(
+      ledgerDamage({ deployed: { phase: "switch", attempt: 1 }, facts }, "cloudsql", [100]),
+    ).toBeUndefined();
+    expect(
+      ledgerDamage({ deployed: { phase: "replicate", attempt: 1 }, facts }, "cloudsql", [100]),
+    ).toContain("yet its position is replicate");
+  });
+});
+
+it("a rollback after the switch names the thaw before traffic returns; one before it does not", () => {
+  const after = at("rollback", { writeMove: "switch", rollbackFrom: "switch" });
+  expect(after.switch).toEqual({
+    freezeJob: "avvivo-api-switch-a1",
+    thawJob: "avvivo-api-thaw-a1",
+    thawBackJob: "avvivo-api-thaw-back-a1",
+    thawNow: true,
+  });
+  expect(after.warnings).toContain(
+    "The switch froze the source: job avvivo-api-thaw-back-a1 gives writes back to it (role postgres) before traffic returns.",
+  );
+  const before = at("rollback", { writeMove: "switch", rollbackFrom: "replicate" });
+  expect(before.switch?.thawNow).toBe(false);
+  expect(before.warnings.join("\n")).not.toContain("thaw");
+  expect(at("replicate").switch).toBeUndefined();
 });

@@ -313,7 +313,7 @@ describe("change capture per phase", () => {
   });
 
   it("read-switch is gated on validation, the capture keeping up and the comparison Worker; nothing else on those", () => {
-    const ctx = { kind: "dual-write" as const, ramp: [10, 50, 100] };
+    const ctx = { kind: "dual-write" as const, ramp: [10, 50, 100], route: undefined };
     const at = (phase: string, percent?: number): Position => ({
       phase,
       attempt: 1,

@@ -22,6 +22,7 @@ const ctxOf = (kind: MigrationKindName, extra: Partial<TransitionContext> = {}):
   kind,
   migration: kind === "cloudsql" ? "avvivo" : "matchauto",
   ramp: RAMP,
+  route: kind === "cloudsql" ? "ramp" : undefined,
   windowHours: kind === "cloudsql" ? 48 : 7 * 24,
   now: NOW,
   stack: "prod",
@@ -41,8 +42,8 @@ describe("the phase tables agree with the config's lists", () => {
     expect([...ROLLBACK_ORIGINS]).toEqual([...CLOUDSQL_ROLLBACK_ORIGINS]);
     expect([...DUAL_WRITE_ROLLBACK_ORIGINS]).toEqual([...DUAL_WRITE_ROLLBACK_ORIGINS_OF_TABLE]);
   });
-  it("DMS owns the destination's backups from replicate until promotion's traffic: replicate, freeze, promote", () => {
-    expect(DMS_OWNS_BACKUPS_IN).toEqual(["replicate", "freeze", "promote"]);
+  it("DMS owns the destination's backups from replicate until promotion's traffic: replicate, switch, freeze, promote", () => {
+    expect(DMS_OWNS_BACKUPS_IN).toEqual(["replicate", "switch", "freeze", "promote"]);
   });
 });
 
@@ -291,7 +292,9 @@ describe("allowed steps", () => {
 // Properties, for both kinds.
 function universe(kind: MigrationKindName): Position[] {
   // dual-write has no attempts: its positions always carry attempt 1.
-  const steps = (kind === "cloudsql" ? [1, 2] : [1]).flatMap((attempt) => stepsOf(kind, RAMP, attempt));
+  const steps = (kind === "cloudsql" ? [1, 2] : [1]).flatMap((attempt) =>
+    stepsOf({ kind, ramp: RAMP, route: kind === "cloudsql" ? "ramp" : undefined }, attempt),
+  );
   const rollbacks = steps
     .filter((s) => s.phase !== "baseline")
     .map((s) => ({ phase: "rollback", rollbackFrom: s.phase, attempt: s.attempt }));
@@ -343,4 +346,77 @@ describe.each(["cloudsql", "dual-write"] as const)("transition properties of %s"
       }
     expect(refused).toBeGreaterThan(all.length * (all.length - 4));
   });
+});
+
+describe("the switch route (writeMove: switch)", () => {
+  const sw = (extra: Partial<TransitionContext> = {}) => ctxOf("cloudsql", { route: "switch", ...extra });
+  it("walks baseline, provision, replicate, switch, stabilize, decommission: no freeze, no promote, no canary", () => {
+    expect(stepsOf(sw()).map((s) => positionLabel(s))).toEqual([
+      "baseline",
+      "provision",
+      "replicate",
+      "switch",
+      "stabilize",
+      "decommission",
+    ]);
+    // The ramp route never takes the switch.
+    expect(stepsOf(ctxOf("cloudsql")).map((s) => s.phase)).not.toContain("switch");
+  });
+
+  it("replicate → switch is allowed and records the promotion and the candidate at 100% at once", () => {
+    const t = judgeTransition(p("replicate"), p("switch"), sw());
+    expect(t.allowed).toBe(true);
+    expect(t.records).toEqual(["promoted", "cutoverCompleted"]);
+    const facts = recordFacts({}, p("switch"), sw());
+    expect(facts).toEqual({
+      promoted: [{ attempt: 1, at: NOW.toISOString() }],
+      cutoverCompleted: { attempt: 1, at: NOW.toISOString() },
+    });
+  });
+
+  it("refuses a phase of the other route, saying which route it is on and when the route may change", () => {
+    const t = judgeTransition(p("replicate"), p("freeze"), sw());
+    expect(t.allowed).toBe(false);
+    expect(t.message).toContain(
+      "freeze is not on this migration's route (writeMove: switch): freeze belongs to writeMove ramp",
+    );
+    expect(t.message).toContain("change writeMove only at a phase both routes share");
+    expect(t.message).toContain(
+      "pulumi config set --stack prod --path 'cutover:migrations.avvivo.phase' switch",
+    );
+    // And the other way: a ramp migration has no switch.
+    expect(judgeTransition(p("replicate"), p("switch"), ctxOf("cloudsql")).reason).toContain(
+      "switch is not on this migration's route (writeMove: ramp)",
+    );
+  });
+
+  it("rolls back from the switch; a retry re-enters at replicate with a new attempt; no way back by value", () => {
+    expect(allowedSteps(p("switch"), sw())).toEqual([
+      p("stabilize"),
+      { phase: "rollback", rollbackFrom: "switch", attempt: 1 },
+    ]);
+    expect(allowedSteps({ phase: "rollback", rollbackFrom: "switch", attempt: 1 }, sw())).toEqual([
+      { phase: "replicate", attempt: 2 },
+    ]);
+    expect(judgeTransition(p("switch"), p("replicate"), sw()).reason).toContain("promotion has happened");
+  });
+
+  it("a context that names no route takes the config's default, the switch", () => {
+    const unnamed = ctxOf("cloudsql", { route: undefined });
+    expect(judgeTransition(p("replicate"), p("switch"), unnamed).allowed).toBe(true);
+    expect(judgeTransition(p("replicate"), p("freeze"), unnamed).allowed).toBe(false);
+  });
+});
+
+it("a deployed phase of the other route (writeMove changed mid-attempt) says how to finish where it started", () => {
+  const t = judgeTransition(p("freeze"), p("promote"), ctxOf("cloudsql", { route: "switch" }));
+  expect(t.allowed).toBe(false);
+  expect(t.reason).toBe(
+    "the deployed freeze is on writeMove ramp, but the stack file says writeMove switch; hint: set writeMove: ramp to finish this attempt on the route it started (a new attempt may take the other one)",
+  );
+  // A rollback that left a ramp phase may retry on the switch route, with a new attempt.
+  const back = { phase: "rollback", rollbackFrom: "promote", attempt: 1 };
+  expect(
+    judgeTransition(back, { phase: "replicate", attempt: 2 }, ctxOf("cloudsql", { route: "switch" })).allowed,
+  ).toBe(true);
 });

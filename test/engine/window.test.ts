@@ -3,7 +3,7 @@ import { parseMigrations } from "../../infra/config/load";
 import { planCloudSql } from "../../infra/engine/cloudsql";
 import {
   describeProjection,
-  projectOneStep,
+  projectAlternatives,
   formatSeconds,
   PLATFORM_DELAYS,
   projectWindow,
@@ -19,6 +19,7 @@ const D: PlatformDelays = {
   dmsPromoteSeconds: 1000,
   jobStartSeconds: 1,
   monitoringDelaySeconds: 180,
+  trafficUpdateSeconds: 7,
 };
 
 describe("the write window, term by term", () => {
@@ -90,22 +91,66 @@ describe("the write window, term by term", () => {
     );
   });
 
-  it("measures the one-step option beside the ramp: the partial window shrinks to the full one", () => {
-    const ramp = projectWindow("avvivo", spec(), {}, D);
-    const oneStep = projectOneStep("avvivo", spec(), {}, D)!;
-    expect(oneStep).toEqual(projectWindow("avvivo", spec({ ramp: [100] }), {}, D));
+  it("measures the other routes beside the stack's, with the same measured work", () => {
+    const work = { freezeGateSeconds: 4, promoteWorkSeconds: 2, smokeSeconds: 1 };
+    const ramp = projectWindow("avvivo", spec(), work, D);
+    const alternatives = projectAlternatives("avvivo", spec(), work, D);
+    expect(alternatives.map((a) => a.name)).toEqual(["writeMove: switch", "writeMove: ramp, ramp: [100]"]);
+    const [sw, oneStep] = alternatives.map((a) => a.projection);
+    expect(sw).toEqual(projectWindow("avvivo", spec({ writeMove: "switch" }), work, D));
+    expect(oneStep).toEqual(projectWindow("avvivo", spec({ ramp: [100] }), work, D));
     expect(oneStep.someRefusedSeconds).toBe(oneStep.allRefusedSeconds);
     // No bakes with a frozen share: the partial window loses every bake and the steps between.
     expect(ramp.someRefusedSeconds - oneStep.someRefusedSeconds).toBe(
       (base.ramp.length - 1) * (base.advance.bakeMinutes * 60 + D.upSeconds + D.convergenceSeconds),
     );
-    expect(projectOneStep("avvivo", spec({ ramp: [100] }), {}, D)).toBeUndefined();
+    // From a switch stack the ramp is the alternative (and its one-step variant).
+    expect(projectAlternatives("avvivo", spec({ writeMove: "switch" }), work, D)[0]).toEqual({
+      name: "writeMove: ramp",
+      projection: ramp,
+    });
+    expect(projectAlternatives("avvivo", spec({ ramp: [100] }), work, D).map((a) => a.name)).toEqual([
+      "writeMove: switch",
+    ]);
     const warning = planCloudSql("avvivo", spec({ phase: "freeze" })).warnings.find((w) =>
       w.startsWith("Write window projected"),
     )!;
-    const defaults = projectOneStep("avvivo", spec())!;
+    const defaults = projectWindow("avvivo", spec({ writeMove: "switch" }));
     expect(warning).toContain(
-      `(with ramp: [100], writes in one step: all writes refused ≈ ${formatSeconds(defaults.allRefusedSeconds)}`,
+      `(with writeMove: switch: all writes refused ≈ ${formatSeconds(defaults.allRefusedSeconds)}`,
+    );
+  });
+
+  it("the switch: every term inside one pulumi up, all writes refused until the candidate converges", () => {
+    const work = { freezeGateSeconds: 4, promoteWorkSeconds: 2, smokeSeconds: 1 };
+    const logical = projectWindow("avvivo", spec({ writeMove: "switch", replication: "logical" }), work, D);
+    expect(logical.terms.map((t) => t.term)).toEqual([
+      "freeze, marker and validation",
+      "migrate job start",
+      "promotion work",
+      "candidate smoke",
+      "traffic update",
+      "traffic convergence",
+    ]);
+    // No `pulumi up` term: the up starts before the freeze; no bake: nothing is partly refused.
+    expect(logical.allRefusedSeconds).toBe(4 + D.jobStartSeconds + 2 + 1 + 7 + D.convergenceSeconds);
+    expect(logical.someRefusedSeconds).toBe(logical.allRefusedSeconds);
+    expect(logical.terms.every((t) => t.position === "switch" && t.refusing === "all")).toBe(true);
+    const dms = projectWindow("avvivo", spec({ writeMove: "switch" }), work, D);
+    expect(dms.allRefusedSeconds - logical.allRefusedSeconds).toBe(D.dmsPromoteSeconds);
+    expect(projectWindow("avvivo", spec({ writeMove: "switch" }), {}, D).missing).toEqual([
+      "the freeze, the marker and the validation",
+      "the promotion's work (fix-ups, schema command)",
+      "the candidate's smoke",
+    ]);
+    // The defaults with this session's local measurements fit the runbook: logical ≤ 2 min, DMS ≤ 10 min.
+    const local = { freezeGateSeconds: 5, promoteWorkSeconds: 2, smokeSeconds: 1 };
+    const prodLogical = projectWindow("avvivo", spec({ writeMove: "switch", replication: "logical" }), local);
+    const prodDms = projectWindow("avvivo", spec({ writeMove: "switch" }), local);
+    expect(prodLogical.someRefusedSeconds).toBeLessThanOrEqual(120);
+    expect(prodDms.someRefusedSeconds).toBeLessThanOrEqual(600);
+    expect(planCloudSql("avvivo", spec({ writeMove: "switch", phase: "switch" })).warnings[0]).toContain(
+      `Write window projected for these settings: all writes refused ≈ ${formatSeconds(projectWindow("avvivo", spec({ writeMove: "switch" })).allRefusedSeconds)}`,
     );
   });
 

@@ -92,6 +92,7 @@ export function ledgerInputs(phase: string, migration = "avvivo"): Record<string
     stack: "prod",
     position: { phase, attempt: 1, ...(phase === "canary" ? { percent: 10 } : {}) },
     ramp: [10, 50, 100],
+    route: "ramp",
     windowHours: 48,
   };
 }

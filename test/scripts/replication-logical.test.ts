@@ -159,7 +159,16 @@ it("freezes the app's role on the source, proven before the marker; the stop sti
   ).toEqual([{ n: 0 }]);
   // Idempotent.
   expect((await freezeSource(opts.source, "supa_admin")).ended).toBe(0);
+  // A session the app opened during the freeze keeps its read-only setting: the thaw ends it.
+  const during = new Client({ connectionString: opts.source });
+  during.on("error", () => undefined);
+  await during.connect();
+  expect((await during.query("show default_transaction_read_only")).rows[0]).toEqual({
+    default_transaction_read_only: "on",
+  });
   await thawSource(opts.source, "supa_admin");
+  await expect(during.query("select 1")).rejects.toThrow(/terminat|connection error/);
+  await during.end().catch(() => undefined);
   await q(opts.source, `insert into "Shop" (name) values ('thawed')`);
   await q(opts.source, `delete from "Shop" where name = 'thawed'`);
   await expect(freezeSource(opts.source, "nobody_here")).rejects.toThrow(
@@ -381,4 +390,101 @@ it("status gives up after giveUpMs when the source stays down: could not run, no
     /^gave up reconnecting to the source and the destination after [12] s: /,
   );
   expect(said.length).toBeGreaterThan(0);
+});
+
+describe("switch: the switch's first job (writeMove: switch) on the logical path", () => {
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runScript("scripts/replication.ts", args, env);
+  const env = () => ({
+    SOURCE_DATABASE_URL: opts.source,
+    TARGET_DATABASE_URL: opts.destination,
+    VALIDATE_TARGET_URL: opts.destination,
+    SUBSCRIBER_CONNECTION: opts.subscriberConnection,
+    PATH: `${source.binDir}:${process.env.PATH}`,
+  });
+  const start = async (name: string) => {
+    await q(opts.destination, "drop schema public cascade; create schema public");
+    const started = await cli(["start", "--name", name, "--wait", "--timeout", "60"], env());
+    expect(started.code).toBe(0);
+  };
+  const args = (name: string) => [
+    "switch",
+    "--mode",
+    "logical",
+    "--role",
+    "supa_admin",
+    "--tables",
+    "Shop,code",
+    "--name",
+    name,
+    "--deadline",
+    "60",
+  ];
+
+  it("freezes the source, stops at the marker, validates exactly, and leaves the source frozen", async () => {
+    await start("cutover_switch_a1");
+    await q(opts.source, `insert into "Shop" (name) values ('written just before the switch')`);
+    const run = await cli(args("cutover_switch_a1"), env());
+    expect([run.code, run.stdout]).toEqual([
+      0,
+      expect.stringMatching(
+        /^the source is frozen, replication reached the marker and the validation passed in \d+ ms: freeze the source \d+ ms, promotion \d+ ms, validation \d+ ms\n$/,
+      ),
+    ]);
+    // The source refuses the app's writes; Cloud SQL has every row and no subscription any more.
+    await expect(q(opts.source, `insert into "Shop" (name) values ('after')`)).rejects.toThrow(/read-only/);
+    const [src] = await q(opts.source, `select count(*)::int as n from "Shop"`);
+    const [dst] = await q(opts.destination, `select count(*)::int as n from "Shop"`);
+    expect(dst.n).toBe(src.n);
+    expect(await q(opts.destination, "select 1 from pg_subscription")).toEqual([]);
+    expect(run.stdout + run.stderr).not.toContain(ROLE_PASSWORD);
+    const thawed = await cli(["thaw-source", "--role", "supa_admin"], { SOURCE_DATABASE_URL: opts.source });
+    expect(thawed.code).toBe(0);
+  });
+
+  it("a difference found after the freeze gives writes back to the source and fails (exit 1)", async () => {
+    await start("cutover_switch_a2");
+    // A write that reached Cloud SQL outside replication (e.g. through the candidate's URL).
+    await q(opts.destination, `insert into "Shop" (id, name) values (100000, 'not on the source')`);
+    const run = await cli(args("cutover_switch_a2"), env());
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("replication switch: the switch stopped: validation failed after");
+    expect(run.stderr).toContain(
+      "the validation after the freeze found differences in Shop; writes went back to the source; traffic did not move",
+    );
+    expect(run.stderr).toContain("hint: fix the cause, then roll back and retry with a new attempt");
+    await q(opts.source, `insert into "Shop" (name) values ('the source takes writes again')`);
+    expect(run.stdout + run.stderr).not.toContain(ROLE_PASSWORD);
+  });
+
+  it("says what it needs: mode, role, tables, and the replication's name on the logical path", async () => {
+    const e = { SOURCE_DATABASE_URL: opts.source, VALIDATE_TARGET_URL: opts.destination };
+    const noMode = await cli(["switch", "--role", "supa_admin", "--tables", "Shop"], e);
+    expect([noMode.code, noMode.stderr]).toEqual([
+      2,
+      expect.stringContaining("switch needs --mode dms or --mode logical, got none"),
+    ]);
+    const noTables = await cli(["switch", "--mode", "dms", "--role", "supa_admin"], e);
+    expect([noTables.code, noTables.stderr]).toEqual([
+      2,
+      expect.stringContaining("switch needs --tables <list>"),
+    ]);
+    const noName = await cli(["switch", "--mode", "logical", "--role", "supa_admin", "--tables", "Shop"], e);
+    expect([noName.code, noName.stderr]).toEqual([
+      2,
+      expect.stringContaining("switch --mode logical needs --name"),
+    ]);
+  });
+
+  it("on the DMS path, a source that no pglogical slot replicates fails the switch and is thawed", async () => {
+    const run = await cli(
+      ["switch", "--mode", "dms", "--role", "supa_admin", "--tables", "Shop", "--deadline", "30"],
+      { SOURCE_DATABASE_URL: opts.source, VALIDATE_TARGET_URL: opts.destination },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("replication at the marker failed after");
+    expect(run.stderr).toContain(
+      "the source has no pglogical slot on this database: DMS is not replicating it",
+    );
+    await q(opts.source, `insert into "Shop" (name) values ('thawed again')`);
+  });
 });

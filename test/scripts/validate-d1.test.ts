@@ -156,7 +156,7 @@ describe("npm run validate — PostgreSQL ↔ local D1", () => {
       spec: loadMigration("staging", "matchauto", { dir: work }),
       from: { phase: "dual-write", attempt: 1 },
       to: { phase: "read-switch", attempt: 1, percent: 10 },
-      ctx: { kind: "dual-write", ramp: [10, 50, 100] },
+      ctx: { kind: "dual-write", ramp: [10, 50, 100], route: undefined },
       now: new Date(),
     });
     const problems = Object.fromEntries(

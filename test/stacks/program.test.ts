@@ -10,10 +10,14 @@ import { synthesize, type Synthesis } from "../../tooling/synth";
 import { program } from "../../stacks/program";
 import { destructiveChanges, diffSyntheses } from "../../tooling/plan-diff";
 import { NOW } from "../support/stack";
+import { onRoute } from "../../infra/engine/transitions";
 import { READER_JOB_SCRIPT } from "../../infra/engine/reader";
 
 const STACKS = ["staging", "prod"] as const;
-const FORWARD: PhaseChoice[] = CLOUDSQL_ORDER.flatMap((phase): PhaseChoice[] =>
+// The stack files' route (writeMove: ramp); the switch route has its own tests.
+const FORWARD: PhaseChoice[] = CLOUDSQL_ORDER.filter((phase) =>
+  onRoute(phase, { kind: "cloudsql", route: "ramp" }),
+).flatMap((phase): PhaseChoice[] =>
   phase === "canary" ? [10, 50, 100].map((percent) => ({ phase, percent })) : [{ phase }],
 );
 const ROLLBACK_FROM = ROLLBACK_ORIGINS;

@@ -148,7 +148,7 @@ describe("plan --deployed <file> judges against the ledger's outputs, times incl
 
 // Every legal step of both runbooks, and rollback from every phase that allows it, plans (in process).
 function legalWalk(kind: MigrationKindName): { from: Position; to: Position }[] {
-  const steps = stepsOf(kind, [10, 50, 100]);
+  const steps = stepsOf({ kind, ramp: [10, 50, 100], route: kind === "cloudsql" ? "ramp" : undefined });
   const forward = steps.slice(1).map((to, i) => ({ from: steps[i], to }));
   const rollbacks = steps
     .filter((s) =>
