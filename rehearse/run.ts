@@ -2,6 +2,9 @@
  * The dress rehearsal of a cloudsql cutover on this machine: a local stand-in of production built from
  * the stack file and the engine's plans, driven phase by phase under a fixed write load. Every server is
  * real, on loopback, started here and stopped at the end (also on failure).
+ *
+ * Past 300 lines: the walk's steps are closures over one stand-in's state (servers, revisions, secrets,
+ * the load); the one-CLI work (issue 25) moves them to the per-kind gate registry the layout names.
  */
 import { randomBytes } from "node:crypto";
 import { withClient } from "./pg";
@@ -47,8 +50,8 @@ import {
 import { prepareLogicalDestination, prepareSupabaseLikeSource, startLogicalReplication } from "./logical";
 import { observeWindow, type ObservedWindow } from "./window";
 import { thawSource } from "../scripts/replication/source-freeze";
-import { switchFreeze } from "../scripts/replication/switch-freeze";
-import { runSwitch, SwitchError, type TermTiming } from "../infra/replication/switch";
+import type { TermTiming } from "../infra/replication/switch";
+import { rehearseSwitch } from "./switch";
 
 export interface RehearsalOptions {
   readonly stack: string;
@@ -426,6 +429,20 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       }
     };
 
+    /**
+     * The migrate job's work, with the env the plan gives that job (the candidate's): the post-promotion
+     * SQL first, then the app's own schema migration.
+     */
+    const migrateJob = async (spec: CloudSqlMigration, plan: CloudSqlPlan) => {
+      const env = resolveEnv(
+        revisionEnv(migration, spec, plan.migrateJobRevision),
+        secrets,
+        plan.migrateJobName,
+      );
+      await withClient(env.DIRECT_URL, (c) => c.query(POST_PROMOTION_SQL));
+      await runCommand(app.schemaCommand, env, "the migrate job's schema command");
+    };
+
     let switched: RehearsalReport["switch"];
     /** The app's role on the source: the one the switch freezes (Supabase's `postgres`, here the URL's). */
     const appRole = decodeURIComponent(new URL(sourceUrl).username);
@@ -440,99 +457,30 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       const candidate = revisions.get(plan.revisions.find((r) => r.role === "candidate")!.name);
       if (!candidate)
         throw new Error("the candidate was not deployed before the switch (replicate deploys it)");
-      const checks: { name: string; ok: boolean; detail: string }[] = [];
-      const fail = (c: { name: string; ok: boolean; detail: string }) => {
-        checks.push(c);
-        if (!c.ok) throw new Error(`${c.name}: ${c.detail}`);
-        return c.detail;
-      };
       freezeAt = Date.now() - load!.startedAt;
-      // The switch's first job, as the program's job runs it (scripts/replication/switch-freeze.ts).
-      let inner: TermTiming[] = [];
-      const freezeJob = async () => {
-        try {
-          const r = await switchFreeze({
-            mode,
-            source: sourceUrl,
-            validateTarget: destination.urlFor(database),
-            role: appRole,
-            tables: await tablesToValidate(spec),
-            schema: "public",
-            deadlineSeconds: spec.switch.deadlineSeconds,
-            ...(replication?.logical ? { logical: replication.logical } : {}),
-          });
-          inner = [...r.terms];
-          if (logical) promotedAt = Date.now() - load!.startedAt;
-          validation = { identical: true, detail: `${r.terms.at(-1)?.detail ?? ""}, after the freeze` };
-          checks.push({ name: "validate", ok: true, detail: validation.detail });
-          return r.terms.map((t) => `${t.name} ${t.ms} ms`).join(", ");
-        } catch (error) {
-          if (error instanceof SwitchError && error.term === "validation") {
-            validation = { identical: false, detail: (error.cause as Error)?.message ?? error.message };
-            checks.push({ name: "validate", ok: false, detail: validation.detail });
-          }
-          throw error;
-        }
-      };
-      // DMS's promote takes the time DMS documents (--promote-delay): a modelled term, waited here.
-      const dmsWait = logical ? 0 : (opts.dmsPromoteSeconds ?? PLATFORM_DELAYS.dmsPromoteSeconds);
-      const terms = [
-        ...(logical
-          ? []
-          : [
-              {
-                name: "promotion",
-                run: async () => {
-                  await new Promise((r) => setTimeout(r, dmsWait * 1000));
-                  await replication!.promote();
-                  promotedAt = Date.now() - load!.startedAt;
-                  return `DMS promote (${dmsWait} s modelled)`;
-                },
-              },
-            ]),
-        {
-          name: "post-promotion steps and schema command",
-          run: async () => {
-            const env = resolveEnv(
-              revisionEnv(migration, spec, plan.migrateJobRevision),
-              secrets,
-              plan.migrateJobName,
-            );
-            await withClient(env.DIRECT_URL, (c) => c.query(POST_PROMOTION_SQL));
-            await runCommand(app.schemaCommand, env, "the migrate job's schema command");
-            return "grant, sequences, materialized views, then the schema command";
-          },
-        },
-        { name: "candidate smoke", run: async () => fail(await smoke(candidate.url, "switch")) },
-      ];
-      const result = await runSwitch({
+      const dmsWaitSeconds = logical ? 0 : (opts.dmsPromoteSeconds ?? PLATFORM_DELAYS.dmsPromoteSeconds);
+      const r = await rehearseSwitch({
+        mode,
+        sourceUrl,
+        destinationUrl: destination.urlFor(database),
+        role: appRole,
+        tables: await tablesToValidate(spec),
         deadlineSeconds: spec.switch.deadlineSeconds,
-        freeze: freezeJob,
-        terms,
-        thaw: () => thawSource(sourceUrl, appRole),
+        ...(replication?.logical ? { logical: replication.logical } : {}),
+        dmsWaitSeconds,
+        dmsPromote: async () => {
+          await new Promise((resolve) => setTimeout(resolve, dmsWaitSeconds * 1000));
+          await replication!.promote();
+        },
+        promoted: () => (promotedAt = Date.now() - load!.startedAt),
+        migrate: () => migrateJob(spec, plan),
+        smoke: () => smoke(candidate.url, "switch"),
         log,
       });
-      switched = { terms: [...inner, ...result.terms.slice(1)], totalMs: result.totalMs };
-      const ms = (ts: readonly TermTiming[], names: string[]) =>
-        ts.filter((t) => names.includes(t.name)).reduce((sum, t) => sum + t.ms, 0) / 1000;
-      measured.freezeGateSeconds = ms(inner, [
-        "freeze the source",
-        "replication at the marker",
-        "validation",
-      ]);
-      measured.promoteWorkSeconds = Math.max(
-        0,
-        ms(inner, ["promotion"]) +
-          ms(result.terms, ["promotion", "post-promotion steps and schema command"]) -
-          dmsWait,
-      );
-      measured.smokeSeconds = ms(result.terms, ["candidate smoke"]);
-      checks.push({
-        name: "switch",
-        ok: true,
-        detail: `${switched.terms.map((t) => `${t.name} ${t.ms} ms`).join(", ")}; ${result.totalMs} ms in all`,
-      });
-      return checks;
+      validation = r.validation;
+      switched = { terms: r.terms, totalMs: r.totalMs };
+      Object.assign(measured, r.measured);
+      return r.checks;
     };
 
     // Baseline first, then the load for the whole walk.
@@ -613,15 +561,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
             const workStarted = Date.now();
             await replication!.promote();
             promotedAt = Date.now() - load!.startedAt;
-            // The migrate job's first step, with the env the plan gives that job (the candidate's).
-            const env = resolveEnv(
-              revisionEnv(migration, spec, plan.migrateJobRevision),
-              secrets,
-              plan.migrateJobName,
-            );
-            await withClient(env.DIRECT_URL, (c) => c.query(POST_PROMOTION_SQL));
-            // Then the app's own schema migration, as the migrate job runs it after the fix-ups.
-            await runCommand(app.schemaCommand, env, "the migrate job's schema command");
+            await migrateJob(spec, plan);
             checks.push({
               name: "post-promotion steps",
               ok: true,
