@@ -141,7 +141,7 @@ function projectSwitch(
     add(
       "promotion work",
       measured.promoteWorkSeconds,
-      "measured: the logical stop, the fix-ups and the schema command",
+      `measured: ${spec.replication === "logical" ? "the logical stop, " : ""}the fix-ups and the schema command`,
     );
   else missing.push("the promotion's work (fix-ups, schema command)");
   if (measured.smokeSeconds !== undefined) add("candidate smoke", measured.smokeSeconds, "measured");
