@@ -329,6 +329,11 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
       }
     }
 
+    // Never move traffic in the switch's phase without the switch: the config requires what it needs.
+    if (plan.phase === "switch" && !gate.some((g) => g instanceof CutoverSwitch))
+      throw new Error(
+        `${name}: phase switch without the switch (it needs Cloud SQL, validation.image and the validation job); nothing was changed`,
+      );
     const usesPrivateNetwork = plan.template.database === "cloudsql" || plan.template.redis;
     const app = new CloudRunApp(
       `${name}-app`,

@@ -28,6 +28,14 @@ export const CLOUDSQL_RULES: Rule<CloudSqlMigration>[] = [
       ),
   },
   {
+    when: (s) =>
+      check(
+        s.writeMove === "switch" && s.validation === undefined,
+        ["validation", "image"],
+        "writeMove: switch runs its freeze, its validation and its thaw as Cloud Run Jobs in the image built from this repository; hint: set validation.image (see the Dockerfile), or writeMove: ramp",
+      ),
+  },
+  {
     when: (s) => {
       const { min, max } = LOG_RETENTION_RANGE[s.cloudSql.edition];
       const days = s.cloudSql.backups.logRetentionDays;

@@ -315,6 +315,15 @@ const cases: BadCase[] = [
       "expected one of switch, ramp\n      hint: switch moves writes in one bounded step of minutes, ramp in steps through canary",
   },
   {
+    what: "the switch without the image its jobs run in",
+    change: (m) => {
+      m.avvivo.writeMove = "switch";
+      delete m.avvivo.validation;
+    },
+    path: `${A}.validation.image`,
+    message: "writeMove: switch runs its freeze, its validation and its thaw as Cloud Run Jobs",
+  },
+  {
     what: "a switch deadline under half a minute",
     change: (m) => (m.avvivo.switch = { deadlineSeconds: 5 }),
     path: `${A}.switch.deadlineSeconds`,

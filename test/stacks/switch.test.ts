@@ -147,3 +147,11 @@ it("the logical path's jobs reach Cloud SQL as the app user, not as the validati
   const target = container(start).envs.find((e: { name: string }) => e.name === "TARGET_DATABASE_URL");
   expect(target.valueSource.secretKeyRef.secret).toBe("avvivo-cloudsql-direct-url");
 });
+
+it("refuses the switch without the image its jobs run in, before anything moves", async () => {
+  const c = switchStack("switch", "dms");
+  delete (c.config[CONFIG_KEY] as Record<string, Record<string, unknown>>).avvivo.validation;
+  await expect(
+    synthesize(() => program(NOW), { stack: "staging", config: c.config, secretKeys: c.secretKeys }),
+  ).rejects.toThrow(/validation\.image[\s\S]*writeMove: switch runs its freeze, its validation and its thaw/);
+});
