@@ -12,7 +12,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { ConfigError } from "../../infra/config/load";
 import { StackFileError } from "../../tooling/stack-file";
-import { maskText } from "./mask";
+import { maskText, secretsOfEnv } from "./mask";
 
 /** A problem the operator can fix before the command can run: printed as is (no stack trace), exit 2. */
 export class UsageError extends Error {
@@ -98,7 +98,10 @@ export function wholeNumber(expected: string, min = 1) {
 export interface RunMainOptions {
   /** Prefix of every error line, e.g. `validate`. */
   readonly name: string;
-  /** Secret values to mask in any error printed (URLs are masked anyway). */
+  /**
+   * Secret values to mask in any error printed, on top of every variable of the registry
+   * (`SECRET_ENV`) and of URLs' passwords, which are masked anyway.
+   */
   readonly secrets?: () => readonly (string | undefined)[];
 }
 
@@ -110,7 +113,7 @@ export function runMain(main: () => Promise<number | void>, opts: RunMainOptions
   main().then(
     (code) => exitFlushed(code ?? EXIT.ok),
     async (caught: unknown) => {
-      const secrets = opts.secrets?.() ?? [];
+      const secrets = [...secretsOfEnv(), ...(opts.secrets?.() ?? [])];
       // A Cloudflare SDK failure in words (loaded only on this path: the SDK is slow to load).
       const error =
         caught instanceof Error && !isUsageError(caught)

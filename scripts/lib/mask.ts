@@ -52,3 +52,48 @@ export function maskText(text: string, secrets: readonly (string | undefined)[] 
   for (const value of values) out = out.split(value).join(MASK);
   return out;
 }
+
+/**
+ * Every environment variable the tool reads that can hold a credential, in one place: a URL (its
+ * password is masked) or a token (masked whole). `runMain` masks all of them in every error of every
+ * command, whatever the command declares on top.
+ */
+export const SECRET_ENV = {
+  urls: [
+    "SOURCE_DATABASE_URL",
+    "TARGET_DATABASE_URL",
+    "VALIDATE_TARGET_URL",
+    "LEGACY_DATABASE_URL",
+    "SUBSCRIBER_CONNECTION",
+    "DATABASE_URL",
+    "DIRECT_URL",
+    "REDIS_URL",
+    "SOURCE_URL",
+    "DESTINATION_URL",
+  ],
+  tokens: [
+    "CLOUDFLARE_API_TOKEN",
+    "SMOKE_ADMIN_TOKEN",
+    "ADMIN_STATUS_TOKEN",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "CLOUDSDK_AUTH_ACCESS_TOKEN",
+    "CUTOVER_EVIDENCE_SIGNING_KEY",
+    "PGPASSWORD",
+    "SOURCE_PASSWORD",
+    "LEGACY_DATABASE_PASSWORD",
+    "TARGET_DATABASE_PASSWORD",
+  ],
+} as const;
+
+/** The secret values the environment holds under the registry's names (URL passwords, whole tokens). */
+export function secretsOfEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [
+    ...SECRET_ENV.urls.flatMap((name) => {
+      const value = env[name];
+      if (!value) return [];
+      // A password pasted where a URL belongs is masked whole (long enough not to mask ordinary words).
+      return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? secretsOfUrl(value) : value.length >= 8 ? [value] : [];
+    }),
+    ...SECRET_ENV.tokens.map((name) => env[name]).filter((v): v is string => !!v),
+  ];
+}
