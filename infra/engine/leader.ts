@@ -6,8 +6,7 @@
  * file). An emergency override names the one position it opens and why; the ledger records it.
  * Pure: the ledger's provider runs it inside the Pulumi engine.
  */
-import { CLOUDSQL_ORDER } from "./cloudsql-phases";
-import { DUAL_WRITE_ORDER } from "./dual-write-phases";
+import { KINDS } from "./kinds";
 import { positionLabel, type MigrationKindName, type Position } from "./transitions";
 
 /** What the follower knows of its leader for one migration. */
@@ -29,8 +28,7 @@ export interface LeaderOverride {
  * rank: it is not progress. Attempts do not count: a retry covers ground the leader already covered.
  */
 export function progressRank(p: Position, kind: MigrationKindName): number | undefined {
-  const order: readonly string[] = kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER;
-  const i = order.indexOf(p.phase);
+  const i = KINDS[kind].order.indexOf(p.phase);
   if (i < 0) return undefined;
   return i * 1000 + (p.percent ?? 0);
 }

@@ -3,13 +3,8 @@
  * baseline nor for a window that has passed: the ledger refuses every step until an explicit repair,
  * which the stack file states (`ledgerRepair`) and the ledger records. Pure: the ledger provider runs it.
  */
-import {
-  CLOUDSQL_ORDER,
-  CLOUDSQL_PHASE_TABLE,
-  CLOUDSQL_ROLLBACK_ORIGINS,
-  type CloudSqlBasePhase,
-} from "./cloudsql-phases";
-import { DUAL_WRITE_ORDER } from "./dual-write-phases";
+import { CLOUDSQL_PHASE_TABLE, type CloudSqlBasePhase } from "./cloudsql-phases";
+import { KINDS } from "./kinds";
 import { RAMP, type LedgerFacts, type MigrationKindName, type Position } from "./transitions";
 
 /** What the operator states was really deployed, and why the ledger lost it. */
@@ -28,16 +23,15 @@ export function positionDamage(
 ): string | undefined {
   if (p === undefined || p === null || typeof p !== "object") return "no recorded position";
   const { phase, percent, rollbackFrom, attempt } = p as Partial<Position>;
-  const order: readonly string[] = kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER;
-  if (typeof phase !== "string" || (phase !== "rollback" && !order.includes(phase)))
+  if (typeof phase !== "string" || (phase !== "rollback" && !KINDS[kind].order.includes(phase)))
     return `the recorded phase ${JSON.stringify(phase)} is not a phase of kind ${kind}`;
   if (!isWhole(attempt)) return `the recorded attempt ${JSON.stringify(attempt)} is not a whole number ≥ 1`;
   if (phase === RAMP[kind].phase && (typeof percent !== "number" || !ramp.includes(percent)))
     return `the recorded ${phase} has no ramp step (${RAMP[kind].percentKey} ${JSON.stringify(percent)}, ramp ${ramp.join(", ")})`;
   if (
-    kind === "cloudsql" &&
+    KINDS[kind].rollbackNamesOrigin &&
     phase === "rollback" &&
-    !(CLOUDSQL_ROLLBACK_ORIGINS as readonly string[]).includes(String(rollbackFrom))
+    !KINDS[kind].rollbackOrigins.includes(String(rollbackFrom))
   )
     return `the recorded rollback has no phase it left (rollbackFrom ${JSON.stringify(rollbackFrom)})`;
   return undefined;

@@ -1,7 +1,5 @@
-import { DAY_HOURS, formatDuration, HOUR_MS } from "../../contract/facts";
-import { DEFAULT_WRITE_MOVE } from "../config/cloudsql";
-import { CLOUDSQL_PHASE_TABLE, CLOUDSQL_ORDER } from "./cloudsql-phases";
-import { DUAL_WRITE_ORDER, DUAL_WRITE_PHASE_TABLE } from "./dual-write-phases";
+import { formatDuration, HOUR_MS } from "../../contract/facts";
+import { KINDS, type MigrationKindName } from "./kinds";
 import type { GateCheck, LedgerFactName, TransitionRow } from "./phase-row";
 
 /**
@@ -11,7 +9,7 @@ import type { GateCheck, LedgerFactName, TransitionRow } from "./phase-row";
  * and the phase commands call the same function.
  */
 
-export type MigrationKindName = "cloudsql" | "dual-write";
+export type { MigrationKindName } from "./kinds";
 
 /** Where a migration stands: its phase, the ramp step, the phase a rollback left, the attempt. */
 export interface Position {
@@ -68,12 +66,11 @@ export interface Transition {
 }
 
 /** Each kind's ramp: the phase that steps through it and the config key holding its percent. */
-export const RAMP: Readonly<
-  Record<MigrationKindName, { readonly phase: string; readonly percentKey: "trafficPercent" | "readPercent" }>
-> = {
-  cloudsql: { phase: "canary", percentKey: "trafficPercent" },
-  "dual-write": { phase: "read-switch", percentKey: "readPercent" },
+export const RAMP: Readonly<Record<MigrationKindName, KindRamp>> = {
+  cloudsql: KINDS.cloudsql.ramp,
+  "dual-write": KINDS["dual-write"].ramp,
 };
+type KindRamp = (typeof KINDS)[MigrationKindName]["ramp"];
 const RAMPED = (kind: MigrationKindName) => RAMP[kind].phase;
 const PERCENT_KEY = (kind: MigrationKindName) => RAMP[kind].percentKey;
 
@@ -96,30 +93,23 @@ export function positionFromFields(raw: Record<string, unknown>): Position | und
 }
 
 function rowOf(kind: MigrationKindName, phase: string): TransitionRow | undefined {
-  return kind === "cloudsql"
-    ? (CLOUDSQL_PHASE_TABLE as Record<string, TransitionRow>)[phase]
-    : (DUAL_WRITE_PHASE_TABLE as Record<string, TransitionRow>)[phase];
+  return Object.hasOwn(KINDS[kind].rows, phase) ? KINDS[kind].rows[phase] : undefined;
 }
 
 /** What walking a migration's runbook depends on: its kind, its ramp and its route. */
 export type Walk = Pick<TransitionContext, "kind" | "ramp" | "route">;
 
-/** The route of a kind when none is named (a ledger recorded before routes existed names none). */
-const DEFAULT_ROUTE: Readonly<Record<MigrationKindName, string | undefined>> = {
-  cloudsql: DEFAULT_WRITE_MOVE,
-  "dual-write": undefined,
-};
+const DEFAULT_ROUTE = (kind: MigrationKindName) => KINDS[kind].defaultRoute;
 
 /** Whether `phase` is on the walk's route (a phase of another route is never taken). */
 export function onRoute(phase: string, w: Pick<Walk, "kind" | "route">): boolean {
   const route = rowOf(w.kind, phase)?.route;
-  return route === undefined || route === (w.route ?? DEFAULT_ROUTE[w.kind]);
+  return route === undefined || route === (w.route ?? DEFAULT_ROUTE(w.kind));
 }
 
 /** The runbook as a list of steps: each phase of the route once, the ramp phase once per ramp step. */
 export function stepsOf(w: Walk, attempt = 1): Position[] {
-  const order: readonly string[] = w.kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER;
-  return order
+  return KINDS[w.kind].order
     .filter((phase) => onRoute(phase, w))
     .flatMap((phase) =>
       phase === RAMPED(w.kind)
@@ -150,15 +140,13 @@ function indexOf(w: Walk, p: Position): number {
 
 /** Where a retry after rollback re-enters the runbook: what still exists decides. */
 function retryOf(kind: MigrationKindName, from: Position): Position {
-  if (kind === "dual-write") return { phase: "backfill", attempt: from.attempt };
-  // Cloud SQL (and Redis) survive a rollback; a new attempt needs a new DMS job: replicate again.
-  return { phase: from.rollbackFrom === "provision" ? "provision" : "replicate", attempt: from.attempt + 1 };
+  return KINDS[kind].retry(from);
 }
 
 /** When decommission may run, if the ledger says; `undefined` when the facts are not known. */
 function windowEnd(ctx: TransitionContext): number | undefined | "missing" {
   if (ctx.facts === undefined) return undefined;
-  const at = ctx.kind === "cloudsql" ? ctx.facts.cutoverCompleted?.at : ctx.facts.finalCut?.at;
+  const at = ctx.facts[KINDS[ctx.kind].window.fact]?.at;
   return at === undefined ? "missing" : Date.parse(at) + ctx.windowHours * HOUR_MS;
 }
 
@@ -205,10 +193,8 @@ export function gatesOf(from: Position, to: Position, ctx: Walk): readonly GateC
 function windowBlocks(ctx: TransitionContext): string | undefined {
   const end = windowEnd(ctx);
   if (end === undefined) return undefined;
-  const [what, since, stay] =
-    ctx.kind === "cloudsql"
-      ? [`the ${ctx.windowHours} h observation window`, "the candidate reached 100%", "stabilize"]
-      : [`the ${ctx.windowHours / DAY_HOURS}-day soak`, "the final cut", "final-cut"];
+  const w = KINDS[ctx.kind].window;
+  const [what, since, stay] = [w.name(ctx.windowHours), w.since, w.stay];
   if (end === "missing")
     return `the ledger has no record of when ${since}, so ${what} cannot have passed; stay in ${stay}`;
   if (!Number.isFinite(end))
@@ -223,7 +209,7 @@ function windowBlocks(ctx: TransitionContext): string | undefined {
 function reasonOf(from: Position, to: Position, ctx: TransitionContext): string | undefined {
   const { kind, ramp } = ctx;
   if (samePosition(from, to)) return undefined;
-  const route = ctx.route ?? DEFAULT_ROUTE[kind];
+  const route = ctx.route ?? DEFAULT_ROUTE(kind);
   const routeOf = (phase: string) => rowOf(kind, phase)?.route;
   // After a rollback the retry re-enters at a phase both routes share: a new attempt may change route.
   const deployedPhase = from.phase === "rollback" ? undefined : from.phase;
@@ -236,12 +222,12 @@ function reasonOf(from: Position, to: Position, ctx: TransitionContext): string 
     const retry = retryOf(kind, from);
     if (to.phase === "rollback")
       return `the deployed rollback left ${from.rollbackFrom ?? "an earlier phase"}; rollbackFrom stays what it was until the migration moves forward again`;
-    if (kind === "cloudsql" && to.attempt !== retry.attempt)
+    if (KINDS[kind].attempts && to.attempt !== retry.attempt)
       return `a retry after rollback needs a new attempt (attempt ${retry.attempt}): the DMS job and revisions of attempt ${from.attempt} are spent`;
     if (samePosition(to, retry)) return undefined;
-    return `after a rollback the migration moves forward again from what still exists, at ${positionLabel(retry)}${kind === "cloudsql" ? ` with attempt ${retry.attempt}` : " (the new stores missed the writes made since the rollback)"}`;
+    return `after a rollback the migration moves forward again from what still exists, at ${positionLabel(retry)}${KINDS[kind].retryNote(retry)}`;
   }
-  if (kind === "cloudsql" && to.attempt !== from.attempt)
+  if (KINDS[kind].attempts && to.attempt !== from.attempt)
     return `attempt changes only when retrying after a rollback (deployed attempt ${from.attempt}); hint: roll back first`;
   const row = rowOf(kind, from.phase);
   if (row === undefined) return `${from.phase} is not a phase of kind ${kind}`;
@@ -303,7 +289,7 @@ export function judgeTransition(from: Position, to: Position, ctx: TransitionCon
   const reason = reasonOf(from, to, ctx);
   const note =
     reason === undefined && !samePosition(from, to) && to.phase === "decommission" && ctx.facts === undefined
-      ? `the ${ctx.kind === "cloudsql" ? "observation window" : "soak"} before decommission is judged from the time the ledger recorded: the preview checks it (offline, pass --deployed with the stack outputs)`
+      ? `the ${KINDS[ctx.kind].window.noun} before decommission is judged from the time the ledger recorded: the preview checks it (offline, pass --deployed with the stack outputs)`
       : undefined;
   const base = {
     from,
