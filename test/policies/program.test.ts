@@ -1,4 +1,6 @@
-import { CLOUDSQL_PHASES, ROLLBACK_ORIGINS } from "../../infra/config/cloudsql";
+import { CLOUDSQL_PHASES, ROLLBACK_ORIGINS, WRITE_MOVES, type WriteMove } from "../../infra/config/cloudsql";
+import { CONFIG_KEY } from "../../infra/config/common";
+import { onRoute } from "../../infra/engine/transitions";
 import { DUAL_WRITE_PHASES, DUAL_WRITE_ROLLBACK_ORIGINS } from "../../infra/config/dual-write";
 import { readStackConfig, withPhase, type PhaseChoice } from "../../tooling/stack-file";
 import { synthesize } from "../../tooling/synth";
@@ -10,6 +12,8 @@ interface Row {
   stack: string;
   migration: "avvivo" | "matchauto";
   choice: PhaseChoice;
+  /** cloudsql: the route walked (every phase of each route passes the pack). */
+  writeMove?: WriteMove;
   title: string;
 }
 
@@ -30,19 +34,38 @@ const choicesOf = (migration: Row["migration"]): PhaseChoice[] =>
             : [{ phase }],
       );
 
-const rows: Row[] = ["staging", "prod"].flatMap((stack) =>
-  (["avvivo", "matchauto"] as const).flatMap((migration) =>
-    choicesOf(migration).map((choice) => ({
-      stack,
-      migration,
-      choice,
-      title: `${stack} ${migration} ${choice.phase}${choice.percent ? `:${choice.percent}` : ""}${choice.from ? ` from ${choice.from}` : ""}`,
-    })),
-  ),
-);
+const onItsRoute = (choice: PhaseChoice, route: WriteMove) =>
+  [choice.phase, choice.from].every(
+    (p) => p === undefined || p === "rollback" || onRoute(p, { kind: "cloudsql", route }),
+  );
 
-async function synthesizeRow({ stack, migration, choice }: Row) {
+const label = (choice: PhaseChoice) =>
+  `${choice.phase}${choice.percent ? `:${choice.percent}` : ""}${choice.from ? ` from ${choice.from}` : ""}`;
+
+const rows: Row[] = ["staging", "prod"].flatMap((stack) => [
+  ...WRITE_MOVES.flatMap((writeMove) =>
+    choicesOf("avvivo")
+      .filter((choice) => onItsRoute(choice, writeMove))
+      .map((choice) => ({
+        stack,
+        migration: "avvivo" as const,
+        choice,
+        writeMove,
+        title: `${stack} avvivo (${writeMove}) ${label(choice)}`,
+      })),
+  ),
+  ...choicesOf("matchauto").map((choice) => ({
+    stack,
+    migration: "matchauto" as const,
+    choice,
+    title: `${stack} matchauto ${label(choice)}`,
+  })),
+]);
+
+async function synthesizeRow({ stack, migration, choice, writeMove }: Row) {
   const moved = withPhase(readStackConfig(stack), migration, choice);
+  if (writeMove)
+    (moved.config[CONFIG_KEY] as Record<string, Record<string, unknown>>)[migration].writeMove = writeMove;
   return synthesize(() => program(NOW), { stack, config: moved.config, secretKeys: moved.secretKeys });
 }
 

@@ -20,7 +20,7 @@ const FORWARD: PhaseChoice[] = CLOUDSQL_ORDER.filter((phase) =>
 ).flatMap((phase): PhaseChoice[] =>
   phase === "canary" ? [10, 50, 100].map((percent) => ({ phase, percent })) : [{ phase }],
 );
-const ROLLBACK_FROM = ROLLBACK_ORIGINS;
+const ROLLBACK_FROM = ROLLBACK_ORIGINS.filter((p) => onRoute(p, { kind: "cloudsql", route: "ramp" }));
 const label = (c: PhaseChoice) =>
   `${c.phase}${c.percent ? `:${c.percent}` : ""}${c.from ? `:${c.from}` : ""}`;
 

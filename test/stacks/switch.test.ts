@@ -7,6 +7,7 @@ import { CONFIG_KEY } from "../../infra/config/common";
 import { readStackConfig, withPhase, type StackConfig } from "../../tooling/stack-file";
 import { SECRET, synthesize, type RecordedResource, type Synthesis } from "../../tooling/synth";
 import { program } from "../../stacks/program";
+import { destructiveChanges, diffSyntheses } from "../../tooling/plan-diff";
 import { NOW } from "../support/stack";
 
 function switchStack(phase: string, replication: "dms" | "logical", from?: string): StackConfig {
@@ -154,4 +155,29 @@ it("refuses the switch without the image its jobs run in, before anything moves"
   await expect(
     synthesize(() => program(NOW), { stack: "staging", config: c.config, secretKeys: c.secretKeys }),
   ).rejects.toThrow(/validation\.image[\s\S]*writeMove: switch runs its freeze, its validation and its thaw/);
+});
+
+it("the switch's up deploys no revision: the template is the one replicate deployed and smoked", async () => {
+  for (const replication of ["dms", "logical"] as const) {
+    const at = async (phase: string) => service(await synth(phase, replication)).inputs.template as any;
+    expect(await at("switch")).toEqual(await at("replicate"));
+  }
+});
+
+it("each step of the switch route, and each rollback from it, replaces or deletes nothing stateful", async () => {
+  const route = ["baseline", "provision", "replicate", "switch", "stabilize"];
+  for (const replication of ["dms", "logical"] as const) {
+    for (const [i, to] of route.slice(1).entries()) {
+      const [x, y] = [await synth(route[i], replication), await synth(to, replication)];
+      expect([route[i], to, destructiveChanges(diffSyntheses(x.resources, y.resources))]).toEqual([
+        route[i],
+        to,
+        [],
+      ]);
+    }
+    for (const from of ["provision", "replicate", "switch", "stabilize"]) {
+      const [x, y] = [await synth(from, replication), await synth("rollback", replication, from)];
+      expect([from, destructiveChanges(diffSyntheses(x.resources, y.resources))]).toEqual([from, []]);
+    }
+  }
 });
