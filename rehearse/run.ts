@@ -1,10 +1,10 @@
 /**
+ * Over 300 lines: one walk whose steps are closures over one stand-in's state (servers, revisions,
+ * secrets, the load); the one-CLI work (issue 25) moves the per-phase gates to the kinds' registry.
+ *
  * The dress rehearsal of a cloudsql cutover on this machine: a local stand-in of production built from
  * the stack file and the engine's plans, driven phase by phase under a fixed write load. Every server is
  * real, on loopback, started here and stopped at the end (also on failure).
- *
- * Past 300 lines: the walk's steps are closures over one stand-in's state (servers, revisions, secrets,
- * the load); the one-CLI work (issue 25) moves them to the per-kind gate registry the layout names.
  */
 import { randomBytes } from "node:crypto";
 import { withClient } from "./pg";
@@ -19,90 +19,32 @@ import { forwardStep, judgeTransition, positionLabel, type Position } from "../i
 import { checkSource, resolveSource } from "../scripts/preflight/source";
 import { expectationFor } from "../scripts/smoke/expectations";
 import { runSmoke } from "../scripts/smoke/run";
-import { openDatabase } from "../scripts/validate/database";
-import { parseEndpoint } from "../scripts/validate/endpoint";
-import { compareTable } from "../scripts/validate/run";
 import { startPostgres } from "../tooling/local-postgres";
 import { startRedis } from "../tooling/local-redis";
 import { atPosition, readStackConfig, type StackConfig } from "../tooling/stack-file";
-import { startLoad, type Load, type Sample } from "./load";
+import { startLoad, type Load } from "./load";
 import { startReplication, type Replication } from "./replication";
-import {
-  BUILT_IN_APP_CMD,
-  BUILT_IN_SCHEMA_CMD,
-  resolveEnv,
-  startRevision,
-  type RunningRevision,
-} from "./revisions";
+import { resolveEnv, startRevision, type RunningRevision } from "./revisions";
 import { startRouter, type Router } from "./router";
 import { execFile } from "node:child_process";
 import { quoteIdent } from "../scripts/validate/pg-sql";
-import { BUILT_IN_TRAFFIC, type Traffic } from "./load";
 import { readFileSync } from "node:fs";
 import { revisionEnv } from "../infra/engine/env";
-import {
-  PLATFORM_DELAYS,
-  projectAlternatives,
-  projectWindow,
-  type PlatformDelays,
-  type WindowProjection,
-} from "../infra/engine/window";
+import { PLATFORM_DELAYS, projectAlternatives, projectWindow } from "../infra/engine/window";
 import { prepareLogicalDestination, prepareSupabaseLikeSource, startLogicalReplication } from "./logical";
-import { observeWindow, type ObservedWindow } from "./window";
+import { observeWindow } from "./window";
+import {
+  BUILT_IN_APP,
+  type AppUnderTest,
+  type PhaseBand,
+  type RehearsalOptions,
+  type RehearsalReport,
+} from "./report";
+
+export { BUILT_IN_APP, type AppUnderTest, type PhaseBand, type RehearsalOptions, type RehearsalReport };
 import { thawSource } from "../scripts/replication/source-freeze";
-import type { TermTiming } from "../infra/replication/switch";
+import { compareExactly } from "../scripts/replication/switch-freeze";
 import { rehearseSwitch } from "./switch";
-
-export interface RehearsalOptions {
-  readonly stack: string;
-  readonly migration?: string;
-  readonly dir?: string;
-  /** Rows in the source table before the run. */
-  readonly rows: number;
-  /** Writes per second for the whole run. */
-  readonly rate: number;
-  /** Seconds each phase (each canary step) is held under load. */
-  readonly bakeSeconds: number;
-  /** Roll back from this phase (instead of walking to the end) and check the service again. */
-  readonly drill?: string;
-  /** The replication path to rehearse. @default the stack's `replication` */
-  readonly replication?: CloudSqlMigration["replication"];
-  /** How writes move (`switch` or `ramp`). @default the stack's `writeMove` */
-  readonly writeMove?: CloudSqlMigration["writeMove"];
-  /**
-   * How long the DMS stand-in's promotion takes, in seconds (DMS documents several minutes).
-   * @default PLATFORM_DELAYS.dmsPromoteSeconds
-   */
-  readonly dmsPromoteSeconds?: number;
-  /** The platform delays the production projection adds (the local run has none of them). */
-  readonly delays?: Partial<PlatformDelays>;
-  /**
-   * The app to run per revision and its schema migration (`prisma migrate deploy` for the real app),
-   * the routes the load uses and where an acknowledged write lands. Default: the built-in app.
-   */
-  readonly app?: AppUnderTest;
-  readonly log?: (line: string) => void;
-}
-
-/** The app the rehearsal runs, and how its writes are made and found. */
-export interface AppUnderTest {
-  /** Shell command starting one revision (PORT and the revision's env are set). */
-  readonly command: string;
-  /** Shell command creating or migrating the schema (DATABASE_URL / DIRECT_URL set). */
-  readonly schemaCommand: string;
-  /** SQL run on the source after the schema, to give it data; the built-in app seeds `rows` instead. */
-  readonly seedSql?: string;
-  readonly traffic: Traffic;
-  /** The table and column where a write's `{{id}}` lands, to find acknowledged writes. */
-  readonly ack: { readonly table: string; readonly column: string };
-}
-
-export const BUILT_IN_APP: AppUnderTest = {
-  command: BUILT_IN_APP_CMD,
-  schemaCommand: BUILT_IN_SCHEMA_CMD,
-  traffic: BUILT_IN_TRAFFIC,
-  ack: { table: "ChatMessage", column: "clientId" },
-};
 
 const accepted = (status: number) => status >= 200 && status < 300;
 
@@ -119,59 +61,6 @@ function runCommand(command: string, env: Record<string, string>, what: string):
           : resolve(),
     );
   });
-}
-
-/** One position held during the run. */
-export interface PhaseBand {
-  readonly position: string;
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly writes: { readonly accepted: number; readonly refused: number; readonly errors: number };
-  readonly latencyMs: { readonly p50: number; readonly p99: number };
-  /** What was checked at this position (gates), each with its verdict. */
-  readonly checks: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
-}
-
-export interface RehearsalReport {
-  readonly stack: string;
-  readonly migration: string;
-  /** Rows in the table writes land in, before the run. */
-  readonly rows: number;
-  readonly rate: number;
-  readonly durationMs: number;
-  readonly phases: readonly PhaseBand[];
-  readonly writes: {
-    readonly acknowledged: number;
-    readonly foundInFinal: number;
-    readonly lost: number;
-    readonly duplicates: number;
-    readonly refused: number;
-    readonly errors: number;
-  };
-  /** The replication path rehearsed. */
-  readonly replication: CloudSqlMigration["replication"];
-  /** How writes moved. */
-  readonly writeMove: CloudSqlMigration["writeMove"];
-  /** The switch's terms as they ran (writeMove: switch). */
-  readonly switch?: { readonly terms: readonly TermTiming[]; readonly totalMs: number };
-  /** The window as the requests saw it here: all writes refused, some writes refused, per position. */
-  readonly window: ObservedWindow;
-  /** The same walk with the platform's modelled delays and this run's measured gate work. */
-  readonly projection: WindowProjection & { readonly delays: PlatformDelays };
-  /** Other walks projected with the same measured work, side by side. */
-  readonly alternatives?: readonly { readonly name: string; readonly projection: WindowProjection }[];
-  readonly sequenceCollisions: number;
-  readonly validation?: { readonly identical: boolean; readonly detail: string };
-  readonly drill?: {
-    readonly from: string;
-    /** From the rollback to the first write accepted through the router by the stable revision. */
-    readonly toStableMs: number | null;
-    readonly serviceOk: boolean;
-    /** Writes acknowledged on the destination after promotion that the source does not have. */
-    readonly writesOnlyOnDestination: number;
-  };
-  readonly samples: readonly Sample[];
-  readonly final: string;
 }
 
 const pct = (sorted: readonly number[], p: number) =>
@@ -397,36 +286,19 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       spec: CloudSqlMigration,
       note: string,
     ): Promise<{ name: string; ok: boolean; detail: string }> => {
-      const open = (url: string, label: string) =>
-        openDatabase(parseEndpoint(url, label), {
-          schema: "public",
-          timeouts: { connectMs: 5000, statementMs: 60000 },
-          env: process.env,
-        });
-      const src = await open(sourceUrl, "source");
-      const dst = await open(destination.urlFor(database), "destination");
-      try {
-        const tables = await tablesToValidate(spec);
-        const reports = [];
-        for (const table of tables)
-          reports.push(
-            await compareTable(table, src, dst, {
-              maxDifferences: 10,
-              factor: 16,
-              segmentRows: 20000,
-              leafRows: 256,
-            }),
-          );
-        const identical = reports.every((r) => r.identical);
-        validation = {
-          identical,
-          detail: `${reports.map((r) => `${r.table} ${r.counts?.source} rows${r.identical ? "" : " DIFFERENT"}`).join(", ")} (${reports[0]?.method ?? "no table"}), ${note}`,
-        };
-        return { name: "validate", ok: identical, detail: validation.detail };
-      } finally {
-        await src.close();
-        await dst.close();
-      }
+      const reports = await compareExactly(
+        sourceUrl,
+        destination.urlFor(database),
+        await tablesToValidate(spec),
+        "public",
+        60_000,
+      );
+      const identical = reports.every((r) => r.identical);
+      validation = {
+        identical,
+        detail: `${reports.map((r) => `${r.table} ${r.counts?.source} rows${r.identical ? "" : " DIFFERENT"}`).join(", ")} (${reports[0]?.method ?? "no table"}), ${note}`,
+      };
+      return { name: "validate", ok: identical, detail: validation.detail };
     };
 
     /**

@@ -1,4 +1,7 @@
 /**
+ * Over 300 lines: one benchmark, and every figure in it is measured in the same run (servers, data,
+ * the baseline, the runs and the report), so that ratios compare like with like.
+ *
  * `npm run bench:validate -- [--rows N] [--runs R] [--json]`: how fast `validate` proves two PostgreSQL
  * tables equal, and how fast it locates 10 planted differences, beside what bounds it — all measured in
  * this one run, on two real PostgreSQL servers started here (the machine's PostgreSQL, loopback only):

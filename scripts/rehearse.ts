@@ -1,4 +1,7 @@
 /**
+ * Over 300 lines: one command, its flags, and the text report and drills table it prints from the
+ * rehearsal's report.
+ *
  * `npm run rehearse -- [--stack staging] [--migration avvivo] [--rows N] [--rate W] [--bake S] [--drill <phase>] [--json]`
  * A dress rehearsal of the cloudsql cutover on this machine (rehearse/run.ts): real PostgreSQL source and
  * destination fed by pglogical as DMS would, one app process per revision the plan names, a router that

@@ -1,5 +1,9 @@
 /**
- * `npm run replication -- start|status|stop` — the `replication: logical` path's steps. The program runs
+ * Over 300 lines: one command, whose six actions share its options, the URL checks and the masking of
+ * what they print.
+ *
+ * `npm run replication -- start|status|stop|freeze-source|thaw-source|switch` — the `replication: logical`
+ * path's steps, and the switch's freeze job (`writeMove: switch`). The program runs
  * them as Cloud Run Jobs inside the VPC (start at `replicate`, stop at `promote`); an operator runs
  * `status` from a machine that reaches both databases, or any step again by hand (each is idempotent).
  * Exit 0 done (status: every table streaming); 1 refused or not ready; 2 bad input.

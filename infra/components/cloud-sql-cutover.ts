@@ -1,12 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudSqlMigration } from "../config/cloudsql";
 import type { CloudSqlPlan } from "../engine/cloudsql";
-import { managedSecretIds, replicationEnv, revisionEnv, switchEnv, validationEnv } from "../engine/env";
+import { managedSecretIds, replicationEnv, revisionEnv, validationEnv } from "../engine/env";
 import { AppSecret } from "./app-secret";
 import { CloudRunApp } from "./cloud-run-app";
 import { CloudSqlDatabase } from "./cloud-sql-database";
-import { CutoverSwitch } from "./cutover-switch";
-import { SwitchJobs } from "./switch-jobs";
+import { declareSwitch, dmsPromotionTarget } from "./switch-jobs";
 import { DmsPromotion } from "./dms-promotion";
 import { DmsReplication } from "./dms-replication";
 import { LogicalReplication } from "./logical-replication";
@@ -180,20 +179,11 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
         promotion = new DmsPromotion(
           `${name}-promotion`,
           {
-            // Known at preview (the id is ours); `dependsOn` below orders it after the job.
-            migrationJob: `projects/${project}/locations/${region}/migrationJobs/${plan.dmsJobId}`,
-            attempt: plan.attempt,
+            // `dependsOn` below orders it after the job.
+            ...dmsPromotionTarget(spec, plan),
             accessToken: args.accessToken,
             endpoint: spec.dms.endpoint,
-            timeoutMinutes: spec.dms.promoteTimeoutMinutes,
             allowPromoteFromCdc: spec.dms.allowPromoteFromCdc,
-            reenableBackups: {
-              project,
-              instance: spec.cloudSql.instanceName,
-              startTime: spec.cloudSql.backups.startTime,
-              retainedBackups: spec.cloudSql.backups.retainedBackups,
-              logRetentionDays: spec.cloudSql.backups.logRetentionDays,
-            },
           },
           { parent: this, dependsOn: [dms] },
         );
@@ -243,97 +233,16 @@ export class CloudSqlCutover extends pulumi.ComponentResource {
       this.readerJob = readerJob = validation.readerJob.name;
     }
 
-    // writeMove: switch — the switch's jobs from its phase on (the thaw serves a rollback), and in its
-    // phase the switch itself: the service's traffic moves only once it has passed.
-    const gate: pulumi.Resource[] = [];
-    if (plan.switch && sql && spec.validation && (plan.resources.switch || plan.switch.thawNow)) {
-      const role = spec.switch.appRole ?? spec.source.user;
-      const jobs = new SwitchJobs(
-        `${name}-switch`,
-        {
-          cloudRun: spec.cloudRun,
-          project,
-          image: spec.validation.image,
-          freezeJob: plan.switch.freezeJob,
-          thawJob: plan.switch.thawJob,
-          thawBackJob: plan.switch.thawBackJob,
-          switchArgs: [
-            "--mode",
-            spec.replication,
-            "--role",
-            role,
-            "--tables",
-            spec.source.criticalTables.join(","),
-            "--deadline",
-            String(spec.switch.deadlineSeconds),
-            ...(plan.logical
-              ? ["--name", plan.logical.name, "--schemas", spec.logical.schemas.join(",")]
-              : []),
-          ],
-          role,
-          thawNow: plan.switch.thawNow,
-          env: switchEnv(name, spec),
-          vpc,
-        },
-        { parent: this, dependsOn: dependencies },
-      );
-      gate.push(jobs);
-      // Only in the phase itself: a rollback keeps the record of a switch that ran, and never runs one.
-      if (plan.phase === "switch" && readerJob) {
-        const cutover = new CutoverSwitch(
-          `${name}-switch-run`,
-          {
-            attempt: plan.attempt,
-            project,
-            region,
-            service: spec.cloudRun.service,
-            freezeJob: plan.switch.freezeJob,
-            thawJob: plan.switch.thawJob,
-            readerJob,
-            migrateJob: plan.migrateJobName,
-            ...(plan.logical
-              ? {}
-              : {
-                  promotion: {
-                    migrationJob: `projects/${project}/locations/${region}/migrationJobs/${plan.dmsJobId}`,
-                    attempt: plan.attempt,
-                    endpoint: spec.dms.endpoint ?? "https://datamigration.googleapis.com",
-                    sqladminEndpoint: "https://sqladmin.googleapis.com",
-                    timeoutMinutes: spec.dms.promoteTimeoutMinutes,
-                    pollIntervalSeconds: 10,
-                    // The freeze job has proven writes stopped and replication reached the marker.
-                    allowPromoteFromCdc: true,
-                    reenableBackups: {
-                      project,
-                      instance: spec.cloudSql.instanceName,
-                      startTime: spec.cloudSql.backups.startTime,
-                      retainedBackups: spec.cloudSql.backups.retainedBackups,
-                      logRetentionDays: spec.cloudSql.backups.logRetentionDays,
-                    },
-                  },
-                }),
-            deadlineSeconds: spec.switch.deadlineSeconds,
-            runEndpoint: "https://run.googleapis.com",
-            pollIntervalSeconds: 5,
-            smoke: {
-              statusPath: "/system/status",
-              writeProbePath: "/system/write-probe",
-              tokenHeader: "authorization",
-              timeoutSeconds: 10,
-            },
-            accessToken: args.accessToken,
-          },
-          { parent: this, dependsOn: [jobs, ...dependencies, ...(dmsJob ? [dmsJob] : [])] },
-        );
-        gate.push(cutover);
-      }
-    }
-
-    // Never move traffic in the switch's phase without the switch: the config requires what it needs.
-    if (plan.phase === "switch" && !gate.some((g) => g instanceof CutoverSwitch))
-      throw new Error(
-        `${name}: phase switch without the switch (it needs Cloud SQL, validation.image and the validation job); nothing was changed`,
-      );
+    // writeMove: switch — the service's traffic waits for the switch (or, at a rollback, the thaw).
+    const gate = declareSwitch(name, {
+      spec,
+      plan,
+      ...(sql && readerJob ? { readerJob } : {}),
+      accessToken: args.accessToken,
+      vpc,
+      dependsOn: [...dependencies, ...(dmsJob ? [dmsJob] : [])],
+      parent: this,
+    });
     const usesPrivateNetwork = plan.template.database === "cloudsql" || plan.template.redis;
     const app = new CloudRunApp(
       `${name}-app`,

@@ -1,8 +1,9 @@
-import * as gcp from "@pulumi/gcp";
+import type * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudSqlMigration } from "../config/cloudsql";
 import type { EnvVar } from "../engine/env";
-import { containerEnv, directVpcEgress, type Vpc } from "./cloud-run-app";
+import type { Vpc } from "./cloud-run-app";
+import { replicationJob } from "./replication-job";
 
 export interface LogicalReplicationArgs {
   readonly cloudRun: CloudSqlMigration["cloudRun"];
@@ -36,35 +37,11 @@ export class LogicalReplication extends pulumi.ComponentResource {
 
   constructor(name: string, args: LogicalReplicationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cutover:gcp:LogicalReplication", name, {}, opts);
+    // A step that failed is rerun by the next `pulumi up` of the same phase, not blindly by Cloud Run.
     const job = (suffix: string, jobName: string, command: string[], timeoutSeconds: number) =>
-      new gcp.cloudrunv2.Job(
+      replicationJob(
         `${name}-${suffix}`,
-        {
-          name: jobName,
-          project: args.project,
-          location: args.cloudRun.region,
-          deletionProtection: false,
-          // The token is short: job name plus token must stay under 63 characters.
-          runExecutionToken: "run",
-          template: {
-            taskCount: 1,
-            template: {
-              serviceAccount: args.cloudRun.serviceAccount,
-              // A step that failed is rerun by the next `pulumi up` of the same phase, not blindly here.
-              maxRetries: 0,
-              timeout: `${timeoutSeconds}s`,
-              containers: [
-                {
-                  image: args.image,
-                  commands: ["node", "--import", "tsx", "scripts/replication.ts"],
-                  args: command,
-                  envs: containerEnv(args.env),
-                },
-              ],
-              vpcAccess: directVpcEgress(args.vpc),
-            },
-          },
-        },
+        { ...args, jobName, args: command, timeoutSeconds, runToken: "run" },
         { parent: this },
       );
     const common = ["--name", args.replicationName, "--schemas", args.logical.schemas.join(",")];

@@ -1,3 +1,8 @@
+/**
+ * Over 300 lines: one zod schema, the cloudsql spec key by key with its documentation and default; its
+ * sub-schemas have no other reader (the cross-field rules live in rules-cloudsql.ts, the replication
+ * paths' keys in cloudsql-replication.ts).
+ */
 import { z } from "zod";
 import { DmsSchema, LogicalSchema, REPLICATION_MODES } from "./cloudsql-replication";
 import { LOG_RETENTION_ANY_EDITION } from "../../contract/facts";

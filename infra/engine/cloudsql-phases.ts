@@ -1,3 +1,7 @@
+/**
+ * Over 300 lines: one table, a row per phase, read together on purpose (what exists, who serves, what
+ * cannot be undone, gates and allowed moves side by side); the helpers above it only build rows.
+ */
 import type { CloudSqlMigration, CloudSqlPhase } from "../config/cloudsql";
 import { migrateJobName, revisionName, type RevisionRole } from "./naming";
 import { REPLICATION_PATHS } from "./replication-paths";

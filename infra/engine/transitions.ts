@@ -1,3 +1,7 @@
+/**
+ * Over 300 lines: one decision, the judge of deployed → proposed: the route's step walk, the refusal
+ * reasons and the hints that name the allowed steps use each other and no one else.
+ */
 import { formatDuration, HOUR_MS } from "../../contract/facts";
 import { KINDS, type MigrationKindName } from "./kinds";
 import type { GateCheck, LedgerFactName, TransitionRow } from "./phase-row";

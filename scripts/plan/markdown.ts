@@ -1,4 +1,7 @@
 /**
+ * Over 300 lines: one renderer, the pull-request comment, section by section in the order GitHub shows
+ * them; each section reads the same plan report.
+ *
  * The plan as a pull-request comment. What cannot be undone comes first, so that a comment cut at
  * GitHub's 65,536-character limit still says it: per migration the transition and its irreversible
  * steps, then each change with what undoing it costs, the traffic before and after, gate evidence,

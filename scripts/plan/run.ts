@@ -1,3 +1,7 @@
+/**
+ * Over 300 lines: one command's core, from stack files to the plan report (loading, the deployed
+ * ledger, transitions, gates, synthesis and the diff), each step feeding the next.
+ */
 import { dirname } from "node:path";
 import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
 import { CONFIG_KEY } from "../../infra/config/common";

@@ -9,7 +9,7 @@ import { Client } from "pg";
 import { runSwitch, type SwitchResult } from "../../infra/replication/switch";
 import { openDatabase } from "../validate/database";
 import { parseEndpoint } from "../validate/endpoint";
-import { compareTable } from "../validate/run";
+import { compareTable, type TableReport } from "../validate/run";
 import { ReplicationError, stopLogical, type LogicalOptions } from "./logical";
 import { freezeSource, thawSource } from "./source-freeze";
 
@@ -62,24 +62,25 @@ export async function waitSlotsAt(
   }
 }
 
-/** Validates each table exactly; throws naming the tables that differ. */
-export async function validateExactly(
+/** Compares each table exactly (checksums, bisected to rows), one after the other; closes both sides. */
+export async function compareExactly(
   source: string,
   target: string,
   tables: readonly string[],
   schema: string,
-): Promise<string> {
+  statementMs = 600_000,
+): Promise<TableReport[]> {
   const open = (url: string, label: string) =>
     openDatabase(parseEndpoint(url, label), {
       schema,
-      timeouts: { connectMs: 10_000, statementMs: 600_000 },
+      timeouts: { connectMs: 10_000, statementMs },
       env: process.env,
     });
   const src = await open(source, "source");
   try {
     const dst = await open(target, "target");
     try {
-      const reports = [];
+      const reports: TableReport[] = [];
       for (const table of tables)
         reports.push(
           await compareTable(table, src, dst, {
@@ -89,19 +90,30 @@ export async function validateExactly(
             leafRows: 256,
           }),
         );
-      const different = reports.filter((r) => !r.identical).map((r) => r.table);
-      if (different.length)
-        throw new ReplicationError(
-          `the validation after the freeze found differences in ${different.join(", ")}`,
-          "npm run validate names the rows; nothing was promoted on the DMS path",
-        );
-      return reports.map((r) => `${r.table} ${r.counts?.source ?? "?"} rows`).join(", ");
+      return reports;
     } finally {
       await dst.close();
     }
   } finally {
     await src.close();
   }
+}
+
+/** Validates each table exactly; throws naming the tables that differ. */
+export async function validateExactly(
+  source: string,
+  target: string,
+  tables: readonly string[],
+  schema: string,
+): Promise<string> {
+  const reports = await compareExactly(source, target, tables, schema);
+  const different = reports.filter((r) => !r.identical).map((r) => r.table);
+  if (different.length)
+    throw new ReplicationError(
+      `the validation after the freeze found differences in ${different.join(", ")}`,
+      "npm run validate names the rows; nothing was promoted on the DMS path",
+    );
+  return reports.map((r) => `${r.table} ${r.counts?.source ?? "?"} rows`).join(", ");
 }
 
 /** Runs the switch's first job: freeze, marker (and the logical stop), validation; thaws on failure. */
