@@ -27,7 +27,9 @@ const REPLACE_ON = ["attempt", "freezeJob", "migrateJob"] as const;
 /**
  * The switch's dynamic provider: `create` runs it (the whole freeze-to-smoke sequence, bounded), and
  * what depends on this resource (the service's traffic) moves only when it succeeded. A failed switch
- * leaves no resource: the next `pulumi up` of the phase runs it again from the freeze. The token is a
+ * leaves no resource and the source thawed; once a promotion started the attempt is spent (a second run
+ * would find the source ahead of Cloud SQL and its validation refuses): roll back, retry with a new
+ * attempt. The token is a
  * secret input only; the smoke token comes from the pipeline's environment (`SMOKE_ADMIN_TOKEN`).
  */
 export const cutoverSwitchProvider: pulumi.dynamic.ResourceProvider = {
@@ -47,13 +49,11 @@ export const cutoverSwitchProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: ProviderInputs): Promise<pulumi.dynamic.CreateResult> {
-    const { accessToken, ...stored } = inputs;
-    const lines: string[] = [];
-    const result = await switchOnCloud(
-      stored,
-      { accessToken, smokeToken: process.env.SMOKE_ADMIN_TOKEN || undefined },
-      (l) => lines.push(l),
-    );
+    const stored = withoutToken(inputs);
+    const result = await switchOnCloud(stored, {
+      accessToken: inputs.accessToken,
+      smokeToken: process.env.SMOKE_ADMIN_TOKEN || undefined,
+    });
     const outs: CutoverSwitchState = {
       ...stored,
       switchedAt: new Date().toISOString(),

@@ -6,8 +6,9 @@
  *   - some writes refused: until the position where no frozen share is left has converged.
  * On the ramp route the positions come from the transition table (forward steps) and the shares from
  * the phase table, so the projection changes with them. On the switch route every term is inside one
- * `pulumi up`: the switch job's terms, then the service's traffic update and its convergence. Platform terms are modelled (`PLATFORM_DELAYS`, each with its
- * source in docs/platform-facts.md); the work of the gates is measured by the rehearsal and passed in.
+ * `pulumi up`: the switch job's terms, then the service's traffic update and its convergence. Platform
+ * terms are modelled (`PLATFORM_DELAYS`, each with its source in docs/platform-facts.md); the work of the
+ * gates is measured by the rehearsal and passed in.
  */
 import type { CloudSqlMigration } from "../config/cloudsql";
 import { CLOUDSQL_PHASE_TABLE, revisionsOf, type CloudSqlBasePhase } from "./cloudsql-phases";

@@ -59,6 +59,17 @@ async function open(url: string, timeoutMs: number, connectMs: number): Promise<
   return c;
 }
 
+/** Ends every other client session of `role` on this database; returns how many were ended. */
+async function endSessions(c: Client, role: string): Promise<number> {
+  const { rows } = await c.query<{ ok: boolean }>(
+    `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+      WHERE usename = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+        AND datname = current_database()`,
+    [role],
+  );
+  return rows.filter((r) => r.ok).length;
+}
+
 function checkRole(role: string): void {
   if (!ROLE.test(role))
     throw new ReplicationError(
@@ -84,12 +95,7 @@ export async function freezeSource(
       );
     await c.query(`ALTER ROLE ${ident(role)} SET default_transaction_read_only = on`);
     // Every other client session of the role ends: one in a write transaction cannot commit it now.
-    const ended = await c.query(
-      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-        WHERE usename = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-          AND datname = current_database()`,
-      [role],
-    );
+    const ended = await endSessions(c, role);
     // The proof: a new session of the role is read-only, and none of its sessions holds a write.
     const u = new URL(url);
     const sameRole = decodeURIComponent(u.username) === role;
@@ -137,7 +143,7 @@ export async function freezeSource(
     );
     return {
       role,
-      ended: ended.rows.filter((r) => r.ok).length,
+      ended,
       marker,
       otherWriters: others.rows.map((r) => r.usename),
     };
@@ -158,12 +164,7 @@ export async function thawSource(
     await c.query(`ALTER ROLE ${ident(role)} RESET default_transaction_read_only`);
     // A session keeps the setting it started with: the role's sessions opened during the freeze are
     // read-only until they end, so they are ended and the app's pool reconnects writable.
-    await c.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE usename = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-          AND datname = current_database()`,
-      [role],
-    );
+    await endSessions(c, role);
   } finally {
     await c.end().catch(() => undefined);
   }
