@@ -1,5 +1,6 @@
 # The jobs' image (config `validation.image`): `validate --shard auto` in Cloud Run Job tasks, and the
-# replication jobs of `replication: logical` (which override the entrypoint with scripts/replication.ts).
+# replication jobs of `replication: logical` and the switch (which override the entrypoint with
+# `cutover replication`).
 # Build and push it with the stack's registry, e.g.:
 #   gcloud builds submit --tag us-west2-docker.pkg.dev/<project>/avvivo/cutover-validate:<tag>
 FROM node:20-bookworm-slim
@@ -13,5 +14,7 @@ COPY package.json package-lock.json ./
 # Install scripts skipped: the job needs neither the local servers nor wrangler's runtime.
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY . .
+# The compiled `cutover` (dist/): no TypeScript compiler or tsx at run time.
+RUN npm run build
 USER node
-ENTRYPOINT ["node", "--import", "tsx", "scripts/validate.ts"]
+ENTRYPOINT ["node", "dist/cli/main.js", "check", "validate"]

@@ -7,7 +7,7 @@ import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { CloudSqlCutover } from "../infra/components/cloud-sql-cutover";
 import { DualWriteCutover } from "../infra/components/dual-write-cutover";
 import { dependOn, PhaseLedger } from "../infra/components/phase-ledger";
-import { committedEvidence } from "../tooling/evidence";
+import { committedEvidence } from "../infra/evidence";
 import { evidenceRequirements, evidenceTrust } from "../infra/engine/evidence-scope";
 import { planMigration, positionOf, transitionContextOf, type MigrationPlan } from "../infra/engine/plan";
 import type { LedgerFacts, Position } from "../infra/engine/transitions";
@@ -240,7 +240,7 @@ function declareMigration(
           // What the Workers' wrangler config binds: D1 ids and the flags namespace id.
           d1DatabaseIds: component.d1DatabaseIds,
           kvNamespaceId: component.kvNamespaceId,
-          // What `npm run compare -- config --outputs` binds the comparison Worker to.
+          // What `cutover check compare config --outputs` binds the comparison Worker to.
           ...(component.hyperdriveIds ? { hyperdriveIds: component.hyperdriveIds } : {}),
           compare: plan.compare,
         },

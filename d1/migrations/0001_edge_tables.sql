@@ -1,5 +1,5 @@
 -- Edge read-only data of the Match-Auto API, copied from the legacy PostgreSQL by `npm run backfill`.
--- Types follow the backfill's PostgreSQL -> SQLite mapping (scripts/backfill/types.ts):
+-- Types follow the backfill's PostgreSQL -> SQLite mapping (ops/backfill/types.ts):
 --   bigint/int -> INTEGER, boolean -> INTEGER 0/1, double precision -> REAL,
 --   numeric -> TEXT (exact decimal digits; REAL would round), jsonb -> TEXT (checked with json_valid),
 --   timestamptz -> TEXT 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (fixed width, so text order = time order).

@@ -9,7 +9,7 @@ export interface LogicalReplicationArgs {
   readonly cloudRun: CloudSqlMigration["cloudRun"];
   readonly logical: CloudSqlMigration["logical"];
   readonly project: string;
-  /** An image built from this repository (config `validation.image`): it holds `scripts/replication.ts`. */
+  /** An image built from this repository (config `validation.image`): it holds `cutover replication`. */
   readonly image: string;
   /** Publication, subscription and slot name (one per attempt). */
   readonly replicationName: string;

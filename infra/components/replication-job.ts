@@ -4,18 +4,18 @@ import type { CloudSqlMigration } from "../config/cloudsql";
 import type { EnvVar } from "../engine/env";
 import { containerEnv, directVpcEgress, type Vpc } from "./cloud-run-app";
 
-/** What every one-off job of `scripts/replication.ts` shares (the logical path's and the switch's). */
+/** What every one-off job of `cutover replication` shares (the logical path's and the switch's). */
 export interface ReplicationJobArgs {
   readonly cloudRun: CloudSqlMigration["cloudRun"];
   readonly project: string;
-  /** An image built from this repository (config `validation.image`): it holds `scripts/replication.ts`. */
+  /** An image built from this repository (config `validation.image`): it holds `cutover replication`. */
   readonly image: string;
   readonly env: readonly EnvVar[];
   readonly vpc: Vpc;
 }
 
 /**
- * A Cloud Run Job running `scripts/replication.ts <args>` in the VPC as the app's service account, never
+ * A Cloud Run Job running `cutover replication <args>` in the VPC as the app's service account, never
  * retried blindly (whoever runs it decides what a failure means). With `runToken`, `pulumi up` runs it
  * once when it creates it and waits for it (job name plus token under 63 characters).
  */
@@ -46,7 +46,7 @@ export function replicationJob(
           containers: [
             {
               image: a.image,
-              commands: ["node", "--import", "tsx", "scripts/replication.ts"],
+              commands: ["node", "dist/cli/main.js", "replication"],
               args: [...a.args],
               envs: containerEnv(a.env),
             },

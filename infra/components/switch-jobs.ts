@@ -28,7 +28,7 @@ export function dmsPromotionTarget(spec: CloudSqlMigration, plan: CloudSqlPlan) 
 export interface SwitchJobsArgs {
   readonly spec: CloudSqlMigration;
   readonly plan: CloudSqlPlan & { readonly switch: NonNullable<CloudSqlPlan["switch"]> };
-  /** An image built from this repository (config `validation.image`): it holds `scripts/replication.ts`. */
+  /** An image built from this repository (config `validation.image`): it holds `cutover replication`. */
   readonly image: string;
   readonly vpc: Vpc;
 }

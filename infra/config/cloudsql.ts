@@ -71,7 +71,7 @@ const SourceSchema = z.strictObject({
   passwordSecretKey: SecretConfigKeySchema.optional(),
   /** The server CA certificate DMS uses to verify the source (TLS). */
   caCertificate: PemCertificateSchema,
-  /** Tables checked by `npm run validate` (the runbook's critical tables). */
+  /** Tables checked by `cutover check validate` (the runbook's critical tables). */
   criticalTables: z.array(z.string().min(1)).min(1),
 });
 
@@ -282,7 +282,7 @@ const SwitchSchema = z
   })
   .prefault({});
 
-/** The gate `npm run advance` applies to each canary step before taking the next one. */
+/** The gate `cutover advance` applies to each canary step before taking the next one. */
 const AdvanceSchema = z
   .strictObject({
     /** Time each ramp step serves before it is judged. @default 10 */
@@ -336,7 +336,7 @@ export const CloudSqlMigrationSchema = z.strictObject({
   switch: SwitchSchema,
   /** Traffic ramp for `canary` (`writeMove: ramp`). @default [10, 50, 100] */
   ramp: RampSchema.default([10, 50, 100]),
-  /** Gate evidence older than this is refused by `npm run phase -- … next`. @default 24 */
+  /** Gate evidence older than this is refused by `cutover phase … next`. @default 24 */
   evidenceMaxAgeHours: EvidenceMaxAgeHoursSchema,
   /** The pipeline's evidence-signing public key; gates then accept only evidence it signed. */
   evidenceSignedBy: EvidenceSignedBySchema,
@@ -363,7 +363,7 @@ export const CloudSqlMigrationSchema = z.strictObject({
   /** How data reaches Cloud SQL: `dms` or `logical` (see REPLICATION_MODES). @default "dms" */
   replication: z
     .enum(REPLICATION_MODES, {
-      message: `expected one of ${REPLICATION_MODES.join(", ")}; hint: npm run preflight:cloud -- --source <url> says which one this source supports`,
+      message: `expected one of ${REPLICATION_MODES.join(", ")}; hint: cutover check preflight --source <url> says which one this source supports`,
     })
     .default("dms"),
   logical: LogicalSchema,

@@ -103,7 +103,7 @@ export const EvidenceSignedBySchema = z
     },
     {
       message:
-        "expected an Ed25519 public key in PEM (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----); hint: npm run evidence -- keygen prints one",
+        "expected an Ed25519 public key in PEM (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----); hint: cutover evidence keygen prints one",
     },
   )
   .optional();

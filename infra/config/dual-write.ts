@@ -131,7 +131,7 @@ export const DualWriteMigrationSchema = z.strictObject({
    * flags entry's `updatedAt`: taken from config so that the same config always renders the same entry.
    */
   flagsUpdatedAt: InstantSchema.optional(),
-  /** Gate evidence older than this is refused by `npm run phase -- … next`. @default 24 */
+  /** Gate evidence older than this is refused by `cutover phase … next`. @default 24 */
   evidenceMaxAgeHours: EvidenceMaxAgeHoursSchema,
   /** The pipeline's evidence-signing public key; gates then accept only evidence it signed. */
   evidenceSignedBy: EvidenceSignedBySchema,

@@ -252,7 +252,7 @@ export const CLOUDSQL_PHASE_TABLE: Readonly<Record<CloudSqlBasePhase, CloudSqlPh
     irreversible: none,
     warnings: (c) => [
       `Writes are blocked (${c.spec.cloudRun.writeBlock.name}=${c.spec.cloudRun.writeBlock.value}): ${REPLICATION_PATHS[c.spec.replication].caughtUp(c)} before moving to promote.`,
-      `Write window projected for these settings: ${c.window()}. The frozen revision refuses writes on its share until the candidate serves 100% (npm run rehearse measures the gates' work; docs/platform-facts.md gives the modelled delays).`,
+      `Write window projected for these settings: ${c.window()}. The frozen revision refuses writes on its share until the candidate serves 100% (cutover rehearse measures the gates' work; docs/platform-facts.md gives the modelled delays).`,
       ...noValidationJob(c),
     ],
     rollback: ALLOWED,

@@ -20,7 +20,7 @@ export interface DualWritePhaseRow extends TransitionRow {
   readonly cut: boolean;
   readonly irreversible: (c: DualWritePhaseContext) => readonly string[];
   readonly warnings: (c: DualWritePhaseContext) => readonly string[];
-  /** What the change capture from legacy (scripts/capture) does in this phase. */
+  /** What the change capture from legacy (ops/capture) does in this phase. */
   readonly capture: CaptureState;
   /** The comparison Worker (workers/compare) and its Hyperdrive configs in this phase. */
   readonly compare: CompareState;
@@ -47,9 +47,9 @@ export type CompareState = "off" | "on" | "remove";
 export const COMPARE_STEPS: Readonly<Record<CompareState, (migration: string) => readonly string[]>> = {
   off: () => [],
   on: (m) => [
-    `pulumi stack output --json > outputs.json && npm run compare -- config --stack <stack> --migration ${m} --outputs outputs.json --out workers/compare/wrangler.<stack>.json`,
+    `pulumi stack output --json > outputs.json && cutover check compare config --stack <stack> --migration ${m} --outputs outputs.json --out workers/compare/wrangler.<stack>.json`,
     `npx wrangler deploy -c workers/compare/wrangler.<stack>.json   (the cron then compares a sample every run)`,
-    `npm run compare -- status --stack <stack> --migration ${m} --remote   (the last run's summary; --evidence records it for read-switch)`,
+    `cutover check compare status --stack <stack> --migration ${m} --remote   (the last run's summary; --evidence records it for read-switch)`,
   ],
   remove: (m) => [
     `npx wrangler delete --name cutover-compare-<stack>-${m}   (before this up: it deletes the Hyperdrive configs the Worker reads through)`,
@@ -67,17 +67,17 @@ export type CaptureState = "off" | "install" | "on" | "drain" | "removed";
 export const CAPTURE_STEPS: Readonly<Record<CaptureState, (migration: string) => readonly string[]>> = {
   off: () => [],
   install: (m) => [
-    `npm run schema:migrate -- --stack <stack> --migration ${m}`,
-    `npm run capture -- install --stack <stack> --migration ${m}   (before the first backfill)`,
+    `cutover data schema --stack <stack> --migration ${m}`,
+    `cutover data capture install --stack <stack> --migration ${m}   (before the first backfill)`,
   ],
   on: (m) => [
-    `npm run capture -- run --follow --stack <stack> --migration ${m} --remote   (keep it running; npm run capture -- status shows the lag)`,
+    `cutover data capture run --follow --stack <stack> --migration ${m} --remote   (keep it running; cutover check capture shows the lag)`,
   ],
   drain: (m) => [
-    `npm run capture -- run --stack <stack> --migration ${m} --remote   (until 0 pending: legacy is no longer written)`,
-    `npm run capture -- remove --stack <stack> --migration ${m}`,
+    `cutover data capture run --stack <stack> --migration ${m} --remote   (until 0 pending: legacy is no longer written)`,
+    `cutover data capture remove --stack <stack> --migration ${m}`,
   ],
-  removed: (m) => [`npm run capture -- remove --drop-log --stack <stack> --migration ${m}`],
+  removed: (m) => [`cutover data capture remove --drop-log --stack <stack> --migration ${m}`],
 };
 
 const none = () => [];
@@ -109,7 +109,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     cut: false,
     irreversible: none,
     warnings: (c) => [
-      `D1 schema is applied by script, not by Pulumi: npm run d1:migrate -- ${stackHint(c)} --remote`,
+      `D1 schema is applied by script, not by Pulumi: cutover data d1-schema ${stackHint(c)} --remote`,
     ],
     rollback: ALLOWED,
     back: refused(
@@ -124,7 +124,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
     cut: false,
     irreversible: none,
     warnings: (c) => [
-      `Run npm run backfill -- ${stackHint(c)} until a run copies 0 rows; change capture keeps new rows flowing meanwhile.`,
+      `Run cutover data backfill ${stackHint(c)} until a run copies 0 rows; change capture keeps new rows flowing meanwhile.`,
     ],
     rollback: ALLOWED,
     back: ALLOWED,
@@ -190,7 +190,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
         .filter((d) => d.retired)
         .map(
           (d) =>
-            `D1 database ${d.name} (binding ${d.binding}) is deleted with its data: Time Travel restores a database, not a deleted one. Its export is the gate of this step: npm run d1:export -- --stack <stack> --migration ${migration} --remote --evidence`,
+            `D1 database ${d.name} (binding ${d.binding}) is deleted with its data: Time Travel restores a database, not a deleted one. Its export is the gate of this step: cutover data export --stack <stack> --migration ${migration} --remote --evidence`,
         ),
     warnings: ({ spec }) => [
       ...(spec.d1.some((d) => d.retired)
@@ -205,14 +205,14 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
       const m = `--stack <stack> --migration ${migration}`;
       return {
         newStores: [
-          `Export every D1 database (gate): npm run d1:export -- ${m} --remote --evidence`,
+          `Export every D1 database (gate): cutover data export ${m} --remote --evidence`,
           retired.length > 0
             ? `pulumi up deletes the retired D1 database(s) ${retired.map((d) => `${d.name} (binding ${d.binding})`).join(", ")}; the others and the flags namespace stay`
             : "No D1 database is marked retired: every D1 database and the flags namespace stay",
-          `Drop the change log on legacy: npm run capture -- remove --drop-log ${m}`,
+          `Drop the change log on legacy: cutover data capture remove --drop-log ${m}`,
         ],
         legacy: [
-          `Check nothing reads legacy or a retired D1 database any more (gate: the flags entry, every Worker's bindings, the comparison Worker): npm run decommission -- check ${m} --evidence`,
+          `Check nothing reads legacy or a retired D1 database any more (gate: the flags entry, every Worker's bindings, the comparison Worker): cutover check decommission ${m} --evidence`,
           `Remove the Workers' legacy bindings${spec.cloudflare.legacyBindings.length ? ` (${spec.cloudflare.legacyBindings.join(", ")})` : ""}: wrangler secret delete <name> / drop them from each Worker's wrangler config, and deploy`,
           `Take a last dump of the legacy schema before turning it off: pg_dump --format=custom --schema=${spec.legacy.schema} --file=${migration}-legacy-final.dump "$LEGACY_DATABASE_URL"`,
           `Turn the legacy database off (outside this stack): revoke the Workers' role on ${spec.legacy.host}, then pause or delete the legacy Supabase project once the dump is verified`,

@@ -139,7 +139,7 @@ export function coverageProblem(
 export function signatureProblem(e: SignedEvidence, trust: EvidenceTrust | undefined): string | undefined {
   if (!trust?.publicKey)
     return trust?.signatureRequired
-      ? `this stack accepts only evidence signed by its pipeline and declares no evidenceSignedBy key; hint: npm run evidence -- keygen, put the public key in the migration's evidenceSignedBy and the private key in the pipeline's CUTOVER_EVIDENCE_SIGNING_KEY`
+      ? `this stack accepts only evidence signed by its pipeline and declares no evidenceSignedBy key; hint: cutover evidence keygen, put the public key in the migration's evidenceSignedBy and the private key in the pipeline's CUTOVER_EVIDENCE_SIGNING_KEY`
       : undefined;
   if (!e.signature)
     return `the ${e.check} evidence is not signed: this stack accepts only evidence its pipeline signed (evidenceSignedBy); run the check in the pipeline (up.yml) or with CUTOVER_EVIDENCE_SIGNING_KEY`;

@@ -130,18 +130,18 @@ export function gateCommand(check: GateCheck, stack: string, migration: string, 
           : store === undefined
             ? ""
             : " --target <the new schema's postgres:// URL>";
-      return `npm run validate -- --stack ${stack} --migration ${migration}${target} --evidence`;
+      return `cutover check validate --stack ${stack} --migration ${migration}${target} --evidence`;
     }
     case "smoke":
-      return `npm run smoke -- <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
+      return `cutover check smoke <candidate tag URL> --stack ${stack} --migration ${migration} --evidence`;
     case "export":
-      return `npm run d1:export -- --stack ${stack} --migration ${migration} --remote --evidence`;
+      return `cutover data export --stack ${stack} --migration ${migration} --remote --evidence`;
     case "capture":
-      return `npm run capture -- status --stack ${stack} --migration ${migration} --evidence`;
+      return `cutover check capture --stack ${stack} --migration ${migration} --evidence`;
     case "detached":
-      return `npm run decommission -- check --stack ${stack} --migration ${migration} --evidence`;
+      return `cutover check decommission --stack ${stack} --migration ${migration} --evidence`;
     case "compare":
-      return `npm run compare -- status --stack ${stack} --migration ${migration} --remote --evidence`;
+      return `cutover check compare status --stack ${stack} --migration ${migration} --remote --evidence`;
     default: {
       const unreachable: never = check;
       throw new Error(`unknown gate check ${String(unreachable)}`);

@@ -47,7 +47,7 @@ export const REPLICATION_PATHS: Readonly<Record<ReplicationMode, ReplicationPath
     replicating: (c) =>
       `Cloud SQL subscribes to publication ${replicationName(c.migration, c.spec)} on ${c.spec.source.host} (schemas ${c.spec.logical.schemas.join(", ")}): it stays a primary with backups and PITR (${backups(c)}); nothing may write to the replicated tables there, and schema changes on the source are not replicated — hold them until promote. The subscription connects from the instance to ${c.spec.source.host}:${c.spec.source.port} directly (no pooler): the source must accept it (Supabase: allow the instance's outgoing address in Network Restrictions).`,
     caughtUp: (c) =>
-      `wait until \`npm run replication -- status --name ${replicationName(c.migration, c.spec)}\` says every table is streaming and the lag is ≈ 0`,
+      `wait until \`cutover replication status --name ${replicationName(c.migration, c.spec)}\` says every table is streaming and the lag is ≈ 0`,
     promotion: (c) =>
       `Replication ${replicationName(c.migration, c.spec)} stops for good once Cloud SQL confirms the source position taken after the freeze (at most ${c.spec.logical.catchUpTimeoutSeconds} s, else nothing is stopped): sequences take the source's positions, the subscription, its slot and the publications are dropped (a retry needs attempt ${c.spec.attempt + 1}). Cloud SQL was a primary throughout: backups and PITR never stopped.`,
     teardown: (c) =>

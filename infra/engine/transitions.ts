@@ -335,7 +335,7 @@ function refusalHint(
   const safe = next.find((n) => n.phase !== "rollback");
   if (safe) return `; hint: ${setCommand(safe, ctx)}`;
   if (next.length)
-    return `; hint: the only step allowed from ${positionLabel(from)} is a rollback (npm run plan names what it leaves behind before you apply it): ${setCommand(next[0], ctx)}`;
+    return `; hint: the only step allowed from ${positionLabel(from)} is a rollback (cutover plan names what it leaves behind before you apply it): ${setCommand(next[0], ctx)}`;
   return "";
 }
 

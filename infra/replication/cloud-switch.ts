@@ -117,8 +117,8 @@ export async function candidateUrl(
 
 /**
  * The candidate's smoke: its status route answers (with the token) and a write probe is accepted. The
- * minimum of `npm run smoke`'s checks, written here because this travels into the engine's process with
- * the provider (scripts/smoke/run.ts brings the checklist, the CLI's errors and their imports along).
+ * minimum of `cutover check smoke`'s checks, written here because this travels into the engine's process with
+ * the provider (ops/smoke/run.ts brings the checklist, the CLI's errors and their imports along).
  */
 export async function smokeCandidate(
   url: string,

@@ -106,7 +106,7 @@ export async function runSwitch(opts: SwitchOptions): Promise<SwitchResult> {
         : `${term.name} failed after ${spent} s: ${(error as Error).message}`;
       const back = thawed
         ? "writes went back to the source; traffic did not move"
-        : "AND GIVING WRITES BACK TO THE SOURCE FAILED: run `npm run replication -- thaw-source` now";
+        : "AND GIVING WRITES BACK TO THE SOURCE FAILED: run `cutover replication thaw-source` now";
       throw new SwitchError(
         `the switch stopped: ${why}; ${back}`,
         overran

@@ -455,7 +455,7 @@ describe("the gate judge at preview and up: no gated step without evidence that 
       const checked = await provider.check!(inputs(p("freeze")), promote(evidence));
       expect(checked.failures).toEqual([{ property: "evidence", reason: expect.stringContaining(reason) }]);
       expect(checked.failures![0].reason).toContain(
-        "hint: npm run validate -- --stack prod --migration avvivo --evidence, then commit evidence/ with the change",
+        "hint: cutover check validate --stack prod --migration avvivo --evidence, then commit evidence/ with the change",
       );
       await expect(provider.diff!("prod/avvivo", state, promote(evidence))).rejects.toThrow(reason);
       await expect(provider.update!("prod/avvivo", state, promote(evidence))).rejects.toThrow(reason);
@@ -573,7 +573,7 @@ describe("evidence that binds: what the stack's config says it must cover, and w
     const keyless = { evidenceTrust: { signatureRequired: true } };
     const checked = await provider.check!(at(p("freeze"), [], keyless), at(p("promote"), [taken()], keyless));
     expect(checked.failures![0].reason).toContain(
-      "this stack accepts only evidence signed by its pipeline and declares no evidenceSignedBy key; hint: npm run evidence -- keygen",
+      "this stack accepts only evidence signed by its pipeline and declares no evidenceSignedBy key; hint: cutover evidence keygen",
     );
   });
 

@@ -53,7 +53,7 @@ const cases: BadCase[] = [
     change: (m) => (m.avvivo.evidenceSignedBy = "ssh-ed25519 AAAAC3Nza"),
     path: `${A}.evidenceSignedBy`,
     message:
-      "expected an Ed25519 public key in PEM (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----)\n      hint: npm run evidence -- keygen prints one",
+      "expected an Ed25519 public key in PEM (-----BEGIN PUBLIC KEY----- … -----END PUBLIC KEY-----)\n      hint: cutover evidence keygen prints one",
   },
   {
     what: "an evidence key of another algorithm",

@@ -284,7 +284,7 @@ describe("the two replication paths share one phase table", () => {
       /^Cloud SQL subscribes to publication cutover_avvivo_a1 on .* \(schemas public\): it stays a primary with backups and PITR/,
     );
     expect(logical("freeze").warnings[0]).toContain(
-      "wait until `npm run replication -- status --name cutover_avvivo_a1` says every table is streaming",
+      "wait until `cutover replication status --name cutover_avvivo_a1` says every table is streaming",
     );
     expect(logical("promote").irreversible[0]).toMatch(
       /^Replication cutover_avvivo_a1 stops for good once Cloud SQL confirms the source position taken after the freeze \(at most 300 s, else nothing is stopped\)/,

@@ -169,7 +169,7 @@ describe("planDualWrite", () => {
       );
       expect(plan.d1.map((d) => d.name)).toEqual(["matchauto-edge-staging"]);
       expect(plan.irreversible).toEqual([
-        "D1 database matchauto-geo-v0 (binding GEO_DB) is deleted with its data: Time Travel restores a database, not a deleted one. Its export is the gate of this step: npm run d1:export -- --stack <stack> --migration matchauto --remote --evidence",
+        "D1 database matchauto-geo-v0 (binding GEO_DB) is deleted with its data: Time Travel restores a database, not a deleted one. Its export is the gate of this step: cutover data export --stack <stack> --migration matchauto --remote --evidence",
       ]);
       expect(plan.warnings.join("\n")).toContain("pulumi state unprotect");
     });
@@ -267,13 +267,13 @@ describe("planDualWrite properties", () => {
 describe("change capture per phase", () => {
   it.each([
     ["baseline", "off", undefined],
-    ["shadow", "install", "npm run capture -- install --stack <stack> --migration matchauto"],
-    ["backfill", "on", "npm run capture -- run --follow"],
-    ["dual-write", "on", "npm run capture -- run --follow"],
-    ["read-switch", "on", "npm run capture -- run --follow"],
-    ["final-cut", "drain", "npm run capture -- remove --stack <stack> --migration matchauto"],
-    ["decommission", "removed", "npm run capture -- remove --drop-log"],
-    ["rollback", "on", "npm run capture -- run --follow"],
+    ["shadow", "install", "cutover data capture install --stack <stack> --migration matchauto"],
+    ["backfill", "on", "cutover data capture run --follow"],
+    ["dual-write", "on", "cutover data capture run --follow"],
+    ["read-switch", "on", "cutover data capture run --follow"],
+    ["final-cut", "drain", "cutover data capture remove --stack <stack> --migration matchauto"],
+    ["decommission", "removed", "cutover data capture remove --drop-log"],
+    ["rollback", "on", "cutover data capture run --follow"],
   ] as const)("%s: capture is %s", (phase, state, step) => {
     const plan = planDualWrite("matchauto", specAt(phase), NOW, FINAL_CUT_AT);
     expect(plan.capture.state).toBe(state);
@@ -293,13 +293,13 @@ describe("change capture per phase", () => {
     };
     const off = planDualWrite("matchauto", retiring, NOW, FINAL_CUT_AT).turnsOff!;
     expect(off.newStores[0]).toContain(
-      "npm run d1:export -- --stack <stack> --migration matchauto --remote --evidence",
+      "cutover data export --stack <stack> --migration matchauto --remote --evidence",
     );
     expect(off.newStores[1]).toBe(
       "pulumi up deletes the retired D1 database(s) matchauto-old (binding OLD_DB); the others and the flags namespace stay",
     );
     expect(off.legacy[0]).toContain(
-      "npm run decommission -- check --stack <stack> --migration matchauto --evidence",
+      "cutover check decommission --stack <stack> --migration matchauto --evidence",
     );
     expect(off.legacy[1]).toContain("(LEGACY_DATABASE_URL)");
     expect(off.legacy.findIndex((s) => s.includes("pg_dump"))).toBeLessThan(
@@ -309,7 +309,7 @@ describe("change capture per phase", () => {
 
   it("the schema is migrated in shadow, before capture is installed", () => {
     const steps = planDualWrite("matchauto", specAt("shadow"), NOW).capture.steps;
-    expect(steps[0]).toBe("npm run schema:migrate -- --stack <stack> --migration matchauto");
+    expect(steps[0]).toBe("cutover data schema --stack <stack> --migration matchauto");
   });
 
   it("read-switch is gated on validation, the capture keeping up and the comparison Worker; nothing else on those", () => {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 import { READER_JOB_SCRIPT, READER_ROLE, readerGrantSql, scramVerifier } from "../../infra/engine/reader";
 import { startPostgres, type PgServer } from "../support/postgres";
-import { runValidate } from "../scripts/validate-cli";
+import { runValidate } from "../ops/validate-cli";
 
 jest.setTimeout(120_000);
 

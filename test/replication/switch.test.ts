@@ -91,7 +91,7 @@ describe("runSwitch", () => {
     expect(error.term).toBe("freeze the source");
     expect(error.thawed).toBe(false);
     expect(error.message).toContain(
-      "AND GIVING WRITES BACK TO THE SOURCE FAILED: run `npm run replication -- thaw-source` now",
+      "AND GIVING WRITES BACK TO THE SOURCE FAILED: run `cutover replication thaw-source` now",
     );
   });
 });

@@ -69,7 +69,7 @@ it("starts replication once per attempt at up, in the VPC, as the app's account,
   expect(inputs.template.template.vpcAccess.networkInterfaces[0].network).toBe(spec.cloudSql.privateNetwork);
   const c = container(start);
   expect(c.image).toBe(spec.validation.image);
-  expect(c.commands).toEqual(["node", "--import", "tsx", "scripts/replication.ts"]);
+  expect(c.commands).toEqual(["node", "dist/cli/main.js", "replication"]);
   expect(c.args).toEqual(["start", "--name", "cutover_avvivo_a1", "--schemas", "public"]);
   for (const e of c.envs)
     expect([e.name, e.value, Boolean(e.valueSource?.secretKeyRef)]).toEqual([e.name, undefined, true]);

@@ -3,6 +3,16 @@ import * as path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "../..");
 
+/** tsx, which runs the TypeScript sources as they are (the compiled bin is tested in test/cli/bin.test.ts). */
+export const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+
+/** `cutover`'s entry in the source tree: `spawn(TSX, [CUTOVER, "check", "validate", …])`. */
+export const CUTOVER = path.join(ROOT, "cli/main.ts");
+
+/** Runs `cutover <args>` as a user would (its own process), with a clean environment (see runScript). */
+export const runCutover = (args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): Promise<CliRun> =>
+  runScript("cli/main.ts", args, env, cwd);
+
 export interface CliRun {
   code: number | null;
   stdout: string;

@@ -8,7 +8,7 @@ import { GATE_CHECKS, type GateCheck } from "../../infra/engine/phase-row";
 import type { EndpointFingerprint, EvidenceRequirement } from "../../infra/engine/gates";
 import type { Migration } from "../../infra/config/schema";
 import { evidenceRequirements, isProdStack } from "../../infra/engine/evidence-scope";
-import { recordEvidence, SIGNING_KEY_ENV } from "../../tooling/evidence";
+import { recordEvidence, SIGNING_KEY_ENV } from "../../infra/evidence";
 import { loadMigration } from "../../tooling/stack-file";
 
 /** A fresh signing pair: the public key for a stack's `evidenceSignedBy`, the private one for the env. */

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { touchedStacks } from "../../tooling/touched-stacks";
-import { runScript } from "../support/cli";
+import { runCutover } from "../support/cli";
 
 const STACKS = ["prod", "staging"];
 
@@ -27,7 +27,7 @@ it.each([
   expect(touchedStacks(changed, STACKS)).toEqual(expected);
 });
 
-describe("npm run touched", () => {
+describe("cutover touched", () => {
   let repo: string;
   const git = (...args: string[]) =>
     execFileSync("git", args, {
@@ -62,23 +62,18 @@ describe("npm run touched", () => {
     write("evidence/staging/m/validate.json", "{}\n");
     git("add", ".");
     git("commit", "-qm", "staging change");
-    const both = await runScript("scripts/touched.ts", ["--base", base], {}, repo);
+    const both = await runCutover(["touched", "--base", base], {}, repo);
     expect([both.code, both.stdout]).toEqual([0, "prod=false\nstaging=true\n"]);
     // A later commit that touches nothing: what the base was still counts (a replaced run's change).
     write("docs/x.md", "x\n");
     git("add", ".");
     git("commit", "-qm", "docs");
-    const one = await runScript("scripts/touched.ts", ["--base", base, "--stack", "staging"], {}, repo);
+    const one = await runCutover(["touched", "--base", base, "--stack", "staging"], {}, repo);
     expect(one.stdout).toBe("staging=true\n");
   });
 
   it("counts every stack touched when the base is not a commit (a first push, no tag yet)", async () => {
-    const run = await runScript(
-      "scripts/touched.ts",
-      ["--base", "0000000000000000000000000000000000000000"],
-      {},
-      repo,
-    );
+    const run = await runCutover(["touched", "--base", "0000000000000000000000000000000000000000"], {}, repo);
     expect([run.code, run.stdout]).toEqual([0, "prod=true\nstaging=true\n"]);
     expect(run.stderr).toContain("is not a commit here: every stack counts");
   });

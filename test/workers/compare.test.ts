@@ -1,5 +1,5 @@
 /**
- * The comparison Worker of runbook 2 under workerd: `npm run compare -- run --local` starts it with
+ * The comparison Worker of runbook 2 under workerd: `cutover check compare run --local` starts it with
  * `wrangler dev --test-scheduled` on a real local D1 and real PostgreSQL (legacy and the new schema,
  * reached through its Hyperdrive bindings) and fires its scheduled event. After a backfill of both stores
  * its summary says every sampled key is equal; after one row is changed in the new schema and one is
@@ -9,15 +9,15 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
-import { migrateSchema } from "../../scripts/schema/run";
-import { readEvidence } from "../../tooling/evidence";
-import type { CompareSummary } from "../../workers/compare/spec";
-import { runScript } from "../support/cli";
+import { migrateSchema } from "../../ops/schema/run";
+import { readEvidence } from "../../infra/evidence";
+import type { CompareSummary } from "../../ops/compare/spec";
+import { runCutover } from "../support/cli";
 import { d1Execute } from "../support/d1";
 import { startPostgres, type PgServer } from "../support/postgres";
 import { scratchMatchauto } from "../support/stack";
-import { insertCategories, insertCities, LEGACY_SCHEMA } from "../scripts/backfill/legacy-fixture";
-import { insertRelational, RELATIONAL_SCHEMA } from "../scripts/backfill/relational-fixture";
+import { insertCategories, insertCities, LEGACY_SCHEMA } from "../ops/backfill/legacy-fixture";
+import { insertRelational, RELATIONAL_SCHEMA } from "../ops/backfill/relational-fixture";
 
 jest.setTimeout(300_000);
 
@@ -34,7 +34,7 @@ const env = (): NodeJS.ProcessEnv => ({
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
   WRANGLER_SEND_METRICS: "false",
 });
-const run = (script: string, args: string[]) => runScript(`scripts/${script}`, args, env(), dir);
+const run = (args: string[]) => runCutover(args, env(), dir);
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -54,9 +54,9 @@ beforeAll(async () => {
   dir = scratchMatchauto("compare", "dual-write", ['compare: { cron: "*/5 * * * *", sample: 1000 }']);
   persistTo = path.join(dir, "state");
   const local = [...stackArgs, "--local", "--persist-to", persistTo];
-  const migrated = await run("d1-migrate.ts", local);
+  const migrated = await run(["data", "d1-schema", ...local]);
   expect([migrated.code, migrated.stderr]).toEqual([0, expect.any(String)]);
-  const backfill = await run("backfill.ts", local);
+  const backfill = await run(["data", "backfill", ...local]);
   expect([backfill.code, backfill.stderr]).toEqual([0, expect.any(String)]);
 });
 
@@ -67,7 +67,16 @@ afterAll(async () => {
 const summaryOf = (stdout: string) => JSON.parse(stdout).summary as CompareSummary;
 
 it("after the backfill, a scheduled run finds every sampled key equal in D1 and in the new schema", async () => {
-  const r = await run("compare.ts", ["run", ...stackArgs, "--local", "--persist-to", persistTo, "--json"]);
+  const r = await run([
+    "check",
+    "compare",
+    "run",
+    ...stackArgs,
+    "--local",
+    "--persist-to",
+    persistTo,
+    "--json",
+  ]);
   expect([r.code, r.stderr]).toEqual([0, expect.stringContaining("scheduled run in workerd")]);
   const s = summaryOf(r.stdout);
   expect(s).toMatchObject({
@@ -107,7 +116,16 @@ it("names the planted differences: a changed row in the new schema, a row missin
     "DELETE FROM cities WHERE id = 3",
   );
 
-  const r = await run("compare.ts", ["run", ...stackArgs, "--local", "--persist-to", persistTo, "--json"]);
+  const r = await run([
+    "check",
+    "compare",
+    "run",
+    ...stackArgs,
+    "--local",
+    "--persist-to",
+    persistTo,
+    "--json",
+  ]);
   expect(r.code).toBe(1);
   const s = summaryOf(r.stdout);
   expect(s).toMatchObject({ identical: false, differing: 2 });
@@ -117,7 +135,9 @@ it("names the planted differences: a changed row in the new schema, a row missin
   expect(s.tables.filter((t) => t.differing > 0).map((t) => t.table)).toEqual(["cities", "users"]);
 
   // The summary stays in KV: status reads it, judges it, and records the failing verdict as evidence.
-  const status = await run("compare.ts", [
+  const status = await run([
+    "check",
+    "compare",
     "status",
     ...stackArgs,
     "--local",
@@ -134,9 +154,8 @@ it("names the planted differences: a changed row in the new schema, a row missin
   });
 
   // validate shows the Worker's verdict beside its own (the new schema's tables; user 7 differs there too).
-  const validate = await runScript(
-    "scripts/validate.ts",
-    [...stackArgs, "--target", server.urlFor("target"), "--no-progress"],
+  const validate = await runCutover(
+    ["check", "validate", ...stackArgs, "--target", server.urlFor("target"), "--no-progress"],
     { ...env(), SOURCE_DATABASE_URL: server.url },
     dir,
   );
@@ -159,7 +178,7 @@ it("renders the deploy config from the stack outputs, and wrangler bundles it fo
     }),
   );
   const out = path.join(dir, "deploy", "wrangler.json");
-  const r = await run("compare.ts", ["config", ...stackArgs, "--outputs", outputs, "--out", out]);
+  const r = await run(["check", "compare", "config", ...stackArgs, "--outputs", outputs, "--out", out]);
   expect([r.code, r.stderr]).toEqual([
     0,
     expect.stringContaining(`deploy with: npx wrangler deploy -c ${out}`),
@@ -209,21 +228,20 @@ it("renders the deploy config from the stack outputs, and wrangler bundles it fo
 });
 
 it("says what it needs, and never prints a password from the connection URLs", async () => {
-  const noStore = await run("compare.ts", ["status", ...stackArgs]);
+  const noStore = await run(["check", "compare", "status", ...stackArgs]);
   expect([noStore.code, noStore.stderr]).toEqual([
     2,
     expect.stringContaining("choose exactly one of --local (local KV state) or --remote"),
   ]);
-  const remoteRun = await run("compare.ts", ["run", ...stackArgs, "--remote"]);
+  const remoteRun = await run(["check", "compare", "run", ...stackArgs, "--remote"]);
   expect(remoteRun.stderr).toContain("run works on local state only (--local)");
-  const noOutputs = await run("compare.ts", ["config", ...stackArgs, "--outputs", "missing.json"]);
+  const noOutputs = await run(["check", "compare", "config", ...stackArgs, "--outputs", "missing.json"]);
   expect([noOutputs.code, noOutputs.stderr]).toEqual([
     2,
     expect.stringContaining("missing.json not found; hint: pulumi stack output --json > missing.json"),
   ]);
-  const bad = await runScript(
-    "scripts/compare.ts",
-    ["run", ...stackArgs, "--local", "--persist-to", persistTo],
+  const bad = await runCutover(
+    ["check", "compare", "run", ...stackArgs, "--local", "--persist-to", persistTo],
     { ...env(), LEGACY_DATABASE_URL: "postgres://u:hunter2-secret@127.0.0.1:1/nowhere" },
     dir,
   );

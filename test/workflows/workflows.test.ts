@@ -20,7 +20,8 @@ describe("GitHub workflows", () => {
     const w = load("cutover.yml");
     for (const p of [
       "Pulumi.*.yaml",
-      "scripts/**",
+      "ops/**",
+      "cli/**",
       "workers/**",
       "d1/**",
       ".ci/**",
@@ -33,13 +34,13 @@ describe("GitHub workflows", () => {
     const plan = runs(w.jobs.preview);
     expect(plan).toContain("set -o pipefail");
     expect(plan).toContain(
-      "npm run -s plan -- ${{ matrix.stack }} --base origin/${{ github.base_ref }} | tee plan.txt",
+      "cutover plan -s ${{ matrix.stack }} --base origin/${{ github.base_ref }} | tee plan.txt",
     );
     expect(w.jobs.preview.steps[0].with["fetch-depth"]).toBe(0);
     // The Markdown summary (transitions and irreversible steps first) is the pull request's own sticky
     // comment, written before the comment step and kept on a refused step (exit 1) only.
     expect(plan).toContain(
-      "npm run -s plan -- ${{ matrix.stack }} --base origin/${{ github.base_ref }} --markdown > plan.md || [ $? -eq 1 ]",
+      "cutover plan -s ${{ matrix.stack }} --base origin/${{ github.base_ref }} --markdown > plan.md || [ $? -eq 1 ]",
     );
     const steps = w.jobs.preview.steps as { uses?: string; run?: string; with?: unknown }[];
     const at = steps.findIndex((s) => s.uses?.startsWith("marocchino/sticky-pull-request-comment"));
@@ -61,8 +62,8 @@ describe("GitHub workflows", () => {
     expect(w.jobs["up-prod"].if).toContain("needs.up-staging.result == 'success'");
     expect(w.jobs["up-staging"].if).toContain("needs.check.outputs.staging == 'true'");
     const up = runs(load("up.yml").jobs.up);
-    expect(up).toContain('phase -- "${{ inputs.stack }}" status --deployed deployed.json');
-    expect(up).toContain('npm run -s smoke -- "$url" --migration "$m"');
+    expect(up).toContain('cutover phase status -s "${{ inputs.stack }}" --deployed deployed.json');
+    expect(up).toContain('cutover check smoke "$url" --migration "$m"');
     // Smoke targets the revision the phase names: the candidate's tag URL at promote and canary.
     expect(up).toContain(
       `phase="$(jq -r --arg m "$m" '.[$m].ledger.deployed.phase // empty' deployed.json)"`,
@@ -71,7 +72,7 @@ describe("GitHub workflows", () => {
     // Validation where the deployed phase's next step is gated on it, before prod can follow.
     expect(up).toContain(`select(.kind == "cloudsql" and ((.next.gates // []) | index("validate")))`);
     expect(up).toContain(
-      'npm run -s validate -- --stack "$STACK" --migration "$m" --evidence || [ $? -eq 1 ]',
+      'cutover check validate --stack "$STACK" --migration "$m" --evidence || [ $? -eq 1 ]',
     );
     expect(up.indexOf("--evidence")).toBeLessThan(up.indexOf("git push origin HEAD:main"));
     expect(w.jobs["up-prod"].permissions).toEqual({ contents: "write", "id-token": "write" });
@@ -81,7 +82,7 @@ describe("GitHub workflows", () => {
     const w = load("rollback.yml");
     expect(Object.keys(w.on)).toEqual(["workflow_dispatch"]);
     const steps = runs(w.jobs.commit);
-    expect(steps.indexOf('npm run -s phase -- "$STACK" "$MIGRATION" rollback')).toBeLessThan(
+    expect(steps.indexOf('cutover phase rollback -s "$STACK" -m "$MIGRATION"')).toBeLessThan(
       steps.indexOf("git push"),
     );
     // The commit it pushed is what up.yml applies, in the incident group.
@@ -101,7 +102,7 @@ describe("GitHub workflows", () => {
     expect(Object.keys(w.on)).toEqual(["workflow_dispatch"]);
     const steps = runs(w.jobs.judge);
     expect(steps).toContain(
-      'npm run -s advance -- "$STACK" "$MIGRATION" --deployed deployed.json --wait --apply',
+      'cutover advance -s "$STACK" -m "$MIGRATION" --deployed deployed.json --wait --apply',
     );
     expect(steps.indexOf("git diff --quiet")).toBeLessThan(steps.indexOf("git push"));
     expect(w.jobs.up).toMatchObject({
@@ -124,7 +125,7 @@ describe("GitHub workflows", () => {
     expect(script).toContain('git merge-base --is-ancestor "$REF" "$applied"');
     // The applied tag moves only after the up and its checks, to the commit applied.
     expect(script.indexOf('git tag -f "cutover-applied/$STACK" "$REF"')).toBeGreaterThan(
-      script.indexOf("npm run -s smoke"),
+      script.indexOf("cutover check smoke"),
     );
   });
 
@@ -146,10 +147,10 @@ describe("GitHub workflows", () => {
     );
     expect(smoke).toContain("no smoke-checklist.yaml, so no smoke evidence");
     const commit = steps.find((st) => st.name === "Commit the evidence")!.run!;
-    expect(commit.indexOf('npm run -s evidence -- verify "$STACK" --deployed deployed.json')).toBeGreaterThan(
+    expect(commit.indexOf('cutover evidence verify -s "$STACK" --deployed deployed.json')).toBeGreaterThan(
       -1,
     );
-    expect(commit.indexOf("evidence -- verify")).toBeLessThan(commit.indexOf("git add"));
+    expect(commit.indexOf("cutover evidence verify")).toBeLessThan(commit.indexOf("git add"));
   });
 
   it("up.yml gives the validation's reader its grants before it runs the validation job", () => {
@@ -208,7 +209,7 @@ describe("GitHub workflows", () => {
   it("which stacks a merge touches is judged against what each stack last applied", () => {
     const check = runs(load("cutover.yml").jobs.check);
     expect(check).toContain('git rev-parse -q --verify "refs/tags/cutover-applied/$stack^{commit}"');
-    expect(check).toContain('npm run -s touched -- --base "$base" --stack "$stack" >> "$GITHUB_OUTPUT"');
+    expect(check).toContain('cutover touched --base "$base" --stack "$stack" >> "$GITHUB_OUTPUT"');
   });
 
   it("previews run the pull request's code with read-only identities only", () => {

@@ -4,23 +4,23 @@
  * legacy PostgreSQL, reads the same keys from the new store — D1 through its binding, the new Supabase
  * schema through Hyperdrive, the path Workers use to reach PostgreSQL — and compares them with
  * `validate`'s own sampled comparison (same normalisation of values, same column mapping), then writes
- * a summary (sampled, equal, differing keys) to KV, where `npm run compare -- status` and the gate
+ * a summary (sampled, equal, differing keys) to KV, where `cutover check compare status` and the gate
  * evidence read it. Bindings: LEGACY_DB and TARGET_DB (Hyperdrive), RESULTS (KV), one D1 binding per
  * database of the spec, COMPARE_SPEC (JSON, rendered from the stack).
  */
-import { compareTable, type TableReport } from "../../scripts/validate/run";
-import type { Database } from "../../scripts/validate/database";
-import type { D1Executor } from "../../scripts/validate/d1";
-import type { SqliteValue } from "../../scripts/validate/normalize";
-import { PgConnection } from "../../scripts/validate/postgres";
-import { d1Database, postgresDatabase } from "../../scripts/validate/sides";
+import { compareTable, type TableReport } from "../../ops/validate/run";
+import type { Database } from "../../ops/validate/database";
+import type { D1Executor } from "../../ops/validate/d1";
+import type { SqliteValue } from "../../ops/validate/normalize";
+import { PgConnection } from "../../ops/validate/postgres";
+import { d1Database, postgresDatabase } from "../../ops/validate/sides";
 import {
   parseCompareSpec,
   summaryKey,
   type CompareSpec,
   type CompareSummary,
   type TableSummary,
-} from "./spec";
+} from "../../ops/compare/spec";
 
 // Minimal shapes of the bindings used (keeps the Worker free of type packages).
 interface D1Binding {

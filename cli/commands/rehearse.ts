@@ -1,0 +1,378 @@
+/**
+ * Over 300 lines: one command, its flags, and the text report and drills table it prints from the
+ * rehearsal's report.
+ *
+ * `cutover rehearse [--stack staging] [--migration avvivo] [--rows N] [--rate W] [--bake S] [--drill <phase>] [--json]`
+ * A dress rehearsal of the cloudsql cutover on this machine (ops/rehearse/run.ts): real PostgreSQL source and
+ * destination fed by pglogical as DMS would, one app process per revision the plan names, a router that
+ * applies the plan's traffic table, Redis, and a fixed write load; it prints what happened to the writes.
+ * Exit 0 when no acknowledged write was lost, no sequence collided, and every gate and drill passed.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CLOUDSQL_ROLLBACK_ORIGINS } from "../../infra/engine/cloudsql-phases";
+import { newCommand, type Leaf, UsageError, wholeNumber } from "../shell";
+import { reportHtml, timelineSvg } from "../../ops/rehearse/timeline";
+import { describeProjection, formatSeconds, PLATFORM_DELAYS } from "../../infra/engine/window";
+import {
+  REPLICATION_MODES,
+  WRITE_MOVES,
+  type ReplicationMode,
+  type WriteMove,
+} from "../../infra/config/cloudsql";
+import { onRoute } from "../../infra/engine/transitions";
+import { loadStack } from "../../tooling/stack-file";
+import {
+  BUILT_IN_APP,
+  rehearse,
+  stopRunning,
+  type AppUnderTest,
+  type RehearsalReport,
+} from "../../ops/rehearse/run";
+
+interface Flags {
+  readonly stack: string;
+  readonly migration?: string;
+  readonly rows: number;
+  readonly rate: number;
+  readonly bake: number;
+  readonly drill?: string;
+  readonly json?: boolean;
+  readonly out: string;
+  readonly appCmd?: string;
+  readonly schemaCmd?: string;
+  readonly seedSql?: string;
+  readonly write?: string;
+  readonly writeBody?: string;
+  readonly read?: string;
+  readonly ack?: string;
+  readonly maxMinutes: number;
+  readonly replication?: string;
+  readonly writeMove?: string;
+  readonly promoteDelay?: number;
+  readonly upSeconds?: number;
+  readonly convergenceSeconds?: number;
+}
+
+/** The app under test: the built-in one, or the user's with every piece the rehearsal needs named. */
+export function appOf(opts: Flags): AppUnderTest {
+  const own = [opts.appCmd, opts.schemaCmd, opts.seedSql, opts.write, opts.writeBody, opts.read, opts.ack];
+  if (opts.appCmd === undefined) {
+    if (own.some((o) => o !== undefined))
+      throw new UsageError(
+        "--schema-cmd, --seed-sql, --write, --write-body, --read and --ack describe your own app",
+        "add --app-cmd <command that starts it>, or drop them to rehearse with the built-in app",
+      );
+    return BUILT_IN_APP;
+  }
+  const missing = (
+    [
+      ["--schema-cmd", opts.schemaCmd],
+      ["--write", opts.write],
+      ["--ack", opts.ack],
+    ] as const
+  ).filter(([, v]) => v === undefined);
+  if (missing.length)
+    throw new UsageError(
+      `--app-cmd needs ${missing.map(([f]) => f).join(", ")}: how its schema is made, which request writes, and where a write lands`,
+      'e.g. --schema-cmd "npx prisma migrate deploy" --write "POST /api/messages" --write-body \'{"clientId":"{{id}}","text":"hi"}\' --ack ChatMessage.clientId',
+    );
+  const write = /^([A-Z]+) (\/\S*)$/.exec(opts.write!);
+  if (!write)
+    throw new UsageError(
+      `--write ${opts.write}: expected "<METHOD> <path>"`,
+      'e.g. --write "POST /api/messages"',
+    );
+  const ack = /^([^.]+)\.([^.]+)$/.exec(opts.ack!);
+  if (!ack)
+    throw new UsageError(`--ack ${opts.ack}: expected <table>.<column>`, "e.g. --ack ChatMessage.clientId");
+  const body = opts.writeBody ?? '{"id":"{{id}}"}';
+  if (!body.includes("{{id}}"))
+    throw new UsageError("--write-body must carry {{id}}: it is how the rehearsal finds each write again");
+  return {
+    command: opts.appCmd,
+    schemaCommand: opts.schemaCmd!,
+    ...(opts.seedSql !== undefined ? { seedSql: fs.readFileSync(opts.seedSql, "utf8") } : {}),
+    traffic: {
+      write: { method: write[1], path: write[2], body },
+      ...(opts.read !== undefined ? { read: opts.read } : {}),
+    },
+    ack: { table: ack[1], column: ack[2] },
+  };
+}
+
+const s = (ms: number | null) => (ms === null ? "n/a" : `${(ms / 1000).toFixed(1)} s`);
+
+export function renderReport(r: RehearsalReport): string {
+  const lines = [
+    `rehearsal of ${r.stack}/${r.migration}: ${r.rows} rows before the run, ${r.rate} writes/s — ${s(r.durationMs)}`,
+    "",
+    `  ${"POSITION".padEnd(24)} ${"ACCEPTED".padStart(8)} ${"REFUSED".padStart(8)} ${"ERRORS".padStart(7)} ${"P50 ms".padStart(7)} ${"P99 ms".padStart(7)}  CHECKS`,
+    ...r.phases.map(
+      (p) =>
+        `  ${p.position.padEnd(24)} ${String(p.writes.accepted).padStart(8)} ${String(p.writes.refused).padStart(8)} ${String(p.writes.errors).padStart(7)} ${String(p.latencyMs.p50).padStart(7)} ${String(p.latencyMs.p99).padStart(7)}  ${
+          p.checks.map((c) => `${c.ok ? "✓" : "✗"} ${c.name}`).join(", ") || "-"
+        }`,
+    ),
+    "",
+    `writes: ${r.writes.acknowledged} acknowledged, ${r.writes.foundInFinal} found in the final database (${r.final}), ${r.writes.lost} LOST, ${r.writes.duplicates} duplicates; ${r.writes.refused} refused (503), ${r.writes.errors} errors`,
+    `replication: ${r.replication}, writeMove: ${r.writeMove}`,
+    ...(r.switch
+      ? [
+          `the switch: ${s(r.switch.totalMs)} from the freeze to the candidate's smoke — ${r.switch.terms.map((t) => `${t.name} ${s(t.ms)}`).join(", ")}`,
+        ]
+      : []),
+    `write window here: all writes refused ${s(r.window.allRefusedMs)} (first refused write at ${s(r.window.firstRefusedMs)}, first write accepted on the destination at ${s(r.window.firstOnDestinationMs)}); some writes refused ${s(r.window.someRefusedMs)} (every write accepted from ${s(r.window.allAcceptedMs)}); freeze → 100% on the candidate: ${s(r.window.freezeToFullMs)}`,
+    `refused writes by position: ${r.window.refusedByPosition.map((p) => `${p.position} ${p.refused}`).join(", ") || "none"}`,
+    `projected in production: ${describeProjection(r.projection)}`,
+    ...(r.alternatives ?? []).map((a) => `projected with ${a.name}: ${describeProjection(a.projection)}`),
+    ...r.projection.terms.map(
+      (t) =>
+        `  ${t.refusing === "all" ? "all " : "some"}  ${t.position.padEnd(11)} ${t.term.padEnd(20)} ${formatSeconds(t.seconds).padStart(10)}  ${t.bound}`,
+    ),
+    `sequence collisions after promotion: ${r.sequenceCollisions}`,
+    ...(r.validation
+      ? [
+          `validation after the freeze: ${r.validation.identical ? "identical" : "DIFFERENT"} (${r.validation.detail})`,
+        ]
+      : []),
+    ...(r.drill
+      ? [
+          `drill: rollback from ${r.drill.from}: first write accepted by the stable revision ${r.drill.toStableMs === null ? "never" : `${r.drill.toStableMs} ms`} after the rollback, service ${r.drill.serviceOk ? "working" : "NOT working"}; ${r.drill.writesOnlyOnDestination} write(s) made on the destination after promotion are not on the source (the plan's warning; not counted as lost)`,
+        ]
+      : []),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+export function passed(r: RehearsalReport): boolean {
+  return (
+    r.writes.lost === 0 &&
+    r.sequenceCollisions === 0 &&
+    r.phases.every((p) => p.checks.every((c) => c.ok)) &&
+    (r.validation?.identical ?? true) &&
+    (r.drill?.serviceOk ?? true)
+  );
+}
+
+/** A drill's outcome, as the summary lists it. */
+export interface DrillResult {
+  readonly from: string;
+  readonly toStableMs: number | null;
+  readonly serviceOk: boolean;
+  readonly writesOnlyOnDestination: number;
+  readonly acknowledged: number;
+  readonly lost: number;
+  readonly passed: boolean;
+}
+
+const drillOf = (r: RehearsalReport): DrillResult => ({
+  from: r.drill!.from,
+  toStableMs: r.drill!.toStableMs,
+  serviceOk: r.drill!.serviceOk,
+  writesOnlyOnDestination: r.drill!.writesOnlyOnDestination,
+  acknowledged: r.writes.acknowledged,
+  lost: r.writes.lost,
+  passed: passed(r),
+});
+
+export function renderDrills(drills: readonly DrillResult[]): string {
+  if (drills.length === 0) return "";
+  return (
+    [
+      "",
+      "drills (each on a fresh stand-in: walk to the phase, roll back, check the service)",
+      `  ${"FROM".padEnd(11)} ${"TO STABLE".padStart(9)} ${"SERVICE".padEnd(11)} ${"ACKED".padStart(6)} ${"LOST".padStart(5)} ${"ONLY ON DESTINATION".padStart(19)}`,
+      ...drills.map(
+        (d) =>
+          `  ${d.from.padEnd(11)} ${(d.toStableMs === null ? "n/a" : `${d.toStableMs} ms`).padStart(9)} ${(d.serviceOk ? "working" : "NOT WORKING").padEnd(11)} ${String(d.acknowledged).padStart(6)} ${String(d.lost).padStart(5)} ${String(d.writesOnlyOnDestination).padStart(19)}`,
+      ),
+    ].join("\n") + "\n"
+  );
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const opts = newCommand("cutover rehearse")
+    .description("a dress rehearsal of the cloudsql cutover on this machine, under load")
+    .option("-s, --stack <name>", "Pulumi.<name>.yaml", "staging")
+    .option("-m, --migration <name>", "the cloudsql migration (default: the stack's first)")
+    .option(
+      "--rows <n>",
+      "built-in app: rows in its table before the run (--seed-sql seeds your own)",
+      wholeNumber("rows, e.g. 100000"),
+      10_000,
+    )
+    .option(
+      "--rate <n>",
+      "writes per second for the whole run",
+      wholeNumber("writes per second, e.g. 50"),
+      50,
+    )
+    .option("--bake <s>", "seconds each position is held under load", wholeNumber("seconds, e.g. 5"), 5)
+    .option(
+      "--drill <phases>",
+      `after the walk, roll back from each of these phases (comma-separated, or all: ${CLOUDSQL_ROLLBACK_ORIGINS.join(", ")}) on a fresh stand-in and check the service`,
+    )
+    .option(
+      "--app-cmd <command>",
+      "your own app instead of the built-in one: the command that starts one revision (PORT is set)",
+    )
+    .option(
+      "--schema-cmd <command>",
+      "with --app-cmd: creates or migrates its schema (DATABASE_URL, DIRECT_URL set)",
+    )
+    .option("--seed-sql <file>", "with --app-cmd: SQL run on the source after the schema")
+    .option("--write <request>", 'with --app-cmd: the write, e.g. "POST /api/messages"')
+    .option(
+      "--write-body <json>",
+      "with --app-cmd: its body; {{id}} is the write's unique id, {{n}} its number",
+    )
+    .option("--read <path>", "with --app-cmd: GET path reading a write back, e.g. /api/messages/{{id}}")
+    .option(
+      "--ack <table.column>",
+      "with --app-cmd: where a write's {{id}} lands, to find acknowledged writes",
+    )
+    .option(
+      "--max-minutes <n>",
+      "stop everything and fail if the whole run takes longer",
+      wholeNumber("minutes, e.g. 60"),
+      60,
+    )
+    .option(
+      "--replication <path>",
+      "dms or logical (default: the stack's replication); logical stands in for Supabase (no superuser, no pglogical)",
+    )
+    .option(
+      "--write-move <how>",
+      "switch or ramp (default: the stack's writeMove): one bounded switch, or the stepped freeze, promote, canary",
+    )
+    .option(
+      "--promote-delay <s>",
+      `how long the DMS stand-in's promotion takes (default ${PLATFORM_DELAYS.dmsPromoteSeconds}: DMS documents several minutes)`,
+      wholeNumber("seconds, e.g. 300", 0),
+    )
+    .option(
+      "--up-seconds <s>",
+      `the projection's pulumi up per position (default ${PLATFORM_DELAYS.upSeconds}; measure it on staging)`,
+      wholeNumber("seconds, e.g. 90", 0),
+    )
+    .option(
+      "--convergence-seconds <s>",
+      `the projection's traffic convergence per change (default ${PLATFORM_DELAYS.convergenceSeconds})`,
+      wholeNumber("seconds, e.g. 30", 0),
+    )
+    .option("--json", "print the report as JSON")
+    .option("--out <dir>", "where the timelines (SVG), the HTML report and the full JSON go", "rehearsal")
+    .parse(argv, { from: "user" })
+    .opts<Flags>();
+  if (opts.writeMove !== undefined && !(WRITE_MOVES as readonly string[]).includes(opts.writeMove))
+    throw new UsageError(
+      `--write-move ${opts.writeMove}: not a way to move writes`,
+      `one of ${WRITE_MOVES.join(", ")}`,
+    );
+  // The route decides which phases a rollback can leave: the stack's, unless --write-move says.
+  const { migrations } = loadStack(opts.stack);
+  const declared = Object.entries(migrations).find(
+    ([name, m]) => m.kind === "cloudsql" && (opts.migration === undefined || name === opts.migration),
+  )?.[1];
+  const route = (opts.writeMove ??
+    (declared?.kind === "cloudsql" ? declared.writeMove : "ramp")) as WriteMove;
+  const origins = CLOUDSQL_ROLLBACK_ORIGINS.filter((p) => onRoute(p, { kind: "cloudsql", route }));
+  const drills = opts.drill === "all" ? [...origins] : (opts.drill?.split(",").filter(Boolean) ?? []);
+  const unknown = drills.filter((d) => !(origins as readonly string[]).includes(d));
+  if (unknown.length)
+    throw new UsageError(
+      `--drill ${unknown.join(",")}: not a phase a rollback can leave on the ${route} route`,
+      `one or more of ${origins.join(", ")}, or all`,
+    );
+  if (opts.replication !== undefined && !(REPLICATION_MODES as readonly string[]).includes(opts.replication))
+    throw new UsageError(
+      `--replication ${opts.replication}: not a replication path`,
+      `one of ${REPLICATION_MODES.join(", ")}`,
+    );
+  const common = {
+    app: appOf(opts),
+    ...(opts.replication ? { replication: opts.replication as ReplicationMode } : {}),
+    writeMove: route,
+    ...(opts.promoteDelay !== undefined ? { dmsPromoteSeconds: opts.promoteDelay } : {}),
+    delays: {
+      ...(opts.upSeconds !== undefined ? { upSeconds: opts.upSeconds } : {}),
+      ...(opts.convergenceSeconds !== undefined ? { convergenceSeconds: opts.convergenceSeconds } : {}),
+    },
+    stack: opts.stack,
+    ...(opts.migration ? { migration: opts.migration } : {}),
+    rows: opts.rows,
+    rate: opts.rate,
+    bakeSeconds: opts.bake,
+  };
+  // The whole run is bounded: past the limit every server is stopped and the command fails.
+  const watchdog = setTimeout(() => {
+    process.stderr.write(
+      `rehearse: still running after ${opts.maxMinutes} min (--max-minutes): stopping the stand-in\n`,
+    );
+    void stopRunning().finally(() => process.exit(1)); // it ran and did not finish: 1, not "could not run" (2)
+  }, opts.maxMinutes * 60_000);
+  watchdog.unref();
+  const log = (prefix: string) => (line: string) => process.stderr.write(`rehearse: ${prefix}${line}\n`);
+  const report = await rehearse({ ...common, log: log("") });
+  const drillRuns: RehearsalReport[] = [];
+  for (const d of drills) drillRuns.push(await rehearse({ ...common, drill: d, log: log(`[drill ${d}] `) }));
+  const results = drillRuns.map(drillOf);
+  const ok = passed(report) && results.every((d) => d.passed);
+  const text = renderReport(report) + renderDrills(results);
+  fs.mkdirSync(opts.out, { recursive: true });
+  fs.writeFileSync(path.join(opts.out, "timeline.svg"), timelineSvg(report));
+  for (const r of drillRuns)
+    fs.writeFileSync(path.join(opts.out, `timeline-drill-${r.drill!.from}.svg`), timelineSvg(r));
+  fs.writeFileSync(path.join(opts.out, "report.html"), reportHtml(report, text, drillRuns));
+  fs.writeFileSync(
+    path.join(opts.out, "report.json"),
+    JSON.stringify({ passed: ok, ...report, drills: drillRuns }) + "\n",
+  );
+  process.stderr.write(
+    `rehearse: timeline ${path.join(opts.out, "timeline.svg")}, report ${path.join(opts.out, "report.html")}\n`,
+  );
+  if (opts.json) {
+    const { samples, ...rest } = report;
+    process.stdout.write(
+      JSON.stringify({ passed: ok, ...rest, samples: samples.length, drills: results }, null, 2) + "\n",
+    );
+  } else process.stdout.write(text);
+  return ok ? 0 : 1;
+}
+
+/**
+ * Ctrl-C, a kill, a closed terminal, or the wrapper that started this process gone: every server and
+ * app process is stopped before leaving. Further signals while stopping are ignored (a second Ctrl-C
+ * must not cut the cleanup short); the servers' reapers cover a SIGKILL.
+ */
+function stopOnSignals(): void {
+  let stopping = false;
+  const stopAll = (why: string, code: number) => {
+    if (stopping) {
+      process.stderr.write(`rehearse: ${why}: already stopping the stand-in\n`);
+      return;
+    }
+    stopping = true;
+    process.stderr.write(`rehearse: ${why}: stopping the stand-in\n`);
+    void stopRunning().finally(() => process.exit(code));
+  };
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const)
+    process.on(signal, () => stopAll(signal, code));
+  const parent = process.ppid;
+  setInterval(
+    () => process.ppid !== parent && stopAll("the process that started it exited", 143),
+    500,
+  ).unref();
+}
+
+export const leaf: Leaf = {
+  main(argv) {
+    stopOnSignals();
+    return main(argv);
+  },
+};

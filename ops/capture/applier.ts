@@ -1,0 +1,274 @@
+/**
+ * The change capture applier: drains cutover_capture.changes in sequence order and brings each changed
+ * key of the new stores to the row's current state in legacy — the row when it exists, a delete when it
+ * does not. Applying a key's current state is idempotent, so a restart that re-reads changes whose
+ * removal from the log did not commit applies the same state again: nothing lost, nothing doubled.
+ *
+ * Commit order: a change is taken only once its transaction and every older one have ended (txid below
+ * the snapshot's xmin); two changes of one key are ordered by the row lock their writers took, so the
+ * log's order per key is commit order, and the state read afterwards includes both.
+ *
+ * Legacy is the truth: each target row is made equal to the legacy row whatever either updated_at says
+ * (a key swap, a re-insert with an older or NULL timestamp and a clock moved back all keep their
+ * change). A table whose changes cannot be applied keeps them in the log (the lag grows and says so);
+ * the other tables go on.
+ */
+import type { Client } from "pg";
+import { quoteIdent } from "../backfill/statements";
+import { RAW_TEXT, type KeysetQuery } from "../backfill/source";
+import { canonicalExpression, selectExpression, toSqlite, type PgColumn } from "../backfill/types";
+import type { PgCopyPlan } from "../backfill/pg-target";
+import type { D1Target } from "../backfill/targets";
+import { tableLockKey } from "../backfill/table-lock";
+import { CAPTURE_SCHEMA } from "./install";
+import type { Candidate } from "./after-cut";
+import { applyToD1, applyToPg, type Applied } from "./write";
+import { UsageError } from "../lib/errors";
+
+/** Where one legacy table's changes go. */
+export type CaptureSink =
+  | { readonly store: "supabase"; readonly plan: PgCopyPlan; readonly client: Client }
+  | { readonly store: "d1"; readonly query: KeysetQuery; readonly target: D1Target };
+
+export interface RoundResult {
+  /** Changes taken from the log and applied. */
+  readonly changes: number;
+  readonly upserts: number;
+  readonly deletes: number;
+  /** After the final cut: rows the new store changed after their legacy change, kept as they are. */
+  readonly kept: number;
+  /** Tables left for a later round because a backfill holds them. */
+  readonly busy: string[];
+  /** Tables whose changes could not be applied this round: they stay in the log. */
+  readonly failed: { readonly table: string; readonly pending: number; readonly error: string }[];
+  /** Capture-to-apply time of each applied change, in ms. */
+  readonly latenciesMs: number[];
+}
+
+export interface Backlog {
+  readonly pending: number;
+  /** Age of the oldest change not yet applied (0 when none): the capture lag. */
+  readonly lagSeconds: number;
+  readonly perTable: Record<string, number>;
+}
+
+interface Change {
+  readonly seq: string;
+  readonly table_name: string;
+  readonly op: string;
+  readonly key: string[];
+  readonly captured_ms: string;
+  /** UTC, microseconds: `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
+  readonly captured_at: string;
+}
+
+export interface RoundOptions {
+  /** Tables whose changes failed a moment ago: they sit the round out, so they cannot hold the others back. */
+  readonly skip?: ReadonlySet<string>;
+  /** The final cut has happened: rows the new store changed after their change are kept (after-cut.ts). */
+  readonly afterCut?: boolean;
+}
+
+const LOG = `${CAPTURE_SCHEMA}.changes`;
+
+/** Pending changes and the age of the oldest. */
+export async function backlog(legacy: Client): Promise<Backlog> {
+  const { rows } = await legacy.query(
+    `SELECT table_name, count(*)::int AS n, extract(epoch FROM clock_timestamp() - min(captured_at))::float8 AS age
+       FROM ${LOG} GROUP BY table_name`,
+  );
+  return {
+    pending: rows.reduce((n, r) => n + r.n, 0),
+    lagSeconds: rows.reduce((a, r) => Math.max(a, r.age), 0),
+    perTable: Object.fromEntries(rows.map((r) => [r.table_name, r.n])),
+  };
+}
+
+/** One round: take up to `limit` finished changes, apply them, remove them from the log. */
+export async function applyRound(
+  legacy: Client,
+  sinks: ReadonlyMap<string, CaptureSink>,
+  limit: number,
+  { skip = new Set(), afterCut = false }: RoundOptions = {},
+): Promise<RoundResult> {
+  // Tables a backfill is copying are left alone; the lock is tried, never waited for.
+  const free: string[] = [];
+  const busy: string[] = [];
+  for (const table of sinks.keys()) {
+    if (skip.has(table)) continue;
+    const { rows } = await legacy.query(`SELECT pg_try_advisory_lock(${tableLockKey("$1")}) AS ok`, [table]);
+    (rows[0].ok ? free : busy).push(table);
+  }
+  try {
+    const { rows } = await legacy.query<Change>(
+      `SELECT seq::text, table_name, op, key, (extract(epoch FROM captured_at) * 1000)::bigint::text AS captured_ms,
+              to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS captured_at
+         FROM ${LOG}
+        WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) AND table_name = ANY ($1::text[])
+        ORDER BY seq LIMIT $2`,
+      [free, limit],
+    );
+    const truncated = rows.find((c) => c.op === "T");
+    if (truncated)
+      throw new UsageError(
+        `legacy table ${truncated.table_name} was truncated (change ${truncated.seq}): a TRUNCATE has no rows to replay; hint: truncate the table in its new store too, delete that change from ${LOG}, then run the backfill with --full --tables ${truncated.table_name}`,
+      );
+    const unknown = rows.find((c) => !sinks.has(c.table_name));
+    if (unknown) throw new Error(`change ${unknown.seq} is for ${unknown.table_name}, which has no sink`);
+    let upserts = 0;
+    let deletes = 0;
+    let kept = 0;
+    const failed: RoundResult["failed"][number][] = [];
+    const done: Change[] = [];
+    const byTable = new Map<string, Change[]>();
+    for (const c of rows) byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), c]);
+    for (const [table, changes] of byTable) {
+      let applied: Applied;
+      try {
+        applied = await applyTable(legacy, sinks.get(table)!, changes, afterCut);
+      } catch (error) {
+        // Left in the log: a later round retries, and the lag shows what is waiting.
+        failed.push({ table, pending: changes.length, error: (error as Error).message });
+        continue;
+      }
+      done.push(...changes);
+      upserts += applied.upserts;
+      deletes += applied.deletes;
+      kept += applied.kept;
+      await legacy.query("BEGIN");
+      try {
+        await legacy.query(`DELETE FROM ${LOG} WHERE seq = ANY ($1::bigint[])`, [changes.map((c) => c.seq)]);
+        await legacy.query(
+          `INSERT INTO ${CAPTURE_SCHEMA}.applied AS a (table_name, upserts, deletes, last_applied_at, last_latency_ms)
+           VALUES ($1, $2, $3, clock_timestamp(), (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $4::bigint)
+           ON CONFLICT (table_name) DO UPDATE SET upserts = a.upserts + excluded.upserts, deletes = a.deletes + excluded.deletes,
+             last_applied_at = excluded.last_applied_at, last_latency_ms = excluded.last_latency_ms`,
+          [table, applied.upserts, applied.deletes, changes[changes.length - 1].captured_ms],
+        );
+        await legacy.query("COMMIT");
+      } catch (error) {
+        await legacy.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      }
+    }
+    const now = Date.now();
+    return {
+      changes: done.length,
+      upserts,
+      deletes,
+      kept,
+      busy,
+      failed,
+      latenciesMs: done.map((c) => now - Number(c.captured_ms)),
+    };
+  } finally {
+    for (const table of free) await legacy.query(`SELECT pg_advisory_unlock(${tableLockKey("$1")})`, [table]);
+  }
+}
+
+/** The distinct keys of a table's changes (last change last), and when each key's last change was captured. */
+function distinctKeys(changes: readonly Change[]): { keys: string[][]; capturedAt: Map<string, string> } {
+  const byKey = new Map<string, string[]>();
+  const capturedAt = new Map<string, string>();
+  for (const c of changes) {
+    const id = JSON.stringify(c.key);
+    byKey.delete(id);
+    byKey.set(id, c.key);
+    // Fixed-width UTC text: the greater string is the later time.
+    if ((capturedAt.get(id) ?? "") < c.captured_at) capturedAt.set(id, c.captured_at);
+  }
+  return { keys: [...byKey.values()], capturedAt };
+}
+
+/** Reads the current legacy rows of `keys`; returns the rows (select order) and the keys that are gone. */
+async function currentRows(
+  legacy: Client,
+  q: KeysetQuery,
+  select: readonly string[],
+  keys: readonly string[][],
+): Promise<{ rows: (string | null)[][]; rowKeys: string[][]; gone: string[][] }> {
+  const pk = q.primaryKey.map((c) => quoteIdent(c.name));
+  const unnest = q.primaryKey.map((_, i) => `$${i + 1}::text[]`).join(", ");
+  const casts = q.primaryKey.map((c, i) => `u.k${i}::${c.sqlType}`).join(", ");
+  const alias = q.primaryKey.map((_, i) => `k${i}`).join(", ");
+  const result = await legacy.query({
+    text:
+      // The key printed by the trigger's own expression (to_jsonb ->>), so that equal keys compare equal.
+      `SELECT ${[...select, ...q.primaryKey.map((c) => `to_jsonb(x) ->> ${legacy.escapeLiteral(c.name)}`)].join(", ")} FROM ${quoteIdent(q.schema)}.${quoteIdent(q.table)} x ` +
+      `WHERE (${pk.join(", ")}) IN (SELECT ${casts} FROM unnest(${unnest}) AS u(${alias}))`,
+    values: q.primaryKey.map((_, i) => keys.map((k) => k[i])),
+    types: RAW_TEXT,
+    rowMode: "array",
+  });
+  const width = select.length;
+  const all = result.rows as (string | null)[][];
+  const present = new Set(all.map((r) => JSON.stringify(r.slice(width))));
+  return {
+    rows: all.map((r) => r.slice(0, width)),
+    rowKeys: all.map((r) => r.slice(width) as string[]),
+    gone: keys.filter((k) => !present.has(JSON.stringify(k))),
+  };
+}
+
+/**
+ * The keys of rows gone from legacy, in the form each store holds them: the trigger logs a key as
+ * to_jsonb prints it (a char(n) padded, a timestamp in ISO 'T' form, a boolean as true), while the rows
+ * were written in the copy's canonical form; PostgreSQL re-prints each key through the same expression
+ * the copy used, so a delete finds the row the copy wrote.
+ */
+async function canonicalKeys(
+  legacy: Client,
+  primaryKey: readonly PgColumn[],
+  keys: readonly string[][],
+  expression: (column: PgColumn, quoted: string) => string,
+): Promise<(string | null)[][]> {
+  const alias = primaryKey.map((_, i) => `k${i}`).join(", ");
+  const result = await legacy.query({
+    text:
+      `SELECT ${primaryKey.map((c, i) => expression(c, `u.k${i}::${c.sqlType}`)).join(", ")} ` +
+      `FROM unnest(${primaryKey.map((_, i) => `$${i + 1}::text[]`).join(", ")}) WITH ORDINALITY AS u(${alias}, ord) ORDER BY ord`,
+    values: primaryKey.map((_, i) => keys.map((k) => k[i])),
+    types: RAW_TEXT,
+    rowMode: "array",
+  });
+  return result.rows as (string | null)[][];
+}
+
+async function applyTable(
+  legacy: Client,
+  sink: CaptureSink,
+  changes: readonly Change[],
+  afterCut: boolean,
+): Promise<Applied> {
+  const { keys, capturedAt } = distinctKeys(changes);
+  const q = sink.store === "supabase" ? sink.plan.source : sink.query;
+  const d1 = sink.store === "d1";
+  const where = (c: string) => `${q.table}.${c}`;
+  const expression = d1 ? selectExpression : canonicalExpression;
+  const current = await currentRows(
+    legacy,
+    q,
+    q.columns.map((c) => expression(c, quoteIdent(c.name))),
+    keys,
+  );
+  const toStore = (row: (string | null)[], columns: readonly PgColumn[]) =>
+    d1 ? row.map((v, i) => toSqlite(columns[i], v, where(columns[i].name))) : row;
+  const rows = current.rows.map((r) => toStore(r, q.columns));
+  const gone = current.gone.length
+    ? (await canonicalKeys(legacy, q.primaryKey, current.gone, expression)).map((k) =>
+        toStore(k, q.primaryKey),
+      )
+    : [];
+  // Each candidate's key in the store's form, and when its last change was captured (after the cut).
+  const keyAt = q.primaryKey.map((k) => q.columns.findIndex((c) => c.name === k.name));
+  const candidates: Candidate[] = [
+    ...rows.map((r, i) => ({
+      key: keyAt.map((j) => r[j]),
+      capturedAt: capturedAt.get(JSON.stringify(current.rowKeys[i]))!,
+    })),
+    ...gone.map((k, i) => ({ key: k, capturedAt: capturedAt.get(JSON.stringify(current.gone[i]))! })),
+  ];
+  return sink.store === "supabase"
+    ? applyToPg(sink.plan, sink.client, rows, gone, afterCut ? candidates : undefined)
+    : applyToD1(q, sink.target, rows, gone, afterCut ? candidates : undefined);
+}
