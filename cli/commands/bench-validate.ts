@@ -158,6 +158,18 @@ interface ValidateRun {
 /** The compiled `cutover`, as a user runs it: its start-up is part of every figure. */
 const COMPILED = join(ROOT, "dist/cli/main.js");
 
+/** Median wall time of a node process, `times` runs: start-up as a user meets it. */
+function startup(args: readonly string[], times = 7): number {
+  const walls: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const start = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [...args], { cwd: ROOT, encoding: "utf8" });
+    walls.push(seconds(start));
+    if (r.status !== 0) throw new Error(`node ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  }
+  return median(walls);
+}
+
 function validate(a: PgServer, b: PgServer): ValidateRun {
   const start = process.hrtime.bigint();
   const r = spawnSync(
@@ -210,6 +222,12 @@ async function main(argv: readonly string[]): Promise<number> {
       `${PG_COMPARATOR} is missing; hint: apt-get install postgresql-comparator (.ci/run does)`,
     );
   const log = (m: string) => !opts.json && process.stderr.write(`${m}\n`);
+  // Start-up before the servers load the machine: node alone (the baseline), then the bin.
+  const starts = {
+    node: startup(["-e", "0"]),
+    help: startup([COMPILED, "--help"]),
+    validateHelp: startup([COMPILED, "check", "validate", "--help"]),
+  };
   const conf = { shared_buffers: "1GB", max_parallel_workers_per_gather: "0", jit: "off" };
   const [a, b] = await Promise.all([
     startPostgres({ system: true, extraConf: conf }),
@@ -269,6 +287,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const result = {
       rows: opts.rows,
       runs: opts.runs,
+      startupSeconds: starts,
       seconds: {
         floor: floorIdentical,
         floorWithDifferences: floorDiff,
@@ -373,10 +392,14 @@ async function main(argv: readonly string[]): Promise<number> {
       ];
       const w = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
       console.log(
-        `bench:validate — ${opts.rows} rows (~199 bytes each), two PostgreSQL servers on loopback; medians of ${opts.runs} paired rounds (ratios: medians of per-round ratios)`,
+        `cutover bench validate — ${opts.rows} rows (~199 bytes each), two PostgreSQL servers on loopback; medians of ${opts.runs} paired rounds (ratios: medians of per-round ratios)`,
       );
       for (const x of rows)
         console.log(x.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  "));
+      console.log(
+        `start-up (medians of 7): node -e 0 ${f(starts.node)}; cutover --help ${f(starts.help)} (${r(starts.help / starts.node)} node's); ` +
+          `cutover check validate --help ${f(starts.validateHelp)} (${r(starts.validateHelp / starts.node)})`,
+      );
       console.log(
         `statements per side: identical ${result.statementsPerSide.identical.source}/${result.statementsPerSide.identical.target}, ` +
           `10 differences ${result.statementsPerSide.differences.source}/${result.statementsPerSide.differences.target}; ` +

@@ -1,31 +1,22 @@
 /**
- * `cutover check validate`: source vs destination data validation (issue 5, part 2). Thin shell: options,
- * connections, progress and output; the work is in ops/validate/.
+ * Over 300 lines: its flags are many (endpoints, schemas, shards, bounds, evidence) and each is declared
+ * with its help; the work is in ops/validate/ (tables.ts runs the comparison, evidence.ts records it).
+ *
+ * `cutover check validate`: source vs destination data validation. Thin shell: options, progress, the
+ * sharded run (this command again, n times, merged) and output.
  * Exit codes: 0 identical, 1 differences found, 2 could not validate (bad input, server failure).
  */
 import { Command, CommanderError } from "commander";
 import { isUsageError, newCommand, selfArgs, UsageError, wholeNumber, type Leaf } from "../shell";
 import { maskText } from "../../ops/lib/mask";
-import { isConnectionLoss, reconnectWithBackoff } from "../../ops/lib/reconnect";
 import { SingleBar } from "cli-progress";
-import { openDatabase, type Database } from "../../ops/validate/database";
 import { parseEndpoint, type Endpoint } from "../../ops/validate/endpoint";
 import { ValidateError } from "../../ops/validate/errors";
 import { renderText, type RunReport } from "../../ops/validate/report";
-import { compareTable, type TableReport } from "../../ops/validate/run";
+import { validateTables } from "../../ops/validate/tables";
 import { mergeShardReports, parseShard, parseShardReports } from "../../ops/validate/shards";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import type { EndpointFingerprint } from "../../infra/evidence";
-
-/** The stack file, its plan and the evidence store, loaded only when --stack is given (`--help` stays fast). */
-const stackParts = async () => ({
-  ...(await import("../../ops/validate/stack")),
-  ...(await import("../../infra/engine/plan")),
-  ...(await import("../../infra/engine/transitions")),
-  ...(await import("../../tooling/stack-file")),
-  ...(await import("../../infra/evidence")),
-});
 
 interface Options {
   source?: string;
@@ -161,51 +152,18 @@ function progressBar(enabled: boolean) {
 }
 
 /** Prints the report, writes the evidence when asked, and returns the exit code. */
-/** A dual-write migration's committed comparison-Worker evidence, to show beside the verdict. */
-async function backgroundComparison(opts: Options): Promise<Pick<RunReport, "backgroundComparison">> {
-  if (!opts.stack || !opts.migration) return {};
-  const { loadMigration, readEvidence } = await stackParts();
-  if (loadMigration(opts.stack, opts.migration).kind !== "dual-write") return {};
-  const read = readEvidence(process.cwd(), opts.stack, opts.migration, "compare");
-  if ("problem" in read) return { backgroundComparison: null };
-  const { passed, at, position, summary } = read.evidence;
-  return { backgroundComparison: { passed, at, position, summary } };
-}
-
 async function finish(opts: Options, given: RunReport, compact = false): Promise<number> {
-  const report: RunReport = { ...given, ...(await backgroundComparison(opts)) };
+  const where = opts.stack && opts.migration ? { stack: opts.stack, migration: opts.migration } : undefined;
+  const evidence = where ? await import("../../ops/validate/evidence") : undefined;
+  const report: RunReport = { ...given, ...(where ? evidence!.backgroundComparison(where) : {}) };
   process.stdout.write(
     (opts.json ? JSON.stringify(report, null, compact ? undefined : 2) : renderText(report)) + "\n",
   );
   // Evidence is a verdict: a run that could not validate writes none (and leaves an earlier one as it is).
   if (opts.evidence && report.error)
     process.stderr.write("validate: no evidence written: the validation did not finish\n");
-  if (opts.evidence && opts.stack && opts.migration && !report.error) {
-    const { loadMigration, recordEvidence, positionLabel, positionOf } = await stackParts();
-    const spec = loadMigration(opts.stack, opts.migration);
-    const reports = report.tables;
-    // A dual-write migration's validation is one file per store, each covering that store's tables.
-    const toD1 = report.endpoints?.some(
-      (e) => e.role === "target" && (e.host.startsWith("d1") || e.host.startsWith("cloudflare:")),
-    );
-    const store = spec.kind === "dual-write" ? { store: toD1 ? "d1" : "supabase" } : {};
-    const file = recordEvidence(process.cwd(), {
-      stack: opts.stack,
-      migration: opts.migration,
-      check: "validate",
-      ...store,
-      ...(report.endpoints ? { endpoints: report.endpoints } : {}),
-      tables: reports.map((t) => ({
-        name: t.table,
-        rows: t.counts?.source ?? 0,
-        ...(t.sampled !== undefined ? { sampled: true as const } : {}),
-      })),
-      position: positionLabel(positionOf(spec)),
-      attempt: positionOf(spec).attempt,
-      passed: report.identical,
-      summary: `${reports.length} table(s) ${report.identical ? "identical" : report.error ? "not compared (error)" : "differ"}: ${reports.map((t) => `${t.table}${t.identical ? "" : " (DIFFERENT)"}`).join(", ")}`,
-      report: JSON.stringify(report),
-    });
+  if (opts.evidence && where && !report.error) {
+    const file = evidence!.recordValidation(where, report);
     process.stderr.write(`validate: evidence written to ${file}\n`);
   }
   // A Cloud Run task that produced its report succeeded, differences or not: a failed task would be
@@ -301,7 +259,8 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
       "the evidence belongs to one migration of one stack",
     );
   const fromStack = opts.stack
-    ? (await stackParts()).tablesFromStack(
+    ? // Loaded only with --stack: the stack file and its schema are not what `--help` should pay for.
+      (await import("../../ops/validate/stack")).tablesFromStack(
         process.cwd(),
         opts.stack,
         opts.migration as string,
@@ -314,121 +273,24 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
       "which tables? none were given",
       "pass --tables A,B, or --stack <stack> --migration <name> to validate the migration's critical tables",
     );
-  const timeouts = { connectMs: opts.connectTimeout * 1000, statementMs: opts.statementTimeout * 1000 };
-
-  const opened: Database[] = [];
-  const reports: TableReport[] = [];
-  const started = process.hrtime.bigint();
-  let statements: { source: number; target: number } | undefined;
-  let reconnects = 0;
-  let endpoints: EndpointFingerprint[] | undefined;
-  // Statements of connections that were closed are counted before they go.
-  const countStatements = () => {
-    if (opened.length !== 2) return;
-    statements = {
-      source: (statements?.source ?? 0) + (opened[0].statements?.() ?? 0),
-      target: (statements?.target ?? 0) + (opened[1].statements?.() ?? 0),
-    };
-  };
-  const closeAll = async (dbs: Database[]) => {
-    await Promise.allSettled(dbs.map((d) => d.close()));
-    dbs.length = 0;
-  };
   const bar = progressBar(opts.progress && !opts.json && process.stderr.isTTY === true);
-  let error: RunReport["error"];
-  try {
-    const sourceSchema = opts.sourceSchema ?? fromStack?.sourceSchema ?? opts.schema;
-    const targetSchema = opts.targetSchema ?? fromStack?.targetSchema ?? opts.schema;
-    // allSettled: when one side fails to open, the other must still be closed or the process hangs.
-    const openBoth = async (): Promise<void> => {
-      const sides = await Promise.allSettled([
-        openDatabase(source, { schema: sourceSchema, timeouts, env }),
-        openDatabase(target, { schema: targetSchema, timeouts, env }),
-      ]);
-      for (const s of sides) if (s.status === "fulfilled") opened.push(s.value);
-      const failed = sides.find((s) => s.status === "rejected");
-      if (failed) {
-        await closeAll(opened);
-        throw failed.reason;
-      }
-    };
-    await openBoth();
-    endpoints = [
-      { role: "source", ...opened[0].identity() },
-      { role: "target", ...opened[1].identity() },
-    ];
-    // The comparison loop rides out a restart of either server: the tables compared so far are kept,
-    // the one in flight is compared again from its start on new connections (bounded by --give-up-after).
-    for (let i = 0; i < tables.length;) {
-      const table = tables[i];
-      try {
-        const [src, tgt] = opened;
-        reports.push(
-          await compareTable(table, src, tgt, {
-            sample: opts.sample,
-            maxDifferences: opts.maxDifferences,
-            factor: 16,
-            segmentRows: opts.segmentRows,
-            leafRows: 256,
-            ...(shard ? { shard } : {}),
-            onStart: bar?.start,
-            onProgress: bar?.increment,
-            mapping: fromStack?.mappings?.[table],
-          }),
-        );
-        bar?.stop();
-        i++;
-      } catch (e) {
-        bar?.stop();
-        if (!isConnectionLoss(e)) throw e;
-        reconnects++;
-        countStatements();
-        await closeAll(opened);
-        await reconnectWithBackoff(`${source.label} / ${target.label}`, (e as Error).message, openBoth, {
-          giveUpMs: opts.giveUpAfter * 1000,
-          hint: "bring the server back and run validate again (--give-up-after sets how long it waits)",
-          say: (line) =>
-            process.stderr.write(
-              `validate: ${line}; ${table} is compared again from its start (${i} table(s) done are kept)\n`,
-            ),
-        }).catch((failure: unknown) => {
-          throw failure instanceof UsageError && !(failure instanceof ValidateError)
-            ? new ValidateError(failure.message, failure.hint)
-            : failure;
-        });
-      }
-    }
-    // A table the source does not have cannot be validated: bad input, not a difference.
-    const absent = reports.filter((t) => t.missingOnSource);
-    if (absent.length)
-      throw new ValidateError(
-        `could not validate ${absent.map((t) => t.table).join(", ")}: not found on the source (${source.label})`,
-        "check the names (case-sensitive) and --schema; without --tables, --stack and --migration validate the migration's critical tables",
-      );
-  } catch (e) {
-    bar?.stop();
-    if (!(e instanceof ValidateError)) throw e;
-    error = { message: e.message, hint: e.hint };
-  } finally {
-    countStatements();
-    await closeAll(opened);
-  }
-
-  const report: RunReport = {
-    source: source.label,
-    target: target.label,
-    identical: !error && reports.every((t) => t.identical),
-    tables: reports,
-    ...(endpoints ? { endpoints } : {}),
-    error,
+  const report = await validateTables({
+    source,
+    target,
+    tables,
+    sourceSchema: opts.sourceSchema ?? fromStack?.sourceSchema ?? opts.schema,
+    targetSchema: opts.targetSchema ?? fromStack?.targetSchema ?? opts.schema,
+    timeouts: { connectMs: opts.connectTimeout * 1000, statementMs: opts.statementTimeout * 1000 },
+    env,
+    sample: opts.sample,
+    maxDifferences: opts.maxDifferences,
+    segmentRows: opts.segmentRows,
     ...(shard ? { shard } : {}),
-    stats: {
-      seconds: Number(process.hrtime.bigint() - started) / 1e9,
-      ...(statements ? { statements } : {}),
-      ...(reconnects ? { reconnects } : {}),
-      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    },
-  };
+    ...(fromStack?.mappings ? { mappings: fromStack.mappings } : {}),
+    giveUpMs: opts.giveUpAfter * 1000,
+    progress: bar,
+    say: (line: string) => process.stderr.write(`validate: ${line}\n`),
+  });
   // One line per shard under Cloud Run: Cloud Logging keeps it as one structured entry to merge later.
   return finish(opts, report, opts.shard === "auto");
 }

@@ -1,4 +1,6 @@
 /**
+ * Over 300 lines: see the end of this comment (it travels whole into the engine's process).
+ *
  * Promotion of a DMS migration job through the REST APIs of Database Migration Service and Cloud SQL
  * Admin. No module state and one import on purpose: the dynamic provider that calls this is serialized
  * by Pulumi's closure serializer and run in another process, so everything it needs must travel with it;

@@ -1,4 +1,7 @@
 /**
+ * Over 300 lines: one catalog of short pure rules, one per fact of the source, read and tested as one
+ * table (test/ops/preflight-rules.test.ts); splitting it would scatter the catalog.
+ *
  * DMS source readiness as pure rules over {@link SourceFacts}: each turns facts into one verdict that
  * names the objects concerned. What DMS cannot carry faithfully is a WARN (the operator decides);
  * what makes the job fail to start is a FAIL.

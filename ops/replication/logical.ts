@@ -1,4 +1,7 @@
 /**
+ * Over 300 lines: the logical path's steps share their SQL, their names and their idempotence checks
+ * (each step finishes what a broken run left); each step is its own short function.
+ *
  * The `replication: logical` path: PostgreSQL's own publication on the source and a subscription on
  * Cloud SQL, for sources that cannot feed Database Migration Service (no pglogical, no superuser:
  * Supabase). What it does, in order, each step idempotent so that a re-run finishes what a broken run

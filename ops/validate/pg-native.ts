@@ -1,4 +1,7 @@
 /**
+ * Over 300 lines: one algorithm (the bucket aggregate, the split of a differing bucket, the merge
+ * compare of its rows) whose parts share the key-range arithmetic and the session settings.
+ *
  * PostgreSQL ↔ PostgreSQL content comparison on the databases' own checksums.
  *
  * Each row is reduced by the server to one 64-bit hash of its output text (`hashtextextended(ROW(…)::text,
