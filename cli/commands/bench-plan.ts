@@ -4,24 +4,22 @@
 import { newCommand, type Leaf } from "../shell";
 import * as gcp from "@pulumi/gcp";
 import { performance } from "node:perf_hooks";
-import { CLOUDSQL_PHASES, ROLLBACK_ORIGINS } from "../../infra/config/cloudsql";
+import { KINDS, type MigrationKindName } from "../../infra/engine/kinds";
 import { CONFIG_KEY } from "../../infra/config/common";
-import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
 import { readStackConfig, withPhase, type PhaseChoice } from "../../tooling/stack-file";
 import { synthesize } from "../../tooling/synth";
 import { program } from "../../stacks/program";
 
 /** Every phase a migration of that kind can be planned at (ramp steps and each rollback origin). */
-function choicesOf(kind: string, ramp: number[]): PhaseChoice[] {
-  const phases = kind === "cloudsql" ? CLOUDSQL_PHASES : DUAL_WRITE_PHASES;
-  const percentPhase = kind === "cloudsql" ? "canary" : "read-switch";
-  return phases.flatMap((phase): PhaseChoice[] => {
-    if (phase === percentPhase) return ramp.map((percent) => ({ phase, percent }));
-    if (phase === "rollback" && kind === "cloudsql")
-      return ROLLBACK_ORIGINS.map((from) => ({
-        phase,
-        from,
-      }));
+function choicesOf(kind: MigrationKindName, ramp: number[], writeMove?: string): PhaseChoice[] {
+  const facts = KINDS[kind];
+  // Only the phases of the migration's route (cloudsql's writeMove): the others are refused for it.
+  const route = writeMove ?? facts.defaultRoute;
+  const onRoute = (phase: string) => [undefined, route].includes(facts.rows[phase].route);
+  return [...facts.order.filter(onRoute), "rollback"].flatMap((phase): PhaseChoice[] => {
+    if (phase === facts.ramp.phase) return ramp.map((percent) => ({ phase, percent }));
+    if (phase === "rollback" && facts.rollbackNamesOrigin)
+      return facts.rollbackOrigins.filter(onRoute).map((from) => ({ phase, from }));
     return [{ phase }];
   });
 }
@@ -37,9 +35,12 @@ async function main(argv: readonly string[]) {
   const started = performance.now();
   for (const stackName of ["staging", "prod"]) {
     const stack = readStackConfig(stackName);
-    const migrations = stack.config[CONFIG_KEY] as Record<string, { kind: string; ramp?: number[] }>;
+    const migrations = stack.config[CONFIG_KEY] as Record<
+      string,
+      { kind: MigrationKindName; ramp?: number[]; writeMove?: string }
+    >;
     for (const [name, m] of Object.entries(migrations)) {
-      for (const choice of choicesOf(m.kind, m.ramp ?? [10, 50, 100])) {
+      for (const choice of choicesOf(m.kind, m.ramp ?? [10, 50, 100], m.writeMove)) {
         const s = withPhase(stack, name, choice);
         const t = performance.now();
         await synthesize(() => program(new Date("2026-11-25T00:00:00Z")), {

@@ -9,11 +9,9 @@
 import { Command, CommanderError } from "commander";
 import { isUsageError, newCommand, selfArgs, UsageError, wholeNumber, type Leaf } from "../shell";
 import { maskText } from "../../ops/lib/mask";
-import { SingleBar } from "cli-progress";
 import { parseEndpoint, type Endpoint } from "../../ops/validate/endpoint";
 import { ValidateError } from "../../ops/validate/errors";
 import { renderText, type RunReport } from "../../ops/validate/report";
-import { validateTables } from "../../ops/validate/tables";
 import { mergeShardReports, parseShard, parseShardReports } from "../../ops/validate/shards";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -136,8 +134,10 @@ function endpointFrom(
   return parseEndpoint(value, flag ? which : envName);
 }
 
-function progressBar(enabled: boolean) {
+/** A progress bar on a terminal (its module loaded only then). */
+async function progressBar(enabled: boolean) {
   if (!enabled) return undefined;
+  const { SingleBar } = await import("cli-progress");
   const bar = new SingleBar({
     format: "{table} [{bar}] {percentage}% | {value}/{total} rows",
     stream: process.stderr,
@@ -273,7 +273,9 @@ async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
       "which tables? none were given",
       "pass --tables A,B, or --stack <stack> --migration <name> to validate the migration's critical tables",
     );
-  const bar = progressBar(opts.progress && !opts.json && process.stderr.isTTY === true);
+  const bar = await progressBar(opts.progress && !opts.json && process.stderr.isTTY === true);
+  // The comparison and its drivers load when there is something to compare (`--help` stays fast).
+  const { validateTables } = await import("../../ops/validate/tables");
   const report = await validateTables({
     source,
     target,

@@ -4,8 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
-import { DUAL_WRITE_PHASES } from "../../infra/config/dual-write";
+import { KINDS } from "../../infra/engine/kinds";
 import { positionOf, transitionContextOf } from "../../infra/engine/plan";
 import {
   forwardStep,
@@ -41,7 +40,7 @@ function targetOf(token: string, from: Position, spec: Migration): Position {
   const [base, attempt] = token.split("@");
   const choice = parsePhaseToken(base);
   // A phase the kind does not have is bad input (exit 2), not a refused step (exit 1).
-  const phases: readonly string[] = spec.kind === "cloudsql" ? CLOUDSQL_PHASES : DUAL_WRITE_PHASES;
+  const phases: readonly string[] = [...KINDS[spec.kind].order, "rollback"];
   if (!phases.includes(choice.phase))
     throw new UsageError(
       `"${token}": ${choice.phase} is not a phase of kind ${spec.kind}`,
@@ -51,7 +50,7 @@ function targetOf(token: string, from: Position, spec: Migration): Position {
     throw new UsageError(`"${token}": the attempt after @ must be a whole number, e.g. replicate@2`);
   return {
     phase: choice.phase,
-    attempt: attempt !== undefined ? Number(attempt) : spec.kind === "cloudsql" ? from.attempt : 1,
+    attempt: attempt !== undefined ? Number(attempt) : KINDS[spec.kind].attempts ? from.attempt : 1,
     ...(choice.percent !== undefined ? { percent: choice.percent } : {}),
     ...(choice.from !== undefined ? { rollbackFrom: choice.from } : {}),
   };

@@ -10,8 +10,7 @@
  * tables and the synthesized program; nothing here decides what a phase means.
  */
 import type { CloudSqlPlan } from "../../infra/engine/cloudsql";
-import { CLOUDSQL_ORDER, CLOUDSQL_ROLLBACK_ORIGINS } from "../../infra/engine/cloudsql-phases";
-import { DUAL_WRITE_ORDER, DUAL_WRITE_ROLLBACK_ORIGINS_OF_TABLE } from "../../infra/engine/dual-write-phases";
+import { KINDS } from "../../infra/engine/kinds";
 import { transitionContextOf, positionOf } from "../../infra/engine/plan";
 import {
   forwardStep,
@@ -225,10 +224,8 @@ const stateId = (phase: string) => phase.replace(/[^a-z0-9]/gi, "_");
 export function runbookDiagram(m: MigrationReport): string[] {
   const spec = m.planned.spec;
   const ctx = transitionContextOf(m.name, spec, { now: new Date(0) });
-  const order = (spec.kind === "cloudsql" ? CLOUDSQL_ORDER : DUAL_WRITE_ORDER).filter((p) => onRoute(p, ctx));
-  const origins = (
-    spec.kind === "cloudsql" ? CLOUDSQL_ROLLBACK_ORIGINS : DUAL_WRITE_ROLLBACK_ORIGINS_OF_TABLE
-  ).filter((p) => onRoute(p, ctx));
+  const order = KINDS[spec.kind].order.filter((p) => onRoute(p, ctx));
+  const origins = KINDS[spec.kind].rollbackOrigins.filter((p) => onRoute(p, ctx));
   const proposed = m.transition?.to ?? positionOf(spec);
   const deployed: Position | undefined = m.transition?.from;
   const ramped = RAMP[spec.kind].phase;
