@@ -60,6 +60,10 @@ export function usageBlock(c: CommandEntry): string {
   return ["```text", `$ cutover ${c.words.join(" ")} --help`, helpOf(c), "```"].join("\n");
 }
 
+/** Every kind with its facts, in the registry's order. */
+const kinds = () => Object.entries(KINDS) as [MigrationKindName, (typeof KINDS)[MigrationKindName]][];
+const kindHeading = (kind: string) => ["", `## \`${kind}\``, ""];
+
 const yesNo = (p: { ok: boolean; why?: string }) => (p.ok ? "yes" : `no: ${(p as { why: string }).why}`);
 
 /** Per kind, each phase's row: route, gates to enter it, what it records, whether rollback or going back may leave it. */
@@ -71,14 +75,9 @@ export function phasesPage(): string {
     "and the per-kind facts (`infra/engine/kinds.ts`). What each phase deploys is in the plan:",
     "`cutover plan -s <stack> --phase <phase>`.",
   ];
-  for (const [kind, facts] of Object.entries(KINDS) as [
-    MigrationKindName,
-    (typeof KINDS)[MigrationKindName],
-  ][]) {
+  for (const [kind, facts] of kinds()) {
     out.push(
-      "",
-      `## \`${kind}\``,
-      "",
+      ...kindHeading(kind),
       `Ramp: phase \`${facts.ramp.phase}\`, percent in \`${facts.ramp.percentKey}\`. ` +
         `The window before decommission: ${facts.window.noun}, from the ledger's \`${facts.window.fact}\`. ` +
         `Gate checks: ${facts.checks.map((c) => `\`${c}\``).join(", ")}.` +
@@ -111,14 +110,9 @@ export function transitionsPage(): string {
     "one percent step at a time), rollback from the phases that allow it, back by value only where the row",
     "says so, and a retry after rollback re-entering where the kind says.",
   ];
-  for (const [kind, facts] of Object.entries(KINDS) as [
-    MigrationKindName,
-    (typeof KINDS)[MigrationKindName],
-  ][]) {
+  for (const [kind, facts] of kinds()) {
     out.push(
-      "",
-      `## \`${kind}\``,
-      "",
+      ...kindHeading(kind),
       "| phase | back to the step before, by value | rollback |",
       "|---|---|---|",
     );

@@ -30,3 +30,10 @@ export function addRequestTimeout(command: Command): Command {
     REQUEST_TIMEOUT_S,
   );
 }
+
+/** `--source` and `--target` of a dual-write migration: the legacy PostgreSQL and the new schema. */
+export function addLegacyAndNew(command: Command): Command {
+  return command
+    .option("--source <url>", "legacy PostgreSQL URL (prefer the LEGACY_DATABASE_URL variable)")
+    .option("--target <url>", "new Supabase PostgreSQL URL (prefer the TARGET_DATABASE_URL variable)");
+}

@@ -6,7 +6,7 @@
  * store keeps a checkpoint beside the data, committed with the rows it covers.
  */
 import type { Client } from "pg";
-import { addTargetOptions } from "../options";
+import { addLegacyAndNew, addTargetOptions } from "../options";
 import { isConnectionLoss, reconnectWithBackoff, watchLoss } from "../../ops/lib/reconnect";
 import { connectSource } from "../../ops/backfill/source";
 import {
@@ -61,12 +61,12 @@ async function main(argv: readonly string[]): Promise<number> {
     .option("--store <store>", "only the tables of this store: d1 or supabase (default: both)")
     .option("--tables <list>", "comma-separated tables (default: every table of the migration)")
     .option("--database <name>", "D1 database (only its tables with --stack)");
-  const withOptions = addTargetOptions(command, {
-    local: "write D1 tables to",
-    remote: "write D1 tables to D1 through Cloudflare's HTTP API",
-  })
-    .option("--source <url>", "legacy PostgreSQL URL (prefer the LEGACY_DATABASE_URL variable)")
-    .option("--target <url>", "new Supabase PostgreSQL URL (prefer the TARGET_DATABASE_URL variable)")
+  const withOptions = addLegacyAndNew(
+    addTargetOptions(command, {
+      local: "write D1 tables to",
+      remote: "write D1 tables to D1 through Cloudflare's HTTP API",
+    }),
+  )
     .option("--schema <name>", "source schema without --stack", "public")
     .option("--primary-key <cols>", "primary key columns without --stack", "id")
     .option("--updated-at <col>", "watermark column without --stack", "updated_at")

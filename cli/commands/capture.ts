@@ -11,7 +11,7 @@
  *            evidence `dual-write → read-switch` needs;
  *   remove   drop the triggers (after the final cut); --drop-log also drops the log.
  */
-import { addTargetOptions } from "../options";
+import { addLegacyAndNew, addTargetOptions } from "../options";
 import { loadMigration } from "../../tooling/stack-file";
 import {
   actionOnMigration,
@@ -38,12 +38,12 @@ async function main(argv: readonly string[]): Promise<number> {
     .description("change capture from the legacy PostgreSQL into D1 and the new schema, deletes included")
     .argument("<action>", `one of ${ACTIONS.join(", ")}`)
     .option("-s, --stack <name>", "read tables, stores and connections from Pulumi.<name>.yaml");
-  const parsed = addTargetOptions(command, {
-    local: "apply D1 changes to",
-    remote: "apply D1 changes through Cloudflare's HTTP API",
-  })
-    .option("--source <url>", "legacy PostgreSQL URL (prefer the LEGACY_DATABASE_URL variable)")
-    .option("--target <url>", "new Supabase PostgreSQL URL (prefer the TARGET_DATABASE_URL variable)")
+  const parsed = addLegacyAndNew(
+    addTargetOptions(command, {
+      local: "apply D1 changes to",
+      remote: "apply D1 changes through Cloudflare's HTTP API",
+    }),
+  )
     .option("--follow", "run: keep applying until Ctrl-C instead of stopping when the log is drained")
     .option("--batch <n>", "run: changes per round", wholeNumber("changes, e.g. 2000"), 2000)
     .option("--interval <s>", "run: pause when the log is empty", seconds("seconds, e.g. 0.2"), 0.2)

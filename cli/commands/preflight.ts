@@ -76,7 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const results = await runPreflight(input);
   const allSecrets = [...secrets, ...secretsOf(input)];
   process.stdout.write(
-    opts.json ? renderJson("preflight:cloud", results, allSecrets) : renderText(results, allSecrets),
+    opts.json ? renderJson("check preflight", results, allSecrets) : renderText(results, allSecrets),
   );
   return exitCodeOf(results);
 }

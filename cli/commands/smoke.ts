@@ -121,7 +121,9 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(probe ? { writeProbe: probe } : {}),
     routes: opts.checklist ? readChecklist(opts.checklist) : undefined,
   });
-  process.stdout.write(opts.json ? renderJson("smoke", results, secrets) : renderText(results, secrets));
+  process.stdout.write(
+    opts.json ? renderJson("check smoke", results, secrets) : renderText(results, secrets),
+  );
   // Gate evidence needs every check run: a SKIP (no write probe declared, no checklist given) proves nothing.
   const skipped = results.filter((r) => r.status === "SKIP").map((r) => r.name);
   if (opts.evidence) {
@@ -149,7 +151,7 @@ async function main(argv: readonly string[]): Promise<number> {
         },
       ],
       summary: `${maskUrl(baseUrl)}: ${results.length} check(s)${failed.length ? `, failed: ${failed.join(", ")}` : ""}${skipped.length ? `, skipped: ${skipped.join(", ")} (a gate needs every check run)` : ""}${passed ? ", all passed" : ""}`,
-      report: renderJson("smoke", results, secrets),
+      report: renderJson("check smoke", results, secrets),
     });
     process.stderr.write(`smoke: evidence written to ${file}\n`);
     if (!passed && skipped.length)

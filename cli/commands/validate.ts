@@ -157,7 +157,14 @@ async function finish(opts: Options, given: RunReport, compact = false): Promise
   const evidence = where ? await import("../../ops/validate/evidence") : undefined;
   const report: RunReport = { ...given, ...(where ? evidence!.backgroundComparison(where) : {}) };
   process.stdout.write(
-    (opts.json ? JSON.stringify(report, null, compact ? undefined : 2) : renderText(report)) + "\n",
+    (opts.json
+      ? // `passed` is every check command's verdict key (here: identical, and the run finished).
+        JSON.stringify(
+          { passed: report.identical && !report.error, ...report },
+          null,
+          compact ? undefined : 2,
+        )
+      : renderText(report)) + "\n",
   );
   // Evidence is a verdict: a run that could not validate writes none (and leaves an earlier one as it is).
   if (opts.evidence && report.error)

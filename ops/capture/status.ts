@@ -54,6 +54,8 @@ export async function status(spec: DualWriteMigration, legacy: Client, opts: Sta
   const bound = spec.captureMaxLagSeconds;
   const keepsUp = maxLag <= bound;
   const report = {
+    // The gate's verdict (every check command's `passed`): installed on every table and keeping up.
+    passed: all && keepsUp,
     installed: all,
     pending: b.pending,
     lagSeconds: Number(b.lagSeconds.toFixed(3)),

@@ -78,6 +78,8 @@ export function renderJson(
 ): string {
   const report = {
     command,
+    // `passed` is every check command's verdict key; `ok` is its older name, kept for one release.
+    passed: passed(results),
     ok: passed(results),
     checks: results.map((r) => ({ ...r, required: r.required ?? true })),
   };

@@ -143,7 +143,7 @@ it("install, backfill, concurrent writes with the applier killed and restarted: 
   );
   expect(installed.status).toBe(0);
   const status = await run(["data", "capture", "status", ...stackArgs, "--json"]);
-  expect(JSON.parse(status.stdout)).toMatchObject({ installed: true, pending: 0 });
+  expect(JSON.parse(status.stdout)).toMatchObject({ passed: true, installed: true, pending: 0 });
 
   const backfill = await run([
     "data",

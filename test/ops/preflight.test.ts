@@ -124,7 +124,8 @@ describe("preflight:cloud (CLI)", () => {
   it("prints one JSON document with --json, masked", async () => {
     const run = await preflight(["--json"], { DATABASE_URL: pg.url.replace(DB_PASSWORD, "nope-nope") });
     const report = JSON.parse(run.stdout);
-    expect(report.command).toBe("preflight:cloud");
+    expect(report.command).toBe("check preflight");
+    expect(report.passed).toBe(false);
     expect(report.ok).toBe(false);
     expect(report.checks.map((c: { name: string; status: string }) => `${c.name}=${c.status}`)).toEqual([
       "DB connectivity=FAIL",

@@ -372,6 +372,8 @@ describe("smoke (CLI)", () => {
       const args = [`${base}/no-redis`, "--migration", "avvivo", "--token-header", "x-admin-token", "--json"];
       const run = await cli(args, { ADMIN_STATUS_TOKEN: TOKEN }, dir);
       const report = JSON.parse(run.stdout);
+      expect(report.command).toBe("check smoke");
+      expect(report.passed).toBe(true);
       expect(report.ok).toBe(true);
       expect(report.checks[1].detail).toMatch(/not required before stabilize, phase is \w+/);
       expect(run.code).toBe(0);

@@ -82,6 +82,7 @@ describe("cutover check validate — PostgreSQL ↔ PostgreSQL", () => {
     expect(shop.differences).toEqual({ missing: ["id=4242"], extra: ["id=100001"], changed: ["id=77777"] });
     expect(shop.totals).toEqual({ missing: 1, extra: 1, changed: 1 });
     expect(report.identical).toBe(false);
+    expect(report.passed).toBe(false);
     expect(r.code).toBe(1);
     noSecrets(r.stdout + r.stderr);
   });
@@ -112,6 +113,7 @@ describe("cutover check validate — PostgreSQL ↔ PostgreSQL", () => {
 
   it("checks a random sample with --sample", async () => {
     const same = await runValidate([...urls(), "--tables", "Reel", "--sample", "50", "--json"]);
+    expect(JSON.parse(same.stdout).passed).toBe(true);
     expect(JSON.parse(same.stdout).tables[0]).toMatchObject({
       method: "sample",
       identical: true,
