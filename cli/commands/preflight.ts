@@ -24,7 +24,7 @@ const program = newCommand("cutover check preflight")
     "-m, --migration <name>",
     "read the DMS source from this cloudsql migration (password: SOURCE_PASSWORD)",
   )
-  .option("-s, --stack <stack>", "stack whose Pulumi.<stack>.yaml holds the migration", "staging")
+  .option("-s, --stack <stack>", "stack whose Pulumi.<stack>.yaml holds the migration (with --migration)")
   .option(
     "--destination <url>",
     "the destination Cloud SQL once provisioned (or DESTINATION_URL): compares versions and extensions live",
@@ -50,7 +50,7 @@ async function main(argv: readonly string[]): Promise<number> {
     source?: string;
     destination?: string;
     migration?: string;
-    stack: string;
+    stack?: string;
     databases?: string;
     sslmode?: string;
     redisCa?: string;

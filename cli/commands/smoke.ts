@@ -26,7 +26,7 @@ const program = newCommand("cutover check smoke")
   .argument("<base-url>", "service or Cloud Run tag URL, e.g. https://candidate---avvivo-api-xyz.a.run.app")
   .option("--phase <phase>", `phase the revision is in: ${CLOUDSQL_PHASES.join(", ")}`)
   .option("-m, --migration <name>", "take the phase from this cloudsql migration in the stack file")
-  .option("-s, --stack <stack>", "stack whose Pulumi.<stack>.yaml holds the migration", "staging")
+  .option("-s, --stack <stack>", "stack whose Pulumi.<stack>.yaml holds the migration (with --migration)")
   .option("--checklist <file>", "YAML/JSON file listing the checklist routes (auth, shops, streams, …)")
   .option("--token-env <name>", `env var holding the admin token (default: ${TOKEN_ENVS.join(", then ")})`)
   .option(
@@ -45,7 +45,7 @@ interface SmokeOptions {
   evidence?: boolean;
   phase?: string;
   migration?: string;
-  stack: string;
+  stack?: string;
   checklist?: string;
   tokenEnv?: string;
   tokenHeader: string;
@@ -53,16 +53,26 @@ interface SmokeOptions {
   json?: boolean;
 }
 
+/** The stack of `--migration`: named, never assumed (a prod URL judged by staging's phase would mislead). */
+function stackOf(opts: { stack?: string; migration?: string }): string {
+  if (opts.stack === undefined)
+    throw new UsageError(
+      `--migration ${opts.migration} needs the stack whose file holds it`,
+      `-s <stack>, e.g. cutover check smoke <url> -s staging -m ${opts.migration}`,
+    );
+  return opts.stack;
+}
+
 /** The phase to check, and the write probe when a migration's config declares one. */
 function resolvePhase(opts: SmokeOptions): { phase: CloudSqlPhase; probe?: WriteProbe } {
   if (opts.phase && opts.migration) throw new UsageError("give either --phase or --migration, not both");
   if (opts.migration) {
-    const m = loadMigration(opts.stack, opts.migration, { kind: "cloudsql", purpose: CLOUDSQL_ONLY });
+    const m = loadMigration(stackOf(opts), opts.migration, { kind: "cloudsql", purpose: CLOUDSQL_ONLY });
     return { phase: m.phase, ...(m.cloudRun.writeBlock.probe ? { probe: m.cloudRun.writeBlock.probe } : {}) };
   }
   if (!opts.phase) {
     throw new UsageError(
-      "which phase is the revision in? give --phase <phase> or --migration <name> [--stack <stack>]",
+      "which phase is the revision in? give --phase <phase> or --stack <stack> --migration <name>",
     );
   }
   if (!(CLOUDSQL_PHASES as readonly string[]).includes(opts.phase)) {
@@ -132,11 +142,12 @@ async function main(argv: readonly string[]): Promise<number> {
         "--evidence needs --migration (and --stack): the evidence belongs to one migration",
       );
     const failed = results.filter((r) => r.status === "FAIL").map((r) => r.name);
-    const spec = loadMigration(opts.stack, opts.migration);
+    const stack = stackOf(opts);
+    const spec = loadMigration(stack, opts.migration);
     const url = new URL(baseUrl);
     const passed = exitCodeOf(results) === 0 && skipped.length === 0;
     const file = recordEvidence(process.cwd(), {
-      stack: opts.stack,
+      stack,
       migration: opts.migration,
       check: "smoke",
       position: positionLabel(positionOf(spec)),

@@ -35,7 +35,8 @@ export interface SourceRequest {
   /** A URL of the destination (Cloud SQL after provision), to compare versions and extensions live. */
   readonly destination?: string;
   readonly migration?: string;
-  readonly stack: string;
+  /** The stack whose file holds `migration`: named, never assumed. */
+  readonly stack?: string;
   readonly sslmode?: string;
   readonly databases?: readonly string[];
   readonly dir?: string;
@@ -84,7 +85,10 @@ function fromUrl(url: string, req: SourceRequest): SourceTarget {
 /** Why preflight --migration and smoke refuse another kind. */
 export const CLOUDSQL_ONLY = "this command checks kind cloudsql (a DMS source / Cloud Run service)";
 
-function fromConfig(req: SourceRequest & { migration: string }, env: NodeJS.ProcessEnv): SourceTarget {
+function fromConfig(
+  req: SourceRequest & { migration: string; stack: string },
+  env: NodeJS.ProcessEnv,
+): SourceTarget {
   const migration = loadMigration(req.stack, req.migration, {
     dir: req.dir,
     kind: "cloudsql",
@@ -133,7 +137,15 @@ export function resolveSource(req: SourceRequest, env: NodeJS.ProcessEnv): Sourc
     throw new UsageError("give either --source <url> or --migration <name>, not both");
   }
   if (req.source) return fromUrl(req.source, req);
-  if (req.migration) return fromConfig({ ...req, migration: req.migration }, env);
+  if (req.migration) {
+    // Prod's source judged by staging's file would mislead: the stack is said, not defaulted.
+    if (req.stack === undefined)
+      throw new UsageError(
+        `--migration ${req.migration} needs the stack whose file holds it`,
+        `-s <stack>, e.g. cutover check preflight -s staging -m ${req.migration}`,
+      );
+    return fromConfig({ ...req, migration: req.migration, stack: req.stack }, env);
+  }
   return undefined;
 }
 

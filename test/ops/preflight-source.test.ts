@@ -212,6 +212,11 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
       {},
       "give either --source <url> or --migration <name>, not both",
     ],
+    [
+      ["--migration", "avvivo"],
+      { SOURCE_PASSWORD },
+      "--migration avvivo needs the stack whose file holds it\n  hint: -s <stack>, e.g. cutover check preflight -s staging -m avvivo",
+    ],
     [["--source", "mysql://u:pw@h/db"], {}, "--source must be a postgres:// URL, got mysql://…"],
     [
       ["--source", "not a url"],

@@ -326,7 +326,16 @@ describe("smoke (CLI)", () => {
       "routes:\n  - { name: auth, path: /auth/session }\n  - { name: shops, path: /shops, auth: false }\n",
     );
     const run = await cli(
-      [`${base}/healthy`, "--migration", "avvivo", "--evidence", "--checklist", "checklist.yaml"],
+      [
+        `${base}/healthy`,
+        "-s",
+        "staging",
+        "--migration",
+        "avvivo",
+        "--evidence",
+        "--checklist",
+        "checklist.yaml",
+      ],
       { SMOKE_ADMIN_TOKEN: TOKEN },
       dir,
     );
@@ -349,7 +358,7 @@ describe("smoke (CLI)", () => {
     const dir = scratchDir("smoke-skip");
     fs.copyFileSync(path.join(ROOT, "Pulumi.staging.yaml"), path.join(dir, "Pulumi.staging.yaml"));
     const run = await cli(
-      [`${base}/healthy`, "--migration", "avvivo", "--evidence"],
+      [`${base}/healthy`, "-s", "staging", "--migration", "avvivo", "--evidence"],
       { SMOKE_ADMIN_TOKEN: TOKEN },
       dir,
     );
@@ -369,7 +378,16 @@ describe("smoke (CLI)", () => {
     try {
       const stack = fs.readFileSync(path.join(ROOT, "Pulumi.staging.yaml"), "utf8");
       fs.writeFileSync(path.join(dir, "Pulumi.staging.yaml"), stack);
-      const args = [`${base}/no-redis`, "--migration", "avvivo", "--token-header", "x-admin-token", "--json"];
+      const args = [
+        `${base}/no-redis`,
+        "-s",
+        "staging",
+        "--migration",
+        "avvivo",
+        "--token-header",
+        "x-admin-token",
+        "--json",
+      ];
       const run = await cli(args, { ADMIN_STATUS_TOKEN: TOKEN }, dir);
       const report = JSON.parse(run.stdout);
       expect(report.command).toBe("check smoke");
@@ -398,7 +416,7 @@ describe("smoke (CLI)", () => {
     [
       ["http://x"],
       { SMOKE_ADMIN_TOKEN: TOKEN },
-      "smoke: which phase is the revision in? give --phase <phase> or --migration <name> [--stack <stack>]",
+      "smoke: which phase is the revision in? give --phase <phase> or --stack <stack> --migration <name>",
     ],
     [
       ["http://x", "--phase", "cutover"],
@@ -409,6 +427,11 @@ describe("smoke (CLI)", () => {
       ["http://x", "--phase", "canary", "--migration", "avvivo"],
       { SMOKE_ADMIN_TOKEN: TOKEN },
       "smoke: give either --phase or --migration, not both",
+    ],
+    [
+      ["http://x", "--migration", "avvivo"],
+      { SMOKE_ADMIN_TOKEN: TOKEN },
+      "smoke: --migration avvivo needs the stack whose file holds it\n  hint: -s <stack>, e.g. cutover check smoke <url> -s staging -m avvivo",
     ],
     [
       ["not-a-url", "--phase", "canary"],
