@@ -5,6 +5,11 @@ import { CONFIG_KEY } from "../infra/config/common";
 import { ConfigError, parseMigrations } from "../infra/config/load";
 import type { Migration, MigrationKind, Migrations } from "../infra/config/schema";
 import { RAMP, type MigrationKindName } from "../infra/engine/transitions";
+import { StackFileError } from "./stack-file-error";
+import type { PhaseChoice } from "./phase-token";
+
+export { StackFileError } from "./stack-file-error";
+export { parsePhaseToken, type PhaseChoice } from "./phase-token";
 
 /** What a `secure:` value reads as offline: the stack file's ciphertext is never used. */
 export const SECRET = "[secret]";
@@ -29,11 +34,6 @@ export function looksLikeCiphertext(value: unknown): boolean {
   if (typeof value !== "string") return false;
   const b64 = "[A-Za-z0-9+/]+={0,2}";
   return new RegExp(`^(v1:${b64}:${b64}|${b64})$`).test(value) && value.length >= 24;
-}
-
-/** Thrown for a missing or unreadable stack file; the message says which file and what to do. */
-export class StackFileError extends Error {
-  override name = "StackFileError";
 }
 
 /**
@@ -98,32 +98,6 @@ export function listStacks(dir = process.cwd()): string[] {
     .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
     .filter((s): s is string => s !== undefined)
     .sort();
-}
-
-/** A phase as written on the command line: `canary`, `canary:50` (percent) or `rollback:canary` (from). */
-export interface PhaseChoice {
-  readonly phase: string;
-  readonly percent?: number;
-  readonly from?: string;
-}
-
-export function parsePhaseToken(token: string): PhaseChoice {
-  const [phase, arg, extra] = token.split(":");
-  if (!phase || extra !== undefined)
-    throw new StackFileError(`invalid phase "${token}"; hint: e.g. canary:50 or rollback:canary`);
-  if (arg === undefined) return { phase };
-  if (phase === "rollback") {
-    if (!/^[a-z][a-z-]*$/.test(arg))
-      throw new StackFileError(
-        `invalid phase "${token}": rollback takes the phase it leaves after the colon; hint: e.g. rollback:canary`,
-      );
-    return { phase, from: arg };
-  }
-  if (!/^[0-9]+$/.test(arg))
-    throw new StackFileError(
-      `invalid phase "${token}": expected ${phase}:<percent>, a whole number such as ${phase}:50 (only rollback takes a phase after the colon); hint: e.g. canary:50 or read-switch:10`,
-    );
-  return { phase, percent: Number(arg) };
 }
 
 /** Returns a copy of the config with one migration moved to another phase (the file is not touched). */

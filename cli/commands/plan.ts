@@ -1,40 +1,22 @@
+/**
+ * `cutover plan -s <stack>`: the offline plan (the main command): flags, then ops/plan/ builds, judges and
+ * renders the plan. Exit 0 planned; 1 a refused transition or a mandatory policy finding; 2 bad input.
+ */
 import { InvalidArgumentError } from "commander";
 import { newCommand, wholeNumber, type Leaf } from "../shell";
-import { parsePhaseToken, readStackConfig, StackFileError, type PhaseChoice } from "../../tooling/stack-file";
-import { deployedFromGit, deployedFromOutputs, type DeployedSide } from "../../tooling/deployed";
-import { CONFIG_KEY } from "../../infra/config/common";
+import { parsePhaseToken, type PhaseChoice } from "../../tooling/phase-token";
+import { StackFileError } from "../../tooling/stack-file-error";
+import type { DeployedSide } from "../../tooling/deployed";
 
-/**
- * Where each stack this one follows stands: its outputs (`--leader-deployed`), else its file at the
- * base ref. Neither: not judged offline (the ledger judges it at preview with a StackReference).
- */
-function leadersOf(
-  stack: string,
-  base: string | undefined,
-  leaderDeployed: string | undefined,
-): Record<string, DeployedSide> {
-  const migrations = (readStackConfig(stack).config[CONFIG_KEY] ?? {}) as Record<
-    string,
-    { follows?: unknown }
-  >;
-  const names = [
-    ...new Set(Object.values(migrations).flatMap((m) => (typeof m?.follows === "string" ? [m.follows] : []))),
-  ];
-  if (leaderDeployed !== undefined && names.length === 0)
-    throw new StackFileError(
-      `--leader-deployed: no migration of ${stack} follows another stack; hint: set follows: <stack> on its migrations, or drop the flag`,
-    );
-  const out: Record<string, DeployedSide> = {};
-  for (const leader of names) {
-    if (leaderDeployed !== undefined) out[leader] = deployedFromOutputs(leaderDeployed);
-    else if (base !== undefined) out[leader] = deployedFromGit(leader, base);
-  }
-  return out;
-}
-import { evaluateFindings } from "../../ops/plan/findings";
-import { renderDiff, renderPlan } from "../../ops/plan/render";
-import { planMarkdown } from "../../ops/plan/markdown";
-import { buildDiff, buildPlan, firstRunNotes } from "../../ops/plan/run";
+/** The plan's machinery (the Pulumi program on the mock runtime), loaded when a plan is asked for, not for --help. */
+const planParts = async () => ({
+  ...(await import("../../ops/plan/findings")),
+  ...(await import("../../ops/plan/render")),
+  ...(await import("../../ops/plan/markdown")),
+  ...(await import("../../ops/plan/run")),
+  ...(await import("../../ops/plan/leaders")),
+  ...(await import("../../tooling/deployed")),
+});
 
 const phaseArg = (value: string): PhaseChoice => {
   try {
@@ -97,6 +79,18 @@ const program = newCommand("cutover plan")
       markdown?: boolean;
     }) => {
       const stack = opts.stack;
+      const {
+        buildDiff,
+        buildPlan,
+        deployedFromGit,
+        deployedFromOutputs,
+        evaluateFindings,
+        firstRunNotes,
+        leadersOf,
+        planMarkdown,
+        renderDiff,
+        renderPlan,
+      } = await planParts();
       if (opts.markdown && (opts.json || opts.diff))
         throw new StackFileError("--markdown is its own output; hint: drop --json / --diff");
       if (opts.base !== undefined && opts.deployed !== undefined)
