@@ -103,7 +103,7 @@ export function runMain(main: () => Promise<number | void>, opts: RunMainOptions
       // A Cloudflare SDK failure in words (loaded only on this path: the SDK is slow to load).
       const error =
         caught instanceof Error && !isUsageError(caught)
-          ? ((await import("../ops/lib/cloudflare")).describeCloudflareError(caught) ?? caught)
+          ? ((await import("../ops/lib/cloudflare-errors")).describeCloudflareError(caught) ?? caught)
           : caught;
       // Commander has printed its own message already.
       if (error instanceof CommanderError) return exitFlushed(error.exitCode === 0 ? EXIT.ok : EXIT.usage);

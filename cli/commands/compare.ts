@@ -94,7 +94,7 @@ async function readSummary(
     throw new UsageError(
       "CLOUDFLARE_API_TOKEN is not set; hint: export an API token with Workers KV read permission (it is never printed)",
     );
-  const client = cloudflareClient(token, opts.requestTimeout);
+  const client = await cloudflareClient(token, opts.requestTimeout);
   const accountId = spec.cloudflare.accountId;
   const namespaceId = opts.outputs
     ? idsFromOutputs(readOutputs(opts.outputs), migration, opts.outputs).kvNamespaceId

@@ -60,7 +60,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const retiring = [
     ...new Set([...spec.d1.filter((d) => d.retired).map((d) => d.name), ...(opts.retire ?? [])]),
   ];
-  const client = cloudflareClient(token, opts.requestTimeout);
+  const client = await cloudflareClient(token, opts.requestTimeout);
   const report = await checkDetached(client, spec.cloudflare.accountId, spec, stack, migration, retiring);
   const passed = report.findings.length === 0;
   if (opts.json) process.stdout.write(JSON.stringify({ passed, ...report }, null, 2) + "\n");

@@ -97,7 +97,7 @@ export async function resolveTarget(
     throw new UsageError("--database-id needs --database to say which database it belongs to");
   }
   // The SDK honours CLOUDFLARE_BASE_URL (an API gateway or a test stand-in).
-  const client = cloudflareClient(token, opts.requestTimeout);
+  const client = await cloudflareClient(token, opts.requestTimeout);
   const withIds = await Promise.all(
     databases.map(async (d) => ({
       ...d,

@@ -6,7 +6,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { cloudflareClient, describeCloudflareError } from "../lib/cloudflare";
+import { cloudflareClient } from "../lib/cloudflare";
+import { describeCloudflareError } from "../lib/cloudflare-errors";
 import type { D1Executor } from "./d1";
 import type { Endpoint } from "./endpoint";
 import { ValidateError } from "./errors";
@@ -107,11 +108,13 @@ function openRemote(endpoint: RemoteEndpoint, timeouts: Timeouts, env: NodeJS.Pr
       `${endpoint.label}: CLOUDFLARE_API_TOKEN is not set`,
       "export a Cloudflare API token with D1 read permission in CLOUDFLARE_API_TOKEN",
     );
-  const client = cloudflareClient(apiToken, Math.max(1, Math.ceil(timeouts.statementMs / 1000)));
+  // The SDK loads with the first query, not with the command.
+  const made = cloudflareClient(apiToken, Math.max(1, Math.ceil(timeouts.statementMs / 1000)));
   return {
     label: endpoint.label,
     async query(sql, params, doing) {
       try {
+        const client = await made;
         const rows: Row[] = [];
         const pages = client.d1.database.query(endpoint.databaseId, {
           account_id: endpoint.accountId,
