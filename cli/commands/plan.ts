@@ -14,6 +14,8 @@ const planParts = async () => ({
   ...(await import("../../ops/plan/render")),
   ...(await import("../../ops/plan/markdown")),
   ...(await import("../../ops/plan/run")),
+  ...(await import("../../ops/plan/diff")),
+  ...(await import("../../ops/plan/first-run")),
   ...(await import("../../ops/plan/leaders")),
   ...(await import("../../tooling/deployed")),
 });

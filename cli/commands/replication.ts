@@ -1,7 +1,4 @@
 /**
- * Over 300 lines: one command, whose six actions share its options, the URL checks and the masking of
- * what they print.
- *
  * `cutover replication start|status|stop|freeze-source|thaw-source|switch` — the `replication: logical`
  * path's steps, and the switch's freeze job (`writeMove: switch`). The program runs
  * them as Cloud Run Jobs inside the VPC (start at `replicate`, stop at `promote`); an operator runs
@@ -17,9 +14,9 @@ import {
   stopLogical,
   waitReady,
   type LogicalOptions,
-  type LogicalStatus,
 } from "../../ops/replication/logical";
 import { freezeSource, thawSource } from "../../ops/replication/source-freeze";
+import { describeStatus } from "../../ops/replication/status-text";
 import { switchFreeze } from "../../ops/replication/switch-freeze";
 import { SwitchError } from "../../infra/replication/switch";
 
@@ -111,24 +108,6 @@ function required(value: string | undefined, env: string, flag: string): string 
   return value;
 }
 
-function describe(status: LogicalStatus): string {
-  const ready = status.tables.filter((t) => t.state === "ready").length;
-  const lines = [
-    `subscription ${status.subscription ? (status.enabled ? "enabled" : "DISABLED") : "absent"}, publication ${status.publication ? "present" : "absent"}`,
-    `tables: ${ready} of ${status.tables.length} streaming${status.tables
-      .filter((t) => t.state !== "ready")
-      .slice(0, 10)
-      .map((t) => `; ${t.table} ${t.state}`)
-      .join("")}`,
-    `lag: ${status.lagBytes === null ? "no slot" : `${status.lagBytes} bytes`}; errors: ${status.errors}`,
-  ];
-  if (status.insertOnly.length)
-    lines.push(
-      `insert-only (no replica identity: updates and deletes do not arrive): ${status.insertOnly.join(", ")}`,
-    );
-  return lines.join("\n") + "\n";
-}
-
 async function main(argv: readonly string[]): Promise<number> {
   program.parse(argv, { from: "user" });
   const action = program.args[0] as Action;
@@ -155,14 +134,14 @@ async function main(argv: readonly string[]): Promise<number> {
         : await statusLogical(opts);
       print(
         `${started.subscriptionCreated ? "replication started" : "replication was already started"}` +
-          `${started.schemaCopied ? " (schema copied)" : ""}\n${describe(status)}`,
+          `${started.schemaCopied ? " (schema copied)" : ""}\n${describeStatus(status)}`,
         { action, ...started, status },
       );
       return o.wait && !status.ready ? 1 : 0;
     }
     if (action === "status") {
       const status = await statusLogical(opts);
-      print(describe(status), { action, ...status });
+      print(describeStatus(status), { action, ...status });
       return status.ready ? 0 : 1;
     }
     const stopped = await stopLogical(opts, { catchUpTimeoutMs: o.timeout * 1000 });

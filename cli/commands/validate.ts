@@ -1,19 +1,17 @@
 /**
- * Over 300 lines: its flags are many (endpoints, schemas, shards, bounds, evidence) and each is declared
- * with its help; the work is in ops/validate/ (tables.ts runs the comparison, evidence.ts records it).
- *
- * `cutover check validate`: source vs destination data validation. Thin shell: options, progress, the
- * sharded run (this command again, n times, merged) and output.
+ * `cutover check validate`: source vs destination data validation. Thin shell: options, progress and
+ * output; the work is in ops/validate/ (tables.ts runs the comparison, evidence.ts records it) and the
+ * sharded run (this command again, n times, merged) in validate-shards.ts.
  * Exit codes: 0 identical, 1 differences found, 2 could not validate (bad input, server failure).
  */
 import { Command, CommanderError } from "commander";
-import { isUsageError, newCommand, selfArgs, UsageError, wholeNumber, type Leaf } from "../shell";
+import { isUsageError, newCommand, UsageError, wholeNumber, type Leaf } from "../shell";
+import { runShards } from "./validate-shards";
 import { maskText } from "../../ops/lib/mask";
 import { parseEndpoint, type Endpoint } from "../../ops/validate/endpoint";
 import { ValidateError } from "../../ops/validate/errors";
 import { renderText, type RunReport } from "../../ops/validate/report";
 import { mergeShardReports, parseShard, parseShardReports } from "../../ops/validate/shards";
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 interface Options {
@@ -179,56 +177,6 @@ async function finish(opts: Options, given: RunReport, compact = false): Promise
   return report.error ? 2 : report.identical ? 0 : 1;
 }
 
-/** `--shards n`: this command again as n processes, one slice each, merged. */
-async function runShards(opts: Options, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const n = opts.shards!;
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--shards" || argv[i] === "--evidence" || argv[i] === "--json") {
-      if (argv[i] === "--shards") i++;
-      continue;
-    }
-    if (argv[i].startsWith("--shards=")) continue;
-    rest.push(argv[i]);
-  }
-  const outputs = await Promise.all(
-    Array.from(
-      { length: n },
-      (_, i) =>
-        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-          const child = spawn(
-            process.execPath,
-            [...selfArgs(["check", "validate"]), ...rest, "--shard", `${i}/${n}`, "--json", "--no-progress"],
-            { env, stdio: ["ignore", "pipe", "pipe"] },
-          );
-          let out = "";
-          let err = "";
-          child.stdout.on("data", (d) => (out += d));
-          child.stderr.on("data", (d) => (err += d));
-          child.on("close", (code) => resolve({ code, out, err }));
-        }),
-    ),
-  );
-  const broken = outputs.find((o) => o.code !== 0 && o.code !== 1);
-  if (broken) {
-    const parsed = (() => {
-      try {
-        return JSON.parse(broken.out) as RunReport;
-      } catch {
-        return undefined;
-      }
-    })();
-    throw new ValidateError(
-      `a shard could not validate: ${parsed?.error?.message ?? broken.err.trim().split("\n").pop() ?? `exit ${broken.code}`}`,
-      parsed?.error?.hint ?? "see the message above; rerun when fixed",
-    );
-  }
-  const merged = mergeShardReports(
-    parseShardReports(outputs.map((o, i) => ({ name: `shard ${i}/${n}`, text: o.out }))),
-  );
-  return finish(opts, merged);
-}
-
 async function run(opts: Options, env: NodeJS.ProcessEnv): Promise<number> {
   if (opts.merge) {
     const texts = opts.merge.map((name) => {
@@ -317,7 +265,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (opts.shards !== undefined) {
       if (opts.shard !== undefined || opts.merge)
         throw new ValidateError("--shards runs every slice itself", "drop --shard / --merge");
-      return await runShards(opts, argv, env);
+      return await finish(opts, await runShards(opts.shards, argv, env));
     }
     return await run(opts, env);
   } catch (e) {

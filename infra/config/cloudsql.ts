@@ -1,5 +1,4 @@
-/**
- * Over 300 lines: one zod schema, the cloudsql spec key by key with its documentation and default; its
+/** Over 300 lines: one zod schema, the cloudsql spec key by key with its documentation and default; its
  * sub-schemas have no other reader (the cross-field rules live in rules-cloudsql.ts, the replication
  * paths' keys in cloudsql-replication.ts).
  */

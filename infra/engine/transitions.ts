@@ -1,10 +1,22 @@
-/**
- * Over 300 lines: one decision, the judge of deployed → proposed: the route's step walk, the refusal
- * reasons and the hints that name the allowed steps use each other and no one else.
- */
 import { formatDuration, HOUR_MS } from "../../contract/facts";
-import { KINDS, type MigrationKindName } from "./kinds";
-import type { GateCheck, LedgerFactName, TransitionRow } from "./phase-row";
+import { KINDS } from "./kinds";
+import type { LedgerFactName } from "./phase-row";
+import {
+  DEFAULT_ROUTE,
+  factsOf,
+  indexOf,
+  onRoute,
+  PERCENT_KEY,
+  positionLabel,
+  RAMPED,
+  retryOf,
+  rowOf,
+  samePosition,
+  stepsOf,
+  type LedgerFacts,
+  type Position,
+  type TransitionContext,
+} from "./walk";
 
 /**
  * Judging a change of phase against what is deployed. Everything a phase allows is data in the kind's
@@ -14,44 +26,22 @@ import type { GateCheck, LedgerFactName, TransitionRow } from "./phase-row";
  */
 
 export type { MigrationKindName } from "./kinds";
-
-/** Where a migration stands: its phase, the ramp step, the phase a rollback left, the attempt. */
-export interface Position {
-  readonly phase: string;
-  /** trafficPercent (cloudsql canary) or readPercent (dual-write read-switch). */
-  readonly percent?: number;
-  /** For rollback: the phase it left. */
-  readonly rollbackFrom?: string;
-  /** cloudsql retry counter; 1 for dual-write. */
-  readonly attempt: number;
-}
-
-/** Facts the ledger records once (times are ISO-8601, taken when `pulumi up` applied the phase). */
-export interface LedgerFacts {
-  /** DMS promotions, one per attempt. */
-  readonly promoted?: readonly { readonly attempt: number; readonly at: string }[];
-  /** When the candidate reached 100% (cloudsql): the observation window counts from here. */
-  readonly cutoverCompleted?: { readonly attempt: number; readonly at: string };
-  /** When writes stopped going to legacy (dual-write): the soak counts from here. */
-  readonly finalCut?: { readonly at: string };
-  readonly decommissioned?: { readonly at: string };
-}
-
-/** What a transition needs besides the two positions. */
-export interface TransitionContext {
-  readonly kind: MigrationKindName;
-  readonly migration: string;
-  readonly ramp: readonly number[];
-  /** The migration's route among its kind's (cloudsql: `writeMove`); undefined for a kind with one. */
-  readonly route: string | undefined;
-  /** Hours after `cutoverCompleted` (cloudsql) or `finalCut` (dual-write) before decommission. */
-  readonly windowHours: number;
-  readonly now: Date;
-  /** The ledger's facts; undefined when only positions are known (offline `--base`): windows not judged. */
-  readonly facts?: LedgerFacts;
-  /** Stack name, for the commands printed in hints. @default "<stack>" */
-  readonly stack?: string;
-}
+export {
+  BASELINE,
+  factsOf,
+  forwardStep,
+  gatesOf,
+  onRoute,
+  positionFromFields,
+  positionLabel,
+  RAMP,
+  samePosition,
+  stepsOf,
+  type LedgerFacts,
+  type Position,
+  type TransitionContext,
+  type Walk,
+} from "./walk";
 
 export interface Transition {
   readonly from: Position;
@@ -67,84 +57,6 @@ export interface Transition {
   readonly note?: string;
   /** The facts applying `to` records, if any. */
   readonly records?: readonly LedgerFactName[];
-}
-
-/** Each kind's ramp: the phase that steps through it and the config key holding its percent. */
-export const RAMP: Readonly<Record<MigrationKindName, KindRamp>> = {
-  cloudsql: KINDS.cloudsql.ramp,
-  "dual-write": KINDS["dual-write"].ramp,
-};
-type KindRamp = (typeof KINDS)[MigrationKindName]["ramp"];
-const RAMPED = (kind: MigrationKindName) => RAMP[kind].phase;
-const PERCENT_KEY = (kind: MigrationKindName) => RAMP[kind].percentKey;
-
-/**
- * The position a migration's fields ask for: phase, the ramp step (only in the ramp phase), the phase a
- * rollback leaves, the attempt (1 when absent). Lenient, so it also reads a spec from an older stack
- * file that today's schema would refuse; undefined without a phase.
- */
-export function positionFromFields(raw: Record<string, unknown>): Position | undefined {
-  if (typeof raw.phase !== "string") return undefined;
-  const ramp = RAMP[raw.kind as MigrationKindName];
-  const percent = ramp && raw.phase === ramp.phase ? raw[ramp.percentKey] : undefined;
-  const from = raw.phase === "rollback" ? raw.rollbackFrom : undefined;
-  return {
-    phase: raw.phase,
-    attempt: typeof raw.attempt === "number" ? raw.attempt : 1,
-    ...(typeof percent === "number" ? { percent } : {}),
-    ...(typeof from === "string" ? { rollbackFrom: from } : {}),
-  };
-}
-
-function rowOf(kind: MigrationKindName, phase: string): TransitionRow | undefined {
-  return Object.hasOwn(KINDS[kind].rows, phase) ? KINDS[kind].rows[phase] : undefined;
-}
-
-/** What walking a migration's runbook depends on: its kind, its ramp and its route. */
-export type Walk = Pick<TransitionContext, "kind" | "ramp" | "route">;
-
-const DEFAULT_ROUTE = (kind: MigrationKindName) => KINDS[kind].defaultRoute;
-
-/** Whether `phase` is on the walk's route (a phase of another route is never taken). */
-export function onRoute(phase: string, w: Pick<Walk, "kind" | "route">): boolean {
-  const route = rowOf(w.kind, phase)?.route;
-  return route === undefined || route === (w.route ?? DEFAULT_ROUTE(w.kind));
-}
-
-/** The runbook as a list of steps: each phase of the route once, the ramp phase once per ramp step. */
-export function stepsOf(w: Walk, attempt = 1): Position[] {
-  return KINDS[w.kind].order
-    .filter((phase) => onRoute(phase, w))
-    .flatMap((phase) =>
-      phase === RAMPED(w.kind)
-        ? w.ramp.map((percent) => ({ phase, percent, attempt }))
-        : [{ phase, attempt }],
-    );
-}
-
-/** `canary:50`, `rollback:canary`, `replicate` — with `(attempt n)` when asked. */
-export function positionLabel(p: Position, withAttempt = false): string {
-  const arg =
-    p.percent !== undefined ? `:${p.percent}` : p.rollbackFrom !== undefined ? `:${p.rollbackFrom}` : "";
-  return `${p.phase}${arg}${withAttempt ? ` (attempt ${p.attempt})` : ""}`;
-}
-
-/** The same position (a dual-write rollback without `rollbackFrom` matches any origin). */
-export const samePosition = (a: Position, b: Position) =>
-  a.phase === b.phase &&
-  a.percent === b.percent &&
-  a.attempt === b.attempt &&
-  (a.phase !== "rollback" || b.rollbackFrom === undefined || a.rollbackFrom === b.rollbackFrom);
-
-function indexOf(w: Walk, p: Position): number {
-  return stepsOf(w).findIndex(
-    (s) => s.phase === p.phase && (s.percent === undefined || s.percent === p.percent),
-  );
-}
-
-/** Where a retry after rollback re-enters the runbook: what still exists decides. */
-function retryOf(kind: MigrationKindName, from: Position): Position {
-  return KINDS[kind].retry(from);
 }
 
 /** When decommission may run, if the ledger says; `undefined` when the facts are not known. */
@@ -168,29 +80,6 @@ export function allowedSteps(from: Position, ctx: TransitionContext): Position[]
   if (i > 0 && row.back.ok) out.push(steps[i - 1]);
   if (row.rollback.ok) out.push({ phase: "rollback", rollbackFrom: from.phase, attempt: from.attempt });
   return out;
-}
-
-/**
- * The step forward from `from` (the retry after a rollback), whether or not a window still blocks it;
- * undefined at the end of the runbook.
- */
-export function forwardStep(from: Position, ctx: Walk): Position | undefined {
-  if (from.phase === "rollback") return retryOf(ctx.kind, from);
-  const i = indexOf(ctx, from);
-  return i < 0 ? undefined : stepsOf(ctx, from.attempt)[i + 1];
-}
-
-/** The checks whose passing evidence the forward step `from → to` needs (the phase table's `gates`). */
-export function gatesOf(from: Position, to: Position, ctx: Walk): readonly GateCheck[] {
-  const next = forwardStep(from, ctx);
-  if (
-    next === undefined ||
-    from.phase === "rollback" ||
-    next.phase !== to.phase ||
-    next.percent !== to.percent
-  )
-    return [];
-  return from.phase === to.phase ? [] : (rowOf(ctx.kind, to.phase)?.gates ?? []);
 }
 
 /** The refusal a decommission window gives now, if any. */
@@ -279,14 +168,6 @@ export function setCommand(
   return parts.join(" && ");
 }
 
-/** The facts applying `to` records (from the phase table); empty when none. */
-export function factsOf(to: Position, ctx: Walk): readonly LedgerFactName[] {
-  const rec = rowOf(ctx.kind, to.phase)?.records;
-  if (rec === undefined) return [];
-  if (rec.atLastStep && to.percent !== ctx.ramp[ctx.ramp.length - 1]) return [];
-  return rec.facts;
-}
-
 /** Judges deployed → proposed: allowed or refused, with the reason and the allowed next steps. */
 export function judgeTransition(from: Position, to: Position, ctx: TransitionContext): Transition {
   const next = allowedSteps(from, ctx);
@@ -368,6 +249,3 @@ function recordFact(
     }
   }
 }
-
-/** The position a stack starts from when no ledger exists yet. */
-export const BASELINE: Position = { phase: "baseline", attempt: 1 };

@@ -1,7 +1,4 @@
 /**
- * Over 300 lines: one renderer, the pull-request comment, section by section in the order GitHub shows
- * them; each section reads the same plan report.
- *
  * The plan as a pull-request comment. What cannot be undone comes first, so that a comment cut at
  * GitHub's 65,536-character limit still says it: per migration the transition and its irreversible
  * steps, then each change with what undoing it costs, the traffic before and after, gate evidence,
@@ -10,28 +7,19 @@
  * tables and the synthesized program; nothing here decides what a phase means.
  */
 import type { CloudSqlPlan } from "../../infra/engine/cloudsql";
-import { KINDS } from "../../infra/engine/kinds";
-import { transitionContextOf, positionOf } from "../../infra/engine/plan";
-import {
-  forwardStep,
-  onRoute,
-  gatesOf,
-  positionLabel,
-  RAMP,
-  samePosition,
-  type Position,
-} from "../../infra/engine/transitions";
+import { positionLabel, samePosition } from "../../infra/engine/transitions";
 import { labelChanges, LABEL_ORDER, type ChangeLabel, type LabeledChange } from "../../tooling/change-labels";
 import { diffSyntheses } from "../../tooling/plan-diff";
 import type { DeployedSide } from "../../tooling/deployed";
+import { diagramSection } from "./diagram";
+import { firstRunNotes, type FirstRunNote } from "./first-run";
 import { evaluateFindings } from "./findings";
+import { cell, code, kindOf } from "./md-text";
 import { renderPlan, type Finding } from "./render";
 import {
   buildBefore,
   buildPlan,
-  firstRunNotes,
   type BeforePlan,
-  type FirstRunNote,
   type MigrationReport,
   type PlanReport,
   type PlanRequest,
@@ -62,10 +50,6 @@ const ICON: Record<ChangeLabel, string> = {
 };
 
 /** Text inside a table cell or inline code: pipes and backticks cannot break the table. */
-const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-const code = (s: string) => "`" + s.replace(/`/g, "'") + "`";
-
-const kindOf = (m: MigrationReport) => m.planned.spec.kind;
 
 function transitionSection(report: PlanReport, deployedFrom?: string): string[] {
   const judged = report.migrations.filter((m) => m.transition);
@@ -212,86 +196,6 @@ function firstRunSection(notes: readonly FirstRunNote[]): string[] {
     ...notes.map((n) => `- ${cell(n.what)}. Fix: ${code(n.hint)}`),
     "",
   ];
-}
-
-const stateId = (phase: string) => phase.replace(/[^a-z0-9]/gi, "_");
-
-/**
- * The runbook of one migration as a Mermaid state diagram: its phases in order (the gated steps
- * labelled with their check), the rollback edges the phase table allows and where a retry re-enters,
- * with the deployed and the proposed phase marked.
- */
-export function runbookDiagram(m: MigrationReport): string[] {
-  const spec = m.planned.spec;
-  const ctx = transitionContextOf(m.name, spec, { now: new Date(0) });
-  const order = KINDS[spec.kind].order.filter((p) => onRoute(p, ctx));
-  const origins = KINDS[spec.kind].rollbackOrigins.filter((p) => onRoute(p, ctx));
-  const proposed = m.transition?.to ?? positionOf(spec);
-  const deployed: Position | undefined = m.transition?.from;
-  const ramped = RAMP[spec.kind].phase;
-  const label = (phase: string) => {
-    const marks: string[] = [];
-    const at = (p: Position | undefined) =>
-      p && p.phase === phase
-        ? p.percent !== undefined
-          ? ` ${p.percent}%`
-          : p.rollbackFrom
-            ? ` from ${p.rollbackFrom}`
-            : ""
-        : undefined;
-    const d = at(deployed);
-    const p = at(proposed);
-    const unchanged = deployed !== undefined && samePosition(deployed, proposed);
-    if (deployed && d !== undefined) marks.push(`deployed${d}${unchanged ? ", unchanged" : ""}`);
-    if (p !== undefined && !unchanged) marks.push(`proposed${p}`);
-    const ramp = phase === ramped ? ` ${ctx.ramp.join("→")}%` : "";
-    return `${phase}${ramp}${marks.length ? ` · ${marks.join(", ")}` : ""}`;
-  };
-  const phases = [...order, "rollback"];
-  const lines = ["```mermaid", "stateDiagram-v2", "  direction LR"];
-  for (const p of phases) lines.push(`  state "${label(p)}" as ${stateId(p)}`);
-  lines.push(`  [*] --> ${stateId(order[0])}`);
-  for (let i = 0; i + 1 < order.length; i++) {
-    const from: Position = {
-      phase: order[i],
-      attempt: 1,
-      ...(order[i] === ramped ? { percent: ctx.ramp.at(-1) } : {}),
-    };
-    const to = forwardStep(from, ctx);
-    const gates = to ? gatesOf(from, to, ctx) : [];
-    lines.push(
-      `  ${stateId(order[i])} --> ${stateId(order[i + 1])}${gates.length > 0 ? ` : ${gates.join(" + ")}` : ""}`,
-    );
-  }
-  lines.push(`  ${stateId(order[order.length - 1])} --> [*]`);
-  for (const o of origins) lines.push(`  ${stateId(o)} --> rollback`);
-  const retries = new Set(
-    origins.map((o) => forwardStep({ phase: "rollback", rollbackFrom: o, attempt: 1 }, ctx)!.phase),
-  );
-  for (const r of retries) lines.push(`  rollback --> ${stateId(r)} : retry`);
-  lines.push(
-    "  classDef deployed fill:#e3f2fd,stroke:#1565c0,stroke-width:2px",
-    "  classDef proposed fill:#fff8e1,stroke:#e65100,stroke-width:3px",
-  );
-  const same = deployed && deployed.phase === proposed.phase;
-  if (deployed && !same) lines.push(`  class ${stateId(deployed.phase)} deployed`);
-  lines.push(`  class ${stateId(proposed.phase)} proposed`);
-  lines.push("```");
-  return lines;
-}
-
-function diagramSection(report: PlanReport): string[] {
-  const lines = ["### Where each migration stands", ""];
-  for (const m of report.migrations) {
-    const t = m.transition;
-    const where = t
-      ? samePosition(t.from, t.to)
-        ? `stays at ${code(positionLabel(t.from))}`
-        : `${code(positionLabel(t.from))} (deployed, blue) → ${code(positionLabel(t.to))} (proposed, orange)`
-      : `${code(positionLabel(positionOf(m.planned.spec)))} (this file)`;
-    lines.push(`**${m.name}** (${kindOf(m)}): ${where}`, "", ...runbookDiagram(m), "");
-  }
-  return lines;
 }
 
 /** Cuts `text` to at most `max` characters at a line boundary, closing a code block left open. */

@@ -3,7 +3,8 @@ import type { MigrationPlan } from "../../infra/engine/plan";
 import { positionLabel, samePosition, type Transition } from "../../infra/engine/transitions";
 import type { RecordedResource } from "../../tooling/synth";
 import { destructiveChanges, type PlanDiff } from "../../tooling/plan-diff";
-import type { FirstRunNote, MigrationReport, PlanReport } from "./run";
+import type { FirstRunNote } from "./first-run";
+import type { MigrationReport, PlanReport } from "./run";
 
 /** A finding of the policy pack, as the plan prints it. */
 export interface Finding {

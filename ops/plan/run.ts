@@ -1,6 +1,7 @@
 /**
- * Over 300 lines: one command's core, from stack files to the plan report (loading, the deployed
- * ledger, transitions, gates, synthesis and the diff), each step feeding the next.
+ * The plan's core, from stack files to the plan report: loading, the deployed ledger, transitions,
+ * gates and synthesis, each step feeding the next. The diff of two phases is in diff.ts, what a first
+ * run still needs in first-run.ts.
  */
 import { dirname } from "node:path";
 import { CLOUDSQL_PHASES } from "../../infra/config/cloudsql";
@@ -12,7 +13,6 @@ import {
   BASELINE,
   judgeTransition,
   positionLabel,
-  samePosition,
   type LedgerFacts,
   type Transition,
 } from "../../infra/engine/transitions";
@@ -27,7 +27,6 @@ import {
 } from "../../tooling/stack-file";
 import { synthesize, type RecordedResource } from "../../tooling/synth";
 import type { DeployedSide } from "../../tooling/deployed";
-import { diffSyntheses, type PlanDiff } from "../../tooling/plan-diff";
 import { gateStatus, type GateStatus } from "../../infra/evidence";
 import { leaderProblem } from "../../infra/engine/leader";
 
@@ -295,87 +294,4 @@ export async function buildBefore(req: PlanRequest, deployed: DeployedSide): Pro
     report: await buildPlan({ ...req, config: stack, deployed: undefined, phase: undefined }),
     from: `this file at the deployed positions (${deployed.source})`,
   };
-}
-
-/** Something to do before this stack's first real `pulumi up`, as the plan says it. */
-export interface FirstRunNote {
-  readonly what: string;
-  readonly hint: string;
-}
-
-/**
- * What stands between this stack and its first real `pulumi up`: committed placeholder secrets, and a
- * Cloud Run service the program would create although it already serves (nothing deployed says it was
- * imported: no ledger in the outputs, or the migration is new at the git ref, or no deployed side given
- * and the migration is still at baseline).
- */
-export function firstRunNotes(report: PlanReport, deployed?: DeployedSide): FirstRunNote[] {
-  const notes: FirstRunNote[] = report.placeholderSecrets.map((key) => ({
-    what: `${key} holds the committed placeholder, not a ciphertext: \`pulumi preview\` fails to decrypt it`,
-    hint: `pulumi config set --secret --stack ${report.stack} ${key.replace(/^cutover:/, "")} <value>`,
-  }));
-  for (const m of report.migrations) {
-    if (m.planned.spec.kind !== "cloudsql") continue;
-    const unknown =
-      deployed === undefined
-        ? m.planned.spec.phase === "baseline"
-        : deployed.migrations[m.name] === undefined;
-    const service = m.resources.find((r) => r.type === "gcp:cloudrunv2/service:Service");
-    if (!unknown || service === undefined) continue;
-    const name = String(service.inputs.name);
-    const since = deployed
-      ? `${deployed.source} has no ledger for it, so`
-      : "if this stack was never applied,";
-    notes.push(
-      service.importId
-        ? {
-            what: `${m.name}: ${since} the first \`pulumi up\` adopts Cloud Run service ${name} (cloudRun.adopt, import ID ${service.importId}); the import fails unless the program's inputs match the running service`,
-            hint: `pulumi preview --stack ${report.stack} --diff  (until it shows no difference on ${service.name}: align image, env, secretEnv and stableRevision with \`gcloud run services describe ${name}\`)`,
-          }
-        : {
-            what: `${m.name}: ${since} the first \`pulumi up\` creates Cloud Run service ${name}, which already serves production (the create fails: the name is taken)`,
-            hint: `set cloudRun.adopt: true under cutover:migrations.${m.name} to adopt the running service (the import resource option)`,
-          },
-    );
-  }
-  return notes;
-}
-
-function resolveEither(stack: StackConfig, a: string, b: string): string {
-  try {
-    return resolveMigration(stack, a);
-  } catch (e) {
-    try {
-      return resolveMigration(stack, b);
-    } catch {
-      throw e;
-    }
-  }
-}
-
-/** Plans two phases of one migration and compares what they declare. */
-export async function buildDiff(
-  req: Omit<PlanRequest, "phase"> & { from: PhaseChoice; to: PhaseChoice },
-): Promise<{
-  from: PlanReport;
-  to: PlanReport;
-  diff: PlanDiff;
-  migration: string;
-  transition: Transition;
-  irreversible: readonly string[];
-}> {
-  const stack = readStackConfig(req.stack, req.dir);
-  // A phase shared by both kinds (baseline, rollback…) is resolved through the other one.
-  const migration = req.migration ?? resolveEither(stack, req.to.phase, req.from.phase);
-  const from = await buildPlan({ ...req, migration, phase: req.from });
-  const to = await buildPlan({ ...req, migration, phase: req.to });
-  const mine = (r: PlanReport) => r.migrations.flatMap((m) => m.resources);
-  const [a, b] = [from.migrations[0], to.migrations[0]];
-  const transition = judgeTransition(
-    positionOf(a.planned.spec),
-    positionOf(b.planned.spec),
-    transitionContextOf(migration, b.planned.spec, { now: req.now ?? new Date(), stack: stack.stack }),
-  );
-  const irreversible = samePosition(transition.from, transition.to) ? [] : b.planned.plan.irreversible;
-  return { from, to, diff: diffSyntheses(mine(from), mine(to)), migration, transition, irreversible };
 }
