@@ -1,6 +1,7 @@
 /**
  * `cutover rehearse [--stack staging] [--migration avvivo] [--rows N] [--rate W] [--bake S] [--drill <phase>] [--json]`
- * A dress rehearsal of the cloudsql cutover on this machine (ops/rehearse/run.ts): real PostgreSQL source and
+ * A dress rehearsal of a migration on this machine. A dual-write migration goes to rehearse-dual-write.ts;
+ * the cloudsql cutover (ops/rehearse/run.ts) runs with real PostgreSQL source and
  * destination fed by pglogical as DMS would, one app process per revision the plan names, a router that
  * applies the plan's traffic table, Redis, and a fixed write load; it prints what happened to the writes.
  * Exit 0 when no acknowledged write was lost, no sequence collided, and every gate and drill passed.
@@ -20,6 +21,9 @@ import {
 } from "../../infra/config/cloudsql";
 import { onRoute } from "../../infra/engine/transitions";
 import { loadStack } from "../../tooling/stack-file";
+import { KINDS } from "../../infra/engine/kinds";
+import { stopDualWriteRehearsals } from "../../ops/rehearse/dual-write/run";
+import { CLOUDSQL_ONLY, rehearseDualWriteCommand } from "./rehearse-dual-write";
 import {
   BUILT_IN_APP,
   rehearse,
@@ -50,6 +54,7 @@ interface Flags {
   readonly promoteDelay?: number;
   readonly upSeconds?: number;
   readonly convergenceSeconds?: number;
+  readonly users?: number;
 }
 
 /** The app under test: the built-in one, or the user's with every piece the rehearsal needs named. */
@@ -101,9 +106,9 @@ export function appOf(opts: Flags): AppUnderTest {
 
 async function main(argv: readonly string[]): Promise<number> {
   const opts = newCommand("cutover rehearse")
-    .description("a dress rehearsal of the cloudsql cutover on this machine, under load")
+    .description("a dress rehearsal of a migration on this machine, under load (cloudsql or dual-write)")
     .option("-s, --stack <name>", "Pulumi.<name>.yaml", "staging")
-    .option("-m, --migration <name>", "the cloudsql migration (default: the stack's first)")
+    .option("-m, --migration <name>", "the migration (default: the stack's first cloudsql one)")
     .option(
       "--rows <n>",
       "built-in app: rows in its table before the run (--seed-sql seeds your own)",
@@ -119,7 +124,12 @@ async function main(argv: readonly string[]): Promise<number> {
     .option("--bake <s>", "seconds each position is held under load", wholeNumber("seconds, e.g. 5"), 5)
     .option(
       "--drill <phases>",
-      `after the walk, roll back from each of these phases (comma-separated, or all: ${CLOUDSQL_ROLLBACK_ORIGINS.join(", ")}) on a fresh stand-in and check the service`,
+      `after the walk, roll back from each of these phases (comma-separated, or all) on a fresh stand-in and check the service; cloudsql: ${CLOUDSQL_ROLLBACK_ORIGINS.join(", ")}; dual-write: ${KINDS["dual-write"].rollbackOrigins.join(", ")}`,
+    )
+    .option(
+      "--users <n>",
+      "dual-write: virtual users sending the load (each does one thing at a time)",
+      wholeNumber("users, e.g. 32"),
     )
     .option(
       "--app-cmd <command>",
@@ -173,13 +183,31 @@ async function main(argv: readonly string[]): Promise<number> {
     .option("--out <dir>", "where the timelines (SVG), the HTML report and the full JSON go", "rehearsal")
     .parse(argv, { from: "user" })
     .opts<Flags>();
+  const log = (prefix: string) => (line: string) => process.stderr.write(`rehearse: ${prefix}${line}\n`);
+  const { migrations } = loadStack(opts.stack);
+  if (opts.migration !== undefined && !migrations[opts.migration])
+    throw new UsageError(
+      `--migration ${opts.migration}: Pulumi.${opts.stack}.yaml has no such migration`,
+      `one of ${Object.keys(migrations).join(", ")}`,
+    );
+  if (opts.migration !== undefined && migrations[opts.migration].kind === "dual-write") {
+    const given = CLOUDSQL_ONLY.filter(([key]) => opts[key] !== undefined).map(([, flag]) => flag);
+    if (given.length)
+      throw new UsageError(
+        `${given.join(", ")}: cloudsql rehearsal flags, and ${opts.migration} is a dual-write migration`,
+        "drop them: the dual-write rehearsal serves its load through the project's API Worker (workers/api)",
+      );
+    watchdog(opts.maxMinutes);
+    return rehearseDualWriteCommand({ ...opts, migration: opts.migration }, log);
+  }
+  if (opts.users !== undefined)
+    throw new UsageError("--users is for a dual-write rehearsal", "name one with --migration");
   if (opts.writeMove !== undefined && !(WRITE_MOVES as readonly string[]).includes(opts.writeMove))
     throw new UsageError(
       `--write-move ${opts.writeMove}: not a way to move writes`,
       `one of ${WRITE_MOVES.join(", ")}`,
     );
   // The route decides which phases a rollback can leave: the stack's, unless --write-move says.
-  const { migrations } = loadStack(opts.stack);
   const declared = Object.entries(migrations).find(
     ([name, m]) => m.kind === "cloudsql" && (opts.migration === undefined || name === opts.migration),
   )?.[1];
@@ -213,15 +241,7 @@ async function main(argv: readonly string[]): Promise<number> {
     rate: opts.rate,
     bakeSeconds: opts.bake,
   };
-  // The whole run is bounded: past the limit every server is stopped and the command fails.
-  const watchdog = setTimeout(() => {
-    process.stderr.write(
-      `rehearse: still running after ${opts.maxMinutes} min (--max-minutes): stopping the stand-in\n`,
-    );
-    void stopRunning().finally(() => process.exit(1)); // it ran and did not finish: 1, not "could not run" (2)
-  }, opts.maxMinutes * 60_000);
-  watchdog.unref();
-  const log = (prefix: string) => (line: string) => process.stderr.write(`rehearse: ${prefix}${line}\n`);
+  watchdog(opts.maxMinutes);
   const report = await rehearse({ ...common, log: log("") });
   const drillRuns: RehearsalReport[] = [];
   for (const d of drills) drillRuns.push(await rehearse({ ...common, drill: d, log: log(`[drill ${d}] `) }));
@@ -249,6 +269,19 @@ async function main(argv: readonly string[]): Promise<number> {
   return ok ? 0 : 1;
 }
 
+/** The whole run is bounded: past the limit every server is stopped and the command fails. */
+function watchdog(maxMinutes: number): void {
+  setTimeout(() => {
+    process.stderr.write(
+      `rehearse: still running after ${maxMinutes} min (--max-minutes): stopping the stand-in\n`,
+    );
+    void stopAll().finally(() => process.exit(1)); // it ran and did not finish: 1, not "could not run" (2)
+  }, maxMinutes * 60_000).unref();
+}
+
+/** Stops the stand-ins of both kinds of rehearsal in progress. */
+const stopAll = () => Promise.all([stopRunning(), stopDualWriteRehearsals()]);
+
 /**
  * Ctrl-C, a kill, a closed terminal, or the wrapper that started this process gone: every server and
  * app process is stopped before leaving. Further signals while stopping are ignored (a second Ctrl-C
@@ -256,24 +289,24 @@ async function main(argv: readonly string[]): Promise<number> {
  */
 function stopOnSignals(): void {
   let stopping = false;
-  const stopAll = (why: string, code: number) => {
+  const stopOn = (why: string, code: number) => {
     if (stopping) {
       process.stderr.write(`rehearse: ${why}: already stopping the stand-in\n`);
       return;
     }
     stopping = true;
     process.stderr.write(`rehearse: ${why}: stopping the stand-in\n`);
-    void stopRunning().finally(() => process.exit(code));
+    void stopAll().finally(() => process.exit(code));
   };
   for (const [signal, code] of [
     ["SIGINT", 130],
     ["SIGTERM", 143],
     ["SIGHUP", 129],
   ] as const)
-    process.on(signal, () => stopAll(signal, code));
+    process.on(signal, () => stopOn(signal, code));
   const parent = process.ppid;
   setInterval(
-    () => process.ppid !== parent && stopAll("the process that started it exited", 143),
+    () => process.ppid !== parent && stopOn("the process that started it exited", 143),
     500,
   ).unref();
 }

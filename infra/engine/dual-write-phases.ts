@@ -22,6 +22,8 @@ export interface DualWritePhaseRow extends TransitionRow {
   readonly warnings: (c: DualWritePhaseContext) => readonly string[];
   /** What the change capture from legacy (ops/capture) does in this phase. */
   readonly capture: CaptureState;
+  /** The operator copies legacy into the new stores in this phase (`cutover data backfill`, until 0 rows). */
+  readonly backfill: boolean;
   /** The comparison Worker (workers/compare) and its Hyperdrive configs in this phase. */
   readonly compare: CompareState;
   /** What is turned off on each side, in order (decommission only). */
@@ -93,6 +95,7 @@ const CUT_BACK = refused(
 export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePhaseRow>> = {
   baseline: {
     capture: "off",
+    backfill: false,
     compare: "off",
     deletesRetiredD1: false,
     cut: false,
@@ -103,6 +106,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   shadow: {
     capture: "install",
+    backfill: false,
     compare: "off",
     flags: { writeMode: "legacy", readPercent: () => 0 },
     deletesRetiredD1: false,
@@ -118,6 +122,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   backfill: {
     capture: "on",
+    backfill: true,
     compare: "off",
     flags: { writeMode: "legacy", readPercent: () => 0 },
     deletesRetiredD1: false,
@@ -131,6 +136,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   "dual-write": {
     capture: "on",
+    backfill: false,
     compare: "on",
     flags: { writeMode: "dual", readPercent: () => 0 },
     deletesRetiredD1: false,
@@ -144,6 +150,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   "read-switch": {
     capture: "on",
+    backfill: false,
     compare: "on",
     // The schema requires readPercent in read-switch; the first ramp step is only a type-level fallback.
     flags: { writeMode: "dual", readPercent: (s) => s.readPercent ?? s.ramp[0] },
@@ -165,6 +172,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   "final-cut": {
     capture: "drain",
+    backfill: false,
     compare: "remove",
     flags: { writeMode: "new", readPercent: () => 100 },
     deletesRetiredD1: false,
@@ -181,6 +189,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   decommission: {
     capture: "removed",
+    backfill: false,
     compare: "off",
     flags: { writeMode: "new", readPercent: () => 100 },
     deletesRetiredD1: true,
@@ -228,6 +237,7 @@ export const DUAL_WRITE_PHASE_TABLE: Readonly<Record<DualWritePhase, DualWritePh
   },
   rollback: {
     capture: "on",
+    backfill: false,
     compare: "on",
     flags: { writeMode: "legacy", readPercent: () => 0 },
     deletesRetiredD1: false,

@@ -49,6 +49,11 @@ export interface KindFacts {
   /** Whether a retry takes a new attempt (new job and revision names). */
   readonly attempts: boolean;
   /**
+   * The config key a step written by `cutover phase` sets to the time it is written, so that what the
+   * step deploys carries when it took effect (dual-write: the flags entry's `updatedAt`).
+   */
+  readonly stepTimeKey?: "flagsUpdatedAt";
+  /**
    * Whether a rollback names the phase it left (cloudsql keeps that phase's resources); a dual-write
    * rollback keeps what exists whatever it left, and may name none.
    */
@@ -102,6 +107,7 @@ export const KINDS: Readonly<Record<MigrationKindName, KindFacts>> = {
     retry: (from) => ({ phase: "backfill", attempt: from.attempt }),
     retryNote: () => " (the new stores missed the writes made since the rollback)",
     attempts: false,
+    stepTimeKey: "flagsUpdatedAt",
     rollbackNamesOrigin: false,
     checks: checksOf(DUAL_WRITE_PHASE_TABLE),
   },

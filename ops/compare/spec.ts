@@ -38,6 +38,8 @@ export interface TableSummary {
   readonly changed: readonly string[];
   /** How many keys differ in all (the lists above may be cut). */
   readonly differing: number;
+  /** Keys that differed when first read and were equal when read again (a write in flight). */
+  readonly inFlight?: number;
   /** Why the table could not be compared (no table, no connection, …). */
   readonly error?: string;
 }

@@ -23,15 +23,15 @@ import { UsageError } from "../lib/errors";
 
 /** 0: the step was written; 1: refused, the file untouched. */
 const EXIT = { ok: 0, no: 1 } as const;
-/** The keys a position sets in the stack file (and those it removes). */
-function editsFor(spec: Migration, from: Position, to: Position): KeyEdit[] {
+/** The keys a position sets in the stack file (and those it removes); `now` is when the step is written. */
+function editsFor(spec: Migration, from: Position, to: Position, now: Date): KeyEdit[] {
+  const kind = KINDS[spec.kind];
   return [
     { key: "phase", value: to.phase },
     { key: RAMP[spec.kind].percentKey, value: to.percent },
     { key: "rollbackFrom", value: to.rollbackFrom },
-    ...(spec.kind === "cloudsql" && to.attempt !== from.attempt
-      ? [{ key: "attempt", value: to.attempt }]
-      : []),
+    ...(kind.attempts && to.attempt !== from.attempt ? [{ key: "attempt", value: to.attempt }] : []),
+    ...(kind.stepTimeKey ? [{ key: kind.stepTimeKey, value: now.toISOString() }] : []),
   ];
 }
 
@@ -131,7 +131,7 @@ export function applyStep(
           .join("\n") + `\n${file.path} is unchanged.\n`,
     };
   const before = readFileSync(file.path, "utf8");
-  const after = editMigration(before, migration, editsFor(spec, from, to));
+  const after = editMigration(before, migration, editsFor(spec, from, to, opts.now ?? new Date()));
   writeFileSync(file.path, after);
   try {
     loadStack(stack, opts); // the edited file must still be a valid config, or it is put back

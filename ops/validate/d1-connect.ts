@@ -10,6 +10,7 @@ import { cloudflareClient } from "../lib/cloudflare";
 import { describeCloudflareError } from "../lib/cloudflare-errors";
 import type { D1Executor } from "./d1";
 import type { Endpoint } from "./endpoint";
+import { localDatabaseId as commandsLocalId } from "../backfill/wrangler-config";
 import { ValidateError } from "./errors";
 import type { SqliteValue } from "./normalize";
 import type { Timeouts } from "./postgres";
@@ -32,10 +33,14 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
 
 const CONFIG_FILES = ["wrangler.json", "wrangler.jsonc", "wrangler.toml"];
 
-/** The database id wrangler keys local state by: from the project's wrangler config when it names it. */
+/**
+ * The database id wrangler keys local state by: from the project's wrangler config when it names it,
+ * else the one every `cutover` command uses locally (`cutover data d1-schema`, `data backfill`, `data
+ * capture` write under it), so that all of them open the same database.
+ */
 async function localDatabaseId(endpoint: LocalEndpoint): Promise<string> {
   const configPath = endpoint.configPath ?? CONFIG_FILES.find((f) => fs.existsSync(f));
-  if (!configPath) return endpoint.database;
+  if (!configPath) return commandsLocalId(endpoint.database);
   if (!fs.existsSync(configPath))
     throw new ValidateError(
       `${endpoint.label}: wrangler config ${configPath} not found`,
@@ -53,7 +58,7 @@ async function localDatabaseId(endpoint: LocalEndpoint): Promise<string> {
       `${endpoint.label}: no D1 database "${endpoint.database}" in ${configPath}`,
       `use its database_name or binding; declared: ${config.d1_databases.map((d) => d.database_name).join(", ") || "none"}`,
     );
-  return entry?.database_id ?? endpoint.database;
+  return entry?.database_id ?? commandsLocalId(endpoint.database);
 }
 
 async function openLocal(endpoint: LocalEndpoint, timeouts: Timeouts): Promise<D1Executor> {
@@ -79,6 +84,20 @@ async function openLocal(endpoint: LocalEndpoint, timeouts: Timeouts): Promise<D
     configPath,
     persist: { path: path.resolve(endpoint.persistDir, "v3") },
   });
+  // Local state opens whatever id it is given, empty when nothing wrote it: that is no verdict.
+  const tables = await proxy.env.DB.prepare(
+    "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+  )
+    .bind()
+    .all();
+  if (Number(tables.results[0]?.n ?? 0) === 0) {
+    await proxy.dispose();
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    throw new ValidateError(
+      `${endpoint.label}: local D1 database ${endpoint.database} (id ${databaseId}) under ${endpoint.persistDir} has no tables: nothing wrote it there`,
+      "give the --persist-to directory cutover data d1-schema and data backfill used (default .wrangler/state), or &config=<wrangler config> naming the database's id",
+    );
+  }
   return {
     label: endpoint.label,
     async query(sql, params, doing) {

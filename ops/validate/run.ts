@@ -8,11 +8,16 @@ import { ValidateError } from "./errors";
 import { DifferenceSink, formatKey, keyComparator } from "./keys";
 import { compareByKey } from "./merge";
 import { NativeComparison, type ShardSlice } from "./pg-native";
-import type { Column, DifferenceKind, TableShape } from "./types";
+import type { Column, DifferenceKind, Key, TableShape } from "./types";
 
 export interface CompareOptions {
   /** Random-row check of this many keys instead of the full content check. */
   readonly sample?: number;
+  /**
+   * With `sample`: keys that differ are read again after this many ms, and only those still differing
+   * count (stores written live, as under dual writes, differ for the moment a write is in flight).
+   */
+  readonly recheckMs?: number;
   /** Keys kept per kind of difference; also where the search stops. */
   readonly maxDifferences: number;
   readonly factor: number;
@@ -55,6 +60,8 @@ export interface TableReport {
   /** Things the operator must know (missing table, no primary key, …). */
   readonly notes: readonly string[];
   readonly sampled?: number;
+  /** With `recheckMs`: sampled keys that differed once and were equal when read again. */
+  readonly inFlight?: number;
   /** The slice of the key space this run checked (`--shard`). */
   readonly slice?: ShardSlice;
 }
@@ -204,6 +211,7 @@ export async function compareTable(
   let truncated = false;
   let contentDiffers = false;
   let sampled: number | undefined;
+  let inFlight: number | undefined;
   if (primaryKey.length === 0 || keyMissing) {
     method = "table-checksum";
     notes.push(
@@ -217,8 +225,20 @@ export async function compareTable(
   } else if (opts.sample !== undefined) {
     method = "sample";
     const keys = await src.randomKeys(opts.sample);
-    const [a, b] = await Promise.all([src.digestsOf(keys), tgt.digestsOf(keys)]);
-    compareByKey(keys, a, b, sink);
+    const differing = async (of: readonly Key[]) => {
+      const [a, b] = await Promise.all([src.digestsOf(of), tgt.digestsOf(of)]);
+      const found = new DifferenceSink(Number.MAX_SAFE_INTEGER);
+      compareByKey(of, a, b, found);
+      return found;
+    };
+    let found = await differing(keys);
+    if (opts.recheckMs !== undefined && found.total > 0) {
+      await new Promise((resolve) => setTimeout(resolve, opts.recheckMs));
+      const first = found.total;
+      found = await differing([...found.result.missing, ...found.result.changed]);
+      inFlight = first - found.total;
+    }
+    for (const kind of ["missing", "changed"] as const) for (const k of found.result[kind]) sink.add(kind, k);
     sampled = keys.length;
     opts.onProgress?.(sourceRows);
   } else {
@@ -250,6 +270,7 @@ export async function compareTable(
     notes,
     contentDiffers,
     sampled,
+    inFlight,
   });
 }
 
@@ -265,6 +286,7 @@ function reportOf(r: {
   notes: string[];
   contentDiffers?: boolean;
   sampled?: number;
+  inFlight?: number;
   slice?: ShardSlice;
 }): TableReport {
   const format = (keys: readonly (readonly string[])[]) => keys.map((k) => formatKey(r.primaryKey, k));
@@ -290,6 +312,7 @@ function reportOf(r: {
     truncated: r.truncated,
     notes: r.notes,
     ...(r.sampled !== undefined ? { sampled: r.sampled } : {}),
+    ...(r.inFlight !== undefined ? { inFlight: r.inFlight } : {}),
     ...(r.slice ? { slice: r.slice } : {}),
   };
 }

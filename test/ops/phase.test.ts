@@ -123,6 +123,10 @@ describe("cutover phase: one allowed step, written in place", () => {
     const { dir } = scratchStack();
     for (let i = 0; i < 5; i++) step(dir, "matchauto", "next"); // read-switch:50
     expect(loadMigration("prod", "matchauto", { dir, kind: "dual-write" }).readPercent).toBe(50);
+    // Each step stamps the flags entry's time: what the Workers read says when the phase took effect.
+    expect(loadMigration("prod", "matchauto", { dir, kind: "dual-write" }).flagsUpdatedAt).toBe(
+      NOW.toISOString(),
+    );
     expect(applyStep("prod", "matchauto", "set", "read-switch:10", { dir, now: NOW }).code).toBe(0);
     for (let i = 0; i < 3; i++) step(dir, "matchauto", "next"); // final-cut
     expect(loadMigration("prod", "matchauto", { dir, kind: "dual-write" }).phase).toBe("final-cut");

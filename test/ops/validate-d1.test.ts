@@ -9,6 +9,7 @@ import { runValidate } from "./validate-cli";
 import { gateStatus, readEvidence } from "../../infra/evidence";
 import { loadMigration } from "../../tooling/stack-file";
 import { scratchMatchauto } from "../support/stack";
+import { writeWranglerConfig } from "../../ops/backfill/wrangler-config";
 
 jest.setTimeout(180_000);
 
@@ -192,6 +193,45 @@ describe("cutover check validate — PostgreSQL ↔ local D1", () => {
     ]);
     expect(s.stdout).toContain("ChatMessage: OK (rows 200 = 200; content equal by sample of 20 rows)");
     expect(s.code).toBe(0);
+  });
+
+  it("opens the local database the cutover commands wrote, and says so when the one named is empty", async () => {
+    // Written as cutover data d1-schema and data backfill write it: their own config (id local-<name>).
+    const state = path.join(dir, "commands-state");
+    const config = writeWranglerConfig(path.join(dir, "commands"), [{ name: "edge", binding: "EDGE_DB" }]);
+    await promisify(execFile)(
+      path.resolve(__dirname, "../../node_modules/.bin/wrangler"),
+      [
+        "d1",
+        "execute",
+        "edge",
+        "--local",
+        "--persist-to",
+        state,
+        "--config",
+        config,
+        "--file",
+        path.join(dir, "seed.sql"),
+      ],
+      { cwd: dir },
+    );
+    const r = await runValidate([
+      ...["--source", pg.url, "--target", `d1:local:edge?persist=${state}`, "--tables", "Shop", "--json"],
+    ]);
+    expect(JSON.parse(r.stdout).tables[0].counts).toEqual({ source: 3000, target: 3000 });
+    // The state this file's own config wrote is keyed by another id: by name alone, an empty database.
+    const other = await runValidate([
+      ...[
+        "--source",
+        pg.url,
+        "--target",
+        `d1:local:edge?persist=${path.join(dir, "state")}`,
+        "--tables",
+        "Shop",
+      ],
+    ]);
+    expect(other.code).toBe(2);
+    expect(other.stdout).toContain("has no tables: nothing wrote it there");
   });
 
   it("refuses a local D1 path without state, and a remote D1 without a token", async () => {

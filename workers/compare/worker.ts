@@ -49,6 +49,12 @@ interface ScheduledController {
 /** Keys listed per kind of difference in the summary. */
 const KEYS_KEPT = 20;
 const TIMEOUTS = { connectMs: 10_000, statementMs: 20_000 };
+/**
+ * Both stores are written live while this runs (dual writes, the change capture): a key read between a
+ * write's two halves differs for a moment. Differing keys are read again this much later, and only those
+ * that still differ count; the others are reported as in flight.
+ */
+const RECHECK_MS = 2000;
 
 /** D1 through the Worker's binding, as validate's D1 side reads it. */
 function d1Executor(binding: D1Binding, label: string): D1Executor {
@@ -74,6 +80,7 @@ function tableSummary(t: CompareSpec["tables"][number], r: TableReport): TableSu
     store: t.store,
     sampled,
     equal: Math.max(0, sampled - differing),
+    ...(r.inFlight ? { inFlight: r.inFlight } : {}),
     missing: r.differences.missing.slice(0, KEYS_KEPT),
     changed: r.differences.changed.slice(0, KEYS_KEPT),
     differing,
@@ -112,6 +119,7 @@ export async function compareOnce(env: Env, cron: string, now = new Date()): Pro
         }
         const report = await compareTable(t.name, legacy, store, {
           sample: spec.sample,
+          recheckMs: RECHECK_MS,
           maxDifferences: KEYS_KEPT,
           factor: 16,
           segmentRows: 5000,

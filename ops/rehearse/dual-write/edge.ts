@@ -1,0 +1,294 @@
+/**
+ * The Cloudflare side of the runbook-2 stand-in: one workerd (Miniflare) hosting the Match-Auto API
+ * Worker (workers/api) and the comparison Worker (workers/compare), each bundled the way `wrangler
+ * deploy` bundles it (`--dry-run`, offline), with the flags KV, the migration's D1 databases and two
+ * Hyperdrive-shaped bindings to the local PostgreSQL servers. Every part that reads D1 or KV — the API, the
+ * backfill, the change capture, validate, the comparison — goes through this one process and one state
+ * folder (laid out as `wrangler --persist-to` lays it out), so they all see the same databases.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Readable } from "node:stream";
+import type { Miniflare as MiniflareType, WorkerOptions } from "miniflare";
+import type { DualWriteMigration } from "../../../infra/config/schema";
+import type { DualWriteFlags } from "../../../infra/engine/dual-write";
+import { fromRoot, WRANGLER } from "../../../tooling/root";
+import type { D1Target } from "../../backfill/targets";
+import { localDatabaseId } from "../../backfill/wrangler-config";
+import { compareSpecOf, COMPATIBILITY } from "../../compare/config";
+import { summaryKey, type CompareSummary } from "../../compare/spec";
+import type { D1Executor } from "../../validate/d1";
+import type { SqliteValue } from "../../validate/normalize";
+
+export const API_MAIN = fromRoot("workers/api/worker.ts");
+export const COMPARE_MAIN = fromRoot("workers/compare/worker.ts");
+/** How long an API isolate reuses the flags entry: the flags module's production default. */
+export const FLAGS_TTL_MS = 5000;
+
+/** Bundles one Worker as `wrangler deploy` would, without deploying it; returns the script's path. */
+export function bundleWorker(main: string, outDir: string): Promise<string> {
+  fs.mkdirSync(outDir, { recursive: true });
+  const config = path.join(outDir, "wrangler.json");
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      name: path.basename(path.dirname(main)),
+      main,
+      compatibility_date: COMPATIBILITY.date,
+      compatibility_flags: [...COMPATIBILITY.flags],
+    }),
+  );
+  fs.writeFileSync(path.join(outDir, ".dev.vars"), "");
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [WRANGLER, "deploy", "--dry-run", "--outdir", path.join(outDir, "out"), "-c", config],
+      {
+        cwd: outDir,
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let log = "";
+    child.stdout.on("data", (d) => (log += d));
+    child.stderr.on("data", (d) => (log += d));
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      code === 0
+        ? resolve(path.join(outDir, "out", "worker.js"))
+        : reject(new Error(`bundling ${path.relative(fromRoot("."), main)} failed:\n${log.trim()}`)),
+    );
+  });
+}
+
+export interface EdgeOptions {
+  readonly migration: string;
+  readonly stack: string;
+  readonly spec: DualWriteMigration;
+  readonly legacyUrl: string;
+  readonly targetUrl: string;
+  /** Where the bundles and the local state go. */
+  readonly dir: string;
+}
+
+export interface Edge {
+  /** The API Worker's address. */
+  readonly url: URL;
+  /** The folder holding the local D1 and KV state (what `--persist-to` takes). */
+  readonly persistTo: string;
+  /** One D1 database of the spec, by name, as the backfill and the capture write it. */
+  d1(name: string): D1Target;
+  /** The same database as validate reads it. */
+  d1Executor(name: string): D1Executor;
+  /** Writes the flags entry, as the Pulumi program does at `up`. */
+  putFlags(key: string, flags: DualWriteFlags): Promise<void>;
+  /** Deploys the API Worker again with this floor (the CUTOVER_FLAGS_FLOOR binding). */
+  deployFloor(floor: DualWriteFlags | undefined): Promise<void>;
+  /** Deploys (true) or deletes (false) the comparison Worker. */
+  deployCompare(on: boolean): Promise<void>;
+  /** One scheduled run of the comparison Worker, then its summary from KV. */
+  compareOnce(): Promise<CompareSummary | null>;
+  stop(): Promise<void>;
+}
+
+// The binding surfaces used here (Miniflare's own types need the Workers type package).
+interface D1Statement {
+  bind(...values: unknown[]): D1Statement;
+  all(): Promise<{ results: unknown[] }>;
+}
+interface D1 {
+  prepare(sql: string): D1Statement;
+  batch(statements: D1Statement[]): Promise<unknown>;
+}
+interface Kv {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string): Promise<void>;
+}
+interface Scheduler {
+  scheduled(event: { cron: string; scheduledTime: Date }): Promise<unknown>;
+}
+
+const FLAGS_KV_ID = "local-flags";
+const RESULTS_KV_ID = "local-cutover-compare";
+
+export async function startEdge(opts: EdgeOptions): Promise<Edge> {
+  const [apiScript, compareScript] = await Promise.all([
+    bundleWorker(API_MAIN, path.join(opts.dir, "bundle", "api")),
+    bundleWorker(COMPARE_MAIN, path.join(opts.dir, "bundle", "compare")),
+  ]);
+  const persistTo = path.join(opts.dir, "state");
+  const d1Databases = Object.fromEntries(opts.spec.d1.map((d) => [d.binding, localDatabaseId(d.name)]));
+  const script = (file: string) => ({
+    modules: [{ type: "ESModule" as const, path: file, contents: fs.readFileSync(file, "utf8") }],
+    modulesRoot: path.dirname(file),
+    compatibilityDate: COMPATIBILITY.date,
+    compatibilityFlags: [...COMPATIBILITY.flags],
+  });
+  /*
+   * The Workers reach PostgreSQL through bindings of Hyperdrive's shape ({ connectionString }) that point
+   * straight at the loopback servers: Miniflare's own local Hyperdrive proxy leaves its sockets without an
+   * error handler (a connection reset by workerd ends the host process) and adds ~40 ms per connection.
+   */
+  const hyperdrives = {
+    LEGACY_DB: { connectionString: opts.legacyUrl },
+    TARGET_DB: { connectionString: opts.targetUrl },
+  };
+  let floor: DualWriteFlags | undefined;
+  let port = 0;
+  let compareOn = false;
+  const workers = (): WorkerOptions[] => [
+    {
+      name: "api",
+      ...script(apiScript),
+      d1Databases,
+      kvNamespaces: { FLAGS: FLAGS_KV_ID },
+      bindings: {
+        ...hyperdrives,
+        MIGRATION: opts.migration,
+        LEGACY_SCHEMA: opts.spec.legacy.schema,
+        TARGET_SCHEMA: opts.spec.target.schema,
+        FLAGS_TTL_MS: String(FLAGS_TTL_MS),
+        ...(floor ? { CUTOVER_FLAGS_FLOOR: JSON.stringify({ [opts.migration]: floor }) } : {}),
+      },
+    },
+    ...(compareOn
+      ? [
+          {
+            name: "compare",
+            ...script(compareScript),
+            d1Databases,
+            kvNamespaces: { RESULTS: RESULTS_KV_ID },
+            bindings: {
+              ...hyperdrives,
+              COMPARE_SPEC: JSON.stringify(compareSpecOf(opts.stack, opts.migration, opts.spec)),
+            },
+          },
+        ]
+      : []),
+  ];
+  const v3 = path.join(path.resolve(persistTo), "v3");
+  const workerLog = fs.createWriteStream(path.join(opts.dir, "workers.log"));
+  const options = () => ({
+    workers: workers(),
+    d1Persist: path.join(v3, "d1"),
+    kvPersist: path.join(v3, "kv"),
+    host: "127.0.0.1",
+    port,
+    // What the Workers print (flags fallbacks, the comparison's summary) goes to a file, not the terminal.
+    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+      for (const stream of [stdout, stderr]) stream.on("data", (d) => workerLog.write(d));
+    },
+  });
+  const { Miniflare } = await import("miniflare");
+  const mf: MiniflareType = new Miniflare(options());
+  const url = await mf.ready;
+  // Redeploys keep the address the load is sending to.
+  port = Number(url.port);
+  const binding = (name: string) => {
+    const d = opts.spec.d1.find((x) => x.name === name);
+    if (!d) throw new Error(`no D1 database ${name} in the migration`);
+    return d.binding;
+  };
+  /*
+   * A redeploy (setOptions) restarts workerd: a binding proxy taken before it points at nothing after it.
+   * Calls from this process wait for a redeploy in progress, and a redeploy waits for the calls in flight.
+   */
+  let redeploy: Promise<void> | undefined;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const guarded = async <T>(work: () => Promise<T>): Promise<T> => {
+    while (redeploy) await redeploy;
+    inFlight++;
+    try {
+      return await work();
+    } finally {
+      if (--inFlight === 0) drained?.();
+    }
+  };
+  const redeployed = async () => {
+    while (redeploy) await redeploy;
+    let done!: () => void;
+    redeploy = new Promise<void>((resolve) => (done = resolve));
+    try {
+      if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+      drained = undefined;
+      await mf.setOptions(options());
+    } finally {
+      redeploy = undefined;
+      done();
+    }
+  };
+  const d1Of = async (name: string) => (await mf.getD1Database(binding(name), "api")) as unknown as D1;
+  const kv = async (name: string, worker: string) => (await mf.getKVNamespace(name, worker)) as unknown as Kv;
+  return {
+    url,
+    persistTo,
+    d1(name) {
+      return {
+        description: `local D1 ${name} (${persistTo})`,
+        async batch(statements) {
+          if (!statements.length) return;
+          await guarded(async () => {
+            const db = await d1Of(name);
+            await db.batch(statements.map((s) => db.prepare(s.sql).bind(...s.params)));
+          });
+        },
+        all: (sql, params = []) =>
+          guarded(
+            async () =>
+              (
+                await (
+                  await d1Of(name)
+                )
+                  .prepare(sql)
+                  .bind(...params)
+                  .all()
+              ).results as Record<string, unknown>[],
+          ),
+        close: async () => undefined,
+      };
+    },
+    d1Executor(name) {
+      return {
+        label: `local D1 ${name}`,
+        query: (sql, params) =>
+          guarded(
+            async () =>
+              (
+                await (
+                  await d1Of(name)
+                )
+                  .prepare(sql)
+                  .bind(...params)
+                  .all()
+              ).results as Record<string, SqliteValue>[],
+          ),
+        close: async () => undefined,
+      };
+    },
+    putFlags: (key, flags) => guarded(async () => (await kv("FLAGS", "api")).put(key, JSON.stringify(flags))),
+    async deployFloor(next) {
+      if (JSON.stringify(next) === JSON.stringify(floor)) return;
+      floor = next;
+      await redeployed();
+    },
+    async deployCompare(on) {
+      if (on === compareOn) return;
+      compareOn = on;
+      await redeployed();
+    },
+    compareOnce: () =>
+      guarded(async () => {
+        if (!compareOn) return null;
+        const worker = (await mf.getWorker("compare")) as unknown as Scheduler;
+        await worker.scheduled({ cron: opts.spec.compare.cron, scheduledTime: new Date() });
+        const raw = await (await kv("RESULTS", "compare")).get(summaryKey(opts.migration));
+        return raw === null ? null : (JSON.parse(raw) as CompareSummary);
+      }),
+    stop: async () => {
+      await mf.dispose();
+      workerLog.end();
+    },
+  };
+}

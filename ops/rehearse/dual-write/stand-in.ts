@@ -1,0 +1,203 @@
+/**
+ * The runbook-2 stand-in's data side, every part real and on loopback: the legacy PostgreSQL laid out
+ * as the Match-Auto Supabase database (public schema, seeded), the new Supabase schema's PostgreSQL,
+ * the edge (ops/rehearse/dual-write/edge.ts), and the operator's tools run as libraries: the schema
+ * migrations, the change capture's install and applier, the backfill.
+ */
+import { Client } from "pg";
+import type { DualWriteMigration } from "../../../infra/config/schema";
+import { startPostgres } from "../../../tooling/local-postgres";
+import { pgTableSpec } from "../../backfill/plan";
+import { backfillPgTable, planPgTable } from "../../backfill/pg-target";
+import { backfillTable, planTable } from "../../backfill/run";
+import { connectSource } from "../../backfill/source";
+import { applyRound, type CaptureSink } from "../../capture/applier";
+import { captureTables, installCapture, removeCapture } from "../../capture/install";
+import { migrateSchema } from "../../schema/run";
+import { applyD1Migrations } from "../../schema/d1";
+import { startEdge, type Edge } from "./edge";
+import { EDGE_SCHEMA, RELATIONAL_SCHEMA, insertCategories, insertCities, insertRelational } from "./legacy";
+import type { Table } from "./load";
+
+export interface StandIn {
+  readonly legacyUrl: string;
+  readonly targetUrl: string;
+  /** The test's (and the gates') own connection to legacy. */
+  readonly legacy: Client;
+  readonly edge: Edge;
+  /** Seeded rows per table the load writes, and in all. */
+  readonly seeded: Readonly<Record<Table, number>> & { readonly total: number };
+  /** shadow: the new schema, the D1 schema and the change capture's triggers. */
+  prepareNewStores(): Promise<void>;
+  /** One backfill of every table into its store; returns the rows it copied. */
+  backfill(): Promise<number>;
+  /** Starts the applier's rounds in the background (the applier's home until the final cut). */
+  startApplier(): Promise<void>;
+  /** Applies what is left (after the cut: keeping rows the new stores changed since) and stops. */
+  drainApplier(afterCut: boolean): Promise<void>;
+  /** Capture-to-apply time of every change applied, in ms. */
+  captureLatencies(): readonly number[];
+  /** The final cut's last step: the triggers dropped (the log stays until decommission). */
+  removeCapture(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How the seed splits `rows` over the tables: six relational rows per user, a third of it cities. */
+function seedSizes(rows: number) {
+  const cities = Math.max(50, Math.floor(rows / 3));
+  const users = Math.max(10, Math.floor((rows - cities) / 6));
+  return { users, cities, categories: 40 };
+}
+
+export async function startStandIn(opts: {
+  readonly migration: string;
+  readonly stack: string;
+  readonly spec: DualWriteMigration;
+  readonly rows: number;
+  readonly dir: string;
+  readonly onStop: (stop: () => Promise<void>) => void;
+}): Promise<StandIn> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+  };
+  opts.onStop(stopAll);
+  try {
+    const [legacyServer, targetServer] = await Promise.all([startPostgres(), startPostgres()]);
+    stops.push(
+      () => legacyServer.stop(),
+      () => targetServer.stop(),
+    );
+    const legacyUrl = legacyServer.urlFor(opts.spec.legacy.database);
+    const targetUrl = targetServer.urlFor(opts.spec.target.database);
+    const legacy = new Client({ connectionString: legacyUrl });
+    legacy.on("error", () => undefined); // a server stopped under it: the next query says so
+    await legacy.connect();
+    stops.push(() => legacy.end());
+    const sizes = seedSizes(opts.rows);
+    await legacy.query(RELATIONAL_SCHEMA + EDGE_SCHEMA);
+    await insertRelational(legacy, sizes.users);
+    await insertCities(legacy, 1, sizes.cities);
+    await insertCategories(legacy, sizes.categories);
+    const edge = await startEdge({ ...opts, legacyUrl, targetUrl });
+    stops.push(() => edge.stop());
+
+    let applier: { stop: () => Promise<void> } | undefined;
+    // Stopped first (stops run in reverse): its connections go before the servers do.
+    stops.push(async () => applier?.stop());
+    const latencies: number[] = [];
+    const sinksOf = async (client: Client, target: Client) => {
+      const sinks = new Map<string, CaptureSink>();
+      for (const t of opts.spec.tables) {
+        if (t.store === "supabase")
+          sinks.set(t.name, {
+            store: "supabase",
+            plan: await planPgTable(client, target, pgTableSpec(opts.spec, t)),
+            client: target,
+          });
+        else {
+          const target = edge.d1(t.d1Database!);
+          const query = await planTable(client, target, {
+            name: t.name,
+            schema: opts.spec.legacy.schema,
+            primaryKey: t.primaryKey,
+            updatedAtColumn: t.updatedAtColumn,
+          });
+          sinks.set(t.name, { store: "d1", query, target });
+        }
+      }
+      return sinks;
+    };
+    /** One session of the applier's: its own connections, rounds until `until` says stop. */
+    const rounds = async (until: () => boolean, afterCut: boolean) => {
+      const client = await connectSource(legacyUrl);
+      const target = await connectSource(targetUrl);
+      for (const c of [client, target]) c.on("error", () => undefined);
+      try {
+        const sinks = await sinksOf(client, target);
+        for (;;) {
+          const r = await applyRound(client, sinks, 2000, { afterCut });
+          latencies.push(...r.latenciesMs);
+          if (r.failed.length)
+            throw new Error(`the applier failed: ${r.failed.map((f) => f.error).join("; ")}`);
+          if (r.changes === 0) {
+            if (until()) return;
+            await new Promise((res) => setTimeout(res, 200));
+          }
+        }
+      } finally {
+        await client.end().catch(() => undefined);
+        await target.end().catch(() => undefined);
+      }
+    };
+    return {
+      legacyUrl,
+      targetUrl,
+      legacy,
+      edge,
+      seeded: {
+        listings: sizes.users,
+        cities: sizes.cities,
+        total: sizes.users * 6 + sizes.cities + sizes.categories,
+      },
+      async prepareNewStores() {
+        await migrateSchema({ url: targetUrl, schema: opts.spec.target.schema });
+        for (const d of opts.spec.d1) await applyD1Migrations(edge.d1(d.name));
+        await installCapture(legacy, captureTables(opts.spec));
+      },
+      async backfill() {
+        const source = await connectSource(legacyUrl);
+        const target = await connectSource(targetUrl);
+        const run = { batchRows: 1000, settleSeconds: 2 };
+        let copied = 0;
+        try {
+          for (const t of opts.spec.tables)
+            copied += (
+              t.store === "supabase"
+                ? await backfillPgTable(source, target, pgTableSpec(opts.spec, t), run)
+                : await backfillTable(
+                    source,
+                    edge.d1(t.d1Database!),
+                    {
+                      name: t.name,
+                      schema: opts.spec.legacy.schema,
+                      primaryKey: t.primaryKey,
+                      updatedAtColumn: t.updatedAtColumn,
+                    },
+                    run,
+                  )
+            ).copied;
+        } finally {
+          await source.end().catch(() => undefined);
+          await target.end().catch(() => undefined);
+        }
+        return copied;
+      },
+      async startApplier() {
+        if (applier) return;
+        let stopping = false;
+        const done = rounds(() => stopping, false);
+        // An applier that dies is a failed rehearsal: its error surfaces when it is stopped.
+        done.catch(() => undefined);
+        applier = {
+          stop: async () => {
+            stopping = true;
+            await done;
+          },
+        };
+      },
+      async drainApplier(afterCut) {
+        const running = applier;
+        applier = undefined;
+        await running?.stop();
+        await rounds(() => true, afterCut);
+      },
+      captureLatencies: () => latencies,
+      removeCapture: () => removeCapture(legacy, captureTables(opts.spec), false),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
