@@ -156,7 +156,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     words: ["rehearse"],
     group: "measure",
-    summary: "a dress rehearsal of the cloudsql cutover under load, on local servers",
+    summary: "a dress rehearsal of a migration (cloudsql or dual-write) under load, on local servers",
     load: () => import("./commands/rehearse"),
   },
   {

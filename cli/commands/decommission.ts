@@ -4,6 +4,7 @@
  * them (the flags entry, every Worker's bindings, the comparison Worker) and prints each finding with what
  * to do. Exit 0 when nothing does; with --evidence the verdict is the `detached` evidence of
  * `final-cut → decommission`. Needs CLOUDFLARE_API_TOKEN (Workers Scripts, KV, D1 and Hyperdrive read).
+ * With --local it reads the Workers' wrangler configs and the local flags entry instead (never evidence).
  */
 import { positionOf } from "../../infra/engine/plan";
 import { positionLabel } from "../../infra/engine/transitions";
@@ -13,7 +14,7 @@ import { loadMigration } from "../../tooling/stack-file";
 import { newCommand, type Leaf, UsageError } from "../shell";
 import { cloudflareClient } from "../../ops/lib/cloudflare";
 import { addRequestTimeout } from "../options";
-import { checkDetached } from "../../ops/decommission/check";
+import { checkDetached, type DetachedReport } from "../../ops/decommission/check";
 
 interface Flags {
   readonly stack?: string;
@@ -22,6 +23,9 @@ interface Flags {
   readonly json?: boolean;
   readonly retire?: string[];
   readonly requestTimeout: number;
+  readonly local?: boolean;
+  readonly persistTo: string;
+  readonly workerConfig?: string[];
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -33,6 +37,12 @@ async function main(argv: readonly string[]): Promise<number> {
       "--retire <names...>",
       "D1 databases the decommission change will mark retired (at final-cut none is marked yet)",
     )
+    .option(
+      "--local",
+      "check on this machine instead: the Workers' wrangler configs (--worker-config) and the local flags entry",
+    )
+    .option("--persist-to <dir>", "with --local: the local state directory", ".wrangler/state")
+    .option("--worker-config <files...>", "with --local: each Worker's wrangler config")
     .option("--evidence", "write the verdict to evidence/<stack>/<migration>/detached.json")
     .option("--json", "print the result as JSON");
   addRequestTimeout(parsed).parse(argv, { from: "user" });
@@ -47,11 +57,6 @@ async function main(argv: readonly string[]): Promise<number> {
     kind: "dual-write",
     purpose: "decommission checks the stores of a dual-write migration",
   });
-  const token = process.env.CLOUDFLARE_API_TOKEN;
-  if (!token)
-    throw new UsageError(
-      "CLOUDFLARE_API_TOKEN is not set; hint: export a token that can read Workers Scripts, Workers KV, D1 and Hyperdrive (it is never printed)",
-    );
   const unknown = (opts.retire ?? []).filter((n) => !spec.d1.some((d) => d.name === n));
   if (unknown.length > 0)
     throw new UsageError(
@@ -60,8 +65,32 @@ async function main(argv: readonly string[]): Promise<number> {
   const retiring = [
     ...new Set([...spec.d1.filter((d) => d.retired).map((d) => d.name), ...(opts.retire ?? [])]),
   ];
-  const client = await cloudflareClient(token, opts.requestTimeout);
-  const report = await checkDetached(client, spec.cloudflare.accountId, spec, stack, migration, retiring);
+  let report: DetachedReport;
+  if (opts.local) {
+    if (opts.evidence)
+      throw new UsageError(
+        "--evidence with --local: the gate needs what the Cloudflare account says, not a local check",
+        "drop --local to check the account (CLOUDFLARE_API_TOKEN), or drop --evidence",
+      );
+    if (!opts.workerConfig?.length)
+      throw new UsageError(
+        "--local needs --worker-config <file...>: the wrangler config of each Worker to check",
+        `cutover check decommission -s ${stack} -m ${migration} --local --worker-config ../api/wrangler.json`,
+      );
+    const { checkDetachedLocally } = await import("../../ops/decommission/local");
+    report = await checkDetachedLocally(spec, stack, migration, retiring, {
+      persistTo: opts.persistTo,
+      workerConfigs: opts.workerConfig,
+    });
+  } else {
+    const token = process.env.CLOUDFLARE_API_TOKEN;
+    if (!token)
+      throw new UsageError(
+        "CLOUDFLARE_API_TOKEN is not set; hint: export a token that can read Workers Scripts, Workers KV, D1 and Hyperdrive (it is never printed), or check local Worker configs with --local",
+      );
+    const client = await cloudflareClient(token, opts.requestTimeout);
+    report = await checkDetached(client, spec.cloudflare.accountId, spec, stack, migration, retiring);
+  }
   const passed = report.findings.length === 0;
   if (opts.json) process.stdout.write(JSON.stringify({ passed, ...report }, null, 2) + "\n");
   else {

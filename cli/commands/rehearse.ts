@@ -128,7 +128,7 @@ async function main(argv: readonly string[]): Promise<number> {
     )
     .option(
       "--users <n>",
-      "dual-write: virtual users sending the load (each does one thing at a time)",
+      "dual-write: virtual users sending the load, each doing one thing at a time (default: max(32, rate / 4))",
       wholeNumber("users, e.g. 32"),
     )
     .option(

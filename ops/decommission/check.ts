@@ -23,7 +23,7 @@ export interface DetachedReport {
   readonly findings: readonly StillReads[];
 }
 
-interface Binding {
+export interface Binding {
   readonly type: string;
   readonly name: string;
   readonly id?: string;
@@ -52,22 +52,19 @@ async function retiredD1(client: Cloudflare, accountId: string, names: readonly 
   return byId;
 }
 
-async function flagsFinding(
-  client: Cloudflare,
-  accountId: string,
-  spec: DualWriteMigration,
-  migration: string,
-): Promise<StillReads | undefined> {
-  const where = `flags entry ${flagsKeyOf(migration)} (KV ${spec.cloudflare.kvNamespace})`;
-  const namespaceId = await findNamespaceId(client, accountId, spec.cloudflare.kvNamespace);
-  if (namespaceId === undefined)
+/** The flags entry as read: its text, null when absent, or undefined when its namespace is missing. */
+export type FlagsRead = { readonly where: string; readonly text: string | null | undefined };
+
+/** Why the flags entry still sends something to legacy, or undefined when it does not. */
+export function flagsFinding(read: FlagsRead): StillReads | undefined {
+  const where = read.where;
+  if (read.text === undefined)
     return {
       where,
-      what: "the flags namespace is not in the account, so the Workers fall back to their deployed floor",
+      what: "the flags namespace is not there, so the Workers fall back to their deployed floor",
       hint: "run pulumi up at final-cut first: its flags entry sends everything to the new stores",
     };
-  const text = await readKvValue(client, accountId, namespaceId, flagsKeyOf(migration));
-  if (text === null)
+  if (read.text === null)
     return {
       where,
       what: "there is no flags entry",
@@ -75,7 +72,7 @@ async function flagsFinding(
     };
   let flags: { writeMode?: string; readPercent?: number };
   try {
-    flags = JSON.parse(text);
+    flags = JSON.parse(read.text);
   } catch {
     return { where, what: "the entry is not JSON", hint: "run pulumi up again: the program rewrites it" };
   }
@@ -87,40 +84,37 @@ async function flagsFinding(
   };
 }
 
-/** Everything in the account that still reads legacy or a retired D1 database. */
-export async function checkDetached(
-  client: Cloudflare,
-  accountId: string,
+/** What is deployed, however it was read (the account, or local Worker configs and state). */
+export interface DeployedFacts {
+  readonly flags: FlagsRead;
+  readonly scripts: readonly { readonly name: string; readonly bindings: readonly Binding[] }[];
+  /** Ids of Hyperdrive configs whose origin is the legacy database. */
+  readonly legacyHyperdrive: ReadonlySet<string>;
+  /** D1 database ids being retired, with their names. */
+  readonly retired: ReadonlyMap<string, string>;
+}
+
+/** Every finding in what is deployed: the flags entry, the comparison Worker, each binding. */
+export function judgeDetached(
   spec: DualWriteMigration,
   stack: string,
   migration: string,
-  /** The D1 databases decommission deletes: those marked retired, or named before the change marks them. */
-  retiring: readonly string[],
-): Promise<DetachedReport> {
+  facts: DeployedFacts,
+): DetachedReport {
   const findings: StillReads[] = [];
-  const flags = await flagsFinding(client, accountId, spec, migration);
+  const flags = flagsFinding(facts.flags);
   if (flags) findings.push(flags);
-  const [hyperdrive, retired] = await Promise.all([
-    legacyHyperdriveIds(client, accountId, spec),
-    retiredD1(client, accountId, retiring),
-  ]);
   const legacyNames = new Set(spec.cloudflare.legacyBindings);
   const comparison = workerName(stack, migration);
-  let scripts = 0;
-  for await (const s of client.workers.scripts.list({ account_id: accountId })) {
-    const name = s.id;
-    if (!name) continue;
-    scripts++;
+  const { retired } = facts;
+  for (const { name, bindings } of facts.scripts) {
     if (name === comparison)
       findings.push({
         where: `Worker ${name}`,
         what: "the comparison Worker still runs: it reads legacy on its cron",
         hint: `npx wrangler delete --name ${name}`,
       });
-    const settings = await client.workers.scripts.scriptAndVersionSettings.get(name, {
-      account_id: accountId,
-    });
-    for (const b of (settings.bindings ?? []) as Binding[]) {
+    for (const b of bindings) {
       const at = `Worker ${name}, binding ${b.name}`;
       const drop = `remove ${b.name} from ${name}'s wrangler config (or wrangler secret delete ${b.name} --name ${name}) and deploy it`;
       if (b.type === "d1" && (retired.has(b.database_id ?? "") || retired.has(b.id ?? "")))
@@ -129,7 +123,7 @@ export async function checkDetached(
           what: `binds D1 database ${retired.get(b.database_id ?? "") ?? retired.get(b.id ?? "")}, which decommission deletes`,
           hint: drop,
         });
-      else if (b.type === "hyperdrive" && hyperdrive.has(b.id ?? ""))
+      else if (b.type === "hyperdrive" && facts.legacyHyperdrive.has(b.id ?? ""))
         findings.push({
           where: at,
           what: `reaches the legacy database ${spec.legacy.host} through Hyperdrive`,
@@ -149,5 +143,41 @@ export async function checkDetached(
         });
     }
   }
-  return { scripts, findings };
+  return { scripts: facts.scripts.length, findings };
+}
+
+/** Everything in the account that still reads legacy or a retired D1 database. */
+export async function checkDetached(
+  client: Cloudflare,
+  accountId: string,
+  spec: DualWriteMigration,
+  stack: string,
+  migration: string,
+  /** The D1 databases decommission deletes: those marked retired, or named before the change marks them. */
+  retiring: readonly string[],
+): Promise<DetachedReport> {
+  const where = `flags entry ${flagsKeyOf(migration)} (KV ${spec.cloudflare.kvNamespace})`;
+  const namespaceId = await findNamespaceId(client, accountId, spec.cloudflare.kvNamespace);
+  const text =
+    namespaceId === undefined
+      ? undefined
+      : await readKvValue(client, accountId, namespaceId, flagsKeyOf(migration));
+  const [legacyHyperdrive, retired] = await Promise.all([
+    legacyHyperdriveIds(client, accountId, spec),
+    retiredD1(client, accountId, retiring),
+  ]);
+  const scripts: { name: string; bindings: Binding[] }[] = [];
+  for await (const s of client.workers.scripts.list({ account_id: accountId })) {
+    if (!s.id) continue;
+    const settings = await client.workers.scripts.scriptAndVersionSettings.get(s.id, {
+      account_id: accountId,
+    });
+    scripts.push({ name: s.id, bindings: (settings.bindings ?? []) as Binding[] });
+  }
+  return judgeDetached(spec, stack, migration, {
+    flags: { where, text },
+    scripts,
+    legacyHyperdrive,
+    retired,
+  });
 }

@@ -20,7 +20,7 @@ export interface DualWriteRehearsalOptions {
   readonly rate: number;
   /** Seconds each position is held under load. */
   readonly bakeSeconds: number;
-  /** Virtual users (each does one thing at a time). @default 32 */
+  /** Virtual users (each does one thing at a time). @default max(32, rate / 4) */
   readonly users?: number;
   /** Roll back from this phase instead of walking to the final cut, and check the service. */
   readonly drill?: string;
