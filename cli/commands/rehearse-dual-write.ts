@@ -13,6 +13,26 @@ import { dualWritePassed, renderDualWrite, type DualWriteReport } from "../../op
 import { rehearseDualWrite } from "../../ops/rehearse/dual-write/run";
 import { dualWriteReportHtml, dualWriteTimelineSvg } from "../../ops/rehearse/dual-write/timeline";
 
+/** What a rehearsal leaves in --out: the timelines, the HTML report and the full JSON. */
+export function writeRehearsalFiles(
+  out: string,
+  files: {
+    readonly timeline: string;
+    readonly drills: readonly { readonly from: string; readonly timeline: string }[];
+    readonly html: string;
+    readonly json: unknown;
+  },
+): void {
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, "timeline.svg"), files.timeline);
+  for (const d of files.drills) fs.writeFileSync(path.join(out, `timeline-drill-${d.from}.svg`), d.timeline);
+  fs.writeFileSync(path.join(out, "report.html"), files.html);
+  fs.writeFileSync(path.join(out, "report.json"), JSON.stringify(files.json) + "\n");
+  process.stderr.write(
+    `rehearse: timeline ${path.join(out, "timeline.svg")}, report ${path.join(out, "report.html")}\n`,
+  );
+}
+
 export interface DualWriteFlags {
   readonly stack: string;
   readonly migration: string;
@@ -81,17 +101,12 @@ export async function rehearseDualWriteCommand(
     );
   const ok = dualWritePassed(report) && drillRuns.every(dualWritePassed);
   const text = [report, ...drillRuns].map(renderDualWrite).join("\n");
-  fs.writeFileSync(path.join(opts.out, "timeline.svg"), dualWriteTimelineSvg(report));
-  for (const r of drillRuns)
-    fs.writeFileSync(path.join(opts.out, `timeline-drill-${r.drill!.from}.svg`), dualWriteTimelineSvg(r));
-  fs.writeFileSync(path.join(opts.out, "report.html"), dualWriteReportHtml(report, text, drillRuns));
-  fs.writeFileSync(
-    path.join(opts.out, "report.json"),
-    JSON.stringify({ passed: ok, ...report, drills: drillRuns }) + "\n",
-  );
-  process.stderr.write(
-    `rehearse: timeline ${path.join(opts.out, "timeline.svg")}, report ${path.join(opts.out, "report.html")}\n`,
-  );
+  writeRehearsalFiles(opts.out, {
+    timeline: dualWriteTimelineSvg(report),
+    drills: drillRuns.map((r) => ({ from: r.drill!.from, timeline: dualWriteTimelineSvg(r) })),
+    html: dualWriteReportHtml(report, text, drillRuns),
+    json: { passed: ok, ...report, drills: drillRuns },
+  });
   if (opts.json) {
     const brief = ({ samples, ...rest }: DualWriteReport) => ({ ...rest, samples: samples.length });
     process.stdout.write(

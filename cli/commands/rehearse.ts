@@ -6,8 +6,6 @@
  * applies the plan's traffic table, Redis, and a fixed write load; it prints what happened to the writes.
  * Exit 0 when no acknowledged write was lost, no sequence collided, and every gate and drill passed.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { CLOUDSQL_ROLLBACK_ORIGINS } from "../../infra/engine/cloudsql-phases";
 import { newCommand, type Leaf, UsageError, wholeNumber } from "../shell";
 import { reportHtml, timelineSvg } from "../../ops/rehearse/timeline";
@@ -23,16 +21,11 @@ import { onRoute } from "../../infra/engine/transitions";
 import { loadStack } from "../../tooling/stack-file";
 import { KINDS } from "../../infra/engine/kinds";
 import { stopDualWriteRehearsals } from "../../ops/rehearse/dual-write/run";
-import { CLOUDSQL_ONLY, rehearseDualWriteCommand } from "./rehearse-dual-write";
-import {
-  BUILT_IN_APP,
-  rehearse,
-  stopRunning,
-  type AppUnderTest,
-  type RehearsalReport,
-} from "../../ops/rehearse/run";
+import { appOf, type AppFlags } from "./rehearse-app";
+import { CLOUDSQL_ONLY, rehearseDualWriteCommand, writeRehearsalFiles } from "./rehearse-dual-write";
+import { rehearse, stopRunning, type RehearsalReport } from "../../ops/rehearse/run";
 
-interface Flags {
+interface Flags extends AppFlags {
   readonly stack: string;
   readonly migration?: string;
   readonly rows: number;
@@ -41,13 +34,6 @@ interface Flags {
   readonly drill?: string;
   readonly json?: boolean;
   readonly out: string;
-  readonly appCmd?: string;
-  readonly schemaCmd?: string;
-  readonly seedSql?: string;
-  readonly write?: string;
-  readonly writeBody?: string;
-  readonly read?: string;
-  readonly ack?: string;
   readonly maxMinutes: number;
   readonly replication?: string;
   readonly writeMove?: string;
@@ -55,53 +41,6 @@ interface Flags {
   readonly upSeconds?: number;
   readonly convergenceSeconds?: number;
   readonly users?: number;
-}
-
-/** The app under test: the built-in one, or the user's with every piece the rehearsal needs named. */
-export function appOf(opts: Flags): AppUnderTest {
-  const own = [opts.appCmd, opts.schemaCmd, opts.seedSql, opts.write, opts.writeBody, opts.read, opts.ack];
-  if (opts.appCmd === undefined) {
-    if (own.some((o) => o !== undefined))
-      throw new UsageError(
-        "--schema-cmd, --seed-sql, --write, --write-body, --read and --ack describe your own app",
-        "add --app-cmd <command that starts it>, or drop them to rehearse with the built-in app",
-      );
-    return BUILT_IN_APP;
-  }
-  const missing = (
-    [
-      ["--schema-cmd", opts.schemaCmd],
-      ["--write", opts.write],
-      ["--ack", opts.ack],
-    ] as const
-  ).filter(([, v]) => v === undefined);
-  if (missing.length)
-    throw new UsageError(
-      `--app-cmd needs ${missing.map(([f]) => f).join(", ")}: how its schema is made, which request writes, and where a write lands`,
-      'e.g. --schema-cmd "npx prisma migrate deploy" --write "POST /api/messages" --write-body \'{"clientId":"{{id}}","text":"hi"}\' --ack ChatMessage.clientId',
-    );
-  const write = /^([A-Z]+) (\/\S*)$/.exec(opts.write!);
-  if (!write)
-    throw new UsageError(
-      `--write ${opts.write}: expected "<METHOD> <path>"`,
-      'e.g. --write "POST /api/messages"',
-    );
-  const ack = /^([^.]+)\.([^.]+)$/.exec(opts.ack!);
-  if (!ack)
-    throw new UsageError(`--ack ${opts.ack}: expected <table>.<column>`, "e.g. --ack ChatMessage.clientId");
-  const body = opts.writeBody ?? '{"id":"{{id}}"}';
-  if (!body.includes("{{id}}"))
-    throw new UsageError("--write-body must carry {{id}}: it is how the rehearsal finds each write again");
-  return {
-    command: opts.appCmd,
-    schemaCommand: opts.schemaCmd!,
-    ...(opts.seedSql !== undefined ? { seedSql: fs.readFileSync(opts.seedSql, "utf8") } : {}),
-    traffic: {
-      write: { method: write[1], path: write[2], body },
-      ...(opts.read !== undefined ? { read: opts.read } : {}),
-    },
-    ack: { table: ack[1], column: ack[2] },
-  };
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -248,18 +187,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const results = drillRuns.map(drillOf);
   const ok = passed(report) && results.every((d) => d.passed);
   const text = renderReport(report) + renderDrills(results);
-  fs.mkdirSync(opts.out, { recursive: true });
-  fs.writeFileSync(path.join(opts.out, "timeline.svg"), timelineSvg(report));
-  for (const r of drillRuns)
-    fs.writeFileSync(path.join(opts.out, `timeline-drill-${r.drill!.from}.svg`), timelineSvg(r));
-  fs.writeFileSync(path.join(opts.out, "report.html"), reportHtml(report, text, drillRuns));
-  fs.writeFileSync(
-    path.join(opts.out, "report.json"),
-    JSON.stringify({ passed: ok, ...report, drills: drillRuns }) + "\n",
-  );
-  process.stderr.write(
-    `rehearse: timeline ${path.join(opts.out, "timeline.svg")}, report ${path.join(opts.out, "report.html")}\n`,
-  );
+  writeRehearsalFiles(opts.out, {
+    timeline: timelineSvg(report),
+    drills: drillRuns.map((r) => ({ from: r.drill!.from, timeline: timelineSvg(r) })),
+    html: reportHtml(report, text, drillRuns),
+    json: { passed: ok, ...report, drills: drillRuns },
+  });
   if (opts.json) {
     const { samples, ...rest } = report;
     process.stdout.write(

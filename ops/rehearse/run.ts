@@ -21,7 +21,8 @@ import { expectationFor } from "../smoke/expectations";
 import { runSmoke } from "../smoke/run";
 import { startPostgres } from "../../tooling/local-postgres";
 import { startRedis } from "../../tooling/local-redis";
-import { atPosition, readStackConfig, type StackConfig } from "../../tooling/stack-file";
+import { readStackConfig, type StackConfig } from "../../tooling/stack-file";
+import { migrationAt } from "./spec-at";
 import { startLoad, type Load } from "./load";
 import { startReplication, type Replication } from "./replication";
 import { resolveEnv, startRevision, type RunningRevision } from "./revisions";
@@ -66,23 +67,15 @@ function runCommand(command: string, env: Record<string, string>, what: string):
 const pct = (sorted: readonly number[], p: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-/** The spec of `migration` at a position, parsed the way the program parses it. */
+/** The spec of `migration` at a position; the route rehearsed (--write-move) replaces the stack's. */
 function specAt(
   file: StackConfig,
   migration: string,
   p: Position,
   writeMove: CloudSqlMigration["writeMove"],
 ): CloudSqlMigration {
-  const moved = atPosition(file, migration, {
-    phase: p.phase,
-    percent: p.percent,
-    rollbackFrom: p.rollbackFrom,
-    attempt: p.attempt,
-  });
-  // The route rehearsed (--write-move) replaces the stack's, as if the file said it.
-  (moved.config[CONFIG_KEY] as Record<string, Record<string, unknown>>)[migration].writeMove = writeMove;
-  const spec = parseMigrations(moved.config[CONFIG_KEY], { now: new Date() })[migration];
-  if (spec?.kind !== "cloudsql") throw new Error(`${migration} is not a cloudsql migration`);
+  const spec = migrationAt(file, migration, p, (entry) => (entry.writeMove = writeMove));
+  if (spec.kind !== "cloudsql") throw new Error(`${migration} is not a cloudsql migration`);
   return spec;
 }
 

@@ -40,6 +40,20 @@ export interface TableMapping {
   readonly columns?: Readonly<Record<string, string>>;
 }
 
+/** The search settings of a comparison between a legacy table and its new store (Worker and rehearsal). */
+export const STORE_SEARCH = { factor: 16, segmentRows: 5000, leafRows: 256 } as const;
+
+/** A table's mapping as a dual-write spec (or the comparison spec rendered from it) names it. */
+export function mappingOf(t: {
+  readonly targetName?: string;
+  readonly columns?: Readonly<Record<string, string>>;
+}): TableMapping {
+  return {
+    ...(t.targetName ? { targetName: t.targetName } : {}),
+    ...(t.columns ? { columns: t.columns } : {}),
+  };
+}
+
 export type Method = "native-checksum" | "checksum-bisection" | "sample" | "table-checksum" | "none";
 
 export interface TableReport {

@@ -77,18 +77,24 @@ async function withPg<T>(url: string, work: (c: Client) => Promise<T>): Promise<
 
 const q = (schema: string) => `"${schema.replace(/"/g, '""')}"`;
 
+/** One row of `table` as the API answers it: `column` is its text. */
+const pgRow = (url: string, table: string, column: string, id: number) =>
+  withPg(url, async (c) => {
+    const { rows } = await c.query(
+      `SELECT id::int AS id, ${column} AS text, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM ${table} WHERE id = $1`,
+      [id],
+    );
+    return (rows[0] as Row | undefined) ?? null;
+  });
+
+const pgDelete = (url: string, table: string, id: number) =>
+  withPg(url, async (c) => (await c.query(`DELETE FROM ${table} WHERE id = $1`, [id])).rowCount ?? 0);
+
 /** A listing in one PostgreSQL schema (legacy and the new one have the same columns for these). */
 function listingsIn(url: string, schema: string, statusType: string): Record<Op, Access> {
   const t = `${q(schema)}.listings`;
   return {
-    get: (id) =>
-      withPg(url, async (c) => {
-        const { rows } = await c.query(
-          `SELECT id::int AS id, title AS text, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM ${t} WHERE id = $1`,
-          [id],
-        );
-        return (rows[0] as Row | undefined) ?? null;
-      }),
+    get: (id) => pgRow(url, t, "title", id),
     put: (id, text, at) =>
       withPg(url, async (c) => {
         const r = await c.query(
@@ -99,8 +105,7 @@ function listingsIn(url: string, schema: string, statusType: string): Record<Op,
         );
         return r.rowCount ?? 0;
       }),
-    delete: (id) =>
-      withPg(url, async (c) => (await c.query(`DELETE FROM ${t} WHERE id = $1`, [id])).rowCount ?? 0),
+    delete: (id) => pgDelete(url, t, id),
   };
 }
 
@@ -135,14 +140,7 @@ function citiesInD1(db: D1): Record<Op, Access> {
 function citiesInPg(url: string, schema: string): Record<Op, Access> {
   const t = `${q(schema)}.cities`;
   return {
-    get: (id) =>
-      withPg(url, async (c) => {
-        const { rows } = await c.query(
-          `SELECT id::int AS id, name AS text, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM ${t} WHERE id = $1`,
-          [id],
-        );
-        return (rows[0] as Row | undefined) ?? null;
-      }),
+    get: (id) => pgRow(url, t, "name", id),
     put: (id, text, at) =>
       withPg(url, async (c) => {
         const r = await c.query(
@@ -153,8 +151,7 @@ function citiesInPg(url: string, schema: string): Record<Op, Access> {
         );
         return r.rowCount ?? 0;
       }),
-    delete: (id) =>
-      withPg(url, async (c) => (await c.query(`DELETE FROM ${t} WHERE id = $1`, [id])).rowCount ?? 0),
+    delete: (id) => pgDelete(url, t, id),
   };
 }
 

@@ -8,7 +8,7 @@
  * evidence read it. Bindings: LEGACY_DB and TARGET_DB (Hyperdrive), RESULTS (KV), one D1 binding per
  * database of the spec, COMPARE_SPEC (JSON, rendered from the stack).
  */
-import { compareTable, type TableReport } from "../../ops/validate/run";
+import { compareTable, mappingOf, STORE_SEARCH, type TableReport } from "../../ops/validate/run";
 import type { Database } from "../../ops/validate/database";
 import type { D1Executor } from "../../ops/validate/d1";
 import type { SqliteValue } from "../../ops/validate/normalize";
@@ -121,13 +121,8 @@ export async function compareOnce(env: Env, cron: string, now = new Date()): Pro
           sample: spec.sample,
           recheckMs: RECHECK_MS,
           maxDifferences: KEYS_KEPT,
-          factor: 16,
-          segmentRows: 5000,
-          leafRows: 256,
-          mapping: {
-            ...(t.targetName ? { targetName: t.targetName } : {}),
-            ...(t.columns ? { columns: t.columns } : {}),
-          },
+          ...STORE_SEARCH,
+          mapping: mappingOf(t),
         });
         tables.push(tableSummary(t, report));
       } catch (error) {

@@ -220,6 +220,17 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     }
   };
   const d1Of = async (name: string) => (await mf.getD1Database(binding(name), "api")) as unknown as D1;
+  /** The rows of one statement on one database. */
+  const rowsOf = <R>(name: string, sql: string, params: readonly unknown[]) =>
+    guarded(async () => {
+      const db = await d1Of(name);
+      return (
+        await db
+          .prepare(sql)
+          .bind(...params)
+          .all()
+      ).results as R[];
+    });
   const kv = async (name: string, worker: string) => (await mf.getKVNamespace(name, worker)) as unknown as Kv;
   return {
     url,
@@ -234,36 +245,14 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
             await db.batch(statements.map((s) => db.prepare(s.sql).bind(...s.params)));
           });
         },
-        all: (sql, params = []) =>
-          guarded(
-            async () =>
-              (
-                await (
-                  await d1Of(name)
-                )
-                  .prepare(sql)
-                  .bind(...params)
-                  .all()
-              ).results as Record<string, unknown>[],
-          ),
+        all: (sql, params = []) => rowsOf<Record<string, unknown>>(name, sql, params),
         close: async () => undefined,
       };
     },
     d1Executor(name) {
       return {
         label: `local D1 ${name}`,
-        query: (sql, params) =>
-          guarded(
-            async () =>
-              (
-                await (
-                  await d1Of(name)
-                )
-                  .prepare(sql)
-                  .bind(...params)
-                  .all()
-              ).results as Record<string, SqliteValue>[],
-          ),
+        query: (sql, params) => rowsOf<Record<string, SqliteValue>>(name, sql, params),
         close: async () => undefined,
       };
     },

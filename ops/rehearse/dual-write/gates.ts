@@ -11,7 +11,7 @@ import { backlog } from "../../capture/applier";
 import { summaryProblem } from "../../compare/results";
 import type { CompareSummary } from "../../compare/spec";
 import { PgConnection } from "../../validate/postgres";
-import { compareTable, type TableReport } from "../../validate/run";
+import { compareTable, mappingOf, STORE_SEARCH, type TableReport } from "../../validate/run";
 import { d1Database, postgresDatabase } from "../../validate/sides";
 import type { D1Executor } from "../../validate/d1";
 
@@ -73,13 +73,8 @@ async function compareAll(c: GateContext): Promise<Map<string, TableReport>> {
         t.name,
         await compareTable(t.name, legacy, store, {
           maxDifferences: MAX_DIFFERENCES,
-          factor: 16,
-          segmentRows: 5000,
-          leafRows: 256,
-          mapping: {
-            ...(t.targetName ? { targetName: t.targetName } : {}),
-            ...(t.columns ? { columns: t.columns } : {}),
-          },
+          ...STORE_SEARCH,
+          mapping: mappingOf(t),
         }),
       );
     }

@@ -21,7 +21,8 @@ import {
   positionLabel,
   type Position,
 } from "../../../infra/engine/transitions";
-import { atPosition, readStackConfig, type StackConfig } from "../../../tooling/stack-file";
+import { readStackConfig, type StackConfig } from "../../../tooling/stack-file";
+import { migrationAt } from "../spec-at";
 import { FLAGS_TTL_MS } from "./edge";
 import { describeDivergence, divergence, runGates, type Check, type GateContext } from "./gates";
 import { startApiLoad, type ApiLoad, type ApiSample } from "./load";
@@ -36,16 +37,10 @@ const pct = (sorted: readonly number[], p: number) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const sortedMs = (s: readonly ApiSample[]) => s.map((x) => x.ms).sort((a, b) => a - b);
 
-/** The spec of `migration` at a position, parsed the way the program parses it. */
+/** The spec of `migration` at a position. */
 function specAt(file: StackConfig, migration: string, p: Position): DualWriteMigration {
-  const moved = atPosition(file, migration, {
-    phase: p.phase,
-    percent: p.percent,
-    rollbackFrom: p.rollbackFrom,
-    attempt: p.attempt,
-  });
-  const spec = parseMigrations(moved.config[CONFIG_KEY], { now: new Date() })[migration];
-  if (spec?.kind !== "dual-write") throw new Error(`${migration} is not a dual-write migration`);
+  const spec = migrationAt(file, migration, p);
+  if (spec.kind !== "dual-write") throw new Error(`${migration} is not a dual-write migration`);
   return spec;
 }
 
