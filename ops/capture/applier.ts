@@ -195,7 +195,7 @@ async function currentRows(
     text:
       // The key printed by the trigger's own expression (to_jsonb ->>), so that equal keys compare equal.
       `SELECT ${[...select, ...q.primaryKey.map((c) => `to_jsonb(x) ->> ${legacy.escapeLiteral(c.name)}`)].join(", ")} FROM ${quoteIdent(q.schema)}.${quoteIdent(q.table)} x ` +
-      `WHERE (${pk.join(", ")}) IN (SELECT ${casts} FROM unnest(${unnest}) AS u(${alias}))`,
+      `WHERE (${pk.join(", ")}) IN (SELECT ${casts} FROM unnest(${unnest}) AS u(${alias})) FOR SHARE OF x`,
     values: q.primaryKey.map((_, i) => keys.map((k) => k[i])),
     types: RAW_TEXT,
     rowMode: "array",
@@ -234,7 +234,30 @@ async function canonicalKeys(
   return result.rows as (string | null)[][];
 }
 
+/**
+ * One table's changes, applied while the legacy rows read stay share-locked: a writer of one of those rows
+ * (the Workers' dual write: legacy first, then the new store) waits until the applier has written the new
+ * store, so the applier's copy can never land after the writer's newer one and undo it. Without the lock,
+ * the rehearsal served reads of older values from the new store after an acknowledged dual write.
+ */
 async function applyTable(
+  legacy: Client,
+  sink: CaptureSink,
+  changes: readonly Change[],
+  afterCut: boolean,
+): Promise<Applied> {
+  await legacy.query("BEGIN");
+  try {
+    const applied = await applyLocked(legacy, sink, changes, afterCut);
+    await legacy.query("COMMIT");
+    return applied;
+  } catch (error) {
+    await legacy.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}
+
+async function applyLocked(
   legacy: Client,
   sink: CaptureSink,
   changes: readonly Change[],

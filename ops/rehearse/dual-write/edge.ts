@@ -213,13 +213,20 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     try {
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       drained = undefined;
+      proxies.clear();
       await mf.setOptions(options());
     } finally {
       redeploy = undefined;
       done();
     }
   };
-  const d1Of = async (name: string) => (await mf.getD1Database(binding(name), "api")) as unknown as D1;
+  /** Binding proxies, taken once per deployment (a redeploy drops them). */
+  const proxies = new Map<string, Promise<D1>>();
+  const d1Of = (name: string): Promise<D1> => {
+    let db = proxies.get(name);
+    if (!db) proxies.set(name, (db = mf.getD1Database(binding(name), "api") as unknown as Promise<D1>));
+    return db;
+  };
   /** The rows of one statement on one database. */
   const rowsOf = <R>(name: string, sql: string, params: readonly unknown[]) =>
     guarded(async () => {

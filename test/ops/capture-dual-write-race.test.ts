@@ -1,0 +1,90 @@
+/**
+ * The race the runbook-2 rehearsal found: the applier reads a legacy row, a Worker's dual write then
+ * writes legacy and the new store, and the applier's older copy lands after it — the new store serves
+ * the older value until the next change. The applier keeps the legacy rows it read share-locked until
+ * it has written the new store, so a writer of one of them waits. Shown here with real PostgreSQL: the
+ * applier is held inside its write to the new store (a lock on the target row), and a legacy update of
+ * the same row cannot go through meanwhile; once the applier is done, it does.
+ */
+import { Client } from "pg";
+import { startPostgres, type PgServer } from "../support/postgres";
+import { RELATIONAL_SCHEMA, insertRelational } from "./backfill/relational-fixture";
+import { migrateSchema } from "../../ops/schema/run";
+import { connectSource } from "../../ops/backfill/source";
+import { planPgTable, type PgTableSpec } from "../../ops/backfill/pg-target";
+import { applyRound, type CaptureSink } from "../../ops/capture/applier";
+import { installCapture } from "../../ops/capture/install";
+
+jest.setTimeout(120_000);
+
+let server: PgServer;
+let legacy: Client; // the app's writes
+let applierConn: Client; // the applier's session
+let target: Client;
+let sinks: Map<string, CaptureSink>;
+
+const USERS: PgTableSpec = {
+  name: "users",
+  schema: "public",
+  primaryKey: ["id"],
+  updatedAtColumn: "updated_at",
+  targetSchema: "matchauto",
+  targetName: "users",
+  columns: { display_name: "full_name" },
+};
+
+beforeAll(async () => {
+  server = await startPostgres();
+  legacy = new Client({ connectionString: server.url });
+  await legacy.connect();
+  await legacy.query(RELATIONAL_SCHEMA);
+  await insertRelational(legacy, 5);
+  await legacy.query("CREATE DATABASE target");
+  await migrateSchema({ url: server.urlFor("target"), schema: "matchauto" });
+  target = await connectSource(server.urlFor("target"));
+  applierConn = await connectSource(server.url);
+  await installCapture(legacy, [{ schema: "public", name: "users", primaryKey: ["id"] }]);
+  sinks = new Map([
+    ["users", { store: "supabase", plan: await planPgTable(applierConn, target, USERS), client: target }],
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([legacy, applierConn, target].map((c) => c?.end().catch(() => undefined)));
+  await server?.stop();
+});
+
+const nameInTarget = async () =>
+  (await target.query("SELECT display_name FROM matchauto.users WHERE id = 1")).rows[0]?.display_name;
+
+it("a writer of a row the applier is copying waits until the copy is in the new store", async () => {
+  await legacy.query("UPDATE users SET full_name = 'v1', updated_at = now() WHERE id = 1");
+  expect((await applyRound(applierConn, sinks, 100)).changes).toBe(1);
+  expect(await nameInTarget()).toBe("v1");
+
+  await legacy.query("UPDATE users SET full_name = 'v2', updated_at = now() WHERE id = 1");
+  // Hold the applier inside its write to the new store: the target row is locked by another session.
+  const blocker = await connectSource(server.urlFor("target"));
+  await blocker.query("BEGIN");
+  await blocker.query("SELECT 1 FROM matchauto.users WHERE id = 1 FOR UPDATE");
+  const round = applyRound(applierConn, sinks, 100);
+  await new Promise((r) => setTimeout(r, 500));
+
+  // The app's (the Worker's) write of the same legacy row cannot go through while the copy is in flight.
+  const writer = new Client({ connectionString: server.url });
+  await writer.connect();
+  await writer.query("SET lock_timeout = '300ms'");
+  await expect(
+    writer.query("UPDATE users SET full_name = 'v3', updated_at = now() WHERE id = 1"),
+  ).rejects.toMatchObject({ code: "55P03" });
+
+  await blocker.query("COMMIT");
+  await blocker.end();
+  expect((await round).changes).toBe(1);
+  expect(await nameInTarget()).toBe("v2");
+  // The copy is done: the write goes through, and its own change follows.
+  await writer.query("UPDATE users SET full_name = 'v3', updated_at = now() WHERE id = 1");
+  await writer.end();
+  expect((await applyRound(applierConn, sinks, 100)).changes).toBe(1);
+  expect(await nameInTarget()).toBe("v3");
+});
