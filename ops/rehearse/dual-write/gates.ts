@@ -8,6 +8,8 @@ import type { Client } from "pg";
 import type { DualWriteMigration } from "../../../infra/config/schema";
 import type { GateCheck } from "../../../infra/engine/phase-row";
 import { backlog } from "../../capture/applier";
+import { CAPTURE_SCHEMA } from "../../capture/install";
+import { formatKey } from "../../validate/keys";
 import { summaryProblem } from "../../compare/results";
 import type { CompareSummary } from "../../compare/spec";
 import { PgConnection } from "../../validate/postgres";
@@ -88,9 +90,23 @@ async function compareAll(c: GateContext): Promise<Map<string, TableReport>> {
 const keysOf = (r: TableReport) =>
   new Set([...r.differences.missing, ...r.differences.changed, ...r.differences.extra]);
 
+/** Keys (`table:id=7`) with a change in the capture's log not applied yet: the capture carries them. */
+async function pendingKeys(c: GateContext): Promise<Set<string>> {
+  const { rows } = await c.legacy.query<{ table_name: string; key: string[] }>(
+    `SELECT DISTINCT table_name, key FROM ${CAPTURE_SCHEMA}.changes`,
+  );
+  const keyOf = new Map(c.spec.tables.map((t) => [t.name, t.primaryKey]));
+  return new Set(
+    rows
+      .filter((r) => keyOf.has(r.table_name))
+      .map((r) => `${r.table_name}:${formatKey(keyOf.get(r.table_name)!, r.key)}`),
+  );
+}
+
 /**
  * The project's validate on every table, twice when the first run finds differences: a key that differs
- * in both runs, {@link RECHECK_MS} apart, is a divergence; one that differs once was a write in flight.
+ * in both runs, {@link RECHECK_MS} apart, and has no change waiting in the capture's log, is a divergence;
+ * one that differs once was a write in flight, one with a waiting change is the capture's to carry.
  * `allowed` keys (written after the final cut, when legacy is no longer the truth) are not counted.
  */
 export async function divergence(
@@ -102,9 +118,11 @@ export async function divergence(
   const again = [...first.values()].some((r) => counted(r).length > 0)
     ? await new Promise((r) => setTimeout(r, RECHECK_MS)).then(() => compareAll(c))
     : first;
+  const carried = again === first ? new Set<string>() : await pendingKeys(c);
   return c.spec.tables.map((t) => {
     const r = first.get(t.name)!;
-    const later = new Set(counted(again.get(t.name)!));
+    // Still differing, and not a change the capture has yet to apply (its lag is the capture gate's).
+    const later = new Set(counted(again.get(t.name)!).filter((k) => !carried.has(`${t.name}:${k}`)));
     const only = (keys: string[]) => keys.filter((k) => !allowed(t.name, k)).length;
     const persistent = counted(r).filter((k) => later.has(k));
     return {

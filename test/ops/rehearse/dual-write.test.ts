@@ -63,6 +63,9 @@ describe("the command, walk and drill", () => {
       ],
       {},
     );
+    // A failed rehearsal says why in its report: shown whole, not as a bare exit code.
+    if (r.code !== 0)
+      throw new Error(`rehearse exited ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`);
     expect([r.code, r.stderr]).toEqual([
       0,
       expect.stringContaining("rehearse: [drill read-switch] rollback:read-switch"),
