@@ -335,11 +335,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   const stop = async () => {
     await shutdown();
     process.removeListener("exit", onExit);
-    reaper.cancel();
+    // The folder first, the watch after: killed in between, the watch is still there to remove it.
     if (!removed) {
       removed = true;
       removeRoot();
     }
+    reaper.cancel();
   };
   try {
     await waitUntilAccepting(url, child, () => output);

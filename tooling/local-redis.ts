@@ -160,11 +160,12 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       await exited(child);
     }
     process.removeListener("exit", onExit);
-    reaper.cancel();
+    // The folder first, the watch after: killed in between, the watch is still there to remove it.
     if (!removed) {
       removed = true;
       fs.rmSync(dir, { recursive: true, force: true });
     }
+    reaper.cancel();
   };
   try {
     await waitUntilReady(child, () => output);
