@@ -1,4 +1,7 @@
 /**
+ * Over 300 lines: one comparison of one table and the report it returns; each method (checksum +
+ * bisection, native checksums, sample with its recheck, whole-table checksum) is a short branch of it.
+ *
  * Compares one table: shapes, row counts, then content — checksum + bisection over primary-key
  * ranges, a random sample (`--sample`), or a whole-table checksum when there is no primary key.
  */
