@@ -21,6 +21,8 @@ export interface Check {
   readonly name: string;
   readonly ok: boolean;
   readonly detail: string;
+  /** What validate found, for a gate that ran it. */
+  readonly divergence?: readonly Divergence[];
 }
 
 /** Rows differing between legacy and each table's new store, as validate finds them. */
@@ -148,7 +150,12 @@ export const describeDivergence = (d: readonly Divergence[]) => {
 export const GATE_RUNNERS: Partial<Record<GateCheck, (c: GateContext) => Promise<Check>>> = {
   async validate(c) {
     const d = await divergence(c);
-    return { name: "validate", ok: d.every((x) => x.persistent === 0), detail: describeDivergence(d) };
+    return {
+      name: "validate",
+      ok: d.every((x) => x.persistent === 0),
+      detail: describeDivergence(d),
+      divergence: d,
+    };
   },
   async capture(c) {
     // As `check capture --evidence` judges it: the highest lag over a few seconds, within the bound.
