@@ -25,55 +25,19 @@ import { readStackConfig, type StackConfig } from "../../../tooling/stack-file";
 import { migrationAt } from "../spec-at";
 import { FLAGS_TTL_MS } from "./edge";
 import { describeDivergence, divergence, runGates, type Check, type GateContext } from "./gates";
-import { startApiLoad, type ApiLoad, type ApiSample } from "./load";
-import type { DualWriteBand, DualWriteRehearsalOptions, DualWriteReport, StoreStats } from "./report";
+import { startApiLoad, type ApiLoad } from "./load";
+import type { DualWriteBand, DualWriteRehearsalOptions, DualWriteReport } from "./report";
 import { startStandIn, type StandIn } from "./stand-in";
+import { bandStats, ok, pct } from "./stats";
 import { finalState } from "./verdict";
 
-const ok = (status: number) => status >= 200 && status < 300;
 /** Backfill runs at most: the first copies the table, the next ones what the load wrote meanwhile. */
 const BACKFILL_RUNS = 3;
-const pct = (sorted: readonly number[], p: number) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-const sortedMs = (s: readonly ApiSample[]) => s.map((x) => x.ms).sort((a, b) => a - b);
-
 /** The spec of `migration` at a position. */
 function specAt(file: StackConfig, migration: string, p: Position): DualWriteMigration {
   const spec = migrationAt(file, migration, p);
   if (spec.kind !== "dual-write") throw new Error(`${migration} is not a dual-write migration`);
   return spec;
-}
-
-/** Requests of a band, by the store that answered reads, with errors and latency. */
-function bandStats(samples: readonly ApiSample[]) {
-  const reads = samples.filter((s) => s.op === "read");
-  const writes = samples.filter((s) => s.op !== "read");
-  const readsByStore: Record<string, StoreStats> = {};
-  for (const store of ["legacy", "new"]) {
-    const of = reads.filter((s) => s.store === store);
-    if (of.length === 0) continue;
-    const ms = sortedMs(of);
-    readsByStore[store] = {
-      requests: of.length,
-      errors: of.filter((s) => s.status !== 200 && s.status !== 404).length,
-      p50Ms: pct(ms, 50),
-      p99Ms: pct(ms, 99),
-    };
-  }
-  const all = sortedMs(samples);
-  return {
-    writes: {
-      acknowledged: writes.filter((s) => ok(s.status)).length,
-      errors: writes.filter((s) => !ok(s.status)).length,
-    },
-    reads: {
-      total: reads.length,
-      stale: reads.filter((s) => s.stale).length,
-      errors: reads.filter((s) => s.status !== 200 && s.status !== 404).length,
-    },
-    readsByStore,
-    latencyMs: { p50: pct(all, 50), p99: pct(all, 99) },
-  };
 }
 
 /** What a running rehearsal must stop when interrupted. */
