@@ -148,6 +148,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./commands/evidence"),
   },
   {
+    words: ["workers", "sync"],
+    group: "pipeline",
+    summary: "after pulumi up: the flags floor onto the Workers, the comparison Worker deployed or deleted",
+    load: () => import("./commands/workers"),
+  },
+  {
     words: ["touched"],
     group: "pipeline",
     summary: "which stacks a change touches (for the workflows)",

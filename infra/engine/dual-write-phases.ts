@@ -45,16 +45,18 @@ export interface DecommissionSteps {
  */
 export type CompareState = "off" | "on" | "remove";
 
-/** What the operator runs for each comparison state (the plan prints them). */
+/**
+ * What happens for each comparison state (the plan prints them): the up workflow deploys and deletes the
+ * Worker (`cutover workers sync`, around each up); the commands are the same by hand.
+ */
 export const COMPARE_STEPS: Readonly<Record<CompareState, (migration: string) => readonly string[]>> = {
   off: () => [],
   on: (m) => [
-    `pulumi stack output --json > outputs.json && cutover check compare config --stack <stack> --migration ${m} --outputs outputs.json --out workers/compare/wrangler.<stack>.json`,
-    `npx wrangler deploy -c workers/compare/wrangler.<stack>.json   (the cron then compares a sample every run)`,
+    `after pulumi up, the pipeline deploys the comparison Worker: cutover workers sync --stack <stack> --before before.json --deployed deployed.json   (its cron then compares a sample every run)`,
     `cutover check compare status --stack <stack> --migration ${m} --remote   (the last run's summary; --evidence records it for read-switch)`,
   ],
   remove: (m) => [
-    `npx wrangler delete --name cutover-compare-<stack>-${m}   (before this up: it deletes the Hyperdrive configs the Worker reads through)`,
+    `before pulumi up, the pipeline deletes cutover-compare-<stack>-${m}: cutover workers sync --stack <stack> --before before.json --before-up   (this up deletes the Hyperdrive configs it reads through)`,
   ],
 };
 
