@@ -9,7 +9,10 @@
  *            read once a second for --over seconds and the verdict (installed on every table, highest lag
  *            within captureMaxLagSeconds) is written to evidence/<stack>/<migration>/capture.json, the
  *            evidence `dual-write → read-switch` needs;
- *   remove   drop the triggers (after the final cut); --drop-log also drops the log.
+ *   remove   drop the triggers (after the final cut); --drop-log also drops the log;
+ *   worker   the capture Worker, the applier's home from the backfill to the final cut: --local runs it
+ *            once in workerd (--budget seconds) on local D1 and KV; --remote reads its last summary from
+ *            the account; either judges it (failing tables, lag over the bound, a stopped cron: exit 1).
  */
 import { addLegacyAndNew, addTargetOptions } from "../options";
 import { loadMigration } from "../../tooling/stack-file";
@@ -30,8 +33,60 @@ import { captureTables, installCapture, removeCapture } from "../../ops/capture/
 import { ofStore, run, type Flags } from "../../ops/capture/run";
 import { status } from "../../ops/capture/status";
 import { isConnectionLoss, reconnectWithBackoff, watchLoss } from "../../ops/lib/reconnect";
+import { readRemoteCaptureSummary, runCaptureWorkerLocally } from "../../ops/capture/worker-run";
+import {
+  captureSummaryProblem,
+  renderCaptureSummary,
+  type CaptureSummary,
+} from "../../ops/capture/worker-spec";
+import type { DualWriteMigration } from "../../infra/config/schema";
 
-const ACTIONS = ["install", "run", "status", "remove"] as const;
+const ACTIONS = ["install", "run", "status", "remove", "worker"] as const;
+
+/** `worker`: one local run of the capture Worker, or its last summary from the account; judged. */
+async function worker(
+  stack: string,
+  migration: string,
+  spec: DualWriteMigration,
+  opts: Flags & { budget: number },
+): Promise<number> {
+  if (Boolean(opts.local) === Boolean(opts.remote))
+    throw new UsageError(
+      "worker needs --local (one run in workerd, on local state) or --remote (its last summary in the account)",
+    );
+  let summary: CaptureSummary | null;
+  if (opts.local) {
+    const needsTarget = spec.tables.some((t) => t.store === "supabase");
+    const r = await runCaptureWorkerLocally({
+      stack,
+      migration,
+      spec,
+      persistTo: opts.persistTo ?? ".wrangler/state",
+      legacyUrl: databaseUrl("legacy", opts.source, spec),
+      ...(needsTarget ? { targetUrl: databaseUrl("target", opts.target, spec) } : {}),
+      budgetSeconds: opts.budget,
+    });
+    summary = r.summary;
+    process.stderr.write(
+      `capture: the Worker's scheduled run in workerd, ${(r.elapsedMs / 1000).toFixed(1)} s with start-up\n`,
+    );
+  } else {
+    const token = process.env.CLOUDFLARE_API_TOKEN;
+    if (!token)
+      throw new UsageError(
+        "CLOUDFLARE_API_TOKEN is not set; hint: export an API token with Workers KV read permission (it is never printed)",
+      );
+    summary = await readRemoteCaptureSummary(migration, spec, token, opts.requestTimeout);
+  }
+  const problem = captureSummaryProblem(summary, spec.captureMaxLagSeconds, new Date());
+  if (opts.json)
+    process.stdout.write(JSON.stringify({ passed: problem === undefined, problem, summary }, null, 2) + "\n");
+  else {
+    if (summary) process.stdout.write(renderCaptureSummary(summary) + "\n");
+    process.stdout.write(problem ? `verdict: FAIL — ${problem}\n` : "verdict: pass\n");
+  }
+  return problem ? 1 : 0;
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   const command = newCommand("cutover data capture")
@@ -56,6 +111,12 @@ async function main(argv: readonly string[]): Promise<number> {
     .option("--store <store>", "run, status: only the tables of this store (d1 or supabase)")
     .option("--drop-log", "remove: also drop the change log (cutover_capture schema)")
     .option(
+      "--budget <seconds>",
+      "worker --local: how long the run applies (deployed: 50 s of each minute)",
+      wholeNumber("seconds, e.g. 10"),
+      10,
+    )
+    .option(
       "--evidence",
       "status: write the verdict to evidence/<stack>/<migration>/capture.json (the read-switch gate)",
     )
@@ -66,7 +127,9 @@ async function main(argv: readonly string[]): Promise<number> {
       10,
     )
     .option("--json", "print the result as JSON");
-  const opts = addConnectionBounds(parsed).parse(argv, { from: "user" }).opts<Flags>();
+  const opts = addConnectionBounds(parsed)
+    .parse(argv, { from: "user" })
+    .opts<Flags & { budget: number; requestTimeout?: number }>();
   const { action, stack, migration } = actionOnMigration(
     parsed,
     ACTIONS,
@@ -81,6 +144,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const client = await connectSource(databaseUrl("legacy", opts.source, spec), boundsOf(opts, "legacy"));
     return { client, lost: watchLoss(client) };
   };
+  if (action === "worker") return worker(stack, migration, spec, opts);
   if (action === "run") {
     // The applier owns its connections: it reconnects when a database restarts. With --follow (a
     // long-running applier) a database that is restarting when it starts is waited for too.
@@ -128,5 +192,5 @@ async function main(argv: readonly string[]): Promise<number> {
 
 export const leaf: Leaf = {
   main,
-  secrets: () => DATABASE_SECRETS(),
+  secrets: () => [...DATABASE_SECRETS(), process.env.CLOUDFLARE_API_TOKEN],
 };

@@ -67,17 +67,22 @@ async function main(argv: readonly string[]): Promise<number> {
         before,
         after: readOutputs(o.deployed, "--deployed"),
         afterFile: o.deployed,
-        configDir: (m) => path.resolve(".cutover", "workers", o.stack, m),
+        configDir: (role, m) => path.resolve(".cutover", "workers", o.stack, m, role),
         all: o.all,
       })
-    : actionsBeforeUp({ stack: o.stack, specs, before });
+    : actionsBeforeUp({
+        stack: o.stack,
+        specs,
+        before,
+        configDir: (role, m) => path.resolve(".cutover", "workers", o.stack, m, role),
+      });
   if (o.json)
     process.stdout.write(
       JSON.stringify(
         actions.map((a) =>
           a.kind === "floor"
             ? { ...a, value: undefined }
-            : a.kind === "compare-deploy"
+            : a.kind === "deploy"
               ? { ...a, config: undefined }
               : a,
         ),

@@ -56,7 +56,7 @@ export const COMPARE_STEPS: Readonly<Record<CompareState, (migration: string) =>
     `cutover check compare status --stack <stack> --migration ${m} --remote   (the last run's summary; --evidence records it for read-switch)`,
   ],
   remove: (m) => [
-    `before pulumi up, the pipeline deletes cutover-compare-<stack>-${m}: cutover workers sync --stack <stack> --before before.json --before-up   (this up deletes the Hyperdrive configs it reads through)`,
+    `before pulumi up, the pipeline deletes cutover-compare-<stack>-${m}: cutover workers sync --stack <stack> --before before.json --before-up   (legacy is no longer the truth: the stores part by design)`,
   ],
 };
 
@@ -67,6 +67,12 @@ export const COMPARE_STEPS: Readonly<Record<CompareState, (migration: string) =>
  */
 export type CaptureState = "off" | "install" | "on" | "drain" | "removed";
 
+/**
+ * Where the capture Worker (workers/capture) is deployed: it applies the log while legacy is written
+ * (`on`) and drains it with the after-cut rule (`drain`); it is deleted when the capture is removed.
+ */
+export const CAPTURE_WORKER_STATES: readonly CaptureState[] = ["on", "drain"];
+
 /** What the operator runs for each capture state (the plan prints them). */
 export const CAPTURE_STEPS: Readonly<Record<CaptureState, (migration: string) => readonly string[]>> = {
   off: () => [],
@@ -75,13 +81,17 @@ export const CAPTURE_STEPS: Readonly<Record<CaptureState, (migration: string) =>
     `cutover data capture install --stack <stack> --migration ${m}   (before the first backfill)`,
   ],
   on: (m) => [
-    `cutover data capture run --follow --stack <stack> --migration ${m} --remote   (keep it running; cutover check capture shows the lag)`,
+    `the capture Worker cutover-capture-<stack>-${m} applies the log every minute (deployed by the pipeline after the up: cutover workers sync)`,
+    `cutover data capture worker --stack <stack> --migration ${m} --remote   (its last run: applied, failing tables, lag); cutover check capture reads the lag from legacy`,
   ],
   drain: (m) => [
-    `cutover data capture run --stack <stack> --migration ${m} --remote   (until 0 pending: legacy is no longer written)`,
-    `cutover data capture remove --stack <stack> --migration ${m}`,
+    `before pulumi up, the pipeline redeploys the capture Worker with the after-cut rule (cutover workers sync --before-up): it drains what legacy took until the flags' TTL passed`,
+    `once cutover check capture --stack <stack> --migration ${m} shows 0 pending: cutover data capture remove --stack <stack> --migration ${m}`,
   ],
-  removed: (m) => [`cutover data capture remove --drop-log --stack <stack> --migration ${m}`],
+  removed: (m) => [
+    `before pulumi up, the pipeline deletes cutover-capture-<stack>-${m} (this up deletes the Hyperdrive configs it reads through)`,
+    `cutover data capture remove --drop-log --stack <stack> --migration ${m}`,
+  ],
 };
 
 const none = () => [];

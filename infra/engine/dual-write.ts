@@ -2,6 +2,7 @@ import type { DualWriteMigration, DualWritePhase } from "../config/dual-write";
 import { DAY_HOURS, HOUR_MS } from "../../contract/facts";
 import {
   CAPTURE_STEPS,
+  CAPTURE_WORKER_STATES,
   COMPARE_STEPS,
   DUAL_WRITE_PHASE_TABLE,
   type CaptureState,
@@ -36,7 +37,7 @@ export interface DualWriteResources {
   readonly kv: boolean;
   /** The flags entry inside it. */
   readonly flags: boolean;
-  /** The Hyperdrive configs the comparison Worker reads legacy and the new schema through. */
+  /** The Hyperdrive configs the comparison and capture Workers reach legacy and the new schema through. */
   readonly hyperdrive: boolean;
 }
 
@@ -164,7 +165,8 @@ export function planDualWrite(
       d1: d1.length > 0,
       kv: flags !== undefined,
       flags: flags !== undefined,
-      hyperdrive: row.compare === "on",
+      // Read by the comparison Worker while it runs and by the capture Worker while it applies.
+      hyperdrive: row.compare === "on" || CAPTURE_WORKER_STATES.includes(row.capture),
     },
     d1,
     ...(flags ? { flags } : {}),

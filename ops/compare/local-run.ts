@@ -1,5 +1,5 @@
 /**
- * One scheduled run of the comparison Worker on this machine: `wrangler dev --test-scheduled` (workerd,
+ * One scheduled run of a cutover Worker (the comparison Worker, the capture Worker) on this machine: `wrangler dev --test-scheduled` (workerd,
  * offline) on the local D1 and KV state of `--persist-to`, with the two PostgreSQL URLs handed to its
  * Hyperdrive bindings through wrangler's CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_<BINDING>
  * variables, then a request to its /__scheduled route. Wrangler is stopped whatever happens.
@@ -39,6 +39,8 @@ export interface LocalRunOptions {
   readonly cron: string;
   /** Bound on the whole run. @default 120000 */
   readonly timeoutMs?: number;
+  /** What the messages call it. @default "the comparison Worker" */
+  readonly what?: string;
 }
 
 /** Starts the Worker, triggers one scheduled event, waits for it, and stops the Worker. */
@@ -99,7 +101,9 @@ export async function runScheduledLocally(
       if (child.exitCode !== null)
         throw new UsageError(`wrangler dev stopped before the Worker was ready:\n${log.trim()}`);
       if (Date.now() > deadline)
-        throw new UsageError(`the comparison Worker did not start within the time allowed:\n${log.trim()}`);
+        throw new UsageError(
+          `${opts.what ?? "the comparison Worker"} did not start within the time allowed:\n${log.trim()}`,
+        );
       try {
         await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) });
         break;

@@ -14,8 +14,8 @@ interface Kv {
   get(key: string): Promise<string | null>;
 }
 
-/** The last summary in local KV (the state of `wrangler dev --persist-to`), or null. */
-export async function readLocalSummary(migration: string, persistTo: string): Promise<CompareSummary | null> {
+/** One value of the local KV namespace the cutover Workers write (the state of `--persist-to`), or null. */
+export async function readLocalKvValue(key: string, persistTo: string): Promise<string | null> {
   process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
   process.env.WRANGLER_LOG ??= "warn";
   const dir = path.resolve(".cutover", "compare", "kv");
@@ -37,11 +37,16 @@ export async function readLocalSummary(migration: string, persistTo: string): Pr
     remoteBindings: false,
   });
   try {
-    const text = await proxy.env.RESULTS.get(summaryKey(migration));
-    return text === null ? null : (JSON.parse(text) as CompareSummary);
+    return await proxy.env.RESULTS.get(key);
   } finally {
     await proxy.dispose();
   }
+}
+
+/** The last summary in local KV (the state of `wrangler dev --persist-to`), or null. */
+export async function readLocalSummary(migration: string, persistTo: string): Promise<CompareSummary | null> {
+  const text = await readLocalKvValue(summaryKey(migration), persistTo);
+  return text === null ? null : (JSON.parse(text) as CompareSummary);
 }
 
 /** The id of the KV namespace titled `title` in the account. */

@@ -1,12 +1,14 @@
 /**
  * What the pipeline does to Workers around a `pulumi up` of a dual-write stack, decided from the stack
- * outputs before the up, the stack file being applied, and the outputs after it:
- * - before the up: the comparison Worker is deleted where the phase turns it off (at the final cut the up
- *   deletes the Hyperdrive configs it binds, so the Worker goes first);
+ * outputs before the up, the stack file being applied, and the outputs after it. Two Workers are
+ * cutover's own — the comparison Worker (dual-write to the read switch) and the capture Worker (the
+ * applier, backfill to final cut) — and one value goes on the user's Workers:
+ * - before the up: a Worker the phase turns off is deleted first (the up may delete the Hyperdrive
+ *   configs it binds); a capture Worker entering the final cut is redeployed with the after-cut rule;
  * - after the up: the flags floor onto every Worker that reads the flags — the Worker secret
  *   CUTOVER_FLAGS_FLOOR, put through Cloudflare's secrets API, which creates and deploys a new version
- *   of the Worker's code with it (what `wrangler secret put` does) — and the comparison Worker deployed
- *   (`wrangler deploy`) where its state turns on or its config changed.
+ *   of the Worker's code with it (what `wrangler secret put` does) — and cutover's Workers deployed
+ *   (`wrangler deploy`) where they start running or their config changed.
  * Each action is a difference: nothing changed, nothing done. `all` redoes every after-up action the
  * outputs imply (a run that failed half-way is re-run with it).
  */
@@ -15,7 +17,11 @@ import * as path from "node:path";
 import { spawn } from "node:child_process";
 import type { DualWriteMigration } from "../../infra/config/schema";
 import { compareWranglerConfig, idsFromOutputs, workerName } from "../compare/config";
+import type { DualWritePhase } from "../../infra/config/dual-write";
 import { planDualWrite } from "../../infra/engine/dual-write";
+import { CAPTURE_WORKER_STATES, DUAL_WRITE_PHASE_TABLE } from "../../infra/engine/dual-write-phases";
+import { captureWranglerConfig } from "../capture/worker-config";
+import { captureWorkerName } from "../capture/worker-spec";
 import { cloudflareClient } from "../lib/cloudflare";
 import { describeCloudflareError } from "../lib/cloudflare-errors";
 import { APIError, NotFoundError } from "cloudflare";
@@ -24,6 +30,9 @@ import { WRANGLER } from "../../tooling/root";
 
 /** The binding the flags module reads the floor from (workers/flags/flags.ts). */
 export const FLOOR_BINDING = "CUTOVER_FLAGS_FLOOR";
+
+/** The two Workers cutover deploys itself: the comparison Worker and the capture Worker. */
+export type WorkerRole = "compare" | "capture";
 
 export type WorkerAction =
   | {
@@ -35,7 +44,8 @@ export type WorkerAction =
       readonly migrations: readonly string[];
     }
   | {
-      readonly kind: "compare-deploy";
+      readonly kind: "deploy";
+      readonly role: WorkerRole;
       readonly worker: string;
       readonly accountId: string;
       readonly migration: string;
@@ -44,7 +54,8 @@ export type WorkerAction =
       readonly configFile: string;
     }
   | {
-      readonly kind: "compare-delete";
+      readonly kind: "delete";
+      readonly role: WorkerRole;
       readonly worker: string;
       readonly accountId: string;
       readonly migration: string;
@@ -52,11 +63,26 @@ export type WorkerAction =
 
 type Outputs = Readonly<Record<string, unknown>>;
 interface MigrationOutputs {
-  readonly kind?: string;
+  readonly phase?: string;
   readonly flagsFloor?: unknown;
   readonly compare?: { readonly state?: string };
 }
 const outputsOf = (o: Outputs | undefined, m: string) => o?.[m] as MigrationOutputs | undefined;
+
+/** Whether each Worker runs, from a migration's outputs (the phase table decides; absent: nothing runs). */
+function runningIn(o: Outputs | undefined, m: string): Record<WorkerRole, "off" | "on" | "after-cut"> {
+  const out = outputsOf(o, m);
+  const row = out?.phase ? DUAL_WRITE_PHASE_TABLE[out.phase as DualWritePhase] : undefined;
+  return {
+    compare: out?.compare?.state === "on" ? "on" : "off",
+    capture:
+      !row || !CAPTURE_WORKER_STATES.includes(row.capture)
+        ? "off"
+        : row.capture === "drain"
+          ? "after-cut"
+          : "on",
+  };
+}
 
 /** The floor JSON of `worker` in `outputs`: one entry per migration listing it, keys sorted. */
 function floorOf(worker: string, specs: Readonly<Record<string, DualWriteMigration>>, o?: Outputs) {
@@ -70,44 +96,76 @@ function floorOf(worker: string, specs: Readonly<Record<string, DualWriteMigrati
   return entries.length ? JSON.stringify(Object.fromEntries(entries)) : undefined;
 }
 
-/**
- * Before the up: the comparison Workers to delete because the stack file being applied turns them off
- * (`before`: the outputs as they are; undefined for a first up, where nothing is deployed).
- */
-export function actionsBeforeUp(opts: {
+interface Context {
   readonly stack: string;
   readonly specs: Readonly<Record<string, DualWriteMigration>>;
-  readonly before?: Outputs;
-}): WorkerAction[] {
-  return Object.keys(opts.specs)
-    .sort()
-    .filter(
-      (m) =>
-        outputsOf(opts.before, m)?.compare?.state === "on" &&
-        planDualWrite(m, opts.specs[m]).compare.state !== "on",
-    )
-    .map((migration) => ({
-      kind: "compare-delete" as const,
-      worker: workerName(opts.stack, migration),
-      accountId: opts.specs[migration].cloudflare.accountId,
-      migration,
-    }));
+  /** Where each Worker's wrangler config is written (its `main` is relative to it). */
+  readonly configDir: (role: WorkerRole, migration: string) => string;
 }
 
-interface AfterUpOptions {
-  readonly stack: string;
-  readonly specs: Readonly<Record<string, DualWriteMigration>>;
+const nameOf = (role: WorkerRole, stack: string, m: string) =>
+  role === "compare" ? workerName(stack, m) : captureWorkerName(stack, m);
+
+/** A Worker's config bound to the ids in `outputs`, or undefined where they are not there. */
+function configIn(c: Context, role: WorkerRole, m: string, o: Outputs | undefined, afterCut: boolean) {
+  try {
+    const ids = idsFromOutputs(o, m, "the stack outputs");
+    const dir = c.configDir(role, m);
+    return role === "compare"
+      ? compareWranglerConfig(c.stack, m, c.specs[m], dir, ids)
+      : captureWranglerConfig(c.stack, m, c.specs[m], dir, afterCut, ids);
+  } catch {
+    return undefined;
+  }
+}
+
+function deploy(c: Context, role: WorkerRole, m: string, config: Record<string, unknown>): WorkerAction {
+  const worker = nameOf(role, c.stack, m);
+  const accountId = c.specs[m].cloudflare.accountId;
+  const configFile = path.join(c.configDir(role, m), "wrangler.json");
+  return { kind: "deploy", role, worker, accountId, migration: m, config, configFile };
+}
+
+/**
+ * Before the up, from the outputs as they are (`before`; undefined for a first up) and the stack file
+ * being applied: the Workers it turns off are deleted (the comparison Worker at the final cut; the capture
+ * Worker at decommission, whose up deletes the Hyperdrive configs it binds), and a capture Worker entering
+ * the final cut is redeployed with the after-cut rule before the flags send writes to the new stores only.
+ */
+export function actionsBeforeUp(c: Context & { readonly before?: Outputs }): WorkerAction[] {
+  const actions: WorkerAction[] = [];
+  for (const m of Object.keys(c.specs).sort()) {
+    const now = runningIn(c.before, m);
+    const plan = planDualWrite(m, c.specs[m]);
+    const coming = {
+      compare: plan.compare.state === "on",
+      capture: CAPTURE_WORKER_STATES.includes(plan.capture.state),
+    };
+    const accountId = c.specs[m].cloudflare.accountId;
+    for (const role of ["compare", "capture"] as const)
+      if (now[role] !== "off" && !coming[role])
+        actions.push({ kind: "delete", role, worker: nameOf(role, c.stack, m), accountId, migration: m });
+    if (now.capture === "on" && plan.capture.state === "drain") {
+      const config = configIn(c, "capture", m, c.before, true);
+      if (config) actions.push(deploy(c, "capture", m, config));
+    }
+  }
+  return actions;
+}
+
+interface AfterUpOptions extends Context {
   /** The outputs before the up (undefined: a first up). */
   readonly before?: Outputs;
   /** The outputs of the up that just ran, and the file they came from (for messages). */
   readonly after: Outputs;
   readonly afterFile: string;
-  /** Where each comparison Worker's wrangler config is written (its `main` is relative to it). */
-  readonly configDir: (migration: string) => string;
   readonly all?: boolean;
 }
 
-/** After the up: the floors to set and the comparison Workers to deploy, from `before` to `after`. */
+/**
+ * After the up, from `before` to `after`: the floors to set, and each Worker to deploy where it runs now
+ * and did not before, or its config (bindings, rule) changed.
+ */
 export function actionsAfterUp(opts: AfterUpOptions): WorkerAction[] {
   const { specs, before, after } = opts;
   const actions: WorkerAction[] = [];
@@ -126,60 +184,34 @@ export function actionsAfterUp(opts: AfterUpOptions): WorkerAction[] {
       migrations,
     });
   }
-  for (const migration of Object.keys(specs).sort()) {
-    const spec = specs[migration];
-    const now = outputsOf(after, migration)?.compare?.state;
-    const then = outputsOf(before, migration)?.compare?.state;
-    const worker = workerName(opts.stack, migration);
-    const accountId = spec.cloudflare.accountId;
-    if (now === "on") {
-      const dir = opts.configDir(migration);
-      const config = compareWranglerConfig(
-        opts.stack,
-        migration,
-        spec,
-        dir,
-        idsFromOutputs(after, migration, opts.afterFile),
-      );
-      const previous = then === "on" ? configIfRenders(opts, migration, dir) : undefined;
+  for (const m of Object.keys(specs).sort()) {
+    const now = runningIn(after, m);
+    const then = runningIn(before, m);
+    for (const role of ["compare", "capture"] as const) {
+      if (now[role] === "off") continue;
+      const afterCut = now[role] === "after-cut";
+      // Bound to what the up declared: its ids must be in the outputs (else the message says what is missing).
+      idsFromOutputs(after, m, opts.afterFile);
+      const config = configIn(opts, role, m, after, afterCut)!;
+      // The rule is left out of the comparison: the step before the up deployed the after-cut one.
+      const previous = then[role] === "off" ? undefined : configIn(opts, role, m, before, afterCut);
       if (opts.all || JSON.stringify(previous) !== JSON.stringify(config))
-        actions.push({
-          kind: "compare-deploy",
-          worker,
-          accountId,
-          migration,
-          config,
-          configFile: path.join(dir, "wrangler.json"),
-        });
+        actions.push(deploy(opts, role, m, config));
     }
   }
   return actions;
 }
 
-/** The comparison Worker's config as `before` rendered it, if it could. */
-function configIfRenders(opts: AfterUpOptions, migration: string, dir: string) {
-  try {
-    return compareWranglerConfig(
-      opts.stack,
-      migration,
-      opts.specs[migration],
-      dir,
-      idsFromOutputs(opts.before, migration, "before"),
-    );
-  } catch {
-    return undefined;
-  }
-}
-
 /** One line per action, as the pipeline's log and `--dry-run` print them (never the floor's value). */
 export function describeAction(a: WorkerAction): string {
+  const what = (role: WorkerRole) => (role === "compare" ? "the comparison Worker" : "the capture Worker");
   switch (a.kind) {
     case "floor":
       return `${a.worker}: ${FLOOR_BINDING} ← the floor of ${a.migrations.join(", ")} (a Worker secret: deploys the Worker's latest code with it)`;
-    case "compare-deploy":
-      return `${a.worker}: deploy the comparison Worker of ${a.migration} (wrangler deploy)`;
-    case "compare-delete":
-      return `${a.worker}: delete the comparison Worker of ${a.migration}`;
+    case "deploy":
+      return `${a.worker}: deploy ${what(a.role)} of ${a.migration} (wrangler deploy)`;
+    case "delete":
+      return `${a.worker}: delete ${what(a.role)} of ${a.migration}`;
   }
 }
 
@@ -236,7 +268,7 @@ export async function runWorkerActions(actions: readonly WorkerAction[], o: RunO
   const client = o.dryRun || !token ? undefined : await cloudflareClient(token);
   for (const a of actions) {
     o.log?.(`${o.dryRun ? "(dry run) " : ""}${describeAction(a)}`);
-    if (a.kind === "compare-deploy") {
+    if (a.kind === "deploy") {
       fs.mkdirSync(path.dirname(a.configFile), { recursive: true });
       fs.writeFileSync(a.configFile, JSON.stringify(a.config, null, 2) + "\n");
       const dry = o.dryRun ? ["--dry-run", "--outdir", path.join(path.dirname(a.configFile), "dist")] : [];

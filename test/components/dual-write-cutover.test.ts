@@ -99,11 +99,13 @@ describe.each(rows)("$stack × $phase", ({ stack, phase }) => {
     expect(out.kvNamespaceId).toBe("matchauto-flags-namespace-id");
   });
 
-  it("declares the comparison Worker's Hyperdrive configs while both stores are kept equal, passwords as secrets, no cache", async () => {
+  it("declares the Hyperdrive configs while the comparison or the capture Worker runs, passwords as secrets, no cache", async () => {
     const s = await synthAt(stack, phase);
     const configs = find(s, HYPERDRIVE);
     const out = s.outputs.matchauto as Spec;
-    if (!["dual-write", "read-switch", "rollback"].includes(phase)) {
+    // The comparison Worker from dual-write to the read switch (and in rollback), the capture Worker from
+    // the backfill to the final cut.
+    if (!["backfill", "dual-write", "read-switch", "rollback", "final-cut"].includes(phase)) {
       expect(configs).toEqual([]);
       expect(out?.hyperdriveIds).toBeUndefined();
       return;

@@ -43,9 +43,16 @@ describe("planDualWrite", () => {
         expect(plan.d1).toEqual([]);
       } else {
         expect(plan.flags).toMatchObject({ phase, ...expected });
-        // The comparison Worker's Hyperdrive configs exist while both stores are kept equal, and only then.
+        // The Hyperdrive configs exist while the comparison Worker runs (both stores kept equal) or the
+        // capture Worker applies (backfill to final cut), and only then.
         const comparing = ["dual-write", "read-switch", "rollback"].includes(phase);
-        expect(plan.resources).toEqual({ d1: true, kv: true, flags: true, hyperdrive: comparing });
+        const capturing = ["backfill", "final-cut"].includes(phase);
+        expect(plan.resources).toEqual({
+          d1: true,
+          kv: true,
+          flags: true,
+          hyperdrive: comparing || capturing,
+        });
         expect(plan.compare.state).toBe(comparing ? "on" : phase === "final-cut" ? "remove" : "off");
         expect(plan.d1.map((d) => d.name)).toEqual(["matchauto-edge-staging"]);
         // The Workers module must accept every value the program writes, not fall back to legacy.
@@ -268,12 +275,12 @@ describe("change capture per phase", () => {
   it.each([
     ["baseline", "off", undefined],
     ["shadow", "install", "cutover data capture install --stack <stack> --migration matchauto"],
-    ["backfill", "on", "cutover data capture run --follow"],
-    ["dual-write", "on", "cutover data capture run --follow"],
-    ["read-switch", "on", "cutover data capture run --follow"],
+    ["backfill", "on", "cutover data capture worker --stack <stack> --migration matchauto --remote"],
+    ["dual-write", "on", "cutover data capture worker --stack <stack> --migration matchauto --remote"],
+    ["read-switch", "on", "cutover data capture worker --stack <stack> --migration matchauto --remote"],
     ["final-cut", "drain", "cutover data capture remove --stack <stack> --migration matchauto"],
     ["decommission", "removed", "cutover data capture remove --drop-log"],
-    ["rollback", "on", "cutover data capture run --follow"],
+    ["rollback", "on", "cutover data capture worker --stack <stack> --migration matchauto --remote"],
   ] as const)("%s: capture is %s", (phase, state, step) => {
     const plan = planDualWrite("matchauto", specAt(phase), NOW, FINAL_CUT_AT);
     expect(plan.capture.state).toBe(state);

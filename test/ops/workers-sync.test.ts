@@ -48,7 +48,7 @@ const specs = () => {
   const m = loadStack("staging", { dir: ROOT }).migrations.matchauto as DualWriteMigration;
   return { matchauto: m };
 };
-const dirOf = (m: string) => path.join("/tmp/cutover-workers", m);
+const dirOf = (role: string, m: string) => path.join("/tmp/cutover-workers", m, role);
 
 async function actionsFor(before: Pos | undefined, after: Pos, extra: { all?: boolean } = {}) {
   return actionsAfterUp({
@@ -71,16 +71,27 @@ describe("the actions an up implies, from the outputs before and after it", () =
     const toDual = await actionsFor({ phase: "backfill" }, { phase: "dual-write" });
     expect(kinds(toDual)).toEqual([
       "floor matchauto-api-staging",
-      "compare-deploy cutover-compare-staging-matchauto",
+      "deploy cutover-compare-staging-matchauto",
     ]);
+    // The capture Worker starts with the backfill, bound to the same Hyperdrive configs.
+    const toBackfill = await actionsFor({ phase: "shadow" }, { phase: "backfill" });
+    expect(kinds(toBackfill)).toEqual([
+      "floor matchauto-api-staging",
+      "deploy cutover-capture-staging-matchauto",
+    ]);
+    const capture = toBackfill[1];
+    expect(capture.kind === "deploy" && JSON.parse((capture.config.vars as any).CAPTURE_SPEC)).toMatchObject({
+      migration: "matchauto",
+      afterCut: false,
+    });
     const floor = toDual.find((a) => a.kind === "floor")!;
     expect(floor.kind === "floor" && JSON.parse(floor.value)).toEqual({
       matchauto: expect.objectContaining({ phase: "dual-write", writeMode: "legacy", readPercent: 0 }),
     });
-    const deploy = toDual.find((a) => a.kind === "compare-deploy")!;
+    const deploy = toDual.find((a) => a.kind === "deploy")!;
     // Bound to what the up declared: the KV namespace and the Hyperdrive configs in the outputs.
     const after = (await outputsAt({ phase: "dual-write" })).matchauto as Record<string, any>;
-    expect(deploy.kind === "compare-deploy" && deploy.config).toMatchObject({
+    expect(deploy.kind === "deploy" && deploy.config).toMatchObject({
       name: "cutover-compare-staging-matchauto",
       kv_namespaces: [{ binding: "RESULTS", id: after.kvNamespaceId }],
       hyperdrive: expect.arrayContaining([{ binding: "LEGACY_DB", id: after.hyperdriveIds.legacy }]),
@@ -106,7 +117,8 @@ describe("the actions an up implies, from the outputs before and after it", () =
     expect(await actionsFor(same, same)).toEqual([]);
     expect(kinds(await actionsFor(same, same, { all: true }))).toEqual([
       "floor matchauto-api-staging",
-      "compare-deploy cutover-compare-staging-matchauto",
+      "deploy cutover-compare-staging-matchauto",
+      "deploy cutover-capture-staging-matchauto",
     ]);
     // Baseline declares no flags: no floor to set.
     expect(await actionsFor(undefined, { phase: "baseline" })).toEqual([]);
@@ -139,15 +151,36 @@ function specsAt(p: Pos) {
 }
 
 describe("before the up", () => {
-  it("deletes the comparison Worker the final cut turns off, before the up deletes its Hyperdrive configs", async () => {
-    const before = await outputsAt({ phase: "read-switch", percent: 100 });
-    expect(
-      kinds(actionsBeforeUp({ stack: "staging", specs: specsAt({ phase: "final-cut" }), before })),
-    ).toEqual(["compare-delete cutover-compare-staging-matchauto"]);
-    // Still on (a rollback keeps comparing), or never deployed: nothing.
-    const rollback = specsAt({ phase: "rollback", rollbackFrom: "read-switch" });
-    expect(actionsBeforeUp({ stack: "staging", specs: rollback, before })).toEqual([]);
-    expect(actionsBeforeUp({ stack: "staging", specs: specsAt({ phase: "final-cut" }) })).toEqual([]);
+  const beforeUp = async (from: Pos, to: Pos | undefined) =>
+    actionsBeforeUp({
+      stack: "staging",
+      specs: specsAt(to ?? from),
+      ...(to ? { before: await outputsAt(from) } : {}),
+      configDir: dirOf,
+    });
+
+  it("at the final cut: deletes the comparison Worker and turns the capture Worker to the after-cut rule", async () => {
+    const actions = await beforeUp({ phase: "read-switch", percent: 100 }, { phase: "final-cut" });
+    expect(kinds(actions)).toEqual([
+      "delete cutover-compare-staging-matchauto",
+      "deploy cutover-capture-staging-matchauto",
+    ]);
+    const capture = actions[1];
+    expect(capture.kind === "deploy" && JSON.parse((capture.config.vars as any).CAPTURE_SPEC).afterCut).toBe(
+      true,
+    );
+  });
+
+  it("at decommission: deletes the capture Worker, whose Hyperdrive configs that up deletes", async () => {
+    expect(kinds(await beforeUp({ phase: "final-cut" }, { phase: "decommission" }))).toEqual([
+      "delete cutover-capture-staging-matchauto",
+    ]);
+  });
+
+  it("nothing where both Workers keep running (a rollback), or nothing is deployed yet", async () => {
+    const rollback = { phase: "rollback", rollbackFrom: "read-switch" };
+    expect(await beforeUp({ phase: "read-switch", percent: 50 }, rollback)).toEqual([]);
+    expect(await beforeUp({ phase: "final-cut" }, undefined)).toEqual([]);
   });
 });
 
@@ -215,13 +248,14 @@ describe("running them", () => {
     const r = recorder(dir);
     const configFile = path.join(dir, "compare/wrangler.json");
     const after = (await actionsFor({ phase: "backfill" }, { phase: "dual-write" })).map((a) =>
-      a.kind === "compare-deploy" ? { ...a, configFile } : a,
+      a.kind === "deploy" ? { ...a, configFile } : a,
     );
     const before = actionsBeforeUp({
       stack: "staging",
       specs: specsAt({ phase: "final-cut" }),
       before: await outputsAt({ phase: "read-switch", percent: 100 }),
-    });
+      configDir: dirOf,
+    }).filter((a) => a.kind === "delete");
     try {
       await runWorkerActions([...after, ...before], {
         wrangler: r.wrangler,
@@ -251,11 +285,12 @@ describe("running them", () => {
     try {
       const gone = actionsBeforeUp({
         stack: "staging",
-        specs: specsAt({ phase: "final-cut" }),
-        before: await outputsAt({ phase: "read-switch", percent: 100 }),
+        specs: specsAt({ phase: "decommission" }),
+        before: await outputsAt({ phase: "final-cut" }),
+        configDir: dirOf,
       });
       await runWorkerActions(gone, { env, log: (l) => lines.push(l) });
-      expect(lines).toContain("cutover-compare-staging-matchauto: already deleted");
+      expect(lines).toContain("cutover-capture-staging-matchauto: already deleted");
       const floor = await actionsFor({ phase: "baseline" }, { phase: "shadow" });
       await expect(runWorkerActions(floor, { env })).rejects.toMatchObject({
         message: `matchauto-api-staging: no such Worker in account ${account()}`,
@@ -312,9 +347,10 @@ describe("cutover workers sync", () => {
       "(dry run) matchauto-api-staging: CUTOVER_FLAGS_FLOOR ← the floor of matchauto",
     );
     expect(r.stderr).toContain("(dry run) cutover-compare-staging-matchauto: deploy the comparison Worker");
+    expect(r.stderr).not.toContain("cutover-capture-staging-matchauto");
     expect(r.code).toBe(0);
     // wrangler bundled the Worker from the config written for it.
-    const out = path.join(dir, ".cutover/workers/staging/matchauto");
+    const out = path.join(dir, ".cutover/workers/staging/matchauto/compare");
     expect(fs.existsSync(path.join(out, "wrangler.json"))).toBe(true);
     expect(fs.readdirSync(path.join(out, "dist")).some((f) => f.endsWith(".js"))).toBe(true);
   }, 120_000);
