@@ -65,7 +65,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     words: ["advance"],
     group: "move",
-    summary: "after a canary step's up: wait the bake, judge the candidate, then the next step or rollback",
+    summary:
+      "after a ramp step's up (canary, read switch): wait the bake, judge it, then the next step or rollback",
     load: () => import("./commands/advance"),
   },
   {

@@ -1,9 +1,10 @@
 /**
- * `cutover advance -s <stack> -m <migration> --deployed deployed.json [--apply]`: after `pulumi up` of a canary
- * step, waits out the bake, checks the candidate (smoke against its tag URL; 5xx rate and p95 latency of
- * the candidate revision from Cloud Monitoring), then moves the stack file to the next step or to
- * rollback (with --apply), for the workflow to commit and apply. Exit 0 advanced or waiting, 1 held or
- * rolled back, 2 usage.
+ * `cutover advance -s <stack> -m <migration> --deployed deployed.json [--apply]`: after `pulumi up` of a ramp
+ * step, waits out the bake, judges it, then moves the stack file to the next step or to rollback (with
+ * --apply), for the workflow to commit and apply. A cloudsql canary step: smoke against the candidate's tag
+ * URL, 5xx rate and p95 latency of its revision from Cloud Monitoring. A dual-write read-switch step: the
+ * new stores' failed calls and read p99 as the flags module reported them to Analytics Engine. Exit 0
+ * advanced or waiting, 1 held or rolled back, 2 usage.
  */
 import { EXIT, newCommand, type Leaf, wholeNumber } from "../shell";
 import { runAdvance, type AdvanceReport } from "../../ops/advance/run";
@@ -16,14 +17,32 @@ function render(r: AdvanceReport): string {
         ? `metrics: ${r.metrics.requests} requests, ${r.metrics.errors5xx} 5xx, p95 ${r.metrics.latencyP95Ms === undefined ? "n/a" : `${Math.round(r.metrics.latencyP95Ms)} ms`}`
         : `metrics: unavailable (${r.metrics.message})`,
     );
+  if (r.storeHealth)
+    lines.push(
+      r.storeHealth.kind === "data"
+        ? (["new", "legacy"] as const)
+            .map((store) => {
+              const c = r.storeHealth!.kind === "data" ? r.storeHealth!.byStore[store] : undefined;
+              return c
+                ? `${store} stores: ${c.requests} calls, ${c.errors} failed, read p99 ${c.readP99Ms === undefined ? "n/a" : `${Math.round(c.readP99Ms)} ms`}`
+                : `${store} stores: no calls reported`;
+            })
+            .join("\n")
+        : `store metrics: unavailable (${r.storeHealth.message})`,
+    );
   if (r.applied) lines.push("", r.applied.trimEnd());
   return lines.join("\n") + "\n";
 }
 
 const program = newCommand("cutover advance")
-  .description("Judges the current canary step after its bake and moves the stack file on, or back.")
+  .description(
+    "Judges the current ramp step (a canary step, or a read-switch step) after its bake and moves the stack file on, or back.",
+  )
   .requiredOption("-s, --stack <name>", "stack name: Pulumi.<name>.yaml")
-  .requiredOption("-m, --migration <name>", "the cloudsql migration on its canary ramp")
+  .requiredOption(
+    "-m, --migration <name>",
+    "the migration on its ramp (cloudsql canary, dual-write read switch)",
+  )
   .requiredOption(
     "--deployed <file>",
     "`pulumi stack output --json` of the stack (the ledger and the service URL)",

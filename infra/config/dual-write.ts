@@ -106,6 +106,53 @@ const TableSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * The gate `cutover advance` applies to each read-switch step: the new stores' errors and read latency,
+ * as the flags module reports every store call to Workers Analytics Engine (dataset `dataset`).
+ */
+const ReadSwitchAdvanceSchema = z
+  .strictObject({
+    /** Time each ramp step serves before it is judged. @default 10 */
+    bakeMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60)
+      .default(10),
+    /** Highest share of the new stores' calls that fail over the bake, in percent. @default 1 */
+    maxErrorRatePercent: z.number().min(0).max(100).default(1),
+    /** Highest 99th-percentile latency of reads served by the new stores over the bake, in ms. @default 500 */
+    maxLatencyP99Ms: z.number().int().min(1).default(500),
+    /** Fewer reads by the new stores than this over the bake is no evidence: no step is taken. @default 100 */
+    minRequests: z.number().int().min(1).default(100),
+    /** Consecutive failed judgements before the new stores count as failing. @default 3 */
+    failuresBeforeRollback: z.number().int().min(1).max(20).default(3),
+    /** Seconds between those judgements. @default 60 */
+    rejudgeSeconds: z.number().int().min(1).max(3600).default(60),
+    /**
+     * Roll back on its own once the new stores are failing. Legacy is written throughout the read switch,
+     * so a rollback loses nothing: on by default. @default true
+     */
+    autoRollback: z.boolean().default(true),
+    /** The Analytics Engine dataset the Workers' CUTOVER_METRICS binding writes to. @default "cutover_store_calls" */
+    dataset: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, {
+        message: "expected a dataset name such as cutover_store_calls",
+      })
+      .default("cutover_store_calls"),
+  })
+  .default({
+    bakeMinutes: 10,
+    maxErrorRatePercent: 1,
+    maxLatencyP99Ms: 500,
+    minRequests: 100,
+    failuresBeforeRollback: 3,
+    rejudgeSeconds: 60,
+    autoRollback: true,
+    dataset: "cutover_store_calls",
+  });
+
 /** A migration of kind `dual-write`: Workers API → new Supabase schema + Cloudflare D1 (runbook 2). */
 export const DualWriteMigrationSchema = z.strictObject({
   kind: z.literal("dual-write"),
@@ -120,6 +167,8 @@ export const DualWriteMigrationSchema = z.strictObject({
   readPercent: z.number().int().min(0).max(100).optional(),
   /** Read ramp. @default [10, 50, 100] */
   ramp: RampSchema.default([10, 50, 100]),
+  /** The read switch's health gate (`cutover advance`). */
+  advance: ReadSwitchAdvanceSchema,
   /** A repair of a damaged phase ledger (see LedgerRepairSchema); only for one `pulumi up`. */
   ledgerRepair: LedgerRepairSchema,
   /** No longer read: the phase ledger records the time of the final cut. Refused with that hint. */

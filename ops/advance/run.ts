@@ -6,9 +6,12 @@
 import { positionOf, transitionContextOf } from "../../infra/engine/plan";
 import { forwardStep, judgeTransition, positionLabel } from "../../infra/engine/transitions";
 import { revisionsOf } from "../../infra/engine/cloudsql-phases";
-import { loadMigration } from "../../tooling/stack-file";
+import { loadMigration, loadStack } from "../../tooling/stack-file";
+import { runReadSwitchAdvance } from "./read-switch";
+import { judgeInSeries } from "./series";
 import { bakeEnd, decideAdvance, type AdvanceDecision, type CandidateMetrics } from "./decide";
 import { readCandidateMetrics } from "./monitoring";
+import type { StoreHealth } from "./store-health";
 import { UsageError } from "../lib/errors";
 import { deployedFromOutputs } from "../../tooling/deployed";
 import { applyStep } from "../phase/apply";
@@ -39,6 +42,8 @@ export interface AdvanceReport {
   readonly decision: AdvanceDecision;
   readonly smoke?: { readonly passed: boolean; readonly failures: readonly string[] };
   readonly metrics?: CandidateMetrics;
+  /** The read switch's evidence: the store calls the flags module reported. */
+  readonly storeHealth?: StoreHealth;
   /** What --apply wrote (the phase command's output). */
   readonly applied?: string;
 }
@@ -50,6 +55,9 @@ export function candidateUrlOf(serviceUri: string): string {
 }
 
 export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
+  // A dual-write migration's ramp is the read switch: its own judge (read-switch.ts).
+  if (loadStack(req.stack, { dir: req.dir }).migrations[req.migration]?.kind === "dual-write")
+    return runReadSwitchAdvance(req);
   const env = req.env ?? process.env;
   const now = req.now ?? (() => new Date());
   const spec = loadMigration(req.stack, req.migration, {
@@ -147,25 +155,11 @@ export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
     return { decision: judged, smoke, metrics, end };
   };
 
-  // A failing judgement is taken again, up to failuresBeforeRollback in a row: one bad sample is not
-  // enough. Any judgement that does not fail ends the series with its own decision.
-  const { failuresBeforeRollback: needed, rejudgeSeconds } = spec.advance;
-  const sleep = req.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  let j = await judge();
-  const failed: string[] = [];
-  while (j.decision.action === "failing") {
-    failed.push(j.decision.reason);
-    if (failed.length >= needed) break;
-    (req.progress ?? ((line: string) => process.stderr.write(line + "\n")))(
-      `advance: failed judgement ${failed.length} of ${needed} (${j.decision.reason}); judging again in ${rejudgeSeconds} s`,
-    );
-    await sleep(rejudgeSeconds * 1000);
-    j = await judge();
-  }
+  const j = await judgeInSeries(judge, spec.advance, req);
   const { smoke, metrics, end } = j;
   decision = j.decision;
   if (decision.action === "failing") {
-    const series = `${failed.length} consecutive failed judgement(s), ${rejudgeSeconds} s apart (last: ${decision.reason})`;
+    const series = `${j.failed.length} consecutive failed judgement(s), ${spec.advance.rejudgeSeconds} s apart (last: ${decision.reason})`;
     const stranded = strandedWrites(ledger.facts?.promoted, inFile.attempt);
     decision = spec.advance.autoRollback
       ? { action: "rollback", reason: `${series}; advance.autoRollback is on. ${stranded}` }

@@ -10,6 +10,7 @@
  */
 import { Client } from "pg";
 import { fallbackCounts, floorOf, migrationFlags, type Store } from "../flags/flags";
+import type { MetricsDataset } from "../flags/metrics";
 
 interface D1Statement {
   bind(...values: unknown[]): D1Statement;
@@ -29,6 +30,8 @@ interface Env {
   readonly TARGET_SCHEMA: string;
   readonly FLAGS_TTL_MS: string;
   readonly CUTOVER_FLAGS_FLOOR?: string;
+  /** Analytics Engine dataset of the store calls (the read switch's health gate); optional. */
+  readonly CUTOVER_METRICS?: MetricsDataset;
 }
 
 /** What one row answers, the same whichever store holds it. */
@@ -171,7 +174,11 @@ export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
     const { floor } = floorOf(env.CUTOVER_FLAGS_FLOOR, env.MIGRATION);
-    const flags = migrationFlags(env.FLAGS, env.MIGRATION, { ttlMs: Number(env.FLAGS_TTL_MS), floor });
+    const flags = migrationFlags(env.FLAGS, env.MIGRATION, {
+      ttlMs: Number(env.FLAGS_TTL_MS),
+      floor,
+      metrics: env.CUTOVER_METRICS,
+    });
     if (url.pathname === "/__health") {
       const snapshot = await flags.snapshot();
       const stores = Object.fromEntries(

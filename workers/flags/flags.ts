@@ -1,7 +1,8 @@
 /**
  * Migration flags for the Match-Auto Workers: one KV entry per migration, read at most once per
  * `ttlMs` per isolate, deciding per request where to write (legacy / both / new) and where to read.
- * No dependencies, so any Worker can copy or import it.
+ * No dependencies beyond metrics.ts beside it (store calls reported to Analytics Engine when the Worker
+ * binds a dataset), so any Worker can copy or import the folder.
  *
  * Failing safe: the Worker is deployed with the phase's **floor** (the binding CUTOVER_FLAGS_FLOOR,
  * from the stack output `<migration>.flagsFloor`): legacy until the final cut, the new stores from the
@@ -10,6 +11,8 @@
  * So from the final cut on nothing can route a write to the store that is no longer read. Every
  * fallback is counted (`fallbackCounts()`) and logged once per KV refresh.
  */
+
+import { timed, type MetricsDataset } from "./metrics";
 
 export type WriteMode = "legacy" | "dual" | "new";
 export type Store = "legacy" | "new";
@@ -172,6 +175,8 @@ export interface FlagsOptions {
   readonly now?: () => number;
   /** Called when the shadow write to the new store fails in `dual` mode. @default console.error */
   readonly onShadowWriteError?: (error: unknown) => void;
+  /** The Analytics Engine dataset each store call is reported to (metrics.ts); none: nothing reported. */
+  readonly metrics?: MetricsDataset;
 }
 
 interface CacheEntry {
@@ -255,15 +260,17 @@ export function migrationFlags(kv: KvReader, migration: string, opts: FlagsOptio
     snapshot,
     async read(requestKey, by) {
       const { flags } = await snapshot();
-      return by[readStore(flags, requestKey)]();
+      const store = readStore(flags, requestKey);
+      return timed(opts.metrics, migration, store, "read", by[store]);
     },
     async write(by) {
       const { flags } = await snapshot();
       const [truth, shadow] = writeStores(flags);
-      const result = await by[truth]();
+      const result = await timed(opts.metrics, migration, truth, "write", by[truth]);
       // While legacy is the truth, a failed shadow write must not fail the user's request:
       // the incremental backfill (updated_at watermark) copies the row on its next run.
-      if (shadow) await by[shadow]().catch(onShadowWriteError);
+      if (shadow)
+        await timed(opts.metrics, migration, shadow, "shadow-write", by[shadow]).catch(onShadowWriteError);
       return result;
     },
   };
