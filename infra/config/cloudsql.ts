@@ -16,6 +16,7 @@ import {
   FollowsSchema,
   LedgerRepairSchema,
   RampSchema,
+  rampGateFields,
   retiredKey,
   SecretConfigKeySchema,
   SecretRefSchema,
@@ -284,26 +285,11 @@ const SwitchSchema = z
 /** The gate `cutover advance` applies to each canary step before taking the next one. */
 const AdvanceSchema = z
   .strictObject({
-    /** Time each ramp step serves before it is judged. @default 10 */
-    bakeMinutes: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 60)
-      .default(10),
-    /** Highest share of 5xx answers of the candidate revision over the bake, in percent. @default 1 */
-    maxErrorRatePercent: z.number().min(0).max(100).default(1),
+    ...rampGateFields,
     /** Highest 95th-percentile latency of the candidate over the bake, in ms. @default 1500 */
     maxLatencyP95Ms: z.number().int().min(1).default(1500),
     /** Fewer requests than this over the bake is no evidence: no step is taken. @default 20 */
     minRequests: z.number().int().min(1).default(20),
-    /**
-     * Consecutive failed judgements (fresh smoke and metrics each) before the candidate counts as
-     * failing: one bad sample is not enough. @default 3
-     */
-    failuresBeforeRollback: z.number().int().min(1).max(20).default(3),
-    /** Seconds between those judgements. @default 60 */
-    rejudgeSeconds: z.number().int().min(1).max(3600).default(60),
     /**
      * Roll back on its own once the candidate is failing. Every advance step is after promotion, where
      * a rollback strands the writes Cloud SQL accepted since: off, advance holds and says so. @default false

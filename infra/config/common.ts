@@ -149,3 +149,23 @@ export const LedgerRepairSchema = z
       .min(10, { message: "expected a reason of at least 10 characters: it is kept in the ledger" }),
   })
   .optional();
+
+/**
+ * What every ramp gate of `cutover advance` has (the canary, the read switch): the bake, the error bound,
+ * and the series of judgements before a step counts as failing. Each kind adds its own evidence.
+ */
+export const rampGateFields = {
+  /** Time each ramp step serves before it is judged. @default 10 */
+  bakeMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(10),
+  /** Highest share of failed requests (or calls) over the bake, in percent. @default 1 */
+  maxErrorRatePercent: z.number().min(0).max(100).default(1),
+  /** Consecutive failed judgements (fresh evidence each) before the step counts as failing. @default 3 */
+  failuresBeforeRollback: z.number().int().min(1).max(20).default(3),
+  /** Seconds between those judgements. @default 60 */
+  rejudgeSeconds: z.number().int().min(1).max(3600).default(60),
+};

@@ -9,6 +9,7 @@ import {
   LedgerRepairSchema,
   PortSchema,
   RampSchema,
+  rampGateFields,
   retiredKey,
   SecretConfigKeySchema,
 } from "./common";
@@ -112,23 +113,11 @@ const TableSchema = z.strictObject({
  */
 const ReadSwitchAdvanceSchema = z
   .strictObject({
-    /** Time each ramp step serves before it is judged. @default 10 */
-    bakeMinutes: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 60)
-      .default(10),
-    /** Highest share of the new stores' calls that fail over the bake, in percent. @default 1 */
-    maxErrorRatePercent: z.number().min(0).max(100).default(1),
+    ...rampGateFields,
     /** Highest 99th-percentile latency of reads served by the new stores over the bake, in ms. @default 500 */
     maxLatencyP99Ms: z.number().int().min(1).default(500),
     /** Fewer reads by the new stores than this over the bake is no evidence: no step is taken. @default 100 */
     minRequests: z.number().int().min(1).default(100),
-    /** Consecutive failed judgements before the new stores count as failing. @default 3 */
-    failuresBeforeRollback: z.number().int().min(1).max(20).default(3),
-    /** Seconds between those judgements. @default 60 */
-    rejudgeSeconds: z.number().int().min(1).max(3600).default(60),
     /**
      * Roll back on its own once the new stores are failing. Legacy is written throughout the read switch,
      * so a rollback loses nothing: on by default. @default true
@@ -142,16 +131,7 @@ const ReadSwitchAdvanceSchema = z
       })
       .default("cutover_store_calls"),
   })
-  .default({
-    bakeMinutes: 10,
-    maxErrorRatePercent: 1,
-    maxLatencyP99Ms: 500,
-    minRequests: 100,
-    failuresBeforeRollback: 3,
-    rejudgeSeconds: 60,
-    autoRollback: true,
-    dataset: "cutover_store_calls",
-  });
+  .prefault({});
 
 /** A migration of kind `dual-write`: Workers API → new Supabase schema + Cloudflare D1 (runbook 2). */
 export const DualWriteMigrationSchema = z.strictObject({

@@ -5,8 +5,7 @@
  */
 import type { Position } from "../../infra/engine/transitions";
 import { positionLabel } from "../../infra/engine/transitions";
-import type { AdvanceDecision } from "./decide";
-import { bakeEnd } from "./decide";
+import { stillBaking, type AdvanceDecision } from "./decide";
 import type { StoreHealth } from "./store-health";
 
 export interface ReadSwitchThresholds {
@@ -34,15 +33,8 @@ export function decideReadSwitch(f: ReadSwitchFacts, t: ReadSwitchThresholds): A
       action: "hold",
       reason: `advance drives the read switch only; the migration is at ${positionLabel(f.position)}`,
     };
-  const end = bakeEnd(f.appliedAt, t.bakeMinutes);
-  if (f.now < end) {
-    const minutes = Math.ceil((end.getTime() - f.now.getTime()) / 60_000);
-    return {
-      action: "wait",
-      until: end.toISOString(),
-      reason: `the ${t.bakeMinutes}-minute bake ends in ${minutes} min`,
-    };
-  }
+  const baking = stillBaking(f.appliedAt, f.now, t.bakeMinutes);
+  if (baking) return baking;
   if (!f.health) return { action: "hold", reason: "no store metrics were read" };
   if (f.health.kind === "error") return { action: "hold", reason: f.health.message };
   const fresh = f.health.byStore.new;

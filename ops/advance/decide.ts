@@ -49,21 +49,26 @@ export function bakeEnd(appliedAt: string, bakeMinutes: number): Date {
   return new Date(Date.parse(appliedAt) + bakeMinutes * 60_000);
 }
 
+/** `wait` while the step bakes (from when the ledger recorded it), else undefined: judge it. */
+export function stillBaking(appliedAt: string, now: Date, bakeMinutes: number): AdvanceDecision | undefined {
+  const end = bakeEnd(appliedAt, bakeMinutes);
+  if (now >= end) return undefined;
+  const minutes = Math.ceil((end.getTime() - now.getTime()) / 60_000);
+  return {
+    action: "wait",
+    until: end.toISOString(),
+    reason: `the ${bakeMinutes}-minute bake ends in ${minutes} min`,
+  };
+}
+
 export function decideAdvance(f: AdvanceFacts, t: AdvanceThresholds): AdvanceDecision {
   if (f.position.phase !== "canary")
     return {
       action: "hold",
       reason: `advance drives the canary ramp only; the migration is at ${f.position.phase}`,
     };
-  const end = bakeEnd(f.appliedAt, t.bakeMinutes);
-  if (f.now < end) {
-    const minutes = Math.ceil((end.getTime() - f.now.getTime()) / 60_000);
-    return {
-      action: "wait",
-      until: end.toISOString(),
-      reason: `the ${t.bakeMinutes}-minute bake ends in ${minutes} min`,
-    };
-  }
+  const baking = stillBaking(f.appliedAt, f.now, t.bakeMinutes);
+  if (baking) return baking;
   // A candidate that could not be reached gave no evidence either way: a mistyped URL is no failure.
   if (f.smokeUnreached !== undefined)
     return {

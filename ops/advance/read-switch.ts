@@ -5,16 +5,14 @@
  * cut, which a person takes.
  */
 import type { DualWriteMigration } from "../../infra/config/schema";
-import { positionOf, transitionContextOf } from "../../infra/engine/plan";
-import { forwardStep, judgeTransition, positionLabel } from "../../infra/engine/transitions";
-import { deployedFromOutputs } from "../../tooling/deployed";
+import { positionLabel } from "../../infra/engine/transitions";
 import { loadMigration } from "../../tooling/stack-file";
 import { UsageError } from "../lib/errors";
 import { applyStep } from "../phase/apply";
 import { bakeEnd } from "./decide";
 import { decideReadSwitch } from "./decide-read-switch";
 import type { AdvanceReport, AdvanceRequest } from "./run";
-import { judgeInSeries } from "./series";
+import { judgeInSeries, stepUnderJudgement } from "./series";
 import { readStoreHealth } from "./store-health";
 
 export async function runReadSwitchAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
@@ -25,25 +23,10 @@ export async function runReadSwitchAdvance(req: AdvanceRequest): Promise<Advance
     kind: "dual-write",
   });
   const rule = spec.advance;
-  const deployed = deployedFromOutputs(req.deployedFile);
-  const ledger = deployed.migrations[req.migration];
-  if (!ledger?.appliedAt)
-    throw new UsageError(
-      `${req.deployedFile} has no ledger for ${req.migration}`,
-      "run pulumi up first, then pulumi stack output --json",
-    );
-  const inFile = positionOf(spec);
-  if (positionLabel(ledger.position, true) !== positionLabel(inFile, true))
-    throw new UsageError(
-      `the file says ${positionLabel(inFile, true)} but ${positionLabel(ledger.position, true)} is deployed`,
-      "apply the file first (pulumi up), or bring the file back to what is deployed",
-    );
-  const ctx = transitionContextOf(req.migration, spec, { now: now(), facts: ledger.facts, stack: req.stack });
-  const forward = forwardStep(inFile, ctx);
-  const next = forward && judgeTransition(inFile, forward, ctx).allowed ? forward : undefined;
+  const { position: inFile, next, appliedAt } = stepUnderJudgement(req, spec, now());
   const facts = {
     position: inFile,
-    appliedAt: ledger.appliedAt,
+    appliedAt,
     next,
     stack: req.stack,
     migration: req.migration,
@@ -54,7 +37,7 @@ export async function runReadSwitchAdvance(req: AdvanceRequest): Promise<Advance
     (req.progress ?? ((line: string) => process.stderr.write(line + "\n")))(
       `advance: ${positionLabel(inFile)} is baking; judging at ${decision.until} (${decision.reason})`,
     );
-    const ms = bakeEnd(ledger.appliedAt, rule.bakeMinutes).getTime() - now().getTime();
+    const ms = bakeEnd(appliedAt, rule.bakeMinutes).getTime() - now().getTime();
     await (req.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(Math.max(0, ms));
     decision = decideReadSwitch({ ...facts, now: now() }, rule);
   }
@@ -69,7 +52,7 @@ export async function runReadSwitchAdvance(req: AdvanceRequest): Promise<Advance
   /** One judgement: the store calls over the last bake (or since the step, if shorter), fresh each time. */
   const judge = async () => {
     const end = now();
-    const minutes = Math.min(rule.bakeMinutes, (end.getTime() - Date.parse(ledger.appliedAt!)) / 60_000);
+    const minutes = Math.min(rule.bakeMinutes, (end.getTime() - Date.parse(appliedAt)) / 60_000);
     const storeHealth = await readStoreHealth({
       accountId: spec.cloudflare.accountId,
       token,

@@ -3,17 +3,15 @@
  * its tag URL; 5xx rate and p95 latency of its revision from Cloud Monitoring), and writes the next step
  * or the rollback into the stack file when asked.
  */
-import { positionOf, transitionContextOf } from "../../infra/engine/plan";
-import { forwardStep, judgeTransition, positionLabel } from "../../infra/engine/transitions";
+import { positionLabel } from "../../infra/engine/transitions";
 import { revisionsOf } from "../../infra/engine/cloudsql-phases";
 import { loadMigration, loadStack } from "../../tooling/stack-file";
 import { runReadSwitchAdvance } from "./read-switch";
-import { judgeInSeries } from "./series";
+import { judgeInSeries, stepUnderJudgement } from "./series";
 import { bakeEnd, decideAdvance, type AdvanceDecision, type CandidateMetrics } from "./decide";
 import { readCandidateMetrics } from "./monitoring";
 import type { StoreHealth } from "./store-health";
 import { UsageError } from "../lib/errors";
-import { deployedFromOutputs } from "../../tooling/deployed";
 import { applyStep } from "../phase/apply";
 import { CLOUDSQL_ONLY } from "../preflight/source";
 import { expectationFor } from "../smoke/expectations";
@@ -65,23 +63,8 @@ export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
     kind: "cloudsql",
     purpose: CLOUDSQL_ONLY,
   });
-  const deployed = deployedFromOutputs(req.deployedFile);
-  const ledger = deployed.migrations[req.migration];
-  if (!ledger?.appliedAt)
-    throw new UsageError(
-      `${req.deployedFile} has no ledger for ${req.migration}`,
-      "run pulumi up first, then pulumi stack output --json",
-    );
-  const inFile = positionOf(spec);
-  if (positionLabel(ledger.position, true) !== positionLabel(inFile, true))
-    throw new UsageError(
-      `the file says ${positionLabel(inFile, true)} but ${positionLabel(ledger.position, true)} is deployed`,
-      "apply the file first (pulumi up), or bring the file back to what is deployed",
-    );
-  const ctx = transitionContextOf(req.migration, spec, { now: now(), facts: ledger.facts, stack: req.stack });
-  const forward = forwardStep(inFile, ctx);
-  const next = forward && judgeTransition(inFile, forward, ctx).allowed ? forward : undefined;
-  const facts = { position: inFile, appliedAt: ledger.appliedAt, next };
+  const { deployed, ledger, position: inFile, next, appliedAt } = stepUnderJudgement(req, spec, now());
+  const facts = { position: inFile, appliedAt, next };
 
   let decision = decideAdvance({ ...facts, now: now() }, spec.advance);
   if (decision.action === "wait" && req.wait) {
@@ -89,10 +72,7 @@ export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
       `advance: ${positionLabel(inFile)} is baking; judging at ${decision.until} (${decision.reason})`,
     );
     await new Promise((r) =>
-      setTimeout(
-        r,
-        Math.max(0, bakeEnd(ledger.appliedAt!, spec.advance.bakeMinutes).getTime() - now().getTime()),
-      ),
+      setTimeout(r, Math.max(0, bakeEnd(appliedAt, spec.advance.bakeMinutes).getTime() - now().getTime())),
     );
     decision = decideAdvance({ ...facts, now: now() }, spec.advance);
   }
@@ -130,9 +110,7 @@ export async function runAdvance(req: AdvanceRequest): Promise<AdvanceReport> {
           project: spec.gcp.project,
           service: spec.cloudRun.service,
           revision: revisionsOf(spec).candidate.name,
-          start: new Date(
-            Math.max(Date.parse(ledger.appliedAt!), end.getTime() - spec.advance.bakeMinutes * 60_000),
-          ),
+          start: new Date(Math.max(Date.parse(appliedAt), end.getTime() - spec.advance.bakeMinutes * 60_000)),
           end,
           token: gcpToken,
           endpoint: req.monitoringEndpoint,

@@ -1,5 +1,40 @@
-/** The series of judgements both advance gates take before they call a step failing. */
+/**
+ * What both advance gates share: where the migration stands (the file and the ledger must agree), and
+ * the series of judgements they take before they call a step failing.
+ */
+import type { Migration } from "../../infra/config/schema";
+import { positionOf, transitionContextOf } from "../../infra/engine/plan";
+import { forwardStep, judgeTransition, positionLabel, type Position } from "../../infra/engine/transitions";
+import { deployedFromOutputs } from "../../tooling/deployed";
+import { UsageError } from "../lib/errors";
 import type { AdvanceDecision } from "./decide";
+
+/** The step being judged: the file's position (which the ledger must have applied), when, and what follows. */
+export function stepUnderJudgement(
+  req: { readonly stack: string; readonly migration: string; readonly deployedFile: string },
+  spec: Migration,
+  now: Date,
+) {
+  const deployed = deployedFromOutputs(req.deployedFile);
+  const ledger = deployed.migrations[req.migration];
+  if (!ledger?.appliedAt)
+    throw new UsageError(
+      `${req.deployedFile} has no ledger for ${req.migration}`,
+      "run pulumi up first, then pulumi stack output --json",
+    );
+  const position = positionOf(spec);
+  if (positionLabel(ledger.position, true) !== positionLabel(position, true))
+    throw new UsageError(
+      `the file says ${positionLabel(position, true)} but ${positionLabel(ledger.position, true)} is deployed`,
+      "apply the file first (pulumi up), or bring the file back to what is deployed",
+    );
+  const ctx = transitionContextOf(req.migration, spec, { now, facts: ledger.facts, stack: req.stack });
+  const forward = forwardStep(position, ctx);
+  const next: Position | undefined =
+    forward && judgeTransition(position, forward, ctx).allowed ? forward : undefined;
+  const appliedAt: string = ledger.appliedAt;
+  return { deployed, ledger, position, next, appliedAt };
+}
 
 export interface SeriesOptions {
   /** How it waits between judgements (tests pass a fake). @default setTimeout */
