@@ -344,6 +344,17 @@ it("stop rides out a restart of the source while it waits for the marker, then s
   // goes down (waiting on its marker, or, if the apply worker confirmed it before it stopped, dropping
   // the subscription, which needs the source): either way the step is run again on new connections.
   await q(opts.destination, "alter subscription cutover_restart_a1 disable");
+  // Disabling only signals the apply worker: until it has exited it may still confirm stop's marker, and
+  // stop could then finish before the source goes down (seen once in CI: nothing left to ride out).
+  await until(
+    async () =>
+      (
+        await q(
+          opts.destination,
+          "select 1 from pg_stat_subscription where subname = 'cutover_restart_a1' and pid is not null",
+        )
+      ).length === 0,
+  );
   await q(opts.source, `insert into "Shop" (name) values ('written before the restart')`);
   const stopping = stopLogical(o, { catchUpTimeoutMs: 60_000, pollMs: 50 });
   await until(
