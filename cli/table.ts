@@ -151,7 +151,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     words: ["workers", "sync"],
     group: "pipeline",
-    summary: "after pulumi up: the flags floor onto the Workers, the comparison Worker deployed or deleted",
+    summary:
+      "around pulumi up: the flags floor onto the Workers; the comparison and capture Workers deployed or deleted",
     load: () => import("./commands/workers"),
   },
   {
