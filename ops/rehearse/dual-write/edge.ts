@@ -1,66 +1,37 @@
 /**
  * The Cloudflare side of the runbook-2 stand-in: one workerd (Miniflare) hosting the Match-Auto API
- * Worker (workers/api) and the comparison Worker (workers/compare), each bundled the way `wrangler
- * deploy` bundles it (`--dry-run`, offline), with the flags KV, the migration's D1 databases and two
+ * Worker (workers/api), the comparison Worker (workers/compare) and the capture Worker (workers/capture),
+ * each bundled the way `wrangler deploy` bundles it (`--dry-run`, offline), with the flags KV, the migration's D1 databases and two
  * Hyperdrive-shaped bindings to the local PostgreSQL servers. Every part that reads D1 or KV — the API, the
  * backfill, the change capture, validate, the comparison — goes through this one process and one state
  * folder (laid out as `wrangler --persist-to` lays it out), so they all see the same databases.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
 import type { Miniflare as MiniflareType, WorkerOptions } from "miniflare";
 import type { DualWriteMigration } from "../../../infra/config/schema";
 import type { DualWriteFlags } from "../../../infra/engine/dual-write";
-import { fromRoot, WRANGLER } from "../../../tooling/root";
+import { fromRoot } from "../../../tooling/root";
+import { bundleWorker } from "./bundle";
 import type { D1Target } from "../../backfill/targets";
 import { localDatabaseId } from "../../backfill/wrangler-config";
 import { compareSpecOf, COMPATIBILITY } from "../../compare/config";
 import { summaryKey, type CompareSummary } from "../../compare/spec";
+import {
+  CAPTURE_CRON,
+  captureSummaryKey,
+  type CaptureSummary,
+  type CaptureWorkerSpec,
+} from "../../capture/worker-spec";
 import type { D1Executor } from "../../validate/d1";
 import type { SqliteValue } from "../../validate/normalize";
 
 export const API_MAIN = fromRoot("workers/api/worker.ts");
 export const COMPARE_MAIN = fromRoot("workers/compare/worker.ts");
+export const CAPTURE_MAIN = fromRoot("workers/capture/worker.ts");
 /** How long an API isolate reuses the flags entry: the flags module's production default. */
 export const FLAGS_TTL_MS = 5000;
-
-/** Bundles one Worker as `wrangler deploy` would, without deploying it; returns the script's path. */
-export function bundleWorker(main: string, outDir: string): Promise<string> {
-  fs.mkdirSync(outDir, { recursive: true });
-  const config = path.join(outDir, "wrangler.json");
-  fs.writeFileSync(
-    config,
-    JSON.stringify({
-      name: path.basename(path.dirname(main)),
-      main,
-      compatibility_date: COMPATIBILITY.date,
-      compatibility_flags: [...COMPATIBILITY.flags],
-    }),
-  );
-  fs.writeFileSync(path.join(outDir, ".dev.vars"), "");
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [WRANGLER, "deploy", "--dry-run", "--outdir", path.join(outDir, "out"), "-c", config],
-      {
-        cwd: outDir,
-        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let log = "";
-    child.stdout.on("data", (d) => (log += d));
-    child.stderr.on("data", (d) => (log += d));
-    child.once("error", reject);
-    child.once("exit", (code) =>
-      code === 0
-        ? resolve(path.join(outDir, "out", "worker.js"))
-        : reject(new Error(`bundling ${path.relative(fromRoot("."), main)} failed:\n${log.trim()}`)),
-    );
-  });
-}
 
 export interface EdgeOptions {
   readonly migration: string;
@@ -89,6 +60,10 @@ export interface Edge {
   deployCompare(on: boolean): Promise<void>;
   /** One scheduled run of the comparison Worker, then its summary from KV. */
   compareOnce(): Promise<CompareSummary | null>;
+  /** Deploys the capture Worker with this spec (CAPTURE_SPEC), or deletes it (undefined). */
+  deployCapture(spec: CaptureWorkerSpec | undefined): Promise<void>;
+  /** One scheduled run of the capture Worker (its budget long), then its summary from KV. */
+  captureOnce(): Promise<CaptureSummary | null>;
   stop(): Promise<void>;
 }
 
@@ -113,9 +88,10 @@ const FLAGS_KV_ID = "local-flags";
 const RESULTS_KV_ID = "local-cutover-compare";
 
 export async function startEdge(opts: EdgeOptions): Promise<Edge> {
-  const [apiScript, compareScript] = await Promise.all([
+  const [apiScript, compareScript, captureScript] = await Promise.all([
     bundleWorker(API_MAIN, path.join(opts.dir, "bundle", "api")),
     bundleWorker(COMPARE_MAIN, path.join(opts.dir, "bundle", "compare")),
+    bundleWorker(CAPTURE_MAIN, path.join(opts.dir, "bundle", "capture")),
   ]);
   const persistTo = path.join(opts.dir, "state");
   const d1Databases = Object.fromEntries(opts.spec.d1.map((d) => [d.binding, localDatabaseId(d.name)]));
@@ -137,6 +113,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   let floor: DualWriteFlags | undefined;
   let port = 0;
   let compareOn = false;
+  let captureSpec: string | undefined;
   const workers = (): WorkerOptions[] => [
     {
       name: "api",
@@ -163,6 +140,17 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
               ...hyperdrives,
               COMPARE_SPEC: JSON.stringify(compareSpecOf(opts.stack, opts.migration, opts.spec)),
             },
+          },
+        ]
+      : []),
+    ...(captureSpec
+      ? [
+          {
+            name: "capture",
+            ...script(captureScript),
+            d1Databases,
+            kvNamespaces: { RESULTS: RESULTS_KV_ID },
+            bindings: { ...hyperdrives, CAPTURE_SPEC: captureSpec },
           },
         ]
       : []),
@@ -281,6 +269,20 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
         await worker.scheduled({ cron: opts.spec.compare.cron, scheduledTime: new Date() });
         const raw = await (await kv("RESULTS", "compare")).get(summaryKey(opts.migration));
         return raw === null ? null : (JSON.parse(raw) as CompareSummary);
+      }),
+    async deployCapture(spec) {
+      const next = spec && JSON.stringify(spec);
+      if (next === captureSpec) return;
+      captureSpec = next;
+      await redeployed();
+    },
+    captureOnce: () =>
+      guarded(async () => {
+        if (!captureSpec) return null;
+        const worker = (await mf.getWorker("capture")) as unknown as Scheduler;
+        await worker.scheduled({ cron: CAPTURE_CRON, scheduledTime: new Date() });
+        const raw = await (await kv("RESULTS", "capture")).get(captureSummaryKey(opts.migration));
+        return raw === null ? null : (JSON.parse(raw) as CaptureSummary);
       }),
     stop: async () => {
       await mf.dispose();

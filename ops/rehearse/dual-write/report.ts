@@ -72,9 +72,13 @@ export interface DualWriteReport {
     readonly retried: number;
   };
   readonly reads: { readonly total: number; readonly stale: number; readonly errors: number };
-  /** Capture-to-apply time of the changes the applier applied. */
+  /**
+   * Capture-to-apply time of the changes the capture Worker applied, over its runs: p50 the median of the
+   * runs' medians (weighted by what each applied), p99 the highest run's.
+   */
   readonly captureLagMs: {
     readonly applied: number;
+    readonly runs: number;
     readonly p50: number;
     readonly p99: number;
     readonly max: number;
@@ -135,7 +139,7 @@ export function renderDualWrite(r: DualWriteReport): string {
     "",
     `writes: ${w.acknowledged} acknowledged, ${w.lost} lost, ${w.resurrected} deleted rows back, ${w.duplicates} duplicates, ${w.errors} errors, ${w.retried} retried after a redeploy (judged against the ${r.final === "new" ? "new stores" : "legacy store"})`,
     `reads: ${r.reads.total}, ${r.reads.stale} stale (a read that missed the user's own acknowledged write), ${r.reads.errors} errors`,
-    `change capture: ${r.captureLagMs.applied} changes applied, lag p50 ${r.captureLagMs.p50} ms, p99 ${r.captureLagMs.p99} ms, max ${r.captureLagMs.max} ms`,
+    `change capture (the capture Worker, ${r.captureLagMs.runs} runs): ${r.captureLagMs.applied} changes applied, lag p50 ${r.captureLagMs.p50} ms, p99 ${r.captureLagMs.p99} ms, max ${r.captureLagMs.max} ms`,
   );
   if (r.storesEqualAtCut)
     lines.push(

@@ -28,7 +28,7 @@ import { describeDivergence, divergence, runGates, type Check, type GateContext 
 import { startApiLoad, type ApiLoad } from "./load";
 import type { DualWriteBand, DualWriteRehearsalOptions, DualWriteReport } from "./report";
 import { startStandIn, type StandIn } from "./stand-in";
-import { bandStats, ok, pct } from "./stats";
+import { bandStats, captureLagOf, ok } from "./stats";
 import { finalState } from "./verdict";
 
 /** Backfill runs at most: the first copies the table, the next ones what the load wrote meanwhile. */
@@ -228,7 +228,6 @@ export async function rehearseDualWrite(opts: DualWriteRehearsalOptions): Promis
         detail: `${band.writes.acknowledged} writes and ${band.reads.total} reads after the rollback, ${errors} errors, ${onNew} reads not served by legacy once the flags' TTL (${FLAGS_TTL_MS / 1000} s) had passed, ${state.lost} acknowledged writes missing from legacy`,
       };
     }
-    const lags = [...s.captureLatencies()].sort((a, b) => a - b);
     const reads = samples.filter((x) => x.op === "read");
     const writes = samples.filter((x) => x.op !== "read");
     return {
@@ -253,12 +252,7 @@ export async function rehearseDualWrite(opts: DualWriteRehearsalOptions): Promis
         stale: reads.filter((x) => x.stale).length,
         errors: reads.filter((x) => x.status !== 200 && x.status !== 404).length,
       },
-      captureLagMs: {
-        applied: lags.length,
-        p50: pct(lags, 50),
-        p99: pct(lags, 99),
-        max: lags[lags.length - 1] ?? 0,
-      },
+      captureLagMs: captureLagOf(s.captureRuns()),
       final,
       ...(storesEqualAtCut ? { storesEqualAtCut } : {}),
       ...(drill ? { drill } : {}),

@@ -2,22 +2,28 @@
  * The runbook-2 stand-in's data side, every part real and on loopback: the legacy PostgreSQL laid out
  * as the Match-Auto Supabase database (public schema, seeded), the new Supabase schema's PostgreSQL,
  * the edge (ops/rehearse/dual-write/edge.ts), and the operator's tools run as libraries: the schema
- * migrations, the change capture's install and applier, the backfill.
+ * migrations, the change capture's install, the backfill. The applier is the capture Worker in the edge,
+ * fired run after run as its cron fires it in production (each run {@link RUN_SECONDS} long here).
  */
 import { Client } from "pg";
 import type { DualWriteMigration } from "../../../infra/config/schema";
 import { startPostgres } from "../../../tooling/local-postgres";
 import { pgTableSpec } from "../../backfill/plan";
-import { backfillPgTable, planPgTable } from "../../backfill/pg-target";
-import { backfillTable, planTable } from "../../backfill/run";
+import { backfillPgTable } from "../../backfill/pg-target";
+import { backfillTable } from "../../backfill/run";
 import { connectSource } from "../../backfill/source";
-import { applyRound, type CaptureSink } from "../../capture/applier";
+import { CAPTURE_BATCH, type CaptureSummary, type CaptureWorkerSpec } from "../../capture/worker-spec";
 import { captureTables, installCapture, removeCapture } from "../../capture/install";
 import { migrateSchema } from "../../schema/run";
 import { applyD1Migrations } from "../../schema/d1";
 import { startEdge, type Edge } from "./edge";
 import { EDGE_SCHEMA, RELATIONAL_SCHEMA, insertCategories, insertCities, insertRelational } from "./legacy";
 import type { Table } from "./load";
+
+/** Seconds each run of the capture Worker applies here (a minute's 50 s in production). */
+const RUN_SECONDS = 2;
+/** Runs the drain at the final cut may take before the rehearsal calls the capture stuck. */
+const DRAIN_RUNS = 30;
 
 export interface StandIn {
   readonly legacyUrl: string;
@@ -31,12 +37,12 @@ export interface StandIn {
   prepareNewStores(): Promise<void>;
   /** One backfill of every table into its store; returns the rows it copied. */
   backfill(): Promise<number>;
-  /** Starts the applier's rounds in the background (the applier's home until the final cut). */
+  /** Deploys the capture Worker and fires its runs back to back in the background. */
   startApplier(): Promise<void>;
-  /** Applies what is left (after the cut: keeping rows the new stores changed since) and stops. */
+  /** Applies what is left (after the cut: with the after-cut rule, redeployed first) and stops. */
   drainApplier(afterCut: boolean): Promise<void>;
-  /** Capture-to-apply time of every change applied, in ms. */
-  captureLatencies(): readonly number[];
+  /** What the capture Worker's runs reported, in order. */
+  captureRuns(): readonly CaptureSummary[];
   /** The final cut's last step: the triggers dropped (the log stays until decommission). */
   removeCapture(): Promise<void>;
   stop(): Promise<void>;
@@ -83,52 +89,27 @@ export async function startStandIn(opts: {
     stops.push(() => edge.stop());
 
     let applier: { stop: () => Promise<void> } | undefined;
-    // Stopped first (stops run in reverse): its connections go before the servers do.
+    // Stopped first (stops run in reverse): its runs end before the servers do.
     stops.push(async () => applier?.stop());
-    const latencies: number[] = [];
-    const sinksOf = async (client: Client, target: Client) => {
-      const sinks = new Map<string, CaptureSink>();
-      for (const t of opts.spec.tables) {
-        if (t.store === "supabase")
-          sinks.set(t.name, {
-            store: "supabase",
-            plan: await planPgTable(client, target, pgTableSpec(opts.spec, t)),
-            client: target,
-          });
-        else {
-          const target = edge.d1(t.d1Database!);
-          const query = await planTable(client, target, {
-            name: t.name,
-            schema: opts.spec.legacy.schema,
-            primaryKey: t.primaryKey,
-            updatedAtColumn: t.updatedAtColumn,
-          });
-          sinks.set(t.name, { store: "d1", query, target });
-        }
-      }
-      return sinks;
-    };
-    /** One session of the applier's: its own connections, rounds until `until` says stop. */
-    const rounds = async (until: () => boolean, afterCut: boolean) => {
-      const client = await connectSource(legacyUrl);
-      const target = await connectSource(targetUrl);
-      for (const c of [client, target]) c.on("error", () => undefined);
-      try {
-        const sinks = await sinksOf(client, target);
-        for (;;) {
-          const r = await applyRound(client, sinks, 2000, { afterCut });
-          latencies.push(...r.latenciesMs);
-          if (r.failed.length)
-            throw new Error(`the applier failed: ${r.failed.map((f) => f.error).join("; ")}`);
-          if (r.changes === 0) {
-            if (until()) return;
-            await new Promise((res) => setTimeout(res, 200));
-          }
-        }
-      } finally {
-        await client.end().catch(() => undefined);
-        await target.end().catch(() => undefined);
-      }
+    const runs: CaptureSummary[] = [];
+    const workerSpec = (afterCut: boolean): CaptureWorkerSpec => ({
+      stack: opts.stack,
+      migration: opts.migration,
+      afterCut,
+      batch: CAPTURE_BATCH,
+      budgetSeconds: RUN_SECONDS,
+      spec: opts.spec,
+    });
+    /** One run of the capture Worker; a table it could not apply fails the rehearsal. */
+    const runOnce = async () => {
+      const summary = await edge.captureOnce();
+      if (!summary) throw new Error("the capture Worker wrote no summary");
+      runs.push(summary);
+      if (summary.failed.length)
+        throw new Error(
+          `the capture Worker failed: ${summary.failed.map((f) => `${f.table}: ${f.error}`).join("; ")}`,
+        );
+      return summary;
     };
     return {
       legacyUrl,
@@ -175,8 +156,11 @@ export async function startStandIn(opts: {
       },
       async startApplier() {
         if (applier) return;
+        await edge.deployCapture(workerSpec(false));
         let stopping = false;
-        const done = rounds(() => stopping, false);
+        const done = (async () => {
+          while (!stopping) await runOnce();
+        })();
         // An applier that dies is a failed rehearsal: its error surfaces when it is stopped.
         done.catch(() => undefined);
         applier = {
@@ -190,9 +174,12 @@ export async function startStandIn(opts: {
         const running = applier;
         applier = undefined;
         await running?.stop();
-        await rounds(() => true, afterCut);
+        // As the pipeline does before the final cut's up: the after-cut rule, then runs until drained.
+        await edge.deployCapture(workerSpec(afterCut));
+        for (let i = 0; i < DRAIN_RUNS; i++) if ((await runOnce()).pending === 0) return;
+        throw new Error(`the capture Worker had not drained the log after ${DRAIN_RUNS} runs`);
       },
-      captureLatencies: () => latencies,
+      captureRuns: () => runs,
       removeCapture: () => removeCapture(legacy, captureTables(opts.spec), false),
       stop: stopAll,
     };

@@ -1,4 +1,5 @@
 /** The figures of a band of requests: by the store that answered, errors, stale reads and latency. */
+import type { CaptureSummary } from "../../capture/worker-spec";
 import type { ApiSample } from "./load";
 import type { StoreStats } from "./report";
 
@@ -36,5 +37,25 @@ export function bandStats(samples: readonly ApiSample[]) {
     },
     readsByStore,
     latencyMs: { p50: pct(all, 50), p99: pct(all, 99) },
+  };
+}
+
+/**
+ * The change capture's capture-to-apply time over the capture Worker's runs: the changes applied, the
+ * median of the runs' medians weighted by what each applied, the highest run's p99 and the highest time.
+ */
+export function captureLagOf(runs: readonly CaptureSummary[]) {
+  const applying = runs.filter((r) => r.applied > 0 && r.latencyMs.p50 !== null);
+  const applied = applying.reduce((n, r) => n + r.applied, 0);
+  const byMedian = [...applying].sort((a, b) => a.latencyMs.p50! - b.latencyMs.p50!);
+  let seen = 0;
+  const p50 = byMedian.find((r) => (seen += r.applied) >= applied / 2)?.latencyMs.p50 ?? 0;
+  const highest = (f: (r: CaptureSummary) => number | null) => Math.max(0, ...applying.map((r) => f(r) ?? 0));
+  return {
+    applied,
+    runs: runs.length,
+    p50,
+    p99: highest((r) => r.latencyMs.p99),
+    max: highest((r) => r.latencyMs.max),
   };
 }
