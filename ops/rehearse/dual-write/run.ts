@@ -67,7 +67,7 @@ export async function rehearseDualWrite(opts: DualWriteRehearsalOptions): Promis
   running.add(teardown);
   try {
     log(
-      "starting the stand-in: legacy and new-schema PostgreSQL, the API and comparison Workers in workerd, local D1 and KV",
+      "starting the stand-in: legacy and new-schema PostgreSQL, the API, comparison and capture Workers in workerd, local D1 and KV",
     );
     const s: StandIn = await startStandIn({
       migration,
