@@ -103,6 +103,12 @@ async function main(argv: readonly string[]): Promise<number> {
     .option("--batch <n>", "run: changes per round", wholeNumber("changes, e.g. 2000"), 2000)
     .option("--interval <s>", "run: pause when the log is empty", seconds("seconds, e.g. 0.2"), 0.2)
     .option(
+      "--recheck <seconds>",
+      "run: apply each change again this long after it was applied (a late Worker write is overwritten; 0: off)",
+      wholeNumber("seconds, e.g. 120", 0),
+      0,
+    )
+    .option(
       "--give-up-after <seconds>",
       "run: how long to keep reconnecting when a database restarts before giving up (exit 2)",
       wholeNumber("seconds, e.g. 300"),

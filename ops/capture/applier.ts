@@ -11,7 +11,8 @@
  * Legacy is the truth: each target row is made equal to the legacy row whatever either updated_at says
  * (a key swap, a re-insert with an older or NULL timestamp and a clock moved back all keep their
  * change). A table whose changes cannot be applied keeps them in the log (the lag grows and says so);
- * the other tables go on.
+ * the other tables go on. Over 300 lines: the round, its share-locked reads and its recheck are one
+ * protocol, kept in one place.
  */
 import type { Client } from "pg";
 import { quoteIdent } from "../backfill/statements";
@@ -43,6 +44,8 @@ export interface RoundResult {
   readonly failed: { readonly table: string; readonly pending: number; readonly error: string }[];
   /** Capture-to-apply time of each applied change, in ms. */
   readonly latenciesMs: number[];
+  /** Changes applied a second time, their settle time over (see RoundOptions.recheckSeconds). */
+  readonly rechecked: number;
 }
 
 export interface Backlog {
@@ -60,6 +63,8 @@ interface Change {
   readonly captured_ms: string;
   /** UTC, microseconds: `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
   readonly captured_at: string;
+  /** Applied once already: this is its second application. */
+  readonly recheck: boolean;
 }
 
 export interface RoundOptions {
@@ -67,6 +72,16 @@ export interface RoundOptions {
   readonly skip?: ReadonlySet<string>;
   /** The final cut has happened: rows the new store changed after their change are kept (after-cut.ts). */
   readonly afterCut?: boolean;
+  /**
+   * Apply each change once more this many seconds after its first application (0: never). A Worker's
+   * dual write whose client gave up can land its new-store half late — after the user's next write of
+   * that key and after the applier applied it — and leave the new store parted from legacy with nothing
+   * left in the log (found by the rehearsal). Applied again once no request can still be running, the
+   * key gets legacy's state back. The second application is not counted as pending nor as lag. After the
+   * final cut (`afterCut`) nothing is rechecked: the new stores are the truth.
+   * @default 0
+   */
+  readonly recheckSeconds?: number;
 }
 
 const LOG = `${CAPTURE_SCHEMA}.changes`;
@@ -75,7 +90,7 @@ const LOG = `${CAPTURE_SCHEMA}.changes`;
 export async function backlog(legacy: Client): Promise<Backlog> {
   const { rows } = await legacy.query(
     `SELECT table_name, count(*)::int AS n, extract(epoch FROM clock_timestamp() - min(captured_at))::float8 AS age
-       FROM ${LOG} GROUP BY table_name`,
+       FROM ${LOG} WHERE recheck_at IS NULL GROUP BY table_name`,
   );
   return {
     pending: rows.reduce((n, r) => n + r.n, 0),
@@ -89,7 +104,7 @@ export async function applyRound(
   legacy: Client,
   sinks: ReadonlyMap<string, CaptureSink>,
   limit: number,
-  { skip = new Set(), afterCut = false }: RoundOptions = {},
+  { skip = new Set(), afterCut = false, recheckSeconds = 0 }: RoundOptions = {},
 ): Promise<RoundResult> {
   // Tables a backfill is copying are left alone; the lock is tried, never waited for.
   const free: string[] = [];
@@ -100,11 +115,20 @@ export async function applyRound(
     (rows[0].ok ? free : busy).push(table);
   }
   try {
+    // After the final cut the new stores are the truth and take the Workers' writes alone: a recheck of a
+    // change from before the cut could bring back a row the new store deleted since. They leave the log.
+    if (afterCut)
+      await legacy.query(
+        `DELETE FROM ${LOG} WHERE recheck_at IS NOT NULL AND table_name = ANY ($1::text[])`,
+        [free],
+      );
     const { rows } = await legacy.query<Change>(
       `SELECT seq::text, table_name, op, key, (extract(epoch FROM captured_at) * 1000)::bigint::text AS captured_ms,
-              to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS captured_at
+              to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS captured_at,
+              recheck_at IS NOT NULL AS recheck
          FROM ${LOG}
         WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) AND table_name = ANY ($1::text[])
+          AND (recheck_at IS NULL OR recheck_at <= clock_timestamp())
         ORDER BY seq LIMIT $2`,
       [free, limit],
     );
@@ -137,13 +161,28 @@ export async function applyRound(
       kept += applied.kept;
       await legacy.query("BEGIN");
       try {
-        await legacy.query(`DELETE FROM ${LOG} WHERE seq = ANY ($1::bigint[])`, [changes.map((c) => c.seq)]);
+        // First applications wait for their recheck (when asked for); second ones leave the log.
+        const again = recheckSeconds > 0 && !afterCut ? changes.filter((c) => !c.recheck) : [];
+        const gone = changes.filter((c) => !again.includes(c));
+        if (gone.length)
+          await legacy.query(`DELETE FROM ${LOG} WHERE seq = ANY ($1::bigint[])`, [gone.map((c) => c.seq)]);
+        if (again.length)
+          await legacy.query(
+            `UPDATE ${LOG} SET recheck_at = clock_timestamp() + make_interval(secs => $2) WHERE seq = ANY ($1::bigint[])`,
+            [again.map((c) => c.seq), recheckSeconds],
+          );
         await legacy.query(
           `INSERT INTO ${CAPTURE_SCHEMA}.applied AS a (table_name, upserts, deletes, last_applied_at, last_latency_ms)
            VALUES ($1, $2, $3, clock_timestamp(), (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $4::bigint)
            ON CONFLICT (table_name) DO UPDATE SET upserts = a.upserts + excluded.upserts, deletes = a.deletes + excluded.deletes,
-             last_applied_at = excluded.last_applied_at, last_latency_ms = excluded.last_latency_ms`,
-          [table, applied.upserts, applied.deletes, changes[changes.length - 1].captured_ms],
+             last_applied_at = excluded.last_applied_at, last_latency_ms = COALESCE(excluded.last_latency_ms, a.last_latency_ms)`,
+          // A recheck's latency is its settle time, not the capture's: only first applications count.
+          [
+            table,
+            applied.upserts,
+            applied.deletes,
+            changes.filter((c) => !c.recheck).at(-1)?.captured_ms ?? null,
+          ],
         );
         await legacy.query("COMMIT");
       } catch (error) {
@@ -152,14 +191,16 @@ export async function applyRound(
       }
     }
     const now = Date.now();
+    const first = done.filter((c) => !c.recheck);
     return {
-      changes: done.length,
+      changes: first.length,
       upserts,
       deletes,
       kept,
       busy,
       failed,
-      latenciesMs: done.map((c) => now - Number(c.captured_ms)),
+      latenciesMs: first.map((c) => now - Number(c.captured_ms)),
+      rechecked: done.length - first.length,
     };
   } finally {
     for (const table of free) await legacy.query(`SELECT pg_advisory_unlock(${tableLockKey("$1")})`, [table]);

@@ -27,8 +27,12 @@ CREATE TABLE IF NOT EXISTS ${CAPTURE_SCHEMA}.changes (
   key text[] NOT NULL,
   -- The writing transaction: the applier takes only changes of transactions no longer running.
   txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
-  captured_at timestamptz NOT NULL DEFAULT clock_timestamp()
+  captured_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  -- Applied once; to be applied again from then on (a late new-store write is overwritten): applier.ts.
+  recheck_at timestamptz
 );
+-- Logs installed before the recheck existed.
+ALTER TABLE ${CAPTURE_SCHEMA}.changes ADD COLUMN IF NOT EXISTS recheck_at timestamptz;
 CREATE TABLE IF NOT EXISTS ${CAPTURE_SCHEMA}.applied (
   table_name text PRIMARY KEY,
   upserts bigint NOT NULL DEFAULT 0,

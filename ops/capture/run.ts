@@ -24,6 +24,8 @@ export interface Flags extends TargetOptions, ConnectionFlags {
   readonly target?: string;
   readonly follow?: boolean;
   readonly batch: number;
+  /** Seconds after which each applied change is applied again (0: never). */
+  readonly recheck?: number;
   /** Seconds to pause when the log is empty. */
   readonly interval: number;
   readonly dropLog?: boolean;
@@ -194,7 +196,11 @@ export async function run(
         const { legacy, sinks } = session;
         const now = Date.now();
         const resting = new Set([...failing].filter(([, f]) => now - f.at < RETRY_MS).map(([t]) => t));
-        const r = await applyRound(legacy, sinks, opts.batch, { skip: resting, afterCut });
+        const r = await applyRound(legacy, sinks, opts.batch, {
+          skip: resting,
+          afterCut,
+          recheckSeconds: opts.recheck ?? 0,
+        });
         // A round whose target went away reports its tables as failed: that is a lost connection,
         // handled below, not a change the new store refuses.
         const gone = session.lost();

@@ -12,6 +12,7 @@ import {
   BUDGET_SECONDS,
   CAPTURE_BATCH,
   CAPTURE_CRON,
+  RECHECK_SECONDS,
   captureWorkerName,
   type CaptureWorkerSpec,
 } from "./worker-spec";
@@ -46,6 +47,7 @@ export function captureWranglerConfig(
     afterCut,
     batch: CAPTURE_BATCH,
     budgetSeconds: BUDGET_SECONDS,
+    recheckSeconds: RECHECK_SECONDS,
     spec,
   };
   return {

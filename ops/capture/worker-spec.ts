@@ -14,6 +14,11 @@ export const CAPTURE_CRON = "* * * * *";
 export const BUDGET_SECONDS = 50;
 /** Changes per round (one round: one read of the log, one write per store). */
 export const CAPTURE_BATCH = 2000;
+/**
+ * Each change is applied again this long after its first application (RoundOptions.recheckSeconds):
+ * longer than a Worker request runs, so a late new-store write of an abandoned request is overwritten.
+ */
+export const RECHECK_SECONDS = 120;
 
 export interface CaptureWorkerSpec {
   readonly stack: string;
@@ -22,6 +27,8 @@ export interface CaptureWorkerSpec {
   readonly afterCut: boolean;
   readonly batch: number;
   readonly budgetSeconds: number;
+  /** Seconds after which each applied change is applied again. */
+  readonly recheckSeconds: number;
   /** The migration as the stack file declares it (no secret: passwords are named, never held). */
   readonly spec: DualWriteMigration;
 }

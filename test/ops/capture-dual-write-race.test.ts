@@ -12,7 +12,7 @@ import { RELATIONAL_SCHEMA, insertRelational } from "./backfill/relational-fixtu
 import { migrateSchema } from "../../ops/schema/run";
 import { connectSource } from "../../ops/backfill/source";
 import { planPgTable, type PgTableSpec } from "../../ops/backfill/pg-target";
-import { applyRound, type CaptureSink } from "../../ops/capture/applier";
+import { applyRound, backlog, type CaptureSink } from "../../ops/capture/applier";
 import { installCapture } from "../../ops/capture/install";
 
 jest.setTimeout(120_000);
@@ -87,4 +87,43 @@ it("a writer of a row the applier is copying waits until the copy is in the new 
   await writer.end();
   expect((await applyRound(applierConn, sinks, 100)).changes).toBe(1);
   expect(await nameInTarget()).toBe("v3");
+});
+
+it("a late new-store write of an abandoned request is overwritten by the recheck, and is no lag meanwhile", async () => {
+  await legacy.query("UPDATE users SET full_name = 'v4', updated_at = now() WHERE id = 1");
+  const first = await applyRound(applierConn, sinks, 100, { recheckSeconds: 1 });
+  expect([first.changes, first.rechecked]).toEqual([1, 0]);
+  expect(await nameInTarget()).toBe("v4");
+  // Applied once: not pending, not lag, but still in the log for its second application.
+  expect(await backlog(applierConn)).toMatchObject({ pending: 0, lagSeconds: 0 });
+  expect(
+    (
+      await legacy.query(
+        "SELECT count(*)::int AS n FROM cutover_capture.changes WHERE recheck_at IS NOT NULL",
+      )
+    ).rows[0].n,
+  ).toBe(1);
+  // The new-store half of a request the client gave up on lands now, after the change was applied.
+  await target.query("UPDATE matchauto.users SET display_name = 'late' WHERE id = 1");
+  // Not before its settle time...
+  expect((await applyRound(applierConn, sinks, 100, { recheckSeconds: 1 })).rechecked).toBe(0);
+  expect(await nameInTarget()).toBe("late");
+  // ...and after it: legacy's state again, and the change leaves the log.
+  await new Promise((r) => setTimeout(r, 1100));
+  const again = await applyRound(applierConn, sinks, 100, { recheckSeconds: 1 });
+  expect([again.changes, again.rechecked]).toEqual([0, 1]);
+  expect(await nameInTarget()).toBe("v4");
+  expect((await legacy.query("SELECT count(*)::int AS n FROM cutover_capture.changes")).rows[0].n).toBe(0);
+});
+
+it("after the final cut no recheck is applied: a row the new store changed since stays as it is", async () => {
+  await legacy.query("UPDATE users SET full_name = 'v5', updated_at = now() WHERE id = 1");
+  await applyRound(applierConn, sinks, 100, { recheckSeconds: 1 });
+  // The cut: the Workers now write the new store only.
+  await target.query("UPDATE matchauto.users SET display_name = 'written after the cut' WHERE id = 1");
+  await new Promise((r) => setTimeout(r, 1100));
+  const r = await applyRound(applierConn, sinks, 100, { recheckSeconds: 1, afterCut: true });
+  expect([r.changes, r.rechecked]).toEqual([0, 0]);
+  expect(await nameInTarget()).toBe("written after the cut");
+  expect((await legacy.query("SELECT count(*)::int AS n FROM cutover_capture.changes")).rows[0].n).toBe(0);
 });

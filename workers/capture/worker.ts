@@ -118,13 +118,15 @@ export async function applyForBudget(env: Env, now = new Date(), budgetMs?: numb
       const r = await applyRound(legacy, sinks, s.batch, {
         afterCut: s.afterCut,
         skip: new Set(failed.keys()),
+        recheckSeconds: s.recheckSeconds ?? 0,
       });
       rounds++;
       applied += r.changes;
       kept += r.kept;
       latencies.push(...r.latenciesMs);
       for (const f of r.failed) failed.set(f.table, f.error);
-      if (r.changes === 0) await new Promise((res) => setTimeout(res, Math.min(IDLE_MS, until - Date.now())));
+      if (r.changes + r.rechecked === 0)
+        await new Promise((res) => setTimeout(res, Math.min(IDLE_MS, until - Date.now())));
     }
     const left = await backlog(legacy);
     latencies.sort((a, b) => a - b);

@@ -111,6 +111,8 @@ export async function rehearseDualWrite(opts: DualWriteRehearsalOptions): Promis
         `${label}: flags ${plan.flags ? `${plan.flags.writeMode} ${plan.flags.readPercent}%` : "none"}, capture ${plan.capture.state}, comparison ${plan.compare.state}`,
       );
       if (plan.capture.state === "install") await s.prepareNewStores();
+      // As the pipeline does before the final cut's up: the capture Worker takes the after-cut rule first.
+      if (plan.capture.state === "drain") await s.applyAfterCut();
       // What `pulumi up` writes, then what the pipeline deploys after it (the floor, the comparison Worker).
       if (plan.flags) await s.edge.putFlags(plan.flagsKey, plan.flags);
       await s.edge.deployFloor(plan.flagsFloor);
@@ -131,7 +133,7 @@ export async function rehearseDualWrite(opts: DualWriteRehearsalOptions): Promis
       if (plan.capture.state === "drain") {
         // Isolates keep the old flags for up to their TTL: legacy may take writes until then.
         await new Promise((r) => setTimeout(r, FLAGS_TTL_MS + 1000));
-        await s.drainApplier(true);
+        await s.drainApplier();
         await s.removeCapture();
         // Keys written since the cut are only in the new stores, by design: asked at each comparison.
         const d = await divergence(gateContext(spec), (table, key) =>

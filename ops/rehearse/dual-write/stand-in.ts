@@ -20,6 +20,8 @@ import { startEdge, type Edge } from "./edge";
 import { EDGE_SCHEMA, RELATIONAL_SCHEMA, insertCategories, insertCities, insertRelational } from "./legacy";
 import type { Table } from "./load";
 
+/** Longer than the load's request timeout (10 s): an abandoned request's late write is overwritten. */
+const RECHECK_SECONDS = 30;
 /** Seconds each run of the capture Worker applies here (a minute's 50 s in production). */
 const RUN_SECONDS = 2;
 /** Runs the drain at the final cut may take before the rehearsal calls the capture stuck. */
@@ -39,8 +41,10 @@ export interface StandIn {
   backfill(): Promise<number>;
   /** Deploys the capture Worker and fires its runs back to back in the background. */
   startApplier(): Promise<void>;
-  /** Applies what is left (after the cut: with the after-cut rule, redeployed first) and stops. */
-  drainApplier(afterCut: boolean): Promise<void>;
+  /** Redeploys the running capture Worker with the after-cut rule (before the final cut's flags). */
+  applyAfterCut(): Promise<void>;
+  /** Runs the capture Worker until the log has nothing pending, then stops its runs. */
+  drainApplier(): Promise<void>;
   /** What the capture Worker's runs reported, in order. */
   captureRuns(): readonly CaptureSummary[];
   /** The final cut's last step: the triggers dropped (the log stays until decommission). */
@@ -92,11 +96,13 @@ export async function startStandIn(opts: {
     // Stopped first (stops run in reverse): its runs end before the servers do.
     stops.push(async () => applier?.stop());
     const runs: CaptureSummary[] = [];
+    let afterCutRule = false;
     const workerSpec = (afterCut: boolean): CaptureWorkerSpec => ({
       stack: opts.stack,
       migration: opts.migration,
       afterCut,
       batch: CAPTURE_BATCH,
+      recheckSeconds: RECHECK_SECONDS,
       budgetSeconds: RUN_SECONDS,
       spec: opts.spec,
     });
@@ -110,6 +116,22 @@ export async function startStandIn(opts: {
           `the capture Worker failed: ${summary.failed.map((f) => `${f.table}: ${f.error}`).join("; ")}`,
         );
       return summary;
+    };
+    const startApplier = async () => {
+      if (applier) return;
+      if (!afterCutRule) await edge.deployCapture(workerSpec(false));
+      let stopping = false;
+      const done = (async () => {
+        while (!stopping) await runOnce();
+      })();
+      // An applier that dies is a failed rehearsal: its error surfaces when it is stopped.
+      done.catch(() => undefined);
+      applier = {
+        stop: async () => {
+          stopping = true;
+          await done;
+        },
+      };
     };
     return {
       legacyUrl,
@@ -154,28 +176,19 @@ export async function startStandIn(opts: {
         }
         return copied;
       },
-      async startApplier() {
-        if (applier) return;
-        await edge.deployCapture(workerSpec(false));
-        let stopping = false;
-        const done = (async () => {
-          while (!stopping) await runOnce();
-        })();
-        // An applier that dies is a failed rehearsal: its error surfaces when it is stopped.
-        done.catch(() => undefined);
-        applier = {
-          stop: async () => {
-            stopping = true;
-            await done;
-          },
-        };
-      },
-      async drainApplier(afterCut) {
+      startApplier,
+      async applyAfterCut() {
         const running = applier;
         applier = undefined;
         await running?.stop();
-        // As the pipeline does before the final cut's up: the after-cut rule, then runs until drained.
-        await edge.deployCapture(workerSpec(afterCut));
+        afterCutRule = true;
+        await edge.deployCapture(workerSpec(true));
+        await startApplier();
+      },
+      async drainApplier() {
+        const running = applier;
+        applier = undefined;
+        await running?.stop();
         for (let i = 0; i < DRAIN_RUNS; i++) if ((await runOnce()).pending === 0) return;
         throw new Error(`the capture Worker had not drained the log after ${DRAIN_RUNS} runs`);
       },
