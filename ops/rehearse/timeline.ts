@@ -3,7 +3,7 @@
  * per second as stacked bars, errors, p99 latency as a line, and the write-unavailability window marked;
  * and an HTML report that embeds it beside the figures. Plain SVG, no script, no external resource.
  */
-import { esc, p99Of, timelineChart } from "./chart";
+import { esc, greatest, p99Of, timelineChart } from "./chart";
 import type { RehearsalReport } from "./run";
 
 interface Second {
@@ -16,7 +16,7 @@ interface Second {
 /** Writes of each second of the run. */
 export function perSecond(report: RehearsalReport): Second[] {
   const writes = report.samples.filter((s) => s.kind === "write");
-  const seconds = Math.max(1, Math.ceil(Math.max(0, ...writes.map((s) => s.t)) / 1000) + 1);
+  const seconds = Math.max(1, Math.ceil(greatest(writes, (s) => s.t) / 1000) + 1);
   const out: Second[] = Array.from({ length: seconds }, () => ({
     accepted: 0,
     refused: 0,

@@ -4,6 +4,7 @@
  *   - all writes refused: first refused write → first write accepted on the destination;
  *   - some writes refused: first refused write → first write accepted after the last refused one.
  */
+import { greatest } from "./chart";
 import type { Sample } from "./load";
 
 export interface ObservedWindow {
@@ -30,7 +31,7 @@ export function observeWindow(
   const writes = samples.filter((s) => s.kind === "write");
   const refused = writes.filter((s) => s.status === refusedStatus);
   const firstRefused = refused[0]?.t ?? null;
-  const lastRefused = refused.length ? Math.max(...refused.map((s) => s.t)) : null;
+  const lastRefused = refused.length ? greatest(refused, (s) => s.t, -Infinity) : null;
   const firstOnDestination = writes.find((s) => accepted(s.status) && onDestination(s))?.t ?? null;
   const allAccepted =
     lastRefused === null ? null : (writes.find((s) => accepted(s.status) && s.t > lastRefused)?.t ?? null);

@@ -2,7 +2,7 @@
  * The runbook-2 rehearsal as a picture: per second, writes and the reads each store served (legacy, the
  * new stores), errors and stale reads, p99 latency, with the positions as bands; and the HTML report.
  */
-import { esc, p99Of, timelineChart } from "../chart";
+import { esc, greatest, p99Of, timelineChart } from "../chart";
 import { dualWritePassed, type DualWriteReport } from "./report";
 
 const STACKS = [
@@ -15,7 +15,7 @@ const STACKS = [
 
 /** Requests of each second, counted per stack, with their p99 latency. */
 export function dualWritePerSecond(r: DualWriteReport): { counts: number[]; p99: number }[] {
-  const seconds = Math.max(1, Math.ceil(Math.max(0, ...r.samples.map((s) => s.t)) / 1000) + 1);
+  const seconds = Math.max(1, Math.ceil(greatest(r.samples, (s) => s.t) / 1000) + 1);
   const out = Array.from({ length: seconds }, () => ({ counts: STACKS.map(() => 0), p99: 0 }));
   const lat: number[][] = out.map(() => []);
   for (const s of r.samples) {
