@@ -227,6 +227,16 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       ).results as R[];
     });
   const kv = async (name: string, worker: string) => (await mf.getKVNamespace(name, worker)) as unknown as Kv;
+  /** One scheduled run of one of cutover's Workers, then the summary it wrote to KV under `key`. */
+  const scheduledOnce = <T>(worker: string, cron: string, key: string) =>
+    guarded(async () => {
+      await ((await mf.getWorker(worker)) as unknown as Scheduler).scheduled({
+        cron,
+        scheduledTime: new Date(),
+      });
+      const raw = await (await kv("RESULTS", worker)).get(key);
+      return raw === null ? null : (JSON.parse(raw) as T);
+    });
   return {
     url,
     persistTo,
@@ -263,13 +273,9 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       await redeployed();
     },
     compareOnce: () =>
-      guarded(async () => {
-        if (!compareOn) return null;
-        const worker = (await mf.getWorker("compare")) as unknown as Scheduler;
-        await worker.scheduled({ cron: opts.spec.compare.cron, scheduledTime: new Date() });
-        const raw = await (await kv("RESULTS", "compare")).get(summaryKey(opts.migration));
-        return raw === null ? null : (JSON.parse(raw) as CompareSummary);
-      }),
+      compareOn
+        ? scheduledOnce<CompareSummary>("compare", opts.spec.compare.cron, summaryKey(opts.migration))
+        : Promise.resolve(null),
     async deployCapture(spec) {
       const next = spec && JSON.stringify(spec);
       if (next === captureSpec) return;
@@ -277,13 +283,9 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       await redeployed();
     },
     captureOnce: () =>
-      guarded(async () => {
-        if (!captureSpec) return null;
-        const worker = (await mf.getWorker("capture")) as unknown as Scheduler;
-        await worker.scheduled({ cron: CAPTURE_CRON, scheduledTime: new Date() });
-        const raw = await (await kv("RESULTS", "capture")).get(captureSummaryKey(opts.migration));
-        return raw === null ? null : (JSON.parse(raw) as CaptureSummary);
-      }),
+      captureSpec
+        ? scheduledOnce<CaptureSummary>("capture", CAPTURE_CRON, captureSummaryKey(opts.migration))
+        : Promise.resolve(null),
     stop: async () => {
       await mf.dispose();
       workerLog.end();

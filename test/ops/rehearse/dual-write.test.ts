@@ -64,9 +64,29 @@ describe("the command, walk and drill", () => {
       ],
       {},
     );
-    // A failed rehearsal says why in its report: shown whole, not as a bare exit code.
-    if (r.code !== 0)
-      throw new Error(`rehearse exited ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`);
+    // A failed rehearsal says why: each report's verdict figures, its failed checks and its stale reads,
+    // then the log's end (the whole JSON is too long to show).
+    if (r.code !== 0) {
+      let why = r.stdout.slice(-2000);
+      try {
+        const report = JSON.parse(r.stdout) as Record<string, any>;
+        why = [report, ...(report.drills ?? [])]
+          .map((x) =>
+            JSON.stringify({
+              drill: x.drill,
+              writes: x.writes,
+              reads: x.reads,
+              storesEqualAtCut: x.storesEqualAtCut,
+              failedChecks: x.phases.flatMap((p: any) => p.checks.filter((c: any) => !c.ok)),
+              stalePerPosition: x.phases.map((p: any) => [p.position, p.reads.stale]),
+            }),
+          )
+          .join("\n");
+      } catch {
+        // not JSON: shown as it is
+      }
+      throw new Error(`rehearse exited ${r.code}\n${why}\n${r.stderr.slice(-2000)}`);
+    }
     expect([r.code, r.stderr]).toEqual([
       0,
       expect.stringContaining("rehearse: [drill read-switch] rollback:read-switch"),
