@@ -12,7 +12,8 @@ import { Client } from "pg";
 import { startPostgres } from "../../tooling/local-postgres";
 import { migrateSchema } from "../../ops/schema/run";
 import { connectSource } from "../../ops/backfill/source";
-import { backfillPgTable, planPgTable, type PgTableSpec } from "../../ops/backfill/pg-target";
+import { backfillPgTable, planPgTable } from "../../ops/backfill/pg-target";
+import { USERS_TABLE } from "../../ops/rehearse/dual-write/legacy";
 import { installCapture } from "../../ops/capture/install";
 import { applyRound, backlog, type CaptureSink } from "../../ops/capture/applier";
 
@@ -22,15 +23,7 @@ let LOAD_SECONDS = 10;
 
 const USERS = `CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, full_name text, phone text,
   password_hash text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())`;
-const SPEC: PgTableSpec = {
-  name: "users",
-  schema: "public",
-  primaryKey: ["id"],
-  updatedAtColumn: "updated_at",
-  targetSchema: "matchauto",
-  targetName: "users",
-  columns: { display_name: "full_name" },
-};
+const SPEC = USERS_TABLE;
 
 const rate = (n: number, ms: number) => Math.round((n * 1000) / ms);
 const fmt = (n: number) => n.toLocaleString("en-US");

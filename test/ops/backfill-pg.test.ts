@@ -8,7 +8,13 @@ import * as path from "node:path";
 import { Client } from "pg";
 import { startPostgres, type PgServer } from "../support/postgres";
 import { runCutover, CUTOVER } from "../support/cli";
-import { EXPECTED_NEW, insertRelational, RELATIONAL_SCHEMA, textRows } from "./backfill/relational-fixture";
+import {
+  EXPECTED_NEW,
+  insertRelational,
+  RELATIONAL_SCHEMA,
+  textRows,
+  USERS_TABLE,
+} from "./backfill/relational-fixture";
 import { backfillPgTable, planPgTable, type PgTableSpec } from "../../ops/backfill/pg-target";
 import { connectSource } from "../../ops/backfill/source";
 
@@ -197,20 +203,7 @@ describe("backfill into the new schema", () => {
     );
     const source = await connectSource(server.url);
     try {
-      const users = await backfillPgTable(
-        source,
-        target,
-        {
-          name: "users",
-          schema: "public",
-          primaryKey: ["id"],
-          updatedAtColumn: "updated_at",
-          targetSchema: "matchauto",
-          targetName: "users",
-          columns: { display_name: "full_name" },
-        },
-        { batchRows: 1000, settleSeconds: 0 },
-      );
+      const users = await backfillPgTable(source, target, USERS_TABLE, { batchRows: 1000, settleSeconds: 0 });
       expect(users).toMatchObject({ copied: 2, pending: 0 });
       expect(users.resumedFrom).toBeDefined();
     } finally {

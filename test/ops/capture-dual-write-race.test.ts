@@ -8,10 +8,10 @@
  */
 import { Client } from "pg";
 import { startPostgres, type PgServer } from "../support/postgres";
-import { RELATIONAL_SCHEMA, insertRelational } from "./backfill/relational-fixture";
+import { RELATIONAL_SCHEMA, USERS_TABLE, insertRelational } from "./backfill/relational-fixture";
 import { migrateSchema } from "../../ops/schema/run";
 import { connectSource } from "../../ops/backfill/source";
-import { planPgTable, type PgTableSpec } from "../../ops/backfill/pg-target";
+import { planPgTable } from "../../ops/backfill/pg-target";
 import { applyRound, backlog, type CaptureSink } from "../../ops/capture/applier";
 import { installCapture } from "../../ops/capture/install";
 
@@ -23,15 +23,7 @@ let applierConn: Client; // the applier's session
 let target: Client;
 let sinks: Map<string, CaptureSink>;
 
-const USERS: PgTableSpec = {
-  name: "users",
-  schema: "public",
-  primaryKey: ["id"],
-  updatedAtColumn: "updated_at",
-  targetSchema: "matchauto",
-  targetName: "users",
-  columns: { display_name: "full_name" },
-};
+const USERS = USERS_TABLE;
 
 beforeAll(async () => {
   server = await startPostgres();

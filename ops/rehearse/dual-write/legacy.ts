@@ -5,6 +5,7 @@
  * backfill, the change capture and validate use the same layout.
  */
 import type { Client } from "pg";
+import type { PgTableSpec } from "../../backfill/pg-target";
 
 /** The edge tables (cities, categories), read by the Workers and moved to D1. */
 export const EDGE_SCHEMA = `
@@ -186,3 +187,14 @@ export async function insertRelational(pg: Client, users: number, firstId = 1): 
     args,
   );
 }
+
+/** The users table as the new schema takes it (its one renamed column), for copies of it alone. */
+export const USERS_TABLE: PgTableSpec = {
+  name: "users",
+  schema: "public",
+  primaryKey: ["id"],
+  updatedAtColumn: "updated_at",
+  targetSchema: "matchauto",
+  targetName: "users",
+  columns: { display_name: "full_name" },
+};

@@ -4,7 +4,7 @@
  * enum, an integer year that becomes smallint, and a legacy-only column that stays behind.
  */
 import type { Client } from "pg";
-export { RELATIONAL_SCHEMA, insertRelational } from "../../../ops/rehearse/dual-write/legacy";
+export { RELATIONAL_SCHEMA, USERS_TABLE, insertRelational } from "../../../ops/rehearse/dual-write/legacy";
 
 /**
  * Each table as the new schema should hold it, read from legacy with the spec's mapping applied, as
