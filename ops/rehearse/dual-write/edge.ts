@@ -4,7 +4,8 @@
  * each bundled the way `wrangler deploy` bundles it (`--dry-run`, offline), with the flags KV, the migration's D1 databases and two
  * Hyperdrive-shaped bindings to the local PostgreSQL servers. Every part that reads D1 or KV — the API, the
  * backfill, the change capture, validate, the comparison — goes through this one process and one state
- * folder (laid out as `wrangler --persist-to` lays it out), so they all see the same databases.
+ * folder (laid out as `wrangler --persist-to` lays it out), so they all see the same databases; this
+ * process reaches them through the gateway Worker (gateway.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -14,6 +15,7 @@ import type { DualWriteMigration } from "../../../infra/config/schema";
 import type { DualWriteFlags } from "../../../infra/engine/dual-write";
 import { fromRoot } from "../../../tooling/root";
 import { bundleWorker } from "./bundle";
+import { gatewayClient, gatewayWorker } from "./gateway";
 import type { D1Target } from "../../backfill/targets";
 import { localDatabaseId } from "../../backfill/wrangler-config";
 import { compareSpecOf, COMPATIBILITY } from "../../compare/config";
@@ -65,23 +67,6 @@ export interface Edge {
   /** One scheduled run of the capture Worker (its budget long), then its summary from KV. */
   captureOnce(): Promise<CaptureSummary | null>;
   stop(): Promise<void>;
-}
-
-// The binding surfaces used here (Miniflare's own types need the Workers type package).
-interface D1Statement {
-  bind(...values: unknown[]): D1Statement;
-  all(): Promise<{ results: unknown[] }>;
-}
-interface D1 {
-  prepare(sql: string): D1Statement;
-  batch(statements: D1Statement[]): Promise<unknown>;
-}
-interface Kv {
-  get(key: string): Promise<string | null>;
-  put(key: string, value: string): Promise<void>;
-}
-interface Scheduler {
-  scheduled(event: { cron: string; scheduledTime: Date }): Promise<unknown>;
 }
 
 const FLAGS_KV_ID = "local-flags";
@@ -154,6 +139,15 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
           },
         ]
       : []),
+    gatewayWorker({
+      d1Databases,
+      kvNamespaces: { FLAGS: FLAGS_KV_ID, RESULTS: RESULTS_KV_ID },
+      serviceBindings: {
+        ...(compareOn ? { COMPARE: "compare" } : {}),
+        ...(captureSpec ? { CAPTURE: "capture" } : {}),
+      },
+      compatibilityDate: COMPATIBILITY.date,
+    }),
   ];
   const v3 = path.join(path.resolve(persistTo), "v3");
   const workerLog = fs.createWriteStream(path.join(opts.dir, "workers.log"));
@@ -173,14 +167,15 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const url = await mf.ready;
   // Redeploys keep the address the load is sending to.
   port = Number(url.port);
+  const gateway = gatewayClient(mf);
   const binding = (name: string) => {
     const d = opts.spec.d1.find((x) => x.name === name);
     if (!d) throw new Error(`no D1 database ${name} in the migration`);
     return d.binding;
   };
   /*
-   * A redeploy (setOptions) restarts workerd: a binding proxy taken before it points at nothing after it.
-   * Calls from this process wait for a redeploy in progress, and a redeploy waits for the calls in flight.
+   * A redeploy (setOptions) restarts workerd. Calls from this process wait for a redeploy in progress, and a
+   * redeploy waits for the calls in flight.
    */
   let redeploy: Promise<void> | undefined;
   let inFlight = 0;
@@ -201,40 +196,20 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     try {
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       drained = undefined;
-      proxies.clear();
       await mf.setOptions(options());
     } finally {
       redeploy = undefined;
       done();
     }
   };
-  /** Binding proxies, taken once per deployment (a redeploy drops them). */
-  const proxies = new Map<string, Promise<D1>>();
-  const d1Of = (name: string): Promise<D1> => {
-    let db = proxies.get(name);
-    if (!db) proxies.set(name, (db = mf.getD1Database(binding(name), "api") as unknown as Promise<D1>));
-    return db;
-  };
   /** The rows of one statement on one database. */
   const rowsOf = <R>(name: string, sql: string, params: readonly unknown[]) =>
-    guarded(async () => {
-      const db = await d1Of(name);
-      return (
-        await db
-          .prepare(sql)
-          .bind(...params)
-          .all()
-      ).results as R[];
-    });
-  const kv = async (name: string, worker: string) => (await mf.getKVNamespace(name, worker)) as unknown as Kv;
+    guarded(() => gateway.all<R>(binding(name), sql, params));
   /** One scheduled run of one of cutover's Workers, then the summary it wrote to KV under `key`. */
-  const scheduledOnce = <T>(worker: string, cron: string, key: string) =>
+  const scheduledOnce = <T>(worker: "COMPARE" | "CAPTURE", cron: string, key: string) =>
     guarded(async () => {
-      await ((await mf.getWorker(worker)) as unknown as Scheduler).scheduled({
-        cron,
-        scheduledTime: new Date(),
-      });
-      const raw = await (await kv("RESULTS", worker)).get(key);
+      await gateway.scheduled(worker, cron);
+      const raw = await gateway.kvGet("RESULTS", key);
       return raw === null ? null : (JSON.parse(raw) as T);
     });
   return {
@@ -244,11 +219,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       return {
         description: `local D1 ${name} (${persistTo})`,
         async batch(statements) {
-          if (!statements.length) return;
-          await guarded(async () => {
-            const db = await d1Of(name);
-            await db.batch(statements.map((s) => db.prepare(s.sql).bind(...s.params)));
-          });
+          if (statements.length) await guarded(() => gateway.batch(binding(name), statements));
         },
         all: (sql, params = []) => rowsOf<Record<string, unknown>>(name, sql, params),
         close: async () => undefined,
@@ -261,7 +232,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
         close: async () => undefined,
       };
     },
-    putFlags: (key, flags) => guarded(async () => (await kv("FLAGS", "api")).put(key, JSON.stringify(flags))),
+    putFlags: (key, flags) => guarded(() => gateway.kvPut("FLAGS", key, JSON.stringify(flags))),
     async deployFloor(next) {
       if (JSON.stringify(next) === JSON.stringify(floor)) return;
       floor = next;
@@ -274,7 +245,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     },
     compareOnce: () =>
       compareOn
-        ? scheduledOnce<CompareSummary>("compare", opts.spec.compare.cron, summaryKey(opts.migration))
+        ? scheduledOnce<CompareSummary>("COMPARE", opts.spec.compare.cron, summaryKey(opts.migration))
         : Promise.resolve(null),
     async deployCapture(spec) {
       const next = spec && JSON.stringify(spec);
@@ -284,7 +255,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     },
     captureOnce: () =>
       captureSpec
-        ? scheduledOnce<CaptureSummary>("capture", CAPTURE_CRON, captureSummaryKey(opts.migration))
+        ? scheduledOnce<CaptureSummary>("CAPTURE", CAPTURE_CRON, captureSummaryKey(opts.migration))
         : Promise.resolve(null),
     stop: async () => {
       await mf.dispose();
