@@ -17,7 +17,7 @@ import {
 } from "../replication/logical";
 import type { PgServer } from "../../tooling/local-postgres";
 import { withClient } from "./pg";
-import { waitUntilCaughtUp, type Replication } from "./replication";
+import { waitPastNow, type Replication } from "./replication";
 
 /** The Supabase-like role the app connects as (Supabase's is called `postgres`, a superuser here). */
 export const SOURCE_ROLE = "supabase_like";
@@ -69,7 +69,8 @@ export async function startLogicalReplication(opts: {
   return {
     logical: o,
     lagBytes,
-    waitCaughtUp: (timeoutMs = 60_000) => waitUntilCaughtUp(lagBytes, timeoutMs, 50),
+    waitCaughtUp: (timeoutMs = 60_000) =>
+      waitPastNow(opts.sourceUrl, { where: "slot_name = $2", params: [opts.name] }, timeoutMs, 50),
     async promote() {
       // The stop job: marker after the freeze, sequences, drop.
       await stopLogical(o, { catchUpTimeoutMs: 60_000, pollMs: 20 });

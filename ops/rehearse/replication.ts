@@ -24,7 +24,10 @@ const SYNC_ROLE = "cloudsqlexternalsync";
 export interface Replication {
   /** Bytes of WAL the destination has not confirmed (0: caught up). */
   lagBytes(): Promise<number>;
-  /** Waits until the destination has confirmed everything written so far. */
+  /**
+   * Waits until the destination has confirmed everything written before the call (the source's WAL
+   * position then), however much is written meanwhile; returns the ms it took.
+   */
   waitCaughtUp(timeoutMs?: number): Promise<number>;
   /** Stops replication for good: the destination is on its own. */
   promote(): Promise<void>;
@@ -67,6 +70,33 @@ export async function waitUntilCaughtUp(
       );
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/**
+ * Waits until the slots `slots` selects on the source have confirmed its WAL position as it is when
+ * called: every write committed before the call has reached the destination. A source still taking
+ * writes never shows a lag of 0; this bound holds on it too.
+ */
+export async function waitPastNow(
+  sourceUrl: string,
+  slots: { readonly where: string; readonly params: readonly unknown[] },
+  timeoutMs: number,
+  pollMs: number,
+): Promise<number> {
+  const marker = await withClient(
+    sourceUrl,
+    async (c) => (await c.query("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0].lsn as string,
+  );
+  const behind = () =>
+    withClient(sourceUrl, async (c) => {
+      const { rows } = await c.query(
+        `SELECT COALESCE(max(GREATEST(pg_wal_lsn_diff($1::pg_lsn, confirmed_flush_lsn), 0)), 0)::bigint AS lag
+           FROM pg_replication_slots WHERE ${slots.where}`,
+        [marker, ...slots.params],
+      );
+      return Number(rows[0].lag);
+    });
+  return waitUntilCaughtUp(behind, timeoutMs, pollMs);
 }
 
 const dsn = (s: PgServer, database: string) =>
@@ -170,7 +200,8 @@ export async function startReplication(
     });
   return {
     lagBytes,
-    waitCaughtUp: (timeoutMs = 60_000) => waitUntilCaughtUp(lagBytes, timeoutMs, 100),
+    waitCaughtUp: (timeoutMs = 60_000) =>
+      waitPastNow(src, { where: "plugin = 'pglogical_output'", params: [] }, timeoutMs, 100),
     async promote() {
       await withClient(dst, (c) => c.query("SELECT pglogical.drop_subscription('dms')"));
     },

@@ -62,13 +62,17 @@ export async function waitSlotsAt(
   }
 }
 
-/** Compares each table exactly (checksums, bisected to rows), one after the other; closes both sides. */
+/**
+ * Compares each table exactly (checksums, bisected to rows), one after the other; closes both sides.
+ * `maxDifferences` keys are kept per kind and table (the search stops there).
+ */
 export async function compareExactly(
   source: string,
   target: string,
   tables: readonly string[],
   schema: string,
   statementMs = 600_000,
+  maxDifferences = 10,
 ): Promise<TableReport[]> {
   const open = (url: string, label: string) =>
     openDatabase(parseEndpoint(url, label), {
@@ -84,7 +88,7 @@ export async function compareExactly(
       for (const table of tables)
         reports.push(
           await compareTable(table, src, dst, {
-            maxDifferences: 10,
+            maxDifferences,
             factor: 16,
             segmentRows: 20000,
             leafRows: 256,

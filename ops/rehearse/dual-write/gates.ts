@@ -16,6 +16,7 @@ import { PgConnection } from "../../validate/postgres";
 import { compareTable, mappingOf, STORE_SEARCH, type TableReport } from "../../validate/run";
 import { d1Database, postgresDatabase } from "../../validate/sides";
 import type { D1Executor } from "../../validate/d1";
+import { runDeclaredGates, type GateRunners } from "../declared-gates";
 
 export interface Check {
   readonly name: string;
@@ -147,7 +148,7 @@ export const describeDivergence = (d: readonly Divergence[]) => {
 };
 
 /** How the rehearsal produces each gate check; the phase rows decide which run where. */
-export const GATE_RUNNERS: Partial<Record<GateCheck, (c: GateContext) => Promise<Check>>> = {
+export const GATE_RUNNERS: GateRunners<GateContext, Check> = {
   async validate(c) {
     const d = await divergence(c);
     return {
@@ -187,19 +188,5 @@ export const GATE_RUNNERS: Partial<Record<GateCheck, (c: GateContext) => Promise
 };
 
 /** The gates `phase` declares, each run by its runner; a gate with no runner is an error, not a pass. */
-export async function runGates(
-  phase: string,
-  gates: readonly GateCheck[] | undefined,
-  c: GateContext,
-): Promise<Check[]> {
-  const checks: Check[] = [];
-  for (const g of gates ?? []) {
-    const runner = GATE_RUNNERS[g];
-    if (!runner)
-      throw new Error(
-        `phase ${phase} declares the gate "${g}", which the rehearsal cannot produce (ops/rehearse/dual-write/gates.ts)`,
-      );
-    checks.push(await runner(c));
-  }
-  return checks;
-}
+export const runGates = (phase: string, gates: readonly GateCheck[] | undefined, c: GateContext) =>
+  runDeclaredGates(phase, gates, GATE_RUNNERS, c, "ops/rehearse/dual-write/gates.ts");

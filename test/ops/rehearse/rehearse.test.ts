@@ -36,12 +36,20 @@ it("walks every position of the runbook in order, each gate passing", () => {
   expect(checks).toEqual([
     ["provision", "preflight", true],
     ["replicate", "replication", true],
+    // Each gate the phase table declares, taken before its phase's traffic moves: freeze's validate in
+    // replicate (live), promote's while frozen (exact), canary's smoke of the candidate in promote.
     ["freeze", "validate", true],
     ["freeze", "smoke", true],
+    ["promote", "validate", true],
     ["promote", "post-promotion", true],
-    ["promote", "smoke", true],
+    ["canary:10", "smoke", true],
     ["stabilize", "smoke", true],
   ]);
+  const validates = report.phases.flatMap((p) => p.checks.filter((c) => c.name === "validate"));
+  expect(validates[0].detail).toMatch(
+    /live: \d+ key\(s\) in flight, 0 differing twice$|caught up in \d+ ms$/,
+  );
+  expect(validates[1].detail).toMatch(/^ChatMessage \d+ rows \(native-checksum\), caught up in \d+ ms$/);
   expect(report.validation?.identical).toBe(true);
 });
 
