@@ -5,6 +5,8 @@
  * instead of being overwritten by the older legacy state. "Changed after" is the new store's updated_at
  * later than the change's capture time (legacy's clock_timestamp, in UTC). A row the new store deleted
  * after the cut leaves no trace to compare with: drain the log right after the cut, as the plan says.
+ * A recheck (a change applied once already, applied again to undo a late dual write) only corrects a row
+ * the new store still has: it never brings back a row that is gone from it.
  */
 import type { Client } from "pg";
 import { quoteIdent, type Statement } from "../backfill/statements";
@@ -17,6 +19,8 @@ export interface Candidate {
   readonly key: readonly (string | null)[];
   /** `YYYY-MM-DDTHH:MM:SS.ffffffZ`, UTC. */
   readonly capturedAt: string;
+  /** Every change of this key in the batch is a recheck: a row missing from the new store stays missing. */
+  readonly recheckOnly?: boolean;
 }
 
 /** The new schema's column that carries legacy's updated_at: without it nothing tells a newer row. */
@@ -30,8 +34,9 @@ export function targetUpdatedAt(plan: PgCopyPlan): string {
 }
 
 /**
- * Indexes of the candidates whose row in the new schema is newer than their change, locked (FOR UPDATE)
- * until the caller's transaction ends, so that no write slips in between this judgement and the apply.
+ * Indexes of the candidates to keep as the new schema has them — a row newer than its change, or a
+ * recheck's row the new store no longer has — with every candidate row found locked (FOR UPDATE) until
+ * the caller's transaction ends, so that no write slips in between this judgement and the apply.
  */
 export async function keptInPg(
   client: Client,
@@ -41,44 +46,61 @@ export async function keptInPg(
   if (candidates.length === 0) return new Set();
   const keys = plan.targetKey.map((k) => plan.target.find((c) => c.name === k)!);
   const alias = [...keys.map((_, i) => `k${i}`), "thr"].join(", ");
-  const { rows } = await client.query(
-    `SELECT d.ord FROM ${quoteIdent(plan.spec.targetSchema)}.${quoteIdent(plan.spec.targetName)} t ` +
+  const { rows } = await client.query<{ ord: string; newer: boolean }>(
+    `SELECT d.ord, t.${quoteIdent(targetUpdatedAt(plan))} > d.thr::timestamptz AS newer ` +
+      `FROM ${quoteIdent(plan.spec.targetSchema)}.${quoteIdent(plan.spec.targetName)} t ` +
       `JOIN unnest(${[...keys, null].map((_, i) => `$${i + 1}::text[]`).join(", ")}) WITH ORDINALITY AS d(${alias}, ord) ` +
       `ON (${keys.map((c) => `t.${quoteIdent(c.name)}`).join(", ")}) = (${keys.map((c, i) => `d.k${i}::${c.sqlType}`).join(", ")}) ` +
-      `WHERE t.${quoteIdent(targetUpdatedAt(plan))} > d.thr::timestamptz FOR UPDATE OF t`,
+      `FOR UPDATE OF t`,
     [...keys.map((_, i) => candidates.map((c) => c.key[i])), candidates.map((c) => c.capturedAt)],
   );
-  return new Set(rows.map((r) => Number(r.ord) - 1));
+  return keptOf(
+    candidates,
+    rows.map((r) => ({ i: Number(r.ord) - 1, newer: r.newer })),
+  );
+}
+
+/** The candidates kept, from the rows found in the new store: newer ones, and rechecks of rows not found. */
+function keptOf(
+  candidates: readonly Candidate[],
+  found: readonly { i: number; newer: boolean }[],
+): Set<number> {
+  const present = new Set(found.map((f) => f.i));
+  const kept = new Set(found.filter((f) => f.newer).map((f) => f.i));
+  candidates.forEach((c, i) => {
+    if (c.recheckOnly && !present.has(i)) kept.add(i);
+  });
+  return kept;
 }
 
 /** The capture time as D1 holds this column's timestamps (a `timestamp` column has no zone). */
 const d1Time = (q: KeysetQuery, capturedAt: string) =>
   q.updatedAt.type === "timestamp" ? capturedAt.slice(0, -1) : capturedAt;
 
-/** Indexes of the candidates whose D1 row is newer than their change. */
+/** Indexes of the candidates to keep as D1 has them: a row newer than its change, a recheck's row not there. */
 export async function keptInD1(
   target: D1Target,
   q: KeysetQuery,
   candidates: readonly Candidate[],
 ): Promise<Set<number>> {
-  const kept = new Set<number>();
+  const found: { i: number; newer: boolean }[] = [];
   const width = q.primaryKey.length + 1;
   const perQuery = Math.max(1, Math.floor(100 / width)); // D1 binds at most 100 parameters
   const u = quoteIdent(q.updatedAt.name);
-  // A key with a NULL part equals nothing: it is never kept.
+  // A key with a NULL part equals nothing: it is never found.
   const comparable = candidates.flatMap((c, i) => (c.key.every((k) => k !== null) ? [{ ...c, i }] : []));
   for (let start = 0; start < comparable.length; start += perQuery) {
     const chunk = comparable.slice(start, start + perQuery);
     const values = chunk.map((c) => `(${[...q.primaryKey.map(() => "?"), "?", String(c.i)].join(", ")})`);
     const on = q.primaryKey.map((c, i) => `t.${quoteIdent(c.name)} = v.column${i + 1}`).join(" AND ");
     const rows = await target.all(
-      `SELECT v.column${width + 1} AS ord FROM ${quoteIdent(q.table)} t JOIN (VALUES ${values.join(", ")}) v ON ${on} ` +
-        `WHERE t.${u} > v.column${width}`,
+      `SELECT v.column${width + 1} AS ord, t.${u} > v.column${width} AS newer FROM ${quoteIdent(q.table)} t ` +
+        `JOIN (VALUES ${values.join(", ")}) v ON ${on}`,
       chunk.flatMap((c) => [...(c.key as string[]), d1Time(q, c.capturedAt)]),
     );
-    for (const r of rows) kept.add(Number(r.ord));
+    for (const r of rows) found.push({ i: Number(r.ord), newer: Number(r.newer) === 1 });
   }
-  return kept;
+  return keptOf(candidates, found);
 }
 
 /**

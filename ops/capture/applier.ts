@@ -50,6 +50,8 @@ export interface RoundResult {
 
 export interface Backlog {
   readonly pending: number;
+  /** Changes applied once, waiting for their second application (RoundOptions.recheckSeconds). */
+  readonly rechecks: number;
   /** Age of the oldest change not yet applied (0 when none): the capture lag. */
   readonly lagSeconds: number;
   readonly perTable: Record<string, number>;
@@ -77,8 +79,9 @@ export interface RoundOptions {
    * dual write whose client gave up can land its new-store half late — after the user's next write of
    * that key and after the applier applied it — and leave the new store parted from legacy with nothing
    * left in the log (found by the rehearsal). Applied again once no request can still be running, the
-   * key gets legacy's state back. The second application is not counted as pending nor as lag. After the
-   * final cut (`afterCut`) nothing is rechecked: the new stores are the truth.
+   * key gets legacy's state back. The second application is not counted as pending nor as lag. Across
+   * the final cut rechecks go on (the Workers' last dual writes can still land late), under the after-cut
+   * rule: a row the new store changed since is kept, and a row it no longer has is not brought back.
    * @default 0
    */
   readonly recheckSeconds?: number;
@@ -89,13 +92,17 @@ const LOG = `${CAPTURE_SCHEMA}.changes`;
 /** Pending changes and the age of the oldest. */
 export async function backlog(legacy: Client): Promise<Backlog> {
   const { rows } = await legacy.query(
-    `SELECT table_name, count(*)::int AS n, extract(epoch FROM clock_timestamp() - min(captured_at))::float8 AS age
-       FROM ${LOG} WHERE recheck_at IS NULL GROUP BY table_name`,
+    `SELECT table_name, count(*) FILTER (WHERE recheck_at IS NULL)::int AS n,
+            count(*) FILTER (WHERE recheck_at IS NOT NULL)::int AS r,
+            extract(epoch FROM clock_timestamp() - min(captured_at) FILTER (WHERE recheck_at IS NULL))::float8 AS age
+       FROM ${LOG} GROUP BY table_name`,
   );
+  const pending = rows.filter((r) => r.n > 0);
   return {
-    pending: rows.reduce((n, r) => n + r.n, 0),
-    lagSeconds: rows.reduce((a, r) => Math.max(a, r.age), 0),
-    perTable: Object.fromEntries(rows.map((r) => [r.table_name, r.n])),
+    pending: pending.reduce((n, r) => n + r.n, 0),
+    rechecks: rows.reduce((n, r) => n + r.r, 0),
+    lagSeconds: pending.reduce((a, r) => Math.max(a, r.age), 0),
+    perTable: Object.fromEntries(pending.map((r) => [r.table_name, r.n])),
   };
 }
 
@@ -115,13 +122,6 @@ export async function applyRound(
     (rows[0].ok ? free : busy).push(table);
   }
   try {
-    // After the final cut the new stores are the truth and take the Workers' writes alone: a recheck of a
-    // change from before the cut could bring back a row the new store deleted since. They leave the log.
-    if (afterCut)
-      await legacy.query(
-        `DELETE FROM ${LOG} WHERE recheck_at IS NOT NULL AND table_name = ANY ($1::text[])`,
-        [free],
-      );
     const { rows } = await legacy.query<Change>(
       `SELECT seq::text, table_name, op, key, (extract(epoch FROM captured_at) * 1000)::bigint::text AS captured_ms,
               to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS captured_at,
@@ -162,7 +162,7 @@ export async function applyRound(
       await legacy.query("BEGIN");
       try {
         // First applications wait for their recheck (when asked for); second ones leave the log.
-        const again = recheckSeconds > 0 && !afterCut ? changes.filter((c) => !c.recheck) : [];
+        const again = recheckSeconds > 0 ? changes.filter((c) => !c.recheck) : [];
         const gone = changes.filter((c) => !again.includes(c));
         if (gone.length)
           await legacy.query(`DELETE FROM ${LOG} WHERE seq = ANY ($1::bigint[])`, [gone.map((c) => c.seq)]);
@@ -255,14 +255,23 @@ async function applyLocked(
         toStore(k, q.primaryKey),
       )
     : [];
-  // Each candidate's key in the store's form, and when its last change was captured (after the cut).
+  // Each candidate's key in the store's form, when its last change was captured, and whether only
+  // rechecks carry it (after the cut).
   const keyAt = q.primaryKey.map((k) => q.columns.findIndex((c) => c.name === k.name));
+  const fresh = new Set(changes.filter((c) => !c.recheck).map((c) => JSON.stringify(c.key)));
+  const candidate = (key: (string | null)[], legacyKey: string[]): Candidate => ({
+    key,
+    capturedAt: capturedAt.get(JSON.stringify(legacyKey))!,
+    recheckOnly: !fresh.has(JSON.stringify(legacyKey)),
+  });
   const candidates: Candidate[] = [
-    ...rows.map((r, i) => ({
-      key: keyAt.map((j) => r[j]),
-      capturedAt: capturedAt.get(JSON.stringify(current.rowKeys[i]))!,
-    })),
-    ...gone.map((k, i) => ({ key: k, capturedAt: capturedAt.get(JSON.stringify(current.gone[i]))! })),
+    ...rows.map((r, i) =>
+      candidate(
+        keyAt.map((j) => r[j]),
+        current.rowKeys[i],
+      ),
+    ),
+    ...gone.map((k, i) => candidate(k, current.gone[i])),
   ];
   return sink.store === "supabase"
     ? applyToPg(sink.plan, sink.client, rows, gone, afterCut ? candidates : undefined)

@@ -24,7 +24,9 @@ export async function status(spec: DualWriteMigration, legacy: Client, opts: Sta
   const hasLog = (await legacy.query("SELECT to_regclass('cutover_capture.changes') IS NOT NULL AS ok"))
     .rows[0].ok;
   const read = async () =>
-    hasLog ? await backlog(legacy) : { pending: 0, lagSeconds: 0, perTable: {} as Record<string, number> };
+    hasLog
+      ? await backlog(legacy)
+      : { pending: 0, rechecks: 0, lagSeconds: 0, perTable: {} as Record<string, number> };
   // The highest lag seen over the window is what the gate judges: one lucky reading is not evidence.
   let b = await read();
   let maxLag = b.lagSeconds;
@@ -58,6 +60,7 @@ export async function status(spec: DualWriteMigration, legacy: Client, opts: Sta
     passed: all && keepsUp,
     installed: all,
     pending: b.pending,
+    rechecks: b.rechecks,
     lagSeconds: Number(b.lagSeconds.toFixed(3)),
     maxLagSeconds: Number(maxLag.toFixed(3)),
     boundSeconds: bound,
@@ -69,7 +72,7 @@ export async function status(spec: DualWriteMigration, legacy: Client, opts: Sta
     process.stdout.write(JSON.stringify(report, null, 2) + "\n");
   } else {
     process.stdout.write(
-      `change capture: ${all ? "installed on every table" : `NOT installed on ${missing.join(", ")}`}; ${b.pending} pending, lag ${b.lagSeconds.toFixed(1)} s${
+      `change capture: ${all ? "installed on every table" : `NOT installed on ${missing.join(", ")}`}; ${b.pending} pending (${b.rechecks} applied once, waiting for their recheck), lag ${b.lagSeconds.toFixed(1)} s${
         opts.evidence?.over ? ` (highest over ${opts.evidence.over} s: ${maxLag.toFixed(1)} s)` : ""
       }, bound ${bound} s${keepsUp ? "" : " EXCEEDED"}\n` +
         tables

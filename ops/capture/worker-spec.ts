@@ -53,6 +53,8 @@ export interface CaptureSummary {
   /** What was left when the run ended: the oldest unapplied change's age, and how many. */
   readonly lagSeconds: number;
   readonly pending: number;
+  /** Changes applied once and waiting for their second application (the recheck). */
+  readonly rechecks: number;
 }
 
 export const captureSummaryKey = (migration: string) => `cutover:${migration}:capture`;
@@ -98,7 +100,7 @@ export function renderCaptureSummary(s: CaptureSummary): string {
     `capture Worker of ${s.migration} (${s.stack}) at ${s.at}${s.afterCut ? ", after the cut" : ""}`,
     `  ${s.applied} changes applied in ${s.rounds} rounds over ${(s.durationMs / 1000).toFixed(1)} s${s.kept ? `, ${s.kept} kept (the new store changed them after the cut)` : ""}`,
     `  capture to apply: p50 ${ms(s.latencyMs.p50)}, p99 ${ms(s.latencyMs.p99)}, max ${ms(s.latencyMs.max)}`,
-    `  left: ${s.pending} pending, lag ${s.lagSeconds.toFixed(1)} s`,
+    `  left: ${s.pending} pending, lag ${s.lagSeconds.toFixed(1)} s; ${s.rechecks} applied once, waiting for their recheck`,
     ...s.failed.map((f) => `  FAILED ${f.table}: ${f.error}`),
   ].join("\n");
 }

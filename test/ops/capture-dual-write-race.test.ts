@@ -108,14 +108,35 @@ it("a late new-store write of an abandoned request is overwritten by the recheck
   expect((await legacy.query("SELECT count(*)::int AS n FROM cutover_capture.changes")).rows[0].n).toBe(0);
 });
 
-it("after the final cut no recheck is applied: a row the new store changed since stays as it is", async () => {
+it("across the final cut a recheck still undoes a late write, keeps a row the new store changed since, and brings back no row it deleted", async () => {
+  await legacy.query(
+    "INSERT INTO users (id, email, full_name, password_hash) VALUES (100, 'u100@x', 'u100', 'h'), (101, 'u101@x', 'u101', 'h')",
+  );
   await legacy.query("UPDATE users SET full_name = 'v5', updated_at = now() WHERE id = 1");
-  await applyRound(applierConn, sinks, 100, { recheckSeconds: 1 });
-  // The cut: the Workers now write the new store only.
-  await target.query("UPDATE matchauto.users SET display_name = 'written after the cut' WHERE id = 1");
+  expect((await applyRound(applierConn, sinks, 100, { recheckSeconds: 1 })).changes).toBe(3);
+  const stamp = (id: number) => `(SELECT updated_at FROM matchauto.users WHERE id = ${id})`;
+  // Before the cut, the new-store half of an abandoned request lands late, with its older version's time.
+  await target.query(
+    `UPDATE matchauto.users SET display_name = 'late', updated_at = ${stamp(1)} - interval '1 minute' WHERE id = 1`,
+  );
+  // The cut: the Workers now write the new store only, stamping what they write.
+  await target.query(
+    "UPDATE matchauto.users SET display_name = 'written after the cut', updated_at = now() WHERE id = 100",
+  );
+  await target.query("DELETE FROM matchauto.users WHERE id = 101");
   await new Promise((r) => setTimeout(r, 1100));
   const r = await applyRound(applierConn, sinks, 100, { recheckSeconds: 1, afterCut: true });
-  expect([r.changes, r.rechecked]).toEqual([0, 0]);
-  expect(await nameInTarget()).toBe("written after the cut");
+  expect([r.changes, r.rechecked, r.kept]).toEqual([0, 3, 2]);
+  const names = async () =>
+    (
+      await target.query(
+        "SELECT id::int, display_name FROM matchauto.users WHERE id IN (1, 100, 101) ORDER BY id",
+      )
+    ).rows;
+  expect(await names()).toEqual([
+    { id: 1, display_name: "v5" },
+    { id: 100, display_name: "written after the cut" },
+  ]);
   expect((await legacy.query("SELECT count(*)::int AS n FROM cutover_capture.changes")).rows[0].n).toBe(0);
+  expect(await backlog(applierConn)).toMatchObject({ pending: 0, rechecks: 0 });
 });

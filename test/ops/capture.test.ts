@@ -254,6 +254,25 @@ it("carries inserts, updates and deletes of a D1 table into local D1, idempotent
     await applyRound(source, sinks, 100);
     expect(await d1.all("SELECT count(*) AS n FROM cities")).toEqual([{ n: 49 }]);
     expect(await backlog(source)).toMatchObject({ pending: 0 });
+
+    // Across the final cut, on D1: a recheck keeps a row D1 changed since, and brings back none it deleted.
+    await legacy.query("UPDATE cities SET name = 'Before the cut', updated_at = now() WHERE id IN (6, 7)");
+    expect((await applyRound(source, sinks, 100, { recheckSeconds: 1 })).changes).toBe(2);
+    const [{ updated_at: stamped }] = await d1.all("SELECT updated_at FROM cities WHERE id = 6");
+    await d1.batch([
+      {
+        sql: "UPDATE cities SET name = 'Written after the cut', updated_at = ? WHERE id = 6",
+        params: [String(stamped).replace(/^\d{4}/, "2099")],
+      },
+      { sql: "DELETE FROM cities WHERE id = 7", params: [] },
+    ]);
+    await new Promise((r) => setTimeout(r, 1100));
+    const cut = await applyRound(source, sinks, 100, { recheckSeconds: 1, afterCut: true });
+    expect([cut.rechecked, cut.kept]).toEqual([2, 2]);
+    expect(await d1.all("SELECT id, name FROM cities WHERE id IN (6, 7)")).toEqual([
+      { id: 6, name: "Written after the cut" },
+    ]);
+    expect(await backlog(source)).toMatchObject({ pending: 0, rechecks: 0 });
   } finally {
     await d1?.close();
     await source.end();

@@ -157,6 +157,7 @@ it("judges a summary: none, a stopped cron, a failing table, a lag over the boun
     latencyMs: { p50: 800, p99: 2100, max: 2400 },
     lagSeconds: 1.5,
     pending: 3,
+    rechecks: 40,
   };
   expect(captureSummaryProblem(ok, 60, now)).toBeUndefined();
   expect(captureSummaryProblem(null, 60, now)).toMatch(/^no summary: the capture Worker has not run/);

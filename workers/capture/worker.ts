@@ -143,6 +143,7 @@ export async function applyForBudget(env: Env, now = new Date(), budgetMs?: numb
       latencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99), max: latencies.at(-1) ?? null },
       lagSeconds: left.lagSeconds,
       pending: left.pending,
+      rechecks: left.rechecks,
     };
   } finally {
     await legacy.end().catch(() => undefined);

@@ -24,8 +24,11 @@ import type { Table } from "./load";
 const RECHECK_SECONDS = 30;
 /** Seconds each run of the capture Worker applies here (a minute's 50 s in production). */
 const RUN_SECONDS = 2;
-/** Runs the drain at the final cut may take before the rehearsal calls the capture stuck. */
-const DRAIN_RUNS = 30;
+/**
+ * Runs the drain at the final cut may take before the rehearsal calls the capture stuck: its pending
+ * changes, then the rechecks of the last ones, due {@link RECHECK_SECONDS} after their first application.
+ */
+const DRAIN_RUNS = 30 + Math.ceil(RECHECK_SECONDS / RUN_SECONDS);
 
 export interface StandIn {
   readonly legacyUrl: string;
@@ -43,7 +46,7 @@ export interface StandIn {
   startApplier(): Promise<void>;
   /** Redeploys the running capture Worker with the after-cut rule (before the final cut's flags). */
   applyAfterCut(): Promise<void>;
-  /** Runs the capture Worker until the log has nothing pending, then stops its runs. */
+  /** Runs the capture Worker until the log is empty (pending changes and rechecks), then stops its runs. */
   drainApplier(): Promise<void>;
   /** What the capture Worker's runs reported, in order. */
   captureRuns(): readonly CaptureSummary[];
@@ -189,7 +192,10 @@ export async function startStandIn(opts: {
         const running = applier;
         applier = undefined;
         await running?.stop();
-        for (let i = 0; i < DRAIN_RUNS; i++) if ((await runOnce()).pending === 0) return;
+        for (let i = 0; i < DRAIN_RUNS; i++) {
+          const left = await runOnce();
+          if (left.pending === 0 && left.rechecks === 0) return;
+        }
         throw new Error(`the capture Worker had not drained the log after ${DRAIN_RUNS} runs`);
       },
       captureRuns: () => runs,
