@@ -18,6 +18,7 @@ import type { DualWriteMigration } from "../../infra/config/schema";
 import { recordEvidence } from "../../infra/evidence";
 import { cloudflareEndpoint, LOCAL_STATE } from "../../infra/engine/gates";
 import { loadMigration } from "../../tooling/stack-file";
+import { readStackOutputs } from "../stack-outputs";
 import { DATABASE_SECRETS, databaseUrl } from "../../ops/backfill/plan";
 import { actionOnMigration, newCommand, type Leaf, UsageError } from "../shell";
 import { cloudflareClient } from "../../ops/lib/cloudflare";
@@ -51,23 +52,15 @@ interface Flags {
 const ACTIONS = ["config", "run", "status"] as const;
 const PURPOSE = "the comparison Worker compares the stores of a dual-write migration";
 
-function readOutputs(file: string): unknown {
-  if (!fs.existsSync(file))
-    throw new UsageError(`${file} not found; hint: pulumi stack output --json > ${file}`);
-  try {
-    return JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch {
-    throw new UsageError(`${file} is not JSON; hint: pulumi stack output --json > ${file}`);
-  }
-}
-
 function config(stack: string, migration: string, spec: DualWriteMigration, opts: Flags): number {
   if (Boolean(opts.local) === Boolean(opts.outputs))
     throw new UsageError(
       "config needs exactly one of --outputs <file> (ids of the deployed stack, for wrangler deploy) or --local",
     );
   const dir = path.dirname(path.resolve(opts.out ?? "wrangler.json"));
-  const ids = opts.outputs ? idsFromOutputs(readOutputs(opts.outputs), migration, opts.outputs) : undefined;
+  const ids = opts.outputs
+    ? idsFromOutputs(readStackOutputs(opts.outputs, "--outputs"), migration, opts.outputs)
+    : undefined;
   const text = JSON.stringify(compareWranglerConfig(stack, migration, spec, dir, ids), null, 2) + "\n";
   if (opts.out) {
     fs.mkdirSync(dir, { recursive: true });
@@ -97,7 +90,7 @@ async function readSummary(
   const client = await cloudflareClient(token, opts.requestTimeout);
   const accountId = spec.cloudflare.accountId;
   const namespaceId = opts.outputs
-    ? idsFromOutputs(readOutputs(opts.outputs), migration, opts.outputs).kvNamespaceId
+    ? idsFromOutputs(readStackOutputs(opts.outputs, "--outputs"), migration, opts.outputs).kvNamespaceId
     : await namespaceIdByTitle(client, accountId, spec.cloudflare.kvNamespace);
   return readRemoteSummary(client, accountId, namespaceId, migration);
 }

@@ -5,28 +5,12 @@
  * before an up that turns it off, the flags floor set on each Worker that reads the flags and the
  * comparison Worker deployed after one. The up workflow runs both. `--all`, `--dry-run`, `--json`.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DualWriteMigration } from "../../infra/config/schema";
 import { actionsAfterUp, actionsBeforeUp, runWorkerActions } from "../../ops/workers/sync";
 import { loadStack } from "../../tooling/stack-file";
 import { newCommand, UsageError, type Leaf } from "../shell";
-
-function readOutputs(file: string, flag: string): Record<string, unknown> {
-  const hint = `pulumi stack output --json --stack <stack> > ${file}`;
-  if (!fs.existsSync(file)) throw new UsageError(`${flag} ${file}: no such file`, hint);
-  try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed))
-      return parsed as Record<string, unknown>;
-  } catch {
-    // said below
-  }
-  throw new UsageError(
-    `${flag} ${file}: expected the JSON object \`pulumi stack output --json\` prints`,
-    hint,
-  );
-}
+import { readStackOutputs } from "../stack-outputs";
 
 async function main(argv: readonly string[]): Promise<number> {
   const o = newCommand("cutover workers sync")
@@ -59,13 +43,13 @@ async function main(argv: readonly string[]): Promise<number> {
   const specs = Object.fromEntries(
     Object.entries(migrations).filter((e): e is [string, DualWriteMigration] => e[1].kind === "dual-write"),
   );
-  const before = o.before ? readOutputs(o.before, "--before") : undefined;
+  const before = o.before ? readStackOutputs(o.before, "--before") : undefined;
   const actions = o.deployed
     ? actionsAfterUp({
         stack: o.stack,
         specs,
         before,
-        after: readOutputs(o.deployed, "--deployed"),
+        after: readStackOutputs(o.deployed, "--deployed"),
         afterFile: o.deployed,
         configDir: (role, m) => path.resolve(".cutover", "workers", o.stack, m, role),
         all: o.all,

@@ -51,12 +51,19 @@ export function transitionContextOf(
   spec: Migration,
   opts: { now: Date; facts?: LedgerFacts; stack?: string },
 ): TransitionContext {
-  return {
-    kind: spec.kind,
-    migration: name,
-    ramp: spec.ramp,
-    route: spec.kind === "cloudsql" ? spec.writeMove : undefined,
-    windowHours: spec.kind === "cloudsql" ? spec.observeHours : spec.soakDays * DAY_HOURS,
-    ...opts,
-  };
+  return { kind: spec.kind, migration: name, ramp: spec.ramp, ...routeAndWindow(spec), ...opts };
+}
+
+/** The route a spec takes and its window before decommission, in hours (exhaustive over kinds). */
+function routeAndWindow(spec: Migration): { route: string | undefined; windowHours: number } {
+  switch (spec.kind) {
+    case "cloudsql":
+      return { route: spec.writeMove, windowHours: spec.observeHours };
+    case "dual-write":
+      return { route: undefined, windowHours: spec.soakDays * DAY_HOURS };
+    default: {
+      const unreachable: never = spec;
+      throw new Error(`unknown migration kind ${JSON.stringify(unreachable)}`);
+    }
+  }
 }

@@ -4,6 +4,7 @@
  * reason or the gate judge's, with the command that writes the missing evidence).
  */
 import { dirname } from "node:path";
+import { KINDS } from "../../infra/engine/kinds";
 import { positionOf, transitionContextOf } from "../../infra/engine/plan";
 import { allowedSteps, forwardStep, judgeTransition, positionLabel } from "../../infra/engine/transitions";
 import type { DeployedSide } from "../../tooling/deployed";
@@ -52,7 +53,7 @@ export function statusOf(
       stack,
     });
     const at = ledger?.position ?? inFile;
-    const attempts = spec.kind === "cloudsql";
+    const attempts = KINDS[spec.kind].attempts;
     const forward = forwardStep(at, ctx);
     let next: MigrationStatus["next"];
     if (forward !== undefined) {

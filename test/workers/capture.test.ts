@@ -7,7 +7,6 @@
  */
 import * as path from "node:path";
 import { Client } from "pg";
-import { migrateSchema } from "../../ops/schema/run";
 import {
   captureSummaryProblem,
   type CaptureSummary,
@@ -16,9 +15,8 @@ import {
 import { runCutover } from "../support/cli";
 import { d1Execute } from "../support/d1";
 import { startPostgres, type PgServer } from "../support/postgres";
+import { matchautoEnv, seedMatchauto } from "../support/matchauto";
 import { scratchMatchauto } from "../support/stack";
-import { insertCategories, insertCities, LEGACY_SCHEMA } from "../ops/backfill/legacy-fixture";
-import { insertRelational, RELATIONAL_SCHEMA } from "../ops/backfill/relational-fixture";
 
 jest.setTimeout(300_000);
 
@@ -27,13 +25,7 @@ let server: PgServer;
 let dir: string;
 let persistTo: string;
 
-const env = (): NodeJS.ProcessEnv => ({
-  LEGACY_DATABASE_URL: server.url,
-  TARGET_DATABASE_URL: server.urlFor("target"),
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_SEND_METRICS: "false",
-});
-const run = (args: string[], cwd = dir) => runCutover(args, env(), cwd);
+const run = (args: string[], cwd = dir) => runCutover(args, matchautoEnv(server), cwd);
 const legacy = async <T>(work: (c: Client) => Promise<T>): Promise<T> => {
   const c = new Client({ connectionString: server.url });
   await c.connect();
@@ -62,14 +54,7 @@ const worker = (cwd = dir) =>
 
 beforeAll(async () => {
   server = await startPostgres();
-  await legacy(async (c) => {
-    await c.query(LEGACY_SCHEMA + ";" + RELATIONAL_SCHEMA);
-    await insertCities(c, 1, 40);
-    await insertCategories(c, 12);
-    await insertRelational(c, 30);
-    await c.query("CREATE DATABASE target");
-  });
-  await migrateSchema({ url: server.urlFor("target"), schema: "matchauto" });
+  await seedMatchauto(server, 30);
   dir = scratchMatchauto("capture-worker", "backfill");
   persistTo = path.join(dir, "state");
   const local = [...stackArgs, "--local", "--persist-to", persistTo];
@@ -113,7 +98,7 @@ describe("a scheduled run after the backfill", () => {
   });
 
   it("the D1 table and the new schema hold the changes", async () => {
-    const opts = { cwd: dir, database: "matchauto-edge-staging", persistTo, env: env() };
+    const opts = { cwd: dir, database: "matchauto-edge-staging", persistTo, env: matchautoEnv(server) };
     expect(d1Execute(opts, "SELECT id, name FROM cities WHERE id IN (3, 4) ORDER BY id")).toEqual([
       { id: 3, name: "Renamed" },
     ]);

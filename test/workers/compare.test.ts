@@ -9,15 +9,13 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
-import { migrateSchema } from "../../ops/schema/run";
 import { readEvidence } from "../../infra/evidence";
 import type { CompareSummary } from "../../ops/compare/spec";
 import { runCutover } from "../support/cli";
 import { d1Execute } from "../support/d1";
 import { startPostgres, type PgServer } from "../support/postgres";
+import { matchautoEnv, seedMatchauto } from "../support/matchauto";
 import { scratchMatchauto } from "../support/stack";
-import { insertCategories, insertCities, LEGACY_SCHEMA } from "../ops/backfill/legacy-fixture";
-import { insertRelational, RELATIONAL_SCHEMA } from "../ops/backfill/relational-fixture";
 
 jest.setTimeout(300_000);
 
@@ -28,28 +26,12 @@ let server: PgServer;
 let dir: string;
 let persistTo: string;
 
-const env = (): NodeJS.ProcessEnv => ({
-  LEGACY_DATABASE_URL: server.url,
-  TARGET_DATABASE_URL: server.urlFor("target"),
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_SEND_METRICS: "false",
-});
+const env = () => matchautoEnv(server);
 const run = (args: string[]) => runCutover(args, env(), dir);
 
 beforeAll(async () => {
   server = await startPostgres();
-  const legacy = new Client({ connectionString: server.url });
-  await legacy.connect();
-  try {
-    await legacy.query(LEGACY_SCHEMA + ";" + RELATIONAL_SCHEMA);
-    await insertCities(legacy, 1, 40);
-    await insertCategories(legacy, 12);
-    await insertRelational(legacy, USERS);
-    await legacy.query("CREATE DATABASE target");
-  } finally {
-    await legacy.end();
-  }
-  await migrateSchema({ url: server.urlFor("target"), schema: "matchauto" });
+  await seedMatchauto(server, USERS);
   // Sampling more keys than any table has: every key is compared.
   dir = scratchMatchauto("compare", "dual-write", ['compare: { cron: "*/5 * * * *", sample: 1000 }']);
   persistTo = path.join(dir, "state");
@@ -238,7 +220,7 @@ it("says what it needs, and never prints a password from the connection URLs", a
   const noOutputs = await run(["check", "compare", "config", ...stackArgs, "--outputs", "missing.json"]);
   expect([noOutputs.code, noOutputs.stderr]).toEqual([
     2,
-    expect.stringContaining("missing.json not found; hint: pulumi stack output --json > missing.json"),
+    expect.stringContaining("--outputs missing.json: no such file"),
   ]);
   const bad = await runCutover(
     ["check", "compare", "run", ...stackArgs, "--local", "--persist-to", persistTo],
