@@ -18,19 +18,16 @@ const LAYERS = {
 };
 const boundaries = Object.entries(LAYERS).map(([layer, allowed]) => {
   const forbidden = Object.keys(LAYERS).filter((l) => l !== layer && !allowed.includes(l));
+  const regex = `^(\\.\\./)+(${forbidden.join("|")})(/|$)`;
+  const message = `${layer}/ may import only ${allowed.join(", ") || "nothing of ours"} (see LAYERS in eslint.config.mjs)`;
   return {
     files: [`${layer}/**/*.ts`],
     rules: {
-      "no-restricted-imports": [
+      "no-restricted-imports": ["error", { patterns: [{ regex, message }] }],
+      // The same boundary for `await import("…")`, which no-restricted-imports does not see.
+      "no-restricted-syntax": [
         "error",
-        {
-          patterns: [
-            {
-              regex: `^(\\.\\./)+(${forbidden.join("|")})(/|$)`,
-              message: `${layer}/ may import only ${allowed.join(", ") || "nothing of ours"} (see LAYERS in eslint.config.mjs)`,
-            },
-          ],
-        },
+        { selector: `ImportExpression[source.value=/${regex.replaceAll("/", "\\/")}/]`, message },
       ],
     },
   };
