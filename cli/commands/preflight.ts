@@ -3,6 +3,7 @@
  * source readiness with `--source <url>` or `--migration <name> --stack <stack>`.
  * Exit 0 only when every required check passed; 1 when one failed; 2 on bad input.
  */
+import { Option } from "commander";
 import { newCommand, type Leaf, wholeNumber } from "../shell";
 import { secretsOfUrl } from "../../ops/lib/mask";
 import { exitCodeOf, renderJson, renderText } from "../../ops/lib/verdict";
@@ -18,7 +19,7 @@ const program = newCommand("cutover check preflight")
   .option("--timeout <s>", "connect and statement timeout per check", wholeNumber("seconds, e.g. 5"), 5)
   .option(
     "--source <url>",
-    "DMS source to check (or SOURCE_URL), postgres://user:password@host:5432/postgres",
+    "DMS source to check (or SOURCE_DATABASE_URL), postgres://user:password@host:5432/postgres",
   )
   .option(
     "-m, --migration <name>",
@@ -26,9 +27,11 @@ const program = newCommand("cutover check preflight")
   )
   .option("-s, --stack <stack>", "stack whose Pulumi.<stack>.yaml holds the migration (with --migration)")
   .option(
-    "--destination <url>",
-    "the destination Cloud SQL once provisioned (or DESTINATION_URL): compares versions and extensions live",
+    "--target <url>",
+    "the destination Cloud SQL once provisioned (or TARGET_DATABASE_URL): compares versions and extensions live",
   )
+  // The names of earlier releases, read for one more: --destination, SOURCE_URL, DESTINATION_URL.
+  .addOption(new Option("--destination <url>").hideHelp())
   .option("--databases <list>", "comma-separated databases DMS migrates (default: config dms.databases)")
   .option(
     "--sslmode <mode>",
@@ -37,8 +40,8 @@ const program = newCommand("cutover check preflight")
   .option("--redis-ca <file>", "PEM CA of a rediss:// server (or REDIS_CA_FILE), e.g. Memorystore's")
   .addHelpText(
     "after",
-    "\nEnvironment: DATABASE_URL (required), DIRECT_URL and REDIS_URL (recommended), SOURCE_URL,\n" +
-      "SOURCE_PASSWORD (with --migration), REDIS_CA_FILE.\n" +
+    "\nEnvironment: DATABASE_URL (required), DIRECT_URL and REDIS_URL (recommended), SOURCE_DATABASE_URL,\n" +
+      "TARGET_DATABASE_URL, SOURCE_PASSWORD (with --migration), REDIS_CA_FILE.\n" +
       "Passwords are never printed: credentials in URLs are shown as ***.",
   );
 
@@ -48,6 +51,7 @@ async function main(argv: readonly string[]): Promise<number> {
     json?: boolean;
     timeout: number;
     source?: string;
+    target?: string;
     destination?: string;
     migration?: string;
     stack?: string;
@@ -57,11 +61,21 @@ async function main(argv: readonly string[]): Promise<number> {
   }>();
   const env = process.env;
   const secrets = runSecrets(opts.source);
+  const renamed = (now: string, was: string) => {
+    process.stderr.write(
+      `check preflight: ${was} is read as ${now}; the old name goes in the next release\n`,
+    );
+  };
+  if (opts.destination !== undefined) renamed("--target", "--destination");
+  if (env.SOURCE_URL && !env.SOURCE_DATABASE_URL) renamed("SOURCE_DATABASE_URL", "SOURCE_URL");
+  if (env.DESTINATION_URL && !env.TARGET_DATABASE_URL) renamed("TARGET_DATABASE_URL", "DESTINATION_URL");
   const source = resolveSource(
     {
-      // SOURCE_URL keeps the password off the command line (shell history, `ps`).
-      source: opts.source ?? (opts.migration ? undefined : env.SOURCE_URL || undefined),
-      destination: opts.destination ?? (env.DESTINATION_URL || undefined),
+      // The environment keeps the password off the command line (shell history, `ps`).
+      source:
+        opts.source ?? (opts.migration ? undefined : env.SOURCE_DATABASE_URL || env.SOURCE_URL || undefined),
+      destination:
+        opts.target ?? opts.destination ?? (env.TARGET_DATABASE_URL || env.DESTINATION_URL || undefined),
       migration: opts.migration,
       stack: opts.stack,
       sslmode: opts.sslmode,
@@ -86,6 +100,8 @@ function runSecrets(source?: string): string[] {
   const env = process.env;
   return [
     ...secretsOfUrl(source),
+    ...secretsOfUrl(env.SOURCE_DATABASE_URL),
+    ...secretsOfUrl(env.TARGET_DATABASE_URL),
     ...secretsOfUrl(env.SOURCE_URL),
     ...secretsOfUrl(env.DESTINATION_URL),
     ...secretsOfUrl(env.DATABASE_URL),

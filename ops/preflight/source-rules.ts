@@ -118,7 +118,7 @@ export function checkExtensions(facts: SourceFacts, destination?: DestinationFac
   if (destination === undefined)
     return skip(
       name,
-      `${used.length ? used.join(", ") : "none"} in the source; pass --destination <url> (Cloud SQL after provision) to check they exist there`,
+      `${used.length ? used.join(", ") : "none"} in the source; pass --target <url> (Cloud SQL after provision) to check they exist there`,
     );
   const available = new Set(destination.availableExtensions);
   const missing = used.filter((e) => !available.has(e));

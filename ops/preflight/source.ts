@@ -153,7 +153,7 @@ function destinationOf(req: SourceRequest): { destination?: PgEndpoint } {
   if (!req.destination) return {};
   if (!/^postgres(ql)?:\/\//.test(req.destination))
     throw new UsageError(
-      "--destination must be a postgres:// URL of the Cloud SQL instance (through the Auth Proxy or from the VPC)",
+      "--target must be a postgres:// URL of the Cloud SQL instance (through the Auth Proxy or from the VPC)",
     );
   return { destination: { url: req.destination } };
 }

@@ -109,11 +109,20 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
   });
 
   it("fails a source without logical decoding or pglogical, and a missing migrated database", async () => {
-    // SOURCE_URL instead of --source: the password stays off the command line.
+    // SOURCE_DATABASE_URL instead of --source: the password stays off the command line.
     const run = await preflight(["--databases", "postgres,app,shop"], {
+      DATABASE_URL: plain.url,
+      SOURCE_DATABASE_URL: plain.url,
+    });
+    // The earlier release's name is still read, and said to be going.
+    const old = await preflight(["--databases", "postgres,app,shop"], {
       DATABASE_URL: plain.url,
       SOURCE_URL: plain.url,
     });
+    expect(old.stderr).toContain(
+      "check preflight: SOURCE_URL is read as SOURCE_DATABASE_URL; the old name goes in the next release",
+    );
+    expect(old.stdout).toBe(run.stdout);
     expect(run.stdout).toContain(
       "wal_level: FAIL: is replica; replication needs logical (set wal_level=logical and restart)",
     );
@@ -288,7 +297,7 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
       "create extension if not exists old_snapshot; create extension if not exists pgcrypto",
     );
     const against = async (destination: string) => {
-      const run = await preflight(["--source", ready.url, "--destination", destination], {
+      const run = await preflight(["--source", ready.url, "--target", destination], {
         DATABASE_URL: ready.url,
       });
       return { run, line: run.stdout.split("\n").find((l) => l.startsWith("Extensions: ")) };
@@ -303,7 +312,7 @@ describe("preflight:cloud --source (DMS source readiness)", () => {
     expect(newer.run.code).toBe(1);
     const none = await preflight(["--source", ready.url], { DATABASE_URL: ready.url });
     expect(none.stdout).toContain(
-      "Extensions: SKIP (old_snapshot, pgcrypto in the source; pass --destination <url> (Cloud SQL after provision) to check they exist there)",
+      "Extensions: SKIP (old_snapshot, pgcrypto in the source; pass --target <url> (Cloud SQL after provision) to check they exist there)",
     );
     await exec(ready.url, "drop extension old_snapshot; drop extension pgcrypto");
   });
