@@ -1,17 +1,15 @@
 /**
- * Over 300 lines: one comparison of one table and the report it returns; each method (checksum +
- * bisection, native checksums, sample with its recheck, whole-table checksum) is a short branch of it.
- *
  * Compares one table: shapes, row counts, then content — checksum + bisection over primary-key
  * ranges, a random sample (`--sample`), or a whole-table checksum when there is no primary key.
  */
 import { bisectTable } from "./bisect";
 import type { Database } from "./database";
 import { ValidateError } from "./errors";
-import { DifferenceSink, formatKey, keyComparator } from "./keys";
+import { DifferenceSink, keyComparator } from "./keys";
 import { compareByKey } from "./merge";
-import { NativeComparison, type ShardSlice } from "./pg-native";
-import type { Column, DifferenceKind, Key, TableShape } from "./types";
+import { missingTable, reportOf, type Method, type TableReport } from "./table-report";
+import { NativeComparison } from "./pg-native";
+import type { Column, Key, TableShape } from "./types";
 
 export interface CompareOptions {
   /** Random-row check of this many keys instead of the full content check. */
@@ -54,51 +52,6 @@ export function mappingOf(t: {
   return {
     ...(t.targetName ? { targetName: t.targetName } : {}),
     ...(t.columns ? { columns: t.columns } : {}),
-  };
-}
-
-export type Method = "native-checksum" | "checksum-bisection" | "sample" | "table-checksum" | "none";
-
-export interface TableReport {
-  readonly table: string;
-  /** The table is not on the source: nothing to validate (the run cannot give a verdict). */
-  readonly missingOnSource?: true;
-  readonly identical: boolean;
-  readonly method: Method;
-  readonly counts?: { readonly source: number; readonly target: number };
-  readonly primaryKey: readonly string[];
-  readonly columnsOnlyInSource: readonly string[];
-  readonly columnsOnlyInTarget: readonly string[];
-  /** Formatted keys, at most `maxDifferences` per kind. */
-  readonly differences: Record<DifferenceKind, string[]>;
-  readonly totals: Record<DifferenceKind, number>;
-  /** The search stopped at `maxDifferences`: more rows may differ. */
-  readonly truncated: boolean;
-  /** Things the operator must know (missing table, no primary key, …). */
-  readonly notes: readonly string[];
-  readonly sampled?: number;
-  /** With `recheckMs`: sampled keys that differed once and were equal when read again. */
-  readonly inFlight?: number;
-  /** The slice of the key space this run checked (`--shard`). */
-  readonly slice?: ShardSlice;
-}
-
-const NONE = { missing: [], extra: [], changed: [] };
-const ZERO = { missing: 0, extra: 0, changed: 0 };
-
-function missingTable(table: string, where: string, label: string): TableReport {
-  return {
-    table,
-    ...(where === "source" ? { missingOnSource: true } : {}),
-    identical: false,
-    method: "none",
-    primaryKey: [],
-    columnsOnlyInSource: [],
-    columnsOnlyInTarget: [],
-    differences: NONE,
-    totals: ZERO,
-    truncated: false,
-    notes: [`table not found on the ${where} (${label}); hint: check the name (case-sensitive) and --schema`],
   };
 }
 
@@ -291,45 +244,4 @@ export async function compareTable(
   });
 }
 
-/** A table's report from what its comparison found: identical only if nothing at all differs. */
-function reportOf(r: {
-  table: string;
-  method: Method;
-  counts: { source: number; target: number };
-  primaryKey: readonly string[];
-  cols: { onlySource: string[]; onlyTarget: string[] };
-  sink: DifferenceSink;
-  truncated: boolean;
-  notes: string[];
-  contentDiffers?: boolean;
-  sampled?: number;
-  inFlight?: number;
-  slice?: ShardSlice;
-}): TableReport {
-  const format = (keys: readonly (readonly string[])[]) => keys.map((k) => formatKey(r.primaryKey, k));
-  return {
-    table: r.table,
-    identical:
-      r.counts.source === r.counts.target &&
-      r.sink.total === 0 &&
-      !r.contentDiffers &&
-      r.cols.onlySource.length === 0 &&
-      r.cols.onlyTarget.length === 0,
-    method: r.method,
-    counts: r.counts,
-    primaryKey: r.primaryKey,
-    columnsOnlyInSource: r.cols.onlySource,
-    columnsOnlyInTarget: r.cols.onlyTarget,
-    differences: {
-      missing: format(r.sink.result.missing),
-      extra: format(r.sink.result.extra),
-      changed: format(r.sink.result.changed),
-    },
-    totals: { ...r.sink.result.totals },
-    truncated: r.truncated,
-    notes: r.notes,
-    ...(r.sampled !== undefined ? { sampled: r.sampled } : {}),
-    ...(r.inFlight !== undefined ? { inFlight: r.inFlight } : {}),
-    ...(r.slice ? { slice: r.slice } : {}),
-  };
-}
+export type { Method, TableReport };
