@@ -1,28 +1,16 @@
 /**
- * Over 300 lines: one catalog of short pure rules, one per fact of the source, read and tested as one
- * table (test/ops/preflight-rules.test.ts); splitting it would scatter the catalog.
- *
  * DMS source readiness as pure rules over {@link SourceFacts}: each turns facts into one verdict that
  * names the objects concerned. What DMS cannot carry faithfully is a WARN (the operator decides);
  * what makes the job fail to start is a FAIL.
  */
 import { REPLICATION_MODES, type ReplicationMode } from "../../infra/config/cloudsql";
 import { fail, ok, skip, warn, type CheckResult } from "../lib/verdict";
-import type { DatabaseFacts, DestinationFacts, SourceFacts } from "./source-facts";
+import type { DestinationFacts, SourceFacts } from "./source-facts";
+import { collect, isSessionPooler, TRANSACTION_POOLER_PORT, type SourceContext } from "./source-context";
+import { checkReplicationPaths, dmsChecks, logicalChecks } from "./source-paths";
 
-export interface SourceContext {
-  readonly host: string;
-  readonly port: number;
-  /** Databases DMS migrates (config `dms.databases`). */
-  readonly migratedDatabases: readonly string[];
-  /** The destination's `cloudSql.databaseVersion` (e.g. POSTGRES_15), when a migration's config is read. */
-  readonly destinationVersion?: string;
-  /**
-   * The path the migration's config chooses (`replication`). Absent (a bare `--source`): both paths
-   * are judged, their own requirements are warnings, and the source fails only when neither can work.
-   */
-  readonly replication?: ReplicationMode;
-}
+export type { SourceContext };
+export { TRANSACTION_POOLER_PORT };
 
 export { REPLICATION_MODES, type ReplicationMode };
 
@@ -49,9 +37,6 @@ export function checkMajorVersion(ctx: SourceContext, serverVersionNum: number):
       );
 }
 
-/** Supabase's transaction-mode pooler (Supavisor) listens here; DMS needs a direct or session connection. */
-export const TRANSACTION_POOLER_PORT = 6543;
-
 export function checkDirectConnection(ctx: SourceContext): CheckResult {
   const name = "Direct connection";
   if (ctx.port === TRANSACTION_POOLER_PORT) {
@@ -73,8 +58,6 @@ export function checkDirectConnection(ctx: SourceContext): CheckResult {
   return ok(name, `${ctx.host}:${ctx.port}`);
 }
 
-const isSessionPooler = (host: string) => /\.pooler\.supabase\.com$/i.test(host);
-
 function formatBytes(bytes: number): string {
   const units = ["B", "kB", "MB", "GB", "TB"];
   let value = bytes;
@@ -84,12 +67,6 @@ function formatBytes(bytes: number): string {
     unit += 1;
   }
   return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
-}
-
-/** With one migrated database the object name is enough; with several, prefix the database. */
-function collect(facts: SourceFacts, pick: (db: DatabaseFacts) => readonly string[]): string[] {
-  const prefix = facts.perDatabase.length > 1;
-  return facts.perDatabase.flatMap((db) => pick(db).map((o) => (prefix ? `${db.name}:${o}` : o)));
 }
 
 function objectRule(name: string, objects: readonly string[], problem: string): CheckResult {
@@ -129,148 +106,6 @@ export function checkExtensions(facts: SourceFacts, destination?: DestinationFac
         `${missing.length} extension(s) the destination cannot install: drop them on the source or find a replacement before replicate`,
         missing,
       );
-}
-
-/** What each path needs of the source beyond the common checks: one problem per unmet need. */
-export function pathProblems(ctx: SourceContext, facts: SourceFacts): Record<ReplicationMode, string[]> {
-  const s = facts.settings;
-  const dms: string[] = [];
-  const logical: string[] = [];
-  if (s.wal_level !== "logical") {
-    dms.push(`wal_level is ${s.wal_level ?? "unknown"}`);
-    logical.push(`wal_level is ${s.wal_level ?? "unknown"}`);
-  }
-  if (!facts.pglogicalAvailable) dms.push("pglogical is not available on this server");
-  else {
-    const preload = preloaded(facts);
-    if (preload === false) dms.push("pglogical is not preloaded");
-    if (facts.perDatabase.some((d) => !d.pglogicalInstalled)) dms.push("pglogical is not created");
-  }
-  if (ctx.port === TRANSACTION_POOLER_PORT || isSessionPooler(ctx.host))
-    logical.push("the connection goes through a pooler");
-  if (!facts.role.superuser && !facts.role.replication)
-    logical.push(`role ${facts.role.name} has no REPLICATION`);
-  if (facts.perDatabase.some((d) => !d.canCreate && !facts.role.superuser))
-    logical.push(`role ${facts.role.name} may not CREATE in the database`);
-  const notOwned = facts.perDatabase.flatMap((d) => d.tablesNotOwned);
-  if (notOwned.length > 0 && !facts.role.superuser)
-    logical.push(`${notOwned.length} table(s) not owned by ${facts.role.name}`);
-  return { dms, logical };
-}
-
-/** True / false when the role can read `shared_preload_libraries`; undefined when it cannot. */
-function preloaded(facts: SourceFacts): boolean | undefined {
-  const libs = facts.settings.shared_preload_libraries;
-  if (libs === undefined) return undefined;
-  return libs
-    .split(",")
-    .map((l) => l.trim().replace(/"/g, ""))
-    .includes("pglogical");
-}
-
-/** The summary: which paths this source supports, and whether the configured one is among them. */
-export function checkReplicationPaths(ctx: SourceContext, facts: SourceFacts): CheckResult {
-  const name = "Replication paths";
-  const problems = pathProblems(ctx, facts);
-  const say = (mode: ReplicationMode) =>
-    problems[mode].length === 0
-      ? `${mode}: possible`
-      : `${mode}: not possible (${problems[mode].join("; ")})`;
-  const detail = `${say("dms")}; ${say("logical")}`;
-  const possible = REPLICATION_MODES.filter((m) => problems[m].length === 0);
-  if (ctx.replication === undefined)
-    return possible.length > 0
-      ? ok(name, detail)
-      : fail(name, `${detail}; no path can start from this source`);
-  if (possible.includes(ctx.replication)) return ok(name, `${detail}; the config chooses ${ctx.replication}`);
-  const other = possible.find((m) => m !== ctx.replication);
-  return fail(
-    name,
-    `${detail}; the config chooses ${ctx.replication}${other ? `: set replication: ${other} (the other path works from this source)` : ""}`,
-  );
-}
-
-/** Findings of the path the config does not choose are not shown; without a config they warn. */
-function forPath(ctx: SourceContext, mode: ReplicationMode, result: CheckResult): CheckResult[] {
-  if (ctx.replication === undefined)
-    return [
-      result.status === "FAIL" ? { ...warn(result.name, result.detail ?? "", result.objects) } : result,
-    ];
-  return ctx.replication === mode ? [result] : [];
-}
-
-function dmsChecks(ctx: SourceContext, facts: SourceFacts): CheckResult[] {
-  const s = facts.settings;
-  const withoutPglogical = facts.perDatabase.filter((d) => !d.pglogicalInstalled).map((d) => d.name);
-  const preload = preloaded(facts);
-  const results: CheckResult[] = [];
-  if (!facts.pglogicalAvailable) {
-    results.push(
-      fail(
-        "pglogical available",
-        "not in pg_available_extensions: this server cannot have pglogical (a managed source such as Supabase does not offer it), so DMS cannot read it; set replication: logical",
-      ),
-    );
-  } else {
-    results.push(
-      preload === undefined
-        ? warn(
-            "pglogical preloaded",
-            `role ${facts.role.name} may not read shared_preload_libraries; check that it holds pglogical`,
-          )
-        : preload
-          ? ok("pglogical preloaded", "in shared_preload_libraries")
-          : fail(
-              "pglogical preloaded",
-              `shared_preload_libraries is '${s.shared_preload_libraries ?? ""}'; add pglogical and restart`,
-            ),
-      withoutPglogical.length === 0
-        ? ok("pglogical installed", facts.perDatabase.map((d) => d.name).join(", "))
-        : fail(
-            "pglogical installed",
-            `not created in ${withoutPglogical.length} database(s), run CREATE EXTENSION pglogical there`,
-            withoutPglogical,
-          ),
-    );
-  }
-  results.push(
-    facts.databases.includes("postgres")
-      ? ok("postgres database", "exists")
-      : fail("postgres database", "missing; DMS connects to it (CREATE DATABASE postgres)"),
-  );
-  return results.flatMap((r) => forPath(ctx, "dms", r));
-}
-
-function logicalChecks(ctx: SourceContext, facts: SourceFacts): CheckResult[] {
-  const role = facts.role;
-  const notOwned = collect(facts, (d) => d.tablesNotOwned);
-  const noCreate = facts.perDatabase.filter((d) => !d.canCreate).map((d) => d.name);
-  const results: CheckResult[] = [
-    role.superuser || role.replication
-      ? ok("Role may replicate", `${role.name}: ${role.superuser ? "superuser" : "REPLICATION"}`)
-      : fail(
-          "Role may replicate",
-          `${role.name} has no REPLICATION attribute: the subscription connects as this role; use a role that has it (on Supabase, postgres)`,
-        ),
-    role.superuser || noCreate.length === 0
-      ? ok(
-          "Role may publish",
-          `${role.name} may CREATE in ${facts.perDatabase.map((d) => d.name).join(", ")}`,
-        )
-      : fail(
-          "Role may publish",
-          `${role.name} may not CREATE PUBLICATION (no CREATE on the database)`,
-          noCreate,
-        ),
-    role.superuser || notOwned.length === 0
-      ? ok("Tables owned", `every replicated table belongs to ${role.name}`)
-      : fail(
-          "Tables owned",
-          `${notOwned.length} table(s) of the replicated schemas belong to another role; a publication lists only tables its creator owns: ALTER TABLE … OWNER TO ${role.name}, or connect as their owner`,
-          notOwned,
-        ),
-  ];
-  return results.flatMap((r) => forPath(ctx, "logical", r));
 }
 
 export function evaluateSource(
