@@ -208,7 +208,12 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   /** One scheduled run of one of cutover's Workers, then the summary it wrote to KV under `key`. */
   const scheduledOnce = <T>(worker: "COMPARE" | "CAPTURE", cron: string, key: string) =>
     guarded(async () => {
-      await gateway.scheduled(worker, cron);
+      // A run that threw wrote no summary: the one in KV would be the last run's, judged as this one's.
+      const outcome = await gateway.scheduled(worker, cron);
+      if (outcome !== "ok")
+        throw new Error(
+          `the ${worker.toLowerCase()} Worker's scheduled run ended with outcome "${outcome}" (its output: ${path.join(opts.dir, "workers.log")})`,
+        );
       const raw = await gateway.kvGet("RESULTS", key);
       return raw === null ? null : (JSON.parse(raw) as T);
     });
