@@ -20,8 +20,9 @@ export interface CloudSqlGateContext {
   readonly smokeCandidate: () => Promise<GateResult>;
 }
 
-const describe = (reports: readonly TableReport[]) =>
-  `${reports.map((r) => `${r.table} ${r.counts?.source} rows${r.identical ? "" : " DIFFERENT"}`).join(", ")} (${reports[0]?.method ?? "no table"})`;
+/** The tables compared; `live`: no table is called DIFFERENT, its keys are judged by the recheck. */
+const describe = (reports: readonly TableReport[], live = false) =>
+  `${reports.map((r) => `${r.table} ${r.counts?.source} rows${r.identical || live ? "" : " DIFFERENT"}`).join(", ")} (${reports[0]?.method ?? "no table"})`;
 
 /** Every differing key of a report, with its table. */
 const keysOf = (r: TableReport) =>
@@ -63,7 +64,7 @@ export const CLOUDSQL_GATE_RUNNERS: GateRunners<CloudSqlGateContext> = {
       name: "validate",
       ok: persisted.length === 0 && broken.length === 0,
       detail:
-        `${describe(again)}, live: ${before.size} key(s) in flight, ${persisted.length} differing twice` +
+        `${describe(again, true)}, live: ${before.size} key(s) in flight, ${persisted.length} differing twice` +
         (persisted.length ? ` (${persisted.slice(0, 5).join(", ")})` : "") +
         (broken.length ? `; ${broken.join(", ")}: not comparable key by key (see validate's notes)` : ""),
     };
