@@ -95,7 +95,7 @@ const cases: Case[] = [
   [
     "check compare",
     ["config", "--stack", "staging", "--migration", "matchauto", "--outputs", "/nonexistent"],
-    /--outputs \/nonexistent: no such file\n  hint: pulumi stack output --json --stack <stack> > \/nonexistent/,
+    /--outputs \/nonexistent: no such file\n {2}hint: pulumi stack output --json --stack <stack> > \/nonexistent/,
   ],
   ["check decommission", [], /check decommission needs --stack <stack> --migration <name>/],
   [
