@@ -43,6 +43,12 @@ export function specAt(
 /** The traits of a revision the status check judges; a position is smoked when its template's change. */
 const traitsOf = (r: RevisionPlan) => `${r.database}/${r.writes}/${r.redis}`;
 
+/** The percent of a plan's traffic on the revisions that `pick` selects. */
+const shareOf = (plan: CloudSqlPlan, pick: (r: RevisionPlan) => boolean) =>
+  plan.traffic
+    .filter((t) => pick(plan.revisions.find((x) => x.name === t.revision)!))
+    .reduce((n, t) => n + t.percent, 0);
+
 /** One walk's state, shared by its steps and read by its outcome. */
 export interface WalkState {
   readonly opts: RehearsalOptions;
@@ -118,11 +124,9 @@ export function positionSteps(w: WalkState) {
   /** The gates `p`'s row declares, taken at `from`, the position before it (a ramp gates its first step only). */
   const gatesInto = async (from: Position, p: Position): Promise<Check[]> => {
     if (from.phase === p.phase) return [];
-    const here = planAt(from);
     const spec = specAt(file, migration, from, first);
-    const writesFlow = here.traffic.some(
-      (t) => t.percent > 0 && here.revisions.find((r) => r.name === t.revision)!.writes,
-    );
+    const here = planCloudSql(migration, spec);
+    const writesFlow = shareOf(here, (r) => r.writes) > 0;
     const t = Date.now();
     const checks = await runCloudSqlGates(p.phase, {
       writesFlow,
@@ -259,10 +263,7 @@ export function positionSteps(w: WalkState) {
     }
     if (plan.resources.promotion && !plan.resources.switch && marks.promotedAt === null)
       checks.push(await promote(spec, plan));
-    const share = (r: (x: RevisionPlan) => boolean) =>
-      plan.traffic
-        .filter((t) => r(plan.revisions.find((x) => x.name === t.revision)!))
-        .reduce((n, t) => n + t.percent, 0);
+    const share = (r: (x: RevisionPlan) => boolean) => shareOf(plan, r);
     if (marks.freezeAt === null && share((r) => !r.writes) > 0) marks.freezeAt = sinceLoad();
     if (marks.fullAt === null && share((r) => r.database === "cloudsql") === 100) marks.fullAt = sinceLoad();
     // The serving template changed what the status must say (writes blocked, Redis wired): check it.

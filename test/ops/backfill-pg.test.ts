@@ -130,15 +130,8 @@ describe("backfill into the new schema", () => {
   it("refuses a mapping that names a legacy column that does not exist, saying where", async () => {
     const source = await connectSource(server.url);
     try {
-      const spec: PgTableSpec = {
-        name: "users",
-        schema: "public",
-        primaryKey: ["id"],
-        updatedAtColumn: "updated_at",
-        targetSchema: "matchauto",
-        targetName: "users",
-        columns: { display_name: "fullname" },
-      };
+      // The users table's spec with its one renamed column misspelt.
+      const spec: PgTableSpec = { ...USERS_TABLE, columns: { display_name: "fullname" } };
       await expect(planPgTable(source, target, spec)).rejects.toThrow(
         "tables[users].columns maps display_name ← fullname, but legacy public.users has no column fullname; hint: the values are legacy column names",
       );

@@ -99,6 +99,14 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   let port = 0;
   let compareOn = false;
   let captureSpec: string | undefined;
+  /** One of cutover's scheduled Workers: the stores' bindings, its results namespace, its spec. */
+  const scheduledWorker = (name: string, file: string, spec: Record<string, string>): WorkerOptions => ({
+    name,
+    ...script(file),
+    d1Databases,
+    kvNamespaces: { RESULTS: RESULTS_KV_ID },
+    bindings: { ...hyperdrives, ...spec },
+  });
   const workers = (): WorkerOptions[] => [
     {
       name: "api",
@@ -116,29 +124,12 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     },
     ...(compareOn
       ? [
-          {
-            name: "compare",
-            ...script(compareScript),
-            d1Databases,
-            kvNamespaces: { RESULTS: RESULTS_KV_ID },
-            bindings: {
-              ...hyperdrives,
-              COMPARE_SPEC: JSON.stringify(compareSpecOf(opts.stack, opts.migration, opts.spec)),
-            },
-          },
+          scheduledWorker("compare", compareScript, {
+            COMPARE_SPEC: JSON.stringify(compareSpecOf(opts.stack, opts.migration, opts.spec)),
+          }),
         ]
       : []),
-    ...(captureSpec
-      ? [
-          {
-            name: "capture",
-            ...script(captureScript),
-            d1Databases,
-            kvNamespaces: { RESULTS: RESULTS_KV_ID },
-            bindings: { ...hyperdrives, CAPTURE_SPEC: captureSpec },
-          },
-        ]
-      : []),
+    ...(captureSpec ? [scheduledWorker("capture", captureScript, { CAPTURE_SPEC: captureSpec })] : []),
     gatewayWorker({
       d1Databases,
       kvNamespaces: { FLAGS: FLAGS_KV_ID, RESULTS: RESULTS_KV_ID },
